@@ -1,0 +1,31 @@
+/* Device-aware float buffers. Every parameter, gradient, optimizer state and activation
+ * lives in a ddpc_buffer that knows its device, so the CUDA path (a later issue) can add
+ * DDPC_DEVICE_CUDA without changing the callers. A view shares its parent's memory:
+ * per-layer parameters and (later) gradient buckets are views into one flat buffer. */
+#ifndef DDPC_CORE_BUFFER_H
+#define DDPC_CORE_BUFFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum {
+  DDPC_DEVICE_CPU = 0,
+  DDPC_DEVICE_CUDA = 1,
+} ddpc_device;
+
+typedef struct {
+  float *data;         // first element (host or device pointer, per `device`)
+  size_t count;        // number of floats
+  ddpc_device device;  // where `data` lives
+  bool owned;          // true when this buffer allocated `data` and must free it
+} ddpc_buffer;
+
+/* Allocates `count` zeroed floats on `device`, 64-byte aligned. 0 on success. */
+int ddpc_buffer_alloc(ddpc_buffer *buf, size_t count, ddpc_device device, const char *what);
+/* A view of `count` floats starting at `offset` in `parent`; never owns memory. */
+ddpc_buffer ddpc_buffer_view(const ddpc_buffer *parent, size_t offset, size_t count);
+void ddpc_buffer_free(ddpc_buffer *buf);
+void ddpc_buffer_zero(ddpc_buffer *buf);
+const char *ddpc_device_name(ddpc_device device);
+
+#endif

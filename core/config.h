@@ -1,0 +1,92 @@
+/* The declarative run configuration. One YAML file (plus `--set key.path=value`
+ * overrides) is parsed, checked against the schema in config.c, completed with every
+ * default, and written back as the resolved config.yaml of the run directory. Errors name
+ * file:line:column and the key; unknown keys get a "did you mean" suggestion. */
+#ifndef DDPC_CORE_CONFIG_H
+#define DDPC_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/layer.h"
+#include "core/loss.h"
+#include "core/shape.h"
+#include "optim/optim.h"
+
+typedef enum { DDPC_DATA_FORMAT_IDX, DDPC_DATA_FORMAT_CSV } ddpc_data_format;
+typedef enum { DDPC_TASK_CLASSIFICATION, DDPC_TASK_REGRESSION } ddpc_task;
+
+typedef enum {
+  DDPC_PREP_SCALE,        // x * multiply (or / divide)
+  DDPC_PREP_STANDARDIZE,  // (x - mean) / std, statistics from the training split only
+  DDPC_PREP_FLATTEN,      // per-sample shape becomes (1, 1, h*w*c)
+  DDPC_PREP_RESHAPE,      // per-sample shape becomes `shape` (same element count)
+} ddpc_prep_kind;
+
+typedef enum { DDPC_STANDARDIZE_GLOBAL, DDPC_STANDARDIZE_PER_FEATURE } ddpc_standardize_mode;
+
+typedef struct {
+  ddpc_prep_kind kind;               // which step
+  float multiply;                    // scale: factor (divide: d is stored as 1/d... see config.c)
+  ddpc_standardize_mode standardize; // standardize: one mean/std for all features, or each its own
+  ddpc_shape shape;                  // reshape: target per-sample shape (h, w, c)
+} ddpc_prep_step;
+
+typedef struct {
+  char *images;  // idx: images file (.gz or raw), absolute path after resolution
+  char *labels;  // idx: labels file
+  char *path;    // csv: the file
+} ddpc_data_source;
+
+#define DDPC_MAX_PREP_STEPS 16
+#define DDPC_MAX_LAYERS 64
+
+typedef struct {
+  ddpc_data_format format;       // idx | csv
+  ddpc_task task;                // classification | regression
+  ddpc_data_source train;        // training (and validation) data
+  ddpc_data_source test;         // test data; empty paths = carve test_fraction from train
+  char *label_column;            // csv: name of the label/target column
+  int num_classes;               // classification: 0 = inferred as max label + 1
+  double val_fraction;           // share of the training file held out for validation
+  double test_fraction;          // share held out for test when no test source is given
+  bool stratify;                 // split keeps class proportions
+  int n_prep;                    // number of preprocessing steps
+  ddpc_prep_step prep[DDPC_MAX_PREP_STEPS];  // applied in order
+  bool cache;                    // use the prepared-data cache
+  char *cache_dir;               // where cached tensors live
+} ddpc_data_config;
+
+typedef struct {
+  int epochs;           // passes over the training split
+  int batch_size;       // samples per rank per step (global batch = ranks x batch_size)
+  int eval_batch_size;  // samples per forward pass during evaluation
+  bool drop_last;       // drop the last partial training batch of an epoch
+  double grad_clip;     // max global L2 norm of the gradient (0 = off)
+} ddpc_train_config;
+
+typedef struct {
+  char *source_path;             // the YAML file it came from
+  char *name;                    // run name
+  uint64_t seed;                 // seed of every random stream
+  ddpc_data_config data;         // what data, split and preprocessing
+  char *model_variant;           // chosen variant name, or NULL for a plain layer list
+  int n_layers;                  // layers of the chosen model
+  ddpc_layer_spec layers[DDPC_MAX_LAYERS];  // the chosen model's layers
+  ddpc_loss_kind loss;           // cross_entropy | mse
+  ddpc_optimizer_config optimizer;  // update rule and hyperparameters
+  ddpc_schedule_config schedule;    // learning-rate schedule
+  ddpc_train_config train;       // loop settings
+  char *output_dir;              // run directory
+  char *resolved_yaml;           // the resolved config as YAML text (also its hash input)
+} ddpc_config;
+
+/* Loads `path`, applies `n_overrides` strings "key.path=value" in order, checks and
+ * resolves. On error returns non-zero with the message in ddpc_error_message(). */
+int ddpc_config_load(ddpc_config *cfg, const char *path, const char *const *overrides, int n_overrides);
+void ddpc_config_free(ddpc_config *cfg);
+/* 64-bit FNV-1a of resolved_yaml: equal for configs that resolve the same. */
+uint64_t ddpc_config_hash(const ddpc_config *cfg);
+
+#endif

@@ -1,0 +1,76 @@
+/* The data pipeline: read IDX or CSV files, split train/validation (and test), prepare
+ * (scale, standardize, reshape) and cache the prepared tensors on disk, memory-mapped on
+ * the next run. Samples stay in their stored dtype (uint8 for IDX images) and the
+ * per-feature affine preparation is applied when a batch is gathered, so a cached
+ * Fashion-MNIST costs 47 MB of mapped pages instead of 188 MB of floats. */
+#ifndef DDPC_CORE_DATA_H
+#define DDPC_CORE_DATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/shape.h"
+
+typedef enum { DDPC_DTYPE_U8 = 1, DDPC_DTYPE_F32 = 2 } ddpc_dtype;
+
+/* Rows of samples as stored (in the cache mapping or in memory). */
+typedef struct {
+  uint32_t rows;          // samples
+  uint32_t features;      // values per sample
+  ddpc_dtype dtype;       // of x
+  const void *x;          // rows x features, stored values
+  const int32_t *labels;  // classification: rows labels; NULL for regression
+  const float *targets;   // regression: rows x target_width; NULL for classification
+  uint32_t target_width;  // regression outputs per sample (1 for a CSV target column)
+} ddpc_table;
+
+/* A subset of a table's rows, e.g. the training split. */
+typedef struct {
+  const ddpc_table *table;  // where the rows live
+  const uint32_t *rows;     // indices into table, `count` of them
+  uint32_t count;           // samples in this split
+} ddpc_split;
+
+typedef struct {
+  ddpc_table fit;           // the training file (train + validation rows)
+  ddpc_table test_table;    // the test file; empty when test is carved from `fit`
+  ddpc_split train;         // training split
+  ddpc_split val;           // validation split (count may be 0)
+  ddpc_split test;          // test split (count may be 0)
+  ddpc_shape shape;         // per-sample shape after preprocessing
+  const float *scale;       // per feature: prepared = stored * scale + shift
+  const float *shift;
+  int num_classes;          // classification: number of classes; regression: 0
+  uint32_t target_width;    // regression: outputs per sample
+  char *cache_path;         // cache file used (NULL when caching is off)
+  bool cache_hit;           // prepared tensors came from the cache
+  double load_seconds;      // time to get the dataset ready, this run
+  void *internal;           // owned memory or mapping
+} ddpc_dataset;
+
+/* Loads the data the config describes, through the cache when enabled. */
+int ddpc_data_load(ddpc_dataset *ds, const ddpc_config *cfg);
+void ddpc_data_free(ddpc_dataset *ds);
+
+/* Gathers split positions pos[0..n) into x (n x features, prepared floats) and labels (n)
+ * or targets (n x target_width). labels/targets may be NULL when not wanted. */
+void ddpc_data_gather(const ddpc_dataset *ds, const ddpc_split *split, const uint32_t *pos, int n,
+                      float *x, int32_t *labels, float *targets);
+
+/* Readers, exposed for tests and tools. They allocate a table whose x/labels are owned
+ * by the caller (free with ddpc_table_free). Errors name the file and byte offset or
+ * line:column. */
+int ddpc_idx_read_images(const char *path, ddpc_table *out, ddpc_shape *shape);
+int ddpc_idx_read_labels(const char *path, int32_t **labels, uint32_t *count);
+int ddpc_csv_read(const char *path, const char *label_column, ddpc_task task, ddpc_table *out);
+void ddpc_table_free(ddpc_table *t);
+
+/* The DistributedSampler contract: one permutation of `n` per (seed, epoch), identical on
+ * every rank; rank r of `world` takes positions r, r + world, ... of it. Writes at most
+ * ceil(n / world) positions into out and returns how many. */
+uint32_t ddpc_sampler_epoch_positions(uint64_t seed, uint64_t epoch, uint32_t n, int rank, int world,
+                                      uint32_t *out);
+
+#endif

@@ -1,0 +1,92 @@
+/* Layers: what a model is made of. A ddpc_layer_spec is the declarative description that
+ * comes from the config; a ddpc_layer is its runtime form with parameter views into the
+ * model's flat buffers and whatever it saves for backward. Each kind implements
+ * ddpc_layer_ops in its own file (layer_linear.c, layer_conv2d.c, ...). */
+#ifndef DDPC_CORE_LAYER_H
+#define DDPC_CORE_LAYER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buffer.h"
+#include "core/shape.h"
+
+typedef enum {
+  DDPC_LAYER_LINEAR,
+  DDPC_LAYER_CONV2D,
+  DDPC_LAYER_MAXPOOL2D,
+  DDPC_LAYER_RELU,
+  DDPC_LAYER_GELU,
+  DDPC_LAYER_TANH,
+  DDPC_LAYER_DROPOUT,
+  DDPC_LAYER_FLATTEN,
+  DDPC_LAYER_LAYERNORM,
+  DDPC_LAYER_COUNT
+} ddpc_layer_kind;
+
+typedef enum {
+  DDPC_INIT_DEFAULT,  // He (Kaiming) normal for linear and conv2d
+  DDPC_INIT_HE,       // normal, std = sqrt(2 / fan_in)
+  DDPC_INIT_XAVIER,   // uniform, limit = sqrt(6 / (fan_in + fan_out))
+} ddpc_init_kind;
+
+typedef struct {
+  ddpc_layer_kind kind;
+  int units;            // linear: output features
+  int filters;          // conv2d: output channels
+  int kernel;           // conv2d, maxpool2d: square window size
+  int stride;           // conv2d (default 1), maxpool2d (default = kernel)
+  int padding;          // conv2d: zeros added on each side
+  float p;              // dropout: probability of zeroing an element
+  float eps;            // layernorm: added to the variance
+  bool bias;            // linear, conv2d: whether a bias is learned (default true)
+  ddpc_init_kind init;  // linear, conv2d: weight initialisation
+} ddpc_layer_spec;
+
+/* Fills a spec with the defaults of its kind (stride, eps, bias, ...). */
+ddpc_layer_spec ddpc_layer_spec_default(ddpc_layer_kind kind);
+/* "linear", "conv2d", ... and back; -1 when unknown. */
+const char *ddpc_layer_kind_name(ddpc_layer_kind kind);
+int ddpc_layer_kind_parse(const char *name);
+
+typedef struct ddpc_layer ddpc_layer;
+
+/* Per-step context handed to forward: dropout draws from (seed, step, layer index). */
+typedef struct {
+  bool training;   // dropout active, saved state kept for backward
+  uint64_t seed;   // run seed
+  uint64_t step;   // global optimizer step, for counter-based randomness
+} ddpc_forward_ctx;
+
+typedef struct {
+  /* Checks the spec against the input shape, sets layer->out and layer->n_params,
+   * and allocates per-layer scratch for up to max_batch samples. */
+  int (*setup)(ddpc_layer *layer, int max_batch);
+  /* Writes initial parameters into layer->params (seeded, counter-based). */
+  void (*init_params)(ddpc_layer *layer, uint64_t seed);
+  /* x is (B, in), y is (B, out). */
+  void (*forward)(ddpc_layer *layer, const float *x, float *y, int batch, const ddpc_forward_ctx *ctx);
+  /* Given x, y and dy, writes parameter gradients into layer->grads (overwriting) and,
+   * when dx is not NULL, the input gradient (B, in). */
+  void (*backward)(ddpc_layer *layer, const float *x, const float *y, const float *dy, float *dx,
+                   int batch);
+  void (*destroy)(ddpc_layer *layer);
+} ddpc_layer_ops;
+
+struct ddpc_layer {
+  const ddpc_layer_ops *ops;  // the kind's implementation
+  ddpc_layer_spec spec;       // as configured
+  int index;                  // position in the model (0 = first)
+  ddpc_shape in;              // per-sample input shape
+  ddpc_shape out;             // per-sample output shape
+  size_t n_params;            // floats of parameters (weights then bias)
+  size_t param_offset;        // offset of this layer's parameters in the flat buffers
+  float *params;              // view into the model's flat parameter buffer
+  float *grads;               // view into the model's flat gradient buffer
+  void *state;                // kind-specific scratch (im2col, masks, statistics)
+};
+
+const ddpc_layer_ops *ddpc_layer_ops_for(ddpc_layer_kind kind);
+
+#endif

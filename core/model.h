@@ -1,0 +1,50 @@
+/* A model: a sequence of layers whose parameters and gradients live in one flat buffer
+ * each, in model order (layer 0's weights first). Gradient buckets of the communicator
+ * are views into that gradient buffer; backward reports each layer's finished gradient
+ * range so an all-reduce can start while earlier layers are still being computed. */
+#ifndef DDPC_CORE_MODEL_H
+#define DDPC_CORE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buffer.h"
+#include "core/layer.h"
+#include "core/shape.h"
+
+typedef struct ddpc_model ddpc_model;
+
+/* Called by backward after layer `layer_index` has written its gradients, which occupy
+ * [offset, offset + count) of the gradient buffer. Layers are reported last to first. */
+typedef void (*ddpc_grad_ready_fn)(void *user, int layer_index, size_t offset, size_t count);
+
+/* Builds the model for inputs of per-sample shape `input` and batches up to max_batch.
+ * Errors (a spec that does not fit its input, absurd sizes) name the layer by index and
+ * kind. On success *out owns all buffers. */
+int ddpc_model_create(ddpc_model **out, const ddpc_layer_spec *specs, int n_layers, ddpc_shape input,
+                      int max_batch, ddpc_device device);
+void ddpc_model_free(ddpc_model *model);
+
+/* Seeded initialisation of every layer's parameters. */
+void ddpc_model_init_params(ddpc_model *model, uint64_t seed);
+
+/* x is (batch, input size). Returns the output (batch, output size), owned by the model and
+ * valid until the next forward. batch <= max_batch. */
+const float *ddpc_model_forward(ddpc_model *model, const float *x, int batch, const ddpc_forward_ctx *ctx);
+/* dout is d(loss)/d(output), (batch, output size). Overwrites the gradient buffer. The
+ * first layer's input gradient is never computed. on_ready may be NULL. */
+void ddpc_model_backward(ddpc_model *model, const float *dout, int batch, ddpc_grad_ready_fn on_ready,
+                         void *user);
+
+ddpc_buffer *ddpc_model_params(ddpc_model *model);
+ddpc_buffer *ddpc_model_grads(ddpc_model *model);
+size_t ddpc_model_param_count(const ddpc_model *model);
+ddpc_shape ddpc_model_input_shape(const ddpc_model *model);
+ddpc_shape ddpc_model_output_shape(const ddpc_model *model);
+int ddpc_model_layer_count(const ddpc_model *model);
+const ddpc_layer *ddpc_model_layer(const ddpc_model *model, int index);
+/* One line per layer (kind, output shape, parameter count) for logs and --help output. */
+void ddpc_model_describe(const ddpc_model *model, char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,3 @@
+/* The `ddpc` command (placeholder until the CLI lands). */
+#include <stdio.h>
+int main(void) { puts("ddpc"); return 0; }

@@ -1,0 +1,26 @@
+/* A small test harness shared by the unit tests: checks that report file and line,
+ * and a counter so each program ends with "N passed, N failed". */
+#ifndef DDPC_TESTING_H
+#define DDPC_TESTING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+extern int testing_passed;
+extern int testing_failed;
+
+void testing_check(bool ok, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Prints the totals and returns the process exit code (0 when nothing failed). */
+int testing_finish(void);
+/* Absolute path of a file inside the source tree (from DDPC_SOURCE_DIR), or NULL. */
+const char *testing_source_path(const char *relative);
+/* A fresh private temporary directory for this test program; removed by the caller's OS. */
+const char *testing_temp_dir(void);
+
+#define CHECK(cond, ...) testing_check((cond), __FILE__, __LINE__, __VA_ARGS__)
+#define CHECK_NEAR(a, b, tol, what)                                                     \
+  testing_check(fabs((double)(a) - (double)(b)) <= (tol), __FILE__, __LINE__,          \
+                "%s: %.9g vs %.9g (tol %.3g)", (what), (double)(a), (double)(b), (double)(tol))
+
+#endif

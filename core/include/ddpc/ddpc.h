@@ -36,6 +36,7 @@ typedef struct {
   double samples_per_s;             // training throughput over the whole run
   double wall_seconds;              // from start to summary
   double peak_rss_mb;               // peak resident memory of this process
+  const char *state;                // "done", "diverged" (non-finite loss) or "failed"
 } ddpc_train_result;
 
 /* Trains as the config says. Returns 0 on success; otherwise non-zero, with the reason in

@@ -1,0 +1,76 @@
+/* mkdir -p and atomic file replacement (see fsutil.h). */
+#include "core/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+int ddpc_fs_mkdirs(const char *path, mode_t mode) {
+  char *copy = ddpc_strdup(path);
+  if (!copy) return -1;
+  for (char *p = copy + 1;; p++) {
+    if (*p != '/' && *p != '\0') continue;
+    char saved = *p;
+    *p = '\0';
+    if (mkdir(copy, mode) != 0 && errno != EEXIST) {
+      ddpc_error_set("cannot create directory '%s': %s", copy, strerror(errno));
+      free(copy);
+      return -1;
+    }
+    *p = saved;
+    if (saved == '\0') break;
+  }
+  free(copy);
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    return ddpc_error_set("'%s' exists and is not a directory", path);
+  return 0;
+}
+
+int ddpc_fs_sync_parent(const char *path) {
+  char *dir = ddpc_strdup(path);
+  if (!dir) return -1;
+  char *slash = strrchr(dir, '/');
+  if (slash == dir) slash[1] = '\0';
+  else if (slash) *slash = '\0';
+  else strcpy(dir, ".");
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  int rc = 0;
+  if (fd < 0 || fsync(fd) != 0) rc = ddpc_error_set("cannot sync directory '%s': %s", dir, strerror(errno));
+  if (fd >= 0) close(fd);
+  free(dir);
+  return rc;
+}
+
+int ddpc_fs_write_atomic(const char *path, ddpc_fs_writer write, void *user) {
+  char *tmp = ddpc_format("%s.tmp.%ld", path, (long)getpid());
+  if (!tmp) return -1;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    ddpc_error_set("cannot create '%s': %s", tmp, strerror(errno));
+    free(tmp);
+    return -1;
+  }
+  FILE *out = fdopen(fd, "w");
+  if (!out) {
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    return ddpc_error_set("cannot open '%s' for writing: %s", path, strerror(errno));
+  }
+  int rc = write(out, user);
+  if (rc == 0 && (fflush(out) != 0 || ferror(out) || fsync(fd) != 0))
+    rc = ddpc_error_set("cannot write '%s': %s", path, strerror(errno));
+  if (fclose(out) != 0 && rc == 0) rc = ddpc_error_set("cannot write '%s': %s", path, strerror(errno));
+  if (rc == 0 && rename(tmp, path) != 0)
+    rc = ddpc_error_set("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+  if (rc != 0) unlink(tmp);
+  else rc = ddpc_fs_sync_parent(path);
+  free(tmp);
+  return rc;
+}

@@ -1,0 +1,22 @@
+/* Filesystem helpers shared by run directories, the data cache and (later) checkpoints:
+ * `mkdir -p`, and atomic replacement of a file (temporary name, fsync, rename, fsync of
+ * the folder) so a reader sees either the old file or the complete new one. */
+#ifndef DDPC_CORE_FSUTIL_H
+#define DDPC_CORE_FSUTIL_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Creates `path` and its missing parents with `mode` (like mkdir -p). */
+int ddpc_fs_mkdirs(const char *path, mode_t mode);
+
+/* Writes `path` atomically: `write` fills the FILE (returning 0 on success) that lands
+ * under a temporary name in the same folder, created 0644 with O_EXCL; then fsync,
+ * rename over `path`, fsync of the folder. On any failure the old file is untouched. */
+typedef int (*ddpc_fs_writer)(FILE *out, void *user);
+int ddpc_fs_write_atomic(const char *path, ddpc_fs_writer write, void *user);
+
+/* fsync of the folder that holds `path`, so a rename or creation survives a crash. */
+int ddpc_fs_sync_parent(const char *path);
+
+#endif

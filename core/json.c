@@ -1,0 +1,71 @@
+/* JSON object writer (see json.h). */
+#include "core/json.h"
+
+#include <math.h>
+
+static void json_escaped(FILE *out, const char *s) {
+  fputc('"', out);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
+    else if (*p == '\n') fputs("\\n", out);
+    else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+    else fputc(*p, out);
+  }
+  fputc('"', out);
+}
+
+static void json_key(ddpc_json *j, const char *key) {
+  if (!j->first) fputc(',', j->out);
+  j->first = false;
+  json_escaped(j->out, key);
+  fputc(':', j->out);
+}
+
+void ddpc_json_begin(ddpc_json *j, FILE *out) {
+  j->out = out;
+  j->depth = 1;
+  j->first = true;
+  fputc('{', out);
+}
+
+void ddpc_json_string(ddpc_json *j, const char *key, const char *value) {
+  json_key(j, key);
+  if (value) json_escaped(j->out, value);
+  else fputs("null", j->out);
+}
+
+void ddpc_json_number(ddpc_json *j, const char *key, double value) {
+  json_key(j, key);
+  if (isfinite(value)) fprintf(j->out, "%.10g", value);
+  else fputs("null", j->out);
+}
+
+void ddpc_json_int(ddpc_json *j, const char *key, int64_t value) {
+  json_key(j, key);
+  fprintf(j->out, "%lld", (long long)value);
+}
+
+void ddpc_json_bool(ddpc_json *j, const char *key, bool value) {
+  json_key(j, key);
+  fputs(value ? "true" : "false", j->out);
+}
+
+void ddpc_json_begin_object(ddpc_json *j, const char *key) {
+  json_key(j, key);
+  fputc('{', j->out);
+  j->depth++;
+  j->first = true;
+}
+
+void ddpc_json_end_object(ddpc_json *j) {
+  fputc('}', j->out);
+  j->depth--;
+  j->first = false;
+}
+
+void ddpc_json_end(ddpc_json *j) {
+  while (j->depth > 0) {
+    fputc('}', j->out);
+    j->depth--;
+  }
+}

@@ -1,0 +1,27 @@
+/* A minimal JSON object writer for run files (metrics.jsonl, summary.json, meta.json).
+ * Objects are flat or nested one level through ddpc_json_begin_object; strings are
+ * escaped; non-finite numbers are written as null so every line stays valid JSON. */
+#ifndef DDPC_CORE_JSON_H
+#define DDPC_CORE_JSON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+  FILE *out;   // where the text goes
+  int depth;   // open objects
+  bool first;  // no member written yet in the innermost object
+} ddpc_json;
+
+void ddpc_json_begin(ddpc_json *j, FILE *out);
+void ddpc_json_string(ddpc_json *j, const char *key, const char *value);
+void ddpc_json_number(ddpc_json *j, const char *key, double value);
+void ddpc_json_int(ddpc_json *j, const char *key, int64_t value);
+void ddpc_json_bool(ddpc_json *j, const char *key, bool value);
+void ddpc_json_begin_object(ddpc_json *j, const char *key);
+void ddpc_json_end_object(ddpc_json *j);
+/* Closes the top-level object (no newline). */
+void ddpc_json_end(ddpc_json *j);
+
+#endif

@@ -1,0 +1,52 @@
+# Shared helpers for the end-to-end tests in tests/cli/*.sh (sourced, not a test itself).
+# Environment from CTest: DDPC (the binary), DDPC_SOURCE_DIR, DDPC_BUILD_DIR.
+set -uo pipefail
+
+: "${DDPC:?run through ctest (DDPC is the ddpc binary)}"
+: "${DDPC_SOURCE_DIR:?}"
+T_PASSED=0
+T_FAILED=0
+T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ddpc-cli-XXXXXX")
+export DDPC_CACHE_DIR="$T_DIR/cache"
+trap 'rm -rf "$T_DIR"' EXIT
+
+t_ok() { T_PASSED=$((T_PASSED + 1)); }
+t_fail() { T_FAILED=$((T_FAILED + 1)); echo "FAILED: $*" >&2; }
+t_check() {  # t_check DESCRIPTION COMMAND... : passes when the command succeeds
+  local what=$1; shift
+  if "$@"; then t_ok; else t_fail "$what"; fi
+}
+t_finish() {
+  echo "$T_PASSED passed, $T_FAILED failed"
+  [ "$T_FAILED" -eq 0 ]
+  exit $?
+}
+# JSON field of a file: t_json FILE KEY -> prints the value (python3 reads it).
+t_json() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v)' "$1" "$2"; }
+# Float comparison: t_cmp A OP B, e.g. t_cmp 0.91 '>=' 0.88
+t_cmp() { python3 -c 'import sys; a,op,b=float(sys.argv[1]),sys.argv[2],float(sys.argv[3]); sys.exit(0 if eval("a"+op+"b") else 1)' "$1" "$2" "$3"; }
+
+# Runs ddpc with arguments, capturing stdout/stderr/exit code into T_OUT, T_ERR, T_RC.
+t_run() {
+  "$DDPC" "$@" >"$T_DIR/out" 2>"$T_DIR/err"
+  T_RC=$?
+  T_OUT=$(cat "$T_DIR/out")
+  T_ERR=$(cat "$T_DIR/err")
+}
+# Expects a failed run with one clear error: exit code 1 (never a signal), exactly one
+# line on stderr, containing every given fragment.
+t_expect_error() {
+  local what=$1; shift
+  if [ "$T_RC" -ne 1 ]; then t_fail "$what: exit code $T_RC, expected 1; stderr: $T_ERR"; return; fi
+  local lines
+  lines=$(printf '%s\n' "$T_ERR" | grep -c .)
+  if [ "$lines" -ne 1 ]; then t_fail "$what: expected one line on stderr, got $lines: $T_ERR"; return; fi
+  local frag
+  for frag in "$@"; do
+    case "$T_ERR" in
+      *"$frag"*) ;;
+      *) t_fail "$what: stderr lacks '$frag': $T_ERR"; return ;;
+    esac
+  done
+  t_ok
+}

@@ -29,6 +29,7 @@ typedef enum { DDPC_STANDARDIZE_GLOBAL, DDPC_STANDARDIZE_PER_FEATURE } ddpc_stan
 typedef struct {
   ddpc_prep_kind kind;               // which step
   float multiply;                    // scale: factor (divide: d is stored as 1/d... see config.c)
+  float divide;                      // scale: the divisor when given as `divide: d` (0 when given as multiply)
   ddpc_standardize_mode standardize; // standardize: one mean/std for all features, or each its own
   ddpc_shape shape;                  // reshape: target per-sample shape (h, w, c)
 } ddpc_prep_step;

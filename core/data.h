@@ -60,16 +60,19 @@ void ddpc_data_gather(const ddpc_dataset *ds, const ddpc_split *split, const uin
                       float *x, int32_t *labels, float *targets);
 
 /* Readers, exposed for tests and tools. They allocate a table whose x/labels are owned
- * by the caller (free with ddpc_table_free). Errors name the file and byte offset or
- * line:column. */
+ * by the caller (free with ddpc_table_free). Errors name the file and byte offset (of the
+ * uncompressed IDX stream) or line:column (CSV; column = 1-based character position). */
 int ddpc_idx_read_images(const char *path, ddpc_table *out, ddpc_shape *shape);
 int ddpc_idx_read_labels(const char *path, int32_t **labels, uint32_t *count);
 int ddpc_csv_read(const char *path, const char *label_column, ddpc_task task, ddpc_table *out);
 void ddpc_table_free(ddpc_table *t);
 
-/* The DistributedSampler contract: one permutation of `n` per (seed, epoch), identical on
- * every rank; rank r of `world` takes positions r, r + world, ... of it. Writes at most
- * ceil(n / world) positions into out and returns how many. */
+/* The DistributedSampler contract: one permutation of `n` per (seed, epoch), drawn with
+ * ddpc_rng_make(seed, DDPC_RNG_SHUFFLE, epoch, 0), identical on every rank; rank r of
+ * `world` takes the permutation's entries at indices i with i % world == r, in order.
+ * Returns how many: n / world, plus 1 when r < n % world (ranks differ by at most one).
+ * `out` must hold n entries: it is used as the permutation buffer before the rank's share
+ * is compacted to its front, so no memory is allocated. Returns 0 for a bad rank/world. */
 uint32_t ddpc_sampler_epoch_positions(uint64_t seed, uint64_t epoch, uint32_t n, int rank, int world,
                                       uint32_t *out);
 

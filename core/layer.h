@@ -89,4 +89,36 @@ struct ddpc_layer {
 
 const ddpc_layer_ops *ddpc_layer_ops_for(ddpc_layer_kind kind);
 
+/* Each kind's implementation, in layer_<kind>.c; ddpc_layer_ops_for picks among them. */
+extern const ddpc_layer_ops ddpc_layer_linear_ops;
+extern const ddpc_layer_ops ddpc_layer_conv2d_ops;
+extern const ddpc_layer_ops ddpc_layer_maxpool2d_ops;
+extern const ddpc_layer_ops ddpc_layer_relu_ops;
+extern const ddpc_layer_ops ddpc_layer_gelu_ops;
+extern const ddpc_layer_ops ddpc_layer_tanh_ops;
+extern const ddpc_layer_ops ddpc_layer_dropout_ops;
+extern const ddpc_layer_ops ddpc_layer_flatten_ops;
+extern const ddpc_layer_ops ddpc_layer_layernorm_ops;
+
+/* Helpers shared by the kind implementations (layer.c). */
+/* Records "model layer I (KIND): <message>" and returns -1. */
+int ddpc_layer_fail(const ddpc_layer *layer, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Refuses, with an error naming `what`, a buffer of `count` floats over the per-layer limit
+ * (4 GiB). count is a double so that absurd products of ints cannot overflow first. */
+int ddpc_layer_check_floats(const ddpc_layer *layer, const char *what, double count);
+/* Checks layer->n_params and layer->out for max_batch samples against that limit; setup
+ * calls it before allocating anything. */
+int ddpc_layer_check_sizes(const ddpc_layer *layer, int max_batch);
+/* Weights of linear/conv2d: He normal or Xavier uniform per layer->spec.init, drawn from
+ * ddpc_rng_make(seed, DDPC_RNG_INIT, layer->index, 0). */
+void ddpc_layer_init_weights(const ddpc_layer *layer, float *w, size_t count, int fan_in, int fan_out,
+                             uint64_t seed);
+/* y (m x n) = x (m x k) * w^T + b, with w (n x k) row-major and b (n) or NULL. */
+void ddpc_layer_dense_forward(const float *x, const float *w, const float *b, float *y, int m, int n, int k);
+/* Gradients of ddpc_layer_dense_forward: dw = dy^T x (overwritten), db = column sums of dy
+ * (when db is not NULL), dx = dy w (when dx is not NULL). dx may be the same memory as x:
+ * x is read only before dx is written. */
+void ddpc_layer_dense_backward(const float *x, const float *w, const float *dy, float *dw, float *db,
+                               float *dx, int m, int n, int k);
+
 #endif

@@ -1,0 +1,184 @@
+/* 2-D convolution on channels-last (HWC) activations. Weights are (filters, kh, kw, cin)
+ * row-major, then bias (filters): with that order one im2col row per output position,
+ * laid out (kh, kw, cin), makes the whole batch a single GEMM, and each (kh) slice of a
+ * row is one contiguous run of kw*cin input floats. The im2col matrix is zeroed once: the
+ * entries that fall on padding are the same for every batch, so im2col only copies the
+ * in-range runs. Backward reuses the im2col matrix of the last forward for the weight
+ * gradient; d(col) goes to its own scratch, except for layer 0 whose input gradient the
+ * model never asks for (there col itself is borrowed and re-zeroed if that ever happens). */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/layer.h"
+
+typedef struct {
+  int kernel;       // square window size
+  int stride;       // step between windows
+  int padding;      // zeros on each side
+  int kkc;          // columns of the im2col matrix: kernel * kernel * in channels
+  bool direct;      // 1x1, stride 1, no padding: the input already is the im2col matrix
+  bool col_valid;   // col holds im2col(x) of the last forward
+  size_t col_dirty; // leading floats of col overwritten when it was borrowed for d(col)
+  float *col;       // (max_batch * out.h * out.w, kkc) im2col scratch, NULL when direct
+  float *dcol;      // same size, d(col) in backward; NULL for layer 0 (borrows col)
+} conv_state;
+
+static int conv_setup(ddpc_layer *layer, int max_batch) {
+  const ddpc_layer_spec *s = &layer->spec;
+  ddpc_shape in = layer->in;
+  if (s->filters < 1) return ddpc_layer_fail(layer, "filters must be at least 1, got %d", s->filters);
+  if (s->kernel < 1) return ddpc_layer_fail(layer, "kernel must be at least 1, got %d", s->kernel);
+  if (s->stride < 1) return ddpc_layer_fail(layer, "stride must be at least 1, got %d", s->stride);
+  if (s->padding < 0) return ddpc_layer_fail(layer, "padding must be at least 0, got %d", s->padding);
+  if ((double)in.h + 2.0 * s->padding < s->kernel || (double)in.w + 2.0 * s->padding < s->kernel)
+    return ddpc_layer_fail(layer, "kernel %d with padding %d does not fit input %dx%dx%d", s->kernel,
+                           s->padding, in.h, in.w, in.c);
+  double kkc = (double)s->kernel * s->kernel * in.c;
+  double count = (double)s->filters * (kkc + (s->bias ? 1.0 : 0.0));
+  if (ddpc_layer_check_floats(layer, "its parameters", count) != 0) return -1;
+  layer->out.h = (in.h + 2 * s->padding - s->kernel) / s->stride + 1;
+  layer->out.w = (in.w + 2 * s->padding - s->kernel) / s->stride + 1;
+  layer->out.c = s->filters;
+  layer->n_params = (size_t)count;
+  if (ddpc_layer_check_sizes(layer, max_batch) != 0) return -1;
+  bool direct = s->kernel == 1 && s->stride == 1 && s->padding == 0;
+  double col_floats = (double)max_batch * layer->out.h * layer->out.w * kkc;
+  if (!direct && ddpc_layer_check_floats(layer, "its im2col scratch for the batch", col_floats) != 0)
+    return -1;
+  conv_state *st = ddpc_calloc(1, sizeof *st, "conv2d state");
+  if (!st) return -1;
+  st->kernel = s->kernel;
+  st->stride = s->stride;
+  st->padding = s->padding;
+  st->kkc = (int)kkc;
+  st->direct = direct;
+  if (!direct) {
+    st->col = ddpc_alloc_aligned((size_t)col_floats * sizeof(float), "conv2d im2col scratch");
+    if (st->col && layer->index > 0)
+      st->dcol = ddpc_alloc_aligned((size_t)col_floats * sizeof(float), "conv2d im2col gradient");
+    if (!st->col || (layer->index > 0 && !st->dcol)) {
+      free(st->col);
+      free(st);
+      return -1;
+    }
+  }
+  layer->state = st;
+  return 0;
+}
+
+/* Copies (or, with add, accumulates) n floats. Runs are often a handful of floats (cin 1
+ * gives kernel-wide runs), where a library call costs more than the copy. */
+static inline void conv_run(float *restrict dst, const float *restrict src, size_t n, bool add) {
+  if (add) {
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+  } else if (n <= 16) {
+    for (size_t i = 0; i < n; i++) dst[i] = src[i];
+  } else {
+    memcpy(dst, src, n * sizeof(float));
+  }
+}
+
+/* gather (scatter == false): col = im2col(x); entries over the padding are left untouched,
+ * they are zero from the allocation. scatter (scatter == true): x += col2im(col), the
+ * adjoint; x must be zeroed by the caller. One traversal for both keeps the two index
+ * computations identical by construction. */
+static void conv_im2col(const ddpc_layer *layer, float *x, float *col, int batch, bool scatter) {
+  const conv_state *st = layer->state;
+  int H = layer->in.h, W = layer->in.w, C = layer->in.c;
+  int OH = layer->out.h, OW = layer->out.w, K = st->kernel, S = st->stride, P = st->padding;
+  size_t kc = (size_t)K * C;
+  float *row = col;
+  for (int b = 0; b < batch; b++) {
+    float *xb = x + (size_t)b * H * W * C;
+    for (int oh = 0; oh < OH; oh++) {
+      for (int ow = 0; ow < OW; ow++, row += st->kkc) {
+        int iw0 = ow * S - P;
+        int kw_lo = iw0 < 0 ? -iw0 : 0;
+        int kw_hi = W - iw0 < K ? W - iw0 : K;
+        if (kw_hi <= kw_lo) continue;
+        size_t lo = (size_t)kw_lo * C, n = (size_t)(kw_hi - kw_lo) * C;
+        for (int kh = 0; kh < K; kh++) {
+          int ih = oh * S - P + kh;
+          if (ih < 0 || ih >= H) continue;
+          float *in = xb + ((size_t)ih * W + (size_t)(iw0 + kw_lo)) * C;
+          float *c = row + kh * kc + lo;
+          if (scatter) conv_run(in, c, n, true);
+          else conv_run(c, in, n, false);
+        }
+      }
+    }
+  }
+}
+
+static void conv_init_params(ddpc_layer *layer, uint64_t seed) {
+  const conv_state *st = layer->state;
+  int F = layer->spec.filters;
+  size_t nw = (size_t)F * st->kkc;
+  // fan_out as PyTorch counts it for conv: filters * kh * kw
+  ddpc_layer_init_weights(layer, layer->params, nw, st->kkc, F * st->kernel * st->kernel, seed);
+  for (size_t i = nw; i < layer->n_params; i++) layer->params[i] = 0.0f;
+}
+
+/* col = im2col(x), restoring the zero padding first if backward borrowed col. */
+static void conv_gather(ddpc_layer *layer, const float *x, int batch) {
+  conv_state *st = layer->state;
+  if (st->col_dirty) {
+    memset(st->col, 0, st->col_dirty * sizeof(float));
+    st->col_dirty = 0;
+  }
+  // im2col only reads x in gather mode; the cast serves the shared traversal's signature
+  conv_im2col(layer, (float *)x, st->col, batch, false);
+  st->col_valid = true;
+}
+
+static void conv_forward(ddpc_layer *layer, const float *x, float *y, int batch, const ddpc_forward_ctx *ctx) {
+  (void)ctx;
+  conv_state *st = layer->state;
+  int F = layer->spec.filters, rows = batch * layer->out.h * layer->out.w;
+  const float *col = x;
+  if (!st->direct) {
+    conv_gather(layer, x, batch);
+    col = st->col;
+  }
+  const float *b = layer->spec.bias ? layer->params + (size_t)F * st->kkc : NULL;
+  ddpc_layer_dense_forward(col, layer->params, b, y, rows, F, st->kkc);
+}
+
+static void conv_backward(ddpc_layer *layer, const float *x, const float *y, const float *dy, float *dx,
+                          int batch) {
+  (void)y;
+  conv_state *st = layer->state;
+  int F = layer->spec.filters, rows = batch * layer->out.h * layer->out.w;
+  float *db = layer->spec.bias ? layer->grads + (size_t)F * st->kkc : NULL;
+  if (st->direct) {
+    ddpc_layer_dense_backward(x, layer->params, dy, layer->grads, db, dx, rows, F, st->kkc);
+    return;
+  }
+  if (!st->col_valid) conv_gather(layer, x, batch);
+  float *dcol = !dx ? NULL : st->dcol ? st->dcol : st->col;
+  // dense_backward reads col for dW before it writes d(col), so borrowing col is safe.
+  ddpc_layer_dense_backward(st->col, layer->params, dy, layer->grads, db, dcol, rows, F, st->kkc);
+  if (!dx) return;
+  if (dcol == st->col) {
+    st->col_valid = false;
+    st->col_dirty = (size_t)rows * st->kkc;
+  }
+  memset(dx, 0, ddpc_shape_size(layer->in) * (size_t)batch * sizeof(float));
+  conv_im2col(layer, dx, dcol, batch, true);
+}
+
+static void conv_destroy(ddpc_layer *layer) {
+  conv_state *st = layer->state;
+  if (st) {
+    free(st->col);
+    free(st->dcol);
+  }
+  free(st);
+  layer->state = NULL;
+}
+
+const ddpc_layer_ops ddpc_layer_conv2d_ops = {
+    conv_setup, conv_init_params, conv_forward, conv_backward, conv_destroy,
+};

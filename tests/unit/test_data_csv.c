@@ -1,0 +1,178 @@
+/* Tests of the CSV reader (header, quoting, \r\n, label column anywhere, classification and
+ * regression), its file:line:column errors, and the preprocessing folded into scale/shift
+ * (standardize statistics from the training rows only). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/data.h"
+#include "data_fixtures.h"
+
+static void test_basic(void) {
+  char *p = fixture_path("basic.csv");
+  fixture_text(p, "\"x1\", x2 ,\"species\",x3\r\n1.5,2,0,-3\r\n4,5e-1,2,6\r\n 7 ,\"8\",1,9\r\n\r\n");
+  ddpc_table t;
+  int rc = ddpc_csv_read(p, "species", DDPC_TASK_CLASSIFICATION, &t);
+  CHECK(rc == 0, "basic: %s", ddpc_error_message());
+  if (rc == 0) {
+    CHECK(t.rows == 3 && t.features == 3 && t.dtype == DDPC_DTYPE_F32 && t.targets == NULL, "basic: %u x %u",
+          t.rows, t.features);
+    const float want[9] = {1.5f, 2, -3, 4, 0.5f, 6, 7, 8, 9};
+    const float *x = t.x;
+    for (int i = 0; i < 9; i++) CHECK(x[i] == want[i], "x[%d] = %g, want %g", i, (double)x[i], (double)want[i]);
+    CHECK(t.labels[0] == 0 && t.labels[1] == 2 && t.labels[2] == 1, "labels %d %d %d", t.labels[0], t.labels[1],
+          t.labels[2]);
+  }
+  ddpc_table_free(&t);
+
+  fixture_text(p, "a,target\n1,0.25\n2,-1.5\n");  // no final newline issue: trailing line ends
+  rc = ddpc_csv_read(p, "target", DDPC_TASK_REGRESSION, &t);
+  CHECK(rc == 0, "regression: %s", ddpc_error_message());
+  if (rc == 0) {
+    CHECK(t.rows == 2 && t.features == 1 && t.labels == NULL && t.target_width == 1, "regression table");
+    CHECK(t.targets[0] == 0.25f && t.targets[1] == -1.5f, "targets %g %g", (double)t.targets[0],
+          (double)t.targets[1]);
+  }
+  ddpc_table_free(&t);
+  free(p);
+}
+
+/* Writes `text`, reads it, expects an error containing "<path>:<place>". */
+static void expect_error(const char *text, const char *label, ddpc_task task, const char *place) {
+  char *p = fixture_path("bad.csv");
+  fixture_text(p, text);
+  ddpc_table t;
+  CHECK(ddpc_csv_read(p, label, task, &t) != 0, "'%s' should fail", text);
+  char *want = ddpc_format("%s:%s", p, place);
+  CHECK_ERROR_HAS(want);
+  free(want);
+  ddpc_table_free(&t);
+  free(p);
+}
+
+static void test_errors(void) {
+  const char *iris = "sepal_length,sepal_width,petal_width,species\n5.1,3.5,0.2,0\n4.9,3.0,abc,0\n";
+  expect_error(iris, "species", DDPC_TASK_CLASSIFICATION, "3:9: column 'petal_width': expected a number, got 'abc'");
+  expect_error("a,b,y\n1,,0\n", "y", DDPC_TASK_CLASSIFICATION, "2:3: column 'b': expected a number, got ''");
+  expect_error("a,b,y\n1,nan,0\n", "y", DDPC_TASK_CLASSIFICATION, "2:3: column 'b': expected a number, got 'nan'");
+  expect_error("a,b,y\n1,2,0\n1,2\n", "y", DDPC_TASK_CLASSIFICATION, "3:4: expected 3 fields as in the header, got 2");
+  expect_error("a,b,y\n1,2,0,5\n", "y", DDPC_TASK_CLASSIFICATION, "2:7: expected 3 fields as in the header, got 4");
+  expect_error("a,b,y\n1,2,0\n", "label", DDPC_TASK_CLASSIFICATION,
+               "1: no column named 'label' (data.label_column); the header has: 'a', 'b', 'y'");
+  expect_error("", "y", DDPC_TASK_CLASSIFICATION, "1:1: empty file: a header row of column names is required");
+  expect_error("\r\n\n", "y", DDPC_TASK_CLASSIFICATION, "1:1: empty file");
+  expect_error("a,y\n", "y", DDPC_TASK_CLASSIFICATION, "2: no data rows after the header");
+  expect_error("a,y\n1,-1\n", "y", DDPC_TASK_CLASSIFICATION,
+               "2:3: column 'y': expected a non-negative integer class label, got '-1'");
+  expect_error("a,y\n1,0\n1,1.5\n", "y", DDPC_TASK_CLASSIFICATION,
+               "3:3: column 'y': expected a non-negative integer class label, got '1.5'");
+  expect_error("a,y\n1,setosa\n", "y", DDPC_TASK_CLASSIFICATION,
+               "2:3: column 'y': expected a non-negative integer class label, got 'setosa'");
+  expect_error("a,y\n1,x\n", "y", DDPC_TASK_REGRESSION, "2:3: column 'y': expected a number, got 'x'");
+  expect_error("y\n1\n", "y", DDPC_TASK_CLASSIFICATION, "1: the header has only the label column 'y'");
+
+  // Label range against a configured num_classes: through ddpc_data_load.
+  char *p = fixture_path("range.csv");
+  fixture_text(p, "a,y\n1,0\n2,2\n3,1\n4,3\n");
+  ddpc_config cfg;
+  fixture_config_csv(&cfg, p, "y", DDPC_TASK_CLASSIFICATION);
+  cfg.data.num_classes = 3;
+  ddpc_dataset ds;
+  CHECK(ddpc_data_load(&ds, &cfg) != 0, "label 3 with num_classes 3 should fail");
+  char *want = ddpc_format("%s:5:3: column 'y': label 3 outside [0, 3) (data.num_classes = 3)", p);
+  CHECK_ERROR_HAS(want);
+  free(want);
+  cfg.data.num_classes = 0;
+  int rc = ddpc_data_load(&ds, &cfg);
+  CHECK(rc == 0 && ds.num_classes == 4, "inferred num_classes %d (%s)", ds.num_classes, ddpc_error_message());
+  if (rc == 0) ddpc_data_free(&ds);
+  cfg.data.train.path = fixture_path("missing.csv");
+  CHECK(ddpc_data_load(&ds, &cfg) != 0, "missing CSV should fail");
+  want = ddpc_format("%s: cannot open: No such file or directory", cfg.data.train.path);
+  CHECK_ERROR_HAS(want);
+  free(want);
+  free(cfg.data.train.path);
+  free(p);
+}
+
+/* Mean and std (population) of a list in double. */
+static void moments(const double *v, int n, double *mean, double *std) {
+  double m = 0, s = 0;
+  for (int i = 0; i < n; i++) m += v[i];
+  m /= n;
+  for (int i = 0; i < n; i++) s += (v[i] - m) * (v[i] - m);
+  *mean = m;
+  *std = sqrt(s / n);
+}
+
+/* Standardize after a scale: statistics from the training rows only, per feature and global. */
+static void test_standardize(void) {
+  char *p = fixture_path("prep.csv");
+  // 20 rows, three features: f0 = i, f1 = 100 + i*i, f2 = 5 (constant, std 0 -> 1).
+  size_t cap = 4096, at = 0;
+  char *text = malloc(cap);
+  at += (size_t)snprintf(text + at, cap - at, "f0,f1,f2,y\n");
+  for (int i = 0; i < 20; i++) at += (size_t)snprintf(text + at, cap - at, "%d,%d,5,%d\n", i, 100 + i * i, i % 2);
+  fixture_text(p, text);
+  free(text);
+  ddpc_config cfg;
+  fixture_config_csv(&cfg, p, "y", DDPC_TASK_CLASSIFICATION);
+  cfg.data.val_fraction = 0.25;
+  cfg.data.n_prep = 2;
+  cfg.data.prep[0].kind = DDPC_PREP_SCALE;
+  cfg.data.prep[0].multiply = 0.5f;
+  cfg.data.prep[1].kind = DDPC_PREP_STANDARDIZE;
+  for (int mode = 0; mode < 2; mode++) {
+    cfg.data.prep[1].standardize = mode ? DDPC_STANDARDIZE_PER_FEATURE : DDPC_STANDARDIZE_GLOBAL;
+    ddpc_dataset ds;
+    int rc = ddpc_data_load(&ds, &cfg);
+    CHECK(rc == 0, "standardize load: %s", ddpc_error_message());
+    if (rc != 0) continue;
+    CHECK(ds.train.count == 15 && ds.val.count == 5, "split 15/5: %u/%u", ds.train.count, ds.val.count);
+    double v[3][20], all[60];
+    const float *x = ds.fit.x;
+    for (uint32_t i = 0; i < ds.train.count; i++)
+      for (int f = 0; f < 3; f++) {
+        v[f][i] = 0.5 * x[ds.train.rows[i] * 3 + f];
+        all[i * 3 + (uint32_t)f] = v[f][i];
+      }
+    double mean, std;
+    for (int f = 0; f < 3; f++) {
+      if (mode) moments(v[f], 15, &mean, &std);
+      else moments(all, 45, &mean, &std);
+      if (std == 0) std = 1;
+      CHECK_NEAR(ds.scale[f], 0.5 / std, 1e-6 * fabs(0.5 / std), "scale");
+      CHECK_NEAR(ds.shift[f], -mean / std, 1e-6 * fabs(mean / std) + 1e-7, "shift");
+    }
+    // The gathered training rows are standardized: per feature mean 0 / std 1.
+    uint32_t pos[15];
+    float out[45];
+    for (uint32_t i = 0; i < 15; i++) pos[i] = i;
+    ddpc_data_gather(&ds, &ds.train, pos, 15, out, NULL, NULL);
+    if (mode) {
+      for (int f = 0; f < 2; f++) {
+        double g[15];
+        for (int i = 0; i < 15; i++) g[i] = out[i * 3 + f];
+        moments(g, 15, &mean, &std);
+        CHECK_NEAR(mean, 0, 1e-5, "per-feature mean of gathered train rows");
+        CHECK_NEAR(std, 1, 1e-5, "per-feature std of gathered train rows");
+      }
+      CHECK(out[2] == 0.0f, "constant feature becomes 0, got %g", (double)out[2]);
+    } else {
+      double g[45];
+      for (int i = 0; i < 45; i++) g[i] = out[i];
+      moments(g, 45, &mean, &std);
+      CHECK_NEAR(mean, 0, 1e-5, "global mean of gathered train rows");
+      CHECK_NEAR(std, 1, 1e-5, "global std of gathered train rows");
+    }
+    ddpc_data_free(&ds);
+  }
+  free(p);
+}
+
+int main(void) {
+  test_basic();
+  test_errors();
+  test_standardize();
+  return testing_finish();
+}

@@ -23,13 +23,8 @@ const char *const ddpc_config_task_names[2] = {"classification", "regression"};
 const char *const ddpc_config_standardize_names[2] = {"global", "per_feature"};
 const char *const ddpc_config_init_names[3] = {"default", "he", "xavier"};
 
-// Allowed names, in enum order, for "expected one of ..." and "did you mean"; the owning
-// modules' parse functions turn the checked name into their enum.
-static const char *const layer_kind_names[DDPC_LAYER_COUNT] = {
-    "linear", "conv2d", "maxpool2d", "relu", "gelu", "tanh", "dropout", "flatten", "layernorm"};
-static const char *const loss_names[] = {"cross_entropy", "mse"};
-static const char *const optimizer_names[] = {"sgd", "adam", "adamw"};
-static const char *const schedule_names[] = {"constant", "step", "cosine"};
+// Preprocessing ops in ddpc_prep_kind order. The other enums' names come from the
+// modules that own them (ddpc_layer_kind_names, ddpc_loss_names, ...), in enum order too.
 static const char *const prep_op_names[] = {"scale", "standardize", "flatten", "reshape"};
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -540,14 +535,12 @@ static int read_layer(const config_ctx *ctx, const ddpc_config_node *item, const
     return ddpc_config_type_error(item, path, "a layer map like {type: linear, units: 128}");
   section s = {item, path};
   int index = 0;
-  int rc = get_enum(s, "type", layer_kind_names, COUNT(layer_kind_names), &index);
+  int rc = get_enum(s, "type", ddpc_layer_kind_names, DDPC_LAYER_COUNT, &index);
   if (rc <= 0) return rc < 0 ? -1 : missing_key(ctx, s, "type");
-  int kind = ddpc_layer_kind_parse(layer_kind_names[index]);
-  if (kind < 0) return ddpc_error_set("%s: layer type '%s' has no implementation", path, layer_kind_names[index]);
-  *spec = ddpc_layer_spec_default((ddpc_layer_kind)kind);
+  *spec = ddpc_layer_spec_default((ddpc_layer_kind)index);
   int n_keys = 0;
   const char *const *keys = layer_keys(spec->kind, &n_keys);
-  char *where = ddpc_format("%s (a %s layer)", path, layer_kind_names[index]);
+  char *where = ddpc_format("%s (a %s layer)", path, ddpc_layer_kind_names[index]);
   if (!where) return -1;
   rc = check_keys(s, where, keys, n_keys);
   free(where);
@@ -677,8 +670,8 @@ static int read_optimizer(section top, ddpc_optimizer_config *o) {
     return -1;
   memset(o, 0, sizeof *o);
   int name = 0;
-  if (get_enum(s, "name", optimizer_names, COUNT(optimizer_names), &name) < 0) return -1;
-  o->kind = (ddpc_optimizer_kind)ddpc_optimizer_parse(optimizer_names[name]);
+  if (get_enum(s, "name", ddpc_optimizer_names, DDPC_OPTIMIZER_COUNT, &name) < 0) return -1;
+  o->kind = (ddpc_optimizer_kind)name;
   o->lr = 0.01f;
   o->weight_decay = o->kind == DDPC_OPTIMIZER_ADAMW ? 0.01f : 0.0f;
   o->beta1 = 0.9f;
@@ -702,8 +695,8 @@ static int read_schedule(section top, ddpc_schedule_config *sc) {
     return -1;
   memset(sc, 0, sizeof *sc);
   int name = 0;
-  if (get_enum(s, "name", schedule_names, COUNT(schedule_names), &name) < 0) return -1;
-  sc->kind = (ddpc_schedule_kind)ddpc_schedule_parse(schedule_names[name]);
+  if (get_enum(s, "name", ddpc_schedule_names, DDPC_SCHEDULE_COUNT, &name) < 0) return -1;
+  sc->kind = (ddpc_schedule_kind)name;
   sc->step_size = 1;
   sc->gamma = 0.1f;
   const num_range gamma_range = {0, 1, true, false};
@@ -773,8 +766,8 @@ static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
   cfg->seed = (uint64_t)seed;
   if (read_data(ctx, top, &cfg->data) != 0 || read_model(ctx, top, cfg) != 0) return -1;
   int loss = cfg->data.task == DDPC_TASK_REGRESSION ? DDPC_LOSS_MSE : DDPC_LOSS_CROSS_ENTROPY;
-  if (get_enum(top, "loss", loss_names, COUNT(loss_names), &loss) < 0) return -1;
-  cfg->loss = (ddpc_loss_kind)ddpc_loss_parse(loss_names[loss]);
+  if (get_enum(top, "loss", ddpc_loss_names, DDPC_LOSS_COUNT, &loss) < 0) return -1;
+  cfg->loss = (ddpc_loss_kind)loss;
   if (read_optimizer(top, &cfg->optimizer) != 0 || read_schedule(top, &cfg->schedule) != 0 ||
       read_train(top, &cfg->train) != 0 || read_output(top, cfg) != 0)
     return -1;

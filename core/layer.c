@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/names.h"
 #include "core/rng.h"
 
 // A single layer's parameters, activations or scratch may not exceed this many bytes:
@@ -17,7 +18,7 @@
 // swapping or an allocation failure deep inside a run.
 #define LAYER_MAX_BYTES (4.0 * 1024.0 * 1024.0 * 1024.0)
 
-static const char *const layer_kind_names[DDPC_LAYER_COUNT] = {
+const char *const ddpc_layer_kind_names[DDPC_LAYER_COUNT] = {
     [DDPC_LAYER_LINEAR] = "linear",       [DDPC_LAYER_CONV2D] = "conv2d",
     [DDPC_LAYER_MAXPOOL2D] = "maxpool2d", [DDPC_LAYER_RELU] = "relu",
     [DDPC_LAYER_GELU] = "gelu",           [DDPC_LAYER_TANH] = "tanh",
@@ -51,16 +52,10 @@ ddpc_layer_spec ddpc_layer_spec_default(ddpc_layer_kind kind) {
 }
 
 const char *ddpc_layer_kind_name(ddpc_layer_kind kind) {
-  if ((int)kind < 0 || kind >= DDPC_LAYER_COUNT) return "unknown";
-  return layer_kind_names[kind];
+  return ddpc_names_get(ddpc_layer_kind_names, DDPC_LAYER_COUNT, (int)kind);
 }
 
-int ddpc_layer_kind_parse(const char *name) {
-  if (!name) return -1;
-  for (int k = 0; k < DDPC_LAYER_COUNT; k++)
-    if (strcmp(name, layer_kind_names[k]) == 0) return k;
-  return -1;
-}
+int ddpc_layer_kind_parse(const char *name) { return ddpc_names_find(ddpc_layer_kind_names, DDPC_LAYER_COUNT, name); }
 
 const ddpc_layer_ops *ddpc_layer_ops_for(ddpc_layer_kind kind) {
   switch (kind) {

@@ -46,7 +46,8 @@ typedef struct {
 
 /* Fills a spec with the defaults of its kind (stride, eps, bias, ...). */
 ddpc_layer_spec ddpc_layer_spec_default(ddpc_layer_kind kind);
-/* "linear", "conv2d", ... and back; -1 when unknown. */
+/* "linear", "conv2d", ... and back; -1 when unknown. The table is in enum order. */
+extern const char *const ddpc_layer_kind_names[DDPC_LAYER_COUNT];
 const char *ddpc_layer_kind_name(ddpc_layer_kind kind);
 int ddpc_layer_kind_parse(const char *name);
 

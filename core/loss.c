@@ -3,6 +3,8 @@
  * per-sample losses are summed in double so a shard's sum adds up exactly across ranks. */
 #include "core/loss.h"
 
+#include "core/names.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,13 +70,9 @@ ddpc_loss_result ddpc_loss_compute(ddpc_loss_kind kind, const float *out, const 
   return loss_cross_entropy(out, labels, batch, width, dout, grad_scale);
 }
 
-const char *ddpc_loss_name(ddpc_loss_kind kind) {
-  return kind == DDPC_LOSS_MSE ? "mse" : kind == DDPC_LOSS_CROSS_ENTROPY ? "cross_entropy" : "unknown";
-}
+const char *const ddpc_loss_names[DDPC_LOSS_COUNT] = {[DDPC_LOSS_CROSS_ENTROPY] = "cross_entropy",
+                                                     [DDPC_LOSS_MSE] = "mse"};
 
-int ddpc_loss_parse(const char *name) {
-  if (!name) return -1;
-  if (strcmp(name, "cross_entropy") == 0) return DDPC_LOSS_CROSS_ENTROPY;
-  if (strcmp(name, "mse") == 0) return DDPC_LOSS_MSE;
-  return -1;
-}
+const char *ddpc_loss_name(ddpc_loss_kind kind) { return ddpc_names_get(ddpc_loss_names, DDPC_LOSS_COUNT, (int)kind); }
+
+int ddpc_loss_parse(const char *name) { return ddpc_names_find(ddpc_loss_names, DDPC_LOSS_COUNT, name); }

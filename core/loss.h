@@ -9,7 +9,11 @@
 typedef enum {
   DDPC_LOSS_CROSS_ENTROPY,  // softmax + negative log-likelihood over integer labels
   DDPC_LOSS_MSE,            // mean over elements of (output - target)^2
+  DDPC_LOSS_COUNT
 } ddpc_loss_kind;
+
+/* Names in enum order, for configs and messages. */
+extern const char *const ddpc_loss_names[DDPC_LOSS_COUNT];
 
 typedef struct {
   double loss_sum;  // sum over the batch of per-sample losses

@@ -14,7 +14,11 @@ typedef enum {
   DDPC_OPTIMIZER_SGD,
   DDPC_OPTIMIZER_ADAM,
   DDPC_OPTIMIZER_ADAMW,
+  DDPC_OPTIMIZER_COUNT
 } ddpc_optimizer_kind;
+
+/* Names in enum order, for configs and messages. */
+extern const char *const ddpc_optimizer_names[DDPC_OPTIMIZER_COUNT];
 
 typedef struct {
   ddpc_optimizer_kind kind;  // which update rule
@@ -59,7 +63,11 @@ typedef enum {
   DDPC_SCHEDULE_CONSTANT,
   DDPC_SCHEDULE_STEP,
   DDPC_SCHEDULE_COSINE,
+  DDPC_SCHEDULE_COUNT
 } ddpc_schedule_kind;
+
+/* Names in enum order, for configs and messages. */
+extern const char *const ddpc_schedule_names[DDPC_SCHEDULE_COUNT];
 
 typedef struct {
   ddpc_schedule_kind kind;  // shape after warmup

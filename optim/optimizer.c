@@ -11,26 +11,20 @@
 #endif
 
 #include "core/error.h"
+#include "core/names.h"
 #include "optim/optim.h"
 
-static const char *const optimizer_names[] = {
+const char *const ddpc_optimizer_names[DDPC_OPTIMIZER_COUNT] = {
     [DDPC_OPTIMIZER_SGD] = "sgd",
     [DDPC_OPTIMIZER_ADAM] = "adam",
     [DDPC_OPTIMIZER_ADAMW] = "adamw",
 };
-#define OPTIMIZER_COUNT (sizeof optimizer_names / sizeof optimizer_names[0])
 
 const char *ddpc_optimizer_name(ddpc_optimizer_kind kind) {
-  if ((unsigned)kind >= OPTIMIZER_COUNT) return "unknown";
-  return optimizer_names[kind];
+  return ddpc_names_get(ddpc_optimizer_names, DDPC_OPTIMIZER_COUNT, (int)kind);
 }
 
-int ddpc_optimizer_parse(const char *name) {
-  if (!name) return -1;
-  for (size_t i = 0; i < OPTIMIZER_COUNT; i++)
-    if (strcmp(name, optimizer_names[i]) == 0) return (int)i;
-  return -1;
-}
+int ddpc_optimizer_parse(const char *name) { return ddpc_names_find(ddpc_optimizer_names, DDPC_OPTIMIZER_COUNT, name); }
 
 // `!(x >= lo)` also rejects NaN, which a plain `x < lo` would let through.
 static int check_at_least(const char *what, float x, float lo) {
@@ -47,7 +41,7 @@ static int check_beta(const char *what, float beta) {
 }
 
 static int check_config(const ddpc_optimizer_config *cfg) {
-  if ((unsigned)cfg->kind >= OPTIMIZER_COUNT)
+  if ((unsigned)cfg->kind >= DDPC_OPTIMIZER_COUNT)
     return ddpc_error_set("optimizer: unknown kind %d", (int)cfg->kind);
   if (check_at_least("lr", cfg->lr, 0.0f) || check_at_least("weight_decay", cfg->weight_decay, 0.0f))
     return -1;

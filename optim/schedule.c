@@ -4,26 +4,20 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/names.h"
 #include "optim/optim.h"
 
-static const char *const schedule_names[] = {
+const char *const ddpc_schedule_names[DDPC_SCHEDULE_COUNT] = {
     [DDPC_SCHEDULE_CONSTANT] = "constant",
     [DDPC_SCHEDULE_STEP] = "step",
     [DDPC_SCHEDULE_COSINE] = "cosine",
 };
-#define SCHEDULE_COUNT (sizeof schedule_names / sizeof schedule_names[0])
 
 const char *ddpc_schedule_name(ddpc_schedule_kind kind) {
-  if ((unsigned)kind >= SCHEDULE_COUNT) return "unknown";
-  return schedule_names[kind];
+  return ddpc_names_get(ddpc_schedule_names, DDPC_SCHEDULE_COUNT, (int)kind);
 }
 
-int ddpc_schedule_parse(const char *name) {
-  if (!name) return -1;
-  for (size_t i = 0; i < SCHEDULE_COUNT; i++)
-    if (strcmp(name, schedule_names[i]) == 0) return (int)i;
-  return -1;
-}
+int ddpc_schedule_parse(const char *name) { return ddpc_names_find(ddpc_schedule_names, DDPC_SCHEDULE_COUNT, name); }
 
 static int64_t at_least_one(int64_t x) { return x < 1 ? 1 : x; }
 

@@ -1,36 +1,60 @@
 /* The communicator: everything the training loop needs from other ranks goes through
- * here. This file defines the interface; backends are comm_self.c (one process, no MPI)
- * and, from the data-parallel issue on, MPI and NCCL. */
+ * here, so no other module calls MPI. Backends: comm_self.c (one process, no MPI) and
+ * comm_mpi.c (Open MPI; NCCL joins for GPUs later). ddpc_comm_create picks MPI when the
+ * process was started by mpirun or srun, the self backend otherwise. */
 #ifndef DDPC_COMM_COMM_H
 #define DDPC_COMM_COMM_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct ddpc_comm ddpc_comm;
+/* An in-flight non-blocking collective; freed by test (when done) or wait. */
+typedef struct ddpc_comm_request ddpc_comm_request;
 
 typedef enum { DDPC_REDUCE_SUM, DDPC_REDUCE_AVG } ddpc_reduce_op;
 
-struct ddpc_comm {
-  int rank;        // this process, 0..size-1
-  int size;        // number of ranks
-  int local_rank;  // rank among the processes of this node
-  const struct ddpc_comm_ops *ops;
-  void *impl;      // backend state
-};
-
 typedef struct ddpc_comm_ops {
-  /* In-place all-reduce of `count` floats. */
+  /* In-place all-reduce of `count` floats (AVG divides the sum by size). */
   int (*allreduce_float)(ddpc_comm *comm, float *data, size_t count, ddpc_reduce_op op);
-  /* In-place sum of `count` doubles (metrics). */
+  /* Non-blocking in-place all-reduce; *req receives the handle. */
+  int (*iallreduce_float)(ddpc_comm *comm, float *data, size_t count, ddpc_reduce_op op, ddpc_comm_request **req);
+  /* Progresses `req`; sets *done and frees it when the collective has completed. */
+  int (*test)(ddpc_comm *comm, ddpc_comm_request *req, bool *done);
+  /* Blocks until `req` has completed, then frees it. */
+  int (*wait)(ddpc_comm *comm, ddpc_comm_request *req);
+  /* In-place sum of `count` doubles (metrics: loss sums, counts). */
   int (*allreduce_double)(ddpc_comm *comm, double *data, size_t count);
+  /* recv (size * bytes) receives every rank's `bytes` from send, in rank order. */
+  int (*allgather)(ddpc_comm *comm, const void *send, void *recv, size_t bytes);
   int (*broadcast)(ddpc_comm *comm, void *data, size_t bytes, int root);
   int (*barrier)(ddpc_comm *comm);
+  /* Ends the whole job (every rank) with exit code `code`; does not return. */
   void (*abort)(ddpc_comm *comm, int code);
   void (*destroy)(ddpc_comm *comm);
 } ddpc_comm_ops;
 
+struct ddpc_comm {
+  int rank;                   // this process, 0..size-1
+  int size;                   // number of ranks
+  int local_rank;             // rank among the processes of this node (MPI shared-memory split)
+  int local_size;             // processes on this node
+  int node_count;             // nodes in the job (1 when every rank shares one node)
+  const ddpc_comm_ops *ops;   // the backend
+  void *impl;                 // backend state
+};
+
+/* MPI when started by a launcher (mpirun/mpiexec: OMPI_COMM_WORLD_SIZE; srun with PMIx:
+ * PMIX_RANK; PMI_RANK), else one rank. */
+int ddpc_comm_create(ddpc_comm **out);
 /* A communicator of one rank: collectives are identities. */
 int ddpc_comm_create_self(ddpc_comm **out);
+/* MPI_COMM_WORLD; initialises MPI (MPI_Init_thread) if needed. */
+int ddpc_comm_create_mpi(ddpc_comm **out);
+/* Whether this process was started by an MPI launcher (see ddpc_comm_create). */
+bool ddpc_comm_launched(void);
+/* Finalises (MPI_Finalize) and frees. NULL is fine. */
 void ddpc_comm_destroy(ddpc_comm *comm);
 
 #endif

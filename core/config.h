@@ -12,7 +12,7 @@
 #include "core/layer.h"
 #include "core/loss.h"
 #include "core/shape.h"
-#include "optim/optim.h"
+#include "core/settings.h"
 
 typedef enum { DDPC_DATA_FORMAT_IDX, DDPC_DATA_FORMAT_CSV } ddpc_data_format;
 typedef enum { DDPC_TASK_CLASSIFICATION, DDPC_TASK_REGRESSION } ddpc_task;
@@ -79,6 +79,7 @@ typedef struct {
   ddpc_optimizer_config optimizer;  // update rule and hyperparameters
   ddpc_schedule_config schedule;    // learning-rate schedule
   ddpc_train_config train;       // loop settings
+  ddpc_comm_config comm;         // how ranks combine gradients
   char *output_dir;              // run directory
   char *resolved_yaml;           // the resolved config as YAML text (also its hash input)
 } ddpc_config;

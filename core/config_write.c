@@ -11,6 +11,7 @@
 
 #include "core/config_tree.h"
 #include "core/error.h"
+#include "core/names.h"
 
 typedef struct {
   char *buf;    // the text so far, NUL-terminated
@@ -201,7 +202,7 @@ static void write_model(yaml_out *o, const ddpc_config *cfg) {
 }
 
 static void write_optimizer(yaml_out *o, const ddpc_optimizer_config *opt) {
-  out_printf(o, "optimizer:\n  name: %s\n  lr: ", ddpc_optimizer_name(opt->kind));
+  out_printf(o, "optimizer:\n  name: %s\n  lr: ", ddpc_names_get(ddpc_optimizer_names, DDPC_OPTIMIZER_COUNT, (int)opt->kind));
   out_number(o, opt->lr, true);
   out_printf(o, "\n  momentum: ");
   out_number(o, opt->momentum, true);
@@ -227,7 +228,7 @@ int ddpc_config_write_resolved(ddpc_config *cfg) {
   write_optimizer(&o, &cfg->optimizer);
   const ddpc_schedule_config *sc = &cfg->schedule;
   out_printf(&o, "schedule:\n  name: %s\n  warmup_steps: %lld\n  step_size: %d\n  gamma: ",
-             ddpc_schedule_name(sc->kind), (long long)sc->warmup_steps, sc->step_size);
+             ddpc_names_get(ddpc_schedule_names, DDPC_SCHEDULE_COUNT, (int)sc->kind), (long long)sc->warmup_steps, sc->step_size);
   out_number(&o, sc->gamma, true);
   out_printf(&o, "\n  min_lr: ");
   out_number(&o, sc->min_lr, true);

@@ -18,7 +18,8 @@ struct ddpc_model {
   int max_batch;             // largest batch forward accepts
   size_t n_params;           // total parameters (the flat buffers' length)
   ddpc_buffer params;        // flat parameters, layer 0 first
-  ddpc_buffer grads;         // flat gradients, same layout as params
+  ddpc_buffer grads;         // flat gradients, same layout as params (owned, or bound)
+  float *own_grads;          // the gradient memory create allocated, freed at the end
   ddpc_buffer *acts;         // acts[i]: output of layer i for max_batch samples
   ddpc_buffer dgrad[2];      // ping-pong input gradients; layer i writes dgrad[i % 2]
   const float *last_input;   // x of the last forward, which the first layer's backward reads
@@ -33,7 +34,7 @@ static void model_release(ddpc_model *model) {
   free(model->layers);
   free(model->acts);
   ddpc_buffer_free(&model->params);
-  ddpc_buffer_free(&model->grads);
+  free(model->own_grads);
   ddpc_buffer_free(&model->dgrad[0]);
   ddpc_buffer_free(&model->dgrad[1]);
   free(model);
@@ -66,6 +67,9 @@ static int model_alloc_buffers(ddpc_model *model, ddpc_device device) {
   size_t n = model->n_params ? model->n_params : 1;
   if (ddpc_buffer_alloc(&model->params, n, device, "model parameters") != 0) return -1;
   if (ddpc_buffer_alloc(&model->grads, n, device, "model gradients") != 0) return -1;
+  // The model keeps the allocation in own_grads; grads may later point at bound memory.
+  model->own_grads = model->grads.data;
+  model->grads.owned = false;
   model->params.count = model->grads.count = model->n_params;
   model->acts = ddpc_calloc((size_t)model->n_layers, sizeof *model->acts, "model activations");
   if (!model->acts) return -1;
@@ -151,6 +155,12 @@ void ddpc_model_backward(ddpc_model *model, const float *dout, int batch, ddpc_g
 
 ddpc_buffer *ddpc_model_params(ddpc_model *model) { return &model->params; }
 ddpc_buffer *ddpc_model_grads(ddpc_model *model) { return &model->grads; }
+
+void ddpc_model_bind_grads(ddpc_model *model, float *grads) {
+  model->grads.data = grads ? grads : model->own_grads;
+  for (int i = 0; i < model->n_layers; i++)
+    model->layers[i].grads = model->grads.data + model->layers[i].param_offset;
+}
 size_t ddpc_model_param_count(const ddpc_model *model) { return model->n_params; }
 ddpc_shape ddpc_model_input_shape(const ddpc_model *model) { return model->input; }
 ddpc_shape ddpc_model_output_shape(const ddpc_model *model) {

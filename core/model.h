@@ -37,6 +37,11 @@ const float *ddpc_model_forward(ddpc_model *model, const float *x, int batch, co
 void ddpc_model_backward(ddpc_model *model, const float *dout, int batch, ddpc_grad_ready_fn on_ready,
                          void *user);
 
+/* Makes backward write gradients into `grads` (n_params floats, e.g. a slot of a
+ * shared-memory segment the communicator owns) instead of the model's own buffer;
+ * NULL returns to the own buffer. Cheap: it re-points the per-layer views. */
+void ddpc_model_bind_grads(ddpc_model *model, float *grads);
+
 ddpc_buffer *ddpc_model_params(ddpc_model *model);
 ddpc_buffer *ddpc_model_grads(ddpc_model *model);
 size_t ddpc_model_param_count(const ddpc_model *model);

@@ -9,27 +9,8 @@
 #include <stdint.h>
 
 #include "core/buffer.h"
+#include "core/settings.h"
 
-typedef enum {
-  DDPC_OPTIMIZER_SGD,
-  DDPC_OPTIMIZER_ADAM,
-  DDPC_OPTIMIZER_ADAMW,
-  DDPC_OPTIMIZER_COUNT
-} ddpc_optimizer_kind;
-
-/* Names in enum order, for configs and messages. */
-extern const char *const ddpc_optimizer_names[DDPC_OPTIMIZER_COUNT];
-
-typedef struct {
-  ddpc_optimizer_kind kind;  // which update rule
-  float lr;                  // base learning rate (the schedule scales it)
-  float momentum;            // sgd: momentum factor (0 = plain SGD)
-  bool nesterov;             // sgd: Nesterov momentum (needs momentum > 0)
-  float weight_decay;        // sgd/adam: L2 added to the gradient; adamw: decoupled decay
-  float beta1;               // adam/adamw
-  float beta2;               // adam/adamw
-  float eps;                 // adam/adamw
-} ddpc_optimizer_config;
 
 typedef struct {
   ddpc_optimizer_config cfg;  // as configured
@@ -59,23 +40,6 @@ void ddpc_optimizer_step(ddpc_optimizer *opt, ddpc_buffer *params, const ddpc_bu
 const char *ddpc_optimizer_name(ddpc_optimizer_kind kind);
 int ddpc_optimizer_parse(const char *name);
 
-typedef enum {
-  DDPC_SCHEDULE_CONSTANT,
-  DDPC_SCHEDULE_STEP,
-  DDPC_SCHEDULE_COSINE,
-  DDPC_SCHEDULE_COUNT
-} ddpc_schedule_kind;
-
-/* Names in enum order, for configs and messages. */
-extern const char *const ddpc_schedule_names[DDPC_SCHEDULE_COUNT];
-
-typedef struct {
-  ddpc_schedule_kind kind;  // shape after warmup
-  int64_t warmup_steps;     // linear warmup from lr/warmup_steps up to lr (0 = none)
-  int step_size;            // step: epochs between decays
-  float gamma;              // step: decay factor
-  float min_lr;             // cosine: floor reached at the last step
-} ddpc_schedule_config;
 
 /* Learning rate for optimizer step `step` (0-based), given the base lr, the steps in one
  * epoch and the total steps of the run. Pure function: resuming needs no schedule state.

@@ -14,12 +14,6 @@
 #include "core/names.h"
 #include "optim/optim.h"
 
-const char *const ddpc_optimizer_names[DDPC_OPTIMIZER_COUNT] = {
-    [DDPC_OPTIMIZER_SGD] = "sgd",
-    [DDPC_OPTIMIZER_ADAM] = "adam",
-    [DDPC_OPTIMIZER_ADAMW] = "adamw",
-};
-
 const char *ddpc_optimizer_name(ddpc_optimizer_kind kind) {
   return ddpc_names_get(ddpc_optimizer_names, DDPC_OPTIMIZER_COUNT, (int)kind);
 }

@@ -7,12 +7,6 @@
 #include "core/names.h"
 #include "optim/optim.h"
 
-const char *const ddpc_schedule_names[DDPC_SCHEDULE_COUNT] = {
-    [DDPC_SCHEDULE_CONSTANT] = "constant",
-    [DDPC_SCHEDULE_STEP] = "step",
-    [DDPC_SCHEDULE_COSINE] = "cosine",
-};
-
 const char *ddpc_schedule_name(ddpc_schedule_kind kind) {
   return ddpc_names_get(ddpc_schedule_names, DDPC_SCHEDULE_COUNT, (int)kind);
 }

@@ -716,13 +716,28 @@ static int read_train(section top, ddpc_train_config *t) {
   t->eval_batch_size = 0;  // not given: the training batch size (see below)
   t->drop_last = true;
   t->grad_clip = 0;
-  if (get_int32(s, "epochs", 1, 1000000, &t->epochs) < 0 || get_int32(s, "batch_size", 1, 1 << 20, &t->batch_size) < 0 ||
+  if (get_int32(s, "epochs", 0, 1000000, &t->epochs) < 0 || get_int32(s, "batch_size", 1, 1 << 20, &t->batch_size) < 0 ||
       get_int32(s, "eval_batch_size", 1, 1 << 20, &t->eval_batch_size) < 0 || get_bool(s, "drop_last", &t->drop_last) < 0 ||
       get_double(s, "grad_clip", non_negative, &t->grad_clip) < 0)
     return -1;
   // Evaluation at the training batch size needs no activation memory beyond training's
   // (a larger one made the CNN's buffers 4x bigger for no speed gained).
   if (t->eval_batch_size == 0) t->eval_batch_size = t->batch_size;
+  return 0;
+}
+
+static int read_comm(section top, ddpc_comm_config *c) {
+  static const char *const keys[] = {"bucket_mb", "overlap", "intra_node"};
+  section s;
+  if (get_section(top, "comm", "comm", &s) != 0 || check_keys(s, "comm", keys, COUNT(keys)) != 0) return -1;
+  c->bucket_mb = DDPC_DEFAULT_BUCKET_MB;
+  c->overlap = true;
+  int intra = DDPC_INTRA_NODE_AUTO;
+  const num_range bucket_range = {0, 1024, true, false};
+  if (get_double(s, "bucket_mb", bucket_range, &c->bucket_mb) < 0 || get_bool(s, "overlap", &c->overlap) < 0 ||
+      get_enum(s, "intra_node", ddpc_intra_node_names, DDPC_INTRA_NODE_COUNT, &intra) < 0)
+    return -1;
+  c->intra_node = (ddpc_intra_node)intra;
   return 0;
 }
 
@@ -758,7 +773,7 @@ static int read_name(const config_ctx *ctx, section top, ddpc_config *cfg) {
 }
 
 static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
-  static const char *const keys[] = {"name", "seed", "data", "model", "loss", "optimizer", "schedule", "train", "output"};
+  static const char *const keys[] = {"name", "seed", "data", "model", "loss", "optimizer", "schedule", "train", "comm", "output"};
   section top = {ctx->tree.root, ""};
   if (check_keys(top, "the top level", keys, COUNT(keys)) != 0 || read_name(ctx, top, cfg) != 0) return -1;
   int64_t seed = 0;
@@ -769,7 +784,7 @@ static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
   if (get_enum(top, "loss", ddpc_loss_names, DDPC_LOSS_COUNT, &loss) < 0) return -1;
   cfg->loss = (ddpc_loss_kind)loss;
   if (read_optimizer(top, &cfg->optimizer) != 0 || read_schedule(top, &cfg->schedule) != 0 ||
-      read_train(top, &cfg->train) != 0 || read_output(top, cfg) != 0)
+      read_train(top, &cfg->train) != 0 || read_comm(top, &cfg->comm) != 0 || read_output(top, cfg) != 0)
     return -1;
   return 0;
 }

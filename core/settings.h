@@ -57,6 +57,9 @@ typedef enum {
 /* Names in enum order, for configs and messages. */
 extern const char *const ddpc_intra_node_names[DDPC_INTRA_NODE_COUNT];
 
+/* Default comm.bucket_mb (see bench/RESULTS.md for the measurement behind it). */
+#define DDPC_DEFAULT_BUCKET_MB 1.0
+
 typedef struct {
   double bucket_mb;             // cap of one gradient bucket, MiB
   bool overlap;                 // start bucket all-reduces during backward (false: one after)

@@ -35,6 +35,12 @@ void ddpc_optimizer_free(ddpc_optimizer *opt);
  *          p -= (lr / (1-beta1^t)) * m / (sqrt(v) / sqrt(1-beta2^t) + eps)
  * params, grads and the state must all hold the n_params floats given at init. */
 void ddpc_optimizer_step(ddpc_optimizer *opt, ddpc_buffer *params, const ddpc_buffer *grads, float lr);
+/* The same update where the gradient is scale * (parts[0] + ... + parts[n_parts-1]),
+ * added per element in that order (the shared-memory gradient exchange hands every rank's
+ * slot over instead of reducing them first; see comm/grad_sync.h). With one part and
+ * scale 1 it is exactly ddpc_optimizer_step. */
+void ddpc_optimizer_step_parts(ddpc_optimizer *opt, ddpc_buffer *params, const float *const *parts, int n_parts,
+                               float scale, float lr);
 /* "sgd", "adam", "adamw" and back (exact, lower case); parse returns -1 for an unknown
  * name without recording an error, so the caller can name the file and place. */
 const char *ddpc_optimizer_name(ddpc_optimizer_kind kind);
@@ -63,5 +69,10 @@ int ddpc_schedule_parse(const char *name);
  * coef = max_norm / (norm + 1e-6), and grads *= coef when coef < 1 (so whenever
  * norm > max_norm). A non-finite norm leaves grads untouched; the caller sees it returned. */
 double ddpc_clip_grad_norm(ddpc_buffer *grads, double max_norm);
+/* Norm of the summed parts (as ddpc_optimizer_step_parts adds them), and in *scale the
+ * factor clipping asks for (1 when no clipping is needed or max_norm <= 0); the caller
+ * passes it to ddpc_optimizer_step_parts instead of rescaling the parts. */
+double ddpc_clip_grad_norm_parts(const float *const *parts, int n_parts, size_t count, double max_norm,
+                                 float *scale);
 
 #endif

@@ -708,7 +708,8 @@ static int read_schedule(section top, ddpc_schedule_config *sc) {
 }
 
 static int read_train(section top, ddpc_train_config *t) {
-  static const char *const keys[] = {"epochs", "batch_size", "eval_batch_size", "drop_last", "grad_clip"};
+  static const char *const keys[] = {"epochs", "batch_size", "eval_batch_size", "drop_last", "grad_clip",
+                                     "log_every_steps"};
   section s;
   if (get_section(top, "train", "train", &s) != 0 || check_keys(s, "train", keys, COUNT(keys)) != 0) return -1;
   t->epochs = 10;
@@ -718,7 +719,8 @@ static int read_train(section top, ddpc_train_config *t) {
   t->grad_clip = 0;
   if (get_int32(s, "epochs", 0, 1000000, &t->epochs) < 0 || get_int32(s, "batch_size", 1, 1 << 20, &t->batch_size) < 0 ||
       get_int32(s, "eval_batch_size", 1, 1 << 20, &t->eval_batch_size) < 0 || get_bool(s, "drop_last", &t->drop_last) < 0 ||
-      get_double(s, "grad_clip", non_negative, &t->grad_clip) < 0)
+      get_double(s, "grad_clip", non_negative, &t->grad_clip) < 0 ||
+      get_int32(s, "log_every_steps", 0, INT_MAX, &t->log_every_steps) < 0)
     return -1;
   // Evaluation at the training batch size needs no activation memory beyond training's
   // (a larger one made the CNN's buffers 4x bigger for no speed gained).

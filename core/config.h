@@ -65,6 +65,7 @@ typedef struct {
   int eval_batch_size;  // samples per forward pass during evaluation
   bool drop_last;       // drop the last partial training batch of an epoch
   double grad_clip;     // max global L2 norm of the gradient (0 = off)
+  int log_every_steps;  // write the global loss of every Nth step to steps.jsonl (0 = off)
 } ddpc_train_config;
 
 typedef struct {

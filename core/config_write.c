@@ -236,6 +236,7 @@ int ddpc_config_write_resolved(ddpc_config *cfg) {
   out_printf(&o, "\ntrain:\n  epochs: %d\n  batch_size: %d\n  eval_batch_size: %d\n  drop_last: %s\n  grad_clip: ",
              t->epochs, t->batch_size, t->eval_batch_size, bool_text(t->drop_last));
   out_number(&o, t->grad_clip, false);
+  out_printf(&o, "\n  log_every_steps: %d", t->log_every_steps);
   out_printf(&o, "\ncomm:\n  bucket_mb: ");
   out_number(&o, cfg->comm.bucket_mb, false);
   out_printf(&o, "\n  overlap: %s\n  intra_node: %s", bool_text(cfg->comm.overlap),

@@ -67,13 +67,19 @@ int ddpc_idx_read_labels(const char *path, int32_t **labels, uint32_t *count);
 int ddpc_csv_read(const char *path, const char *label_column, ddpc_task task, ddpc_table *out);
 void ddpc_table_free(ddpc_table *t);
 
+typedef enum {
+  DDPC_SAMPLER_DROP,  // each rank takes n / world positions (the permutation's tail is left out)
+  DDPC_SAMPLER_PAD,   // each rank takes ceil(n / world); the last round repeats the first entries
+} ddpc_sampler_mode;
+
 /* The DistributedSampler contract: one permutation of `n` per (seed, epoch), drawn with
  * ddpc_rng_make(seed, DDPC_RNG_SHUFFLE, epoch, 0), identical on every rank; rank r of
- * `world` takes the permutation's entries at indices i with i % world == r, in order.
- * Returns how many: n / world, plus 1 when r < n % world (ranks differ by at most one).
- * `out` must hold n entries: it is used as the permutation buffer before the rank's share
- * is compacted to its front, so no memory is allocated. Returns 0 for a bad rank/world. */
+ * `world` takes the permutation's entries at indices r, r + world, r + 2 world, ... (with
+ * PAD, indices past n wrap to the start). Every rank gets the same count, which is
+ * returned. `out` must hold n entries: it is used as the permutation buffer before the
+ * rank's share is compacted to its front, so no memory is allocated. Returns 0 for a bad
+ * rank/world. */
 uint32_t ddpc_sampler_epoch_positions(uint64_t seed, uint64_t epoch, uint32_t n, int rank, int world,
-                                      uint32_t *out);
+                                      ddpc_sampler_mode mode, uint32_t *out);
 
 #endif

@@ -84,6 +84,6 @@ int ddpc_cli_train(int argc, char **argv) {
   int rc = ddpc_train_run(&opt, &result);
   free(overrides);
   if (rc == 0) return DDPC_EXIT_OK;
-  fprintf(stderr, "ddpc train: error: %s\n", ddpc_last_error());
+  if (!result.quiet_error) fprintf(stderr, "ddpc train: error: %s\n", ddpc_last_error());
   return strcmp(result.state, "diverged") == 0 ? DDPC_EXIT_DIVERGED : DDPC_EXIT_FAILED;
 }

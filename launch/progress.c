@@ -3,13 +3,21 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "comm/comm.h"
 #include "core/sysinfo.h"
 
 void ddpc_progress_init(ddpc_progress *p, FILE *out, bool quiet, int epochs, int64_t steps_per_epoch) {
   p->out = out;
-  p->live = !quiet && isatty(fileno(out));
+  // Open MPI hands every rank a pseudo-terminal even when mpirun's own output is a file,
+  // so under a launcher the plain per-epoch lines are the default; DDPC_PROGRESS decides.
+  const char *mode = getenv("DDPC_PROGRESS");
+  if (mode && strcmp(mode, "live") == 0) p->live = !quiet;
+  else if (mode && strcmp(mode, "plain") == 0) p->live = false;
+  else p->live = !quiet && isatty(fileno(out)) && !ddpc_comm_launched();
   p->quiet = quiet;
   p->epochs = epochs;
   p->steps_per_epoch = steps_per_epoch;

@@ -17,6 +17,9 @@ typedef struct {
   double lr;             // learning rate at the epoch's last step
   double samples_per_s;  // training samples per second in this epoch
   double seconds;        // wall time of the epoch, evaluation included
+  double comm_seconds;   // time with gradient communication in flight (mean over ranks)
+  double comm_hidden_fraction;  // share of comm_seconds overlapped with backward (NaN: none)
+  uint32_t params_crc32;        // CRC32 of the parameters at the epoch's end (same on every rank)
 } ddpc_epoch_metrics;
 
 typedef struct {

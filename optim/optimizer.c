@@ -1,6 +1,7 @@
 /* SGD, Adam and AdamW over flat float buffers, matching torch.optim's single-tensor
  * update rules element by element (see optim.h for the formulas). Each update is one
- * pass over params, grads and state so the loops stay memory bound and vectorisable. */
+ * pass over params, grads and state so the loops stay memory bound and vectorisable; a
+ * gradient given as parts (one per rank) is summed block by block inside that pass. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/names.h"
+#include "optim/grad_parts.h"
 #include "optim/optim.h"
 
 const char *ddpc_optimizer_name(ddpc_optimizer_kind kind) {
@@ -84,8 +86,8 @@ static void check_count(const char *what, size_t got, size_t want) {
 
 /* The scalars torch derives in double (Python floats) and then hands to float kernels are
  * computed here the same way, so each element sees the same float operands. */
-static void sgd_step(const ddpc_optimizer_config *cfg, float *restrict p, const float *restrict g,
-                     float *restrict b, size_t n, float lr, bool first) {
+static void sgd_block(const ddpc_optimizer_config *cfg, float *restrict p, const float *restrict g,
+                      float *restrict b, size_t n, float lr, bool first) {
   const float wd = cfg->weight_decay;
   const float neg_lr = -lr;
   if (!b) {
@@ -111,12 +113,26 @@ static void sgd_step(const ddpc_optimizer_config *cfg, float *restrict p, const 
   }
 }
 
+/* With the gradient in one buffer already the whole vector is one block; otherwise each
+ * block of the summed gradient is formed in L1 right before its update reads it. */
+static void sgd_step(const ddpc_optimizer_config *cfg, float *p, const float *const *parts, int n_parts,
+                     float scale, float *b, size_t n, float lr, bool first) {
+  const bool direct = n_parts == 1 && scale == 1.0f;
+  const size_t block = direct ? n : DDPC_GRAD_BLOCK;
+  float sum[DDPC_GRAD_BLOCK];  // this block's summed gradient (unused when direct)
+  for (size_t start = 0; start < n; start += block) {
+    const size_t len = n - start < block ? n - start : block;
+    const float *g = ddpc_grad_parts_block(parts, n_parts, scale, start, len, sum);
+    sgd_block(cfg, p + start, g, b ? b + start : NULL, len, lr, first);
+  }
+}
+
 /* sqrtf may set errno (for negative input), and without -ffast-math that side effect
  * keeps GCC from vectorising any loop that calls it: Adam ran 15x slower than SGD. So
  * Adam works in L1-sized blocks: a vectorised loop for the moments, the square roots with
  * SIMD intrinsics where the target has them, a vectorised loop for the parameters. IEEE
  * sqrt is correctly rounded, so every path gives the same bits. */
-#define ADAM_BLOCK 512
+#define ADAM_BLOCK DDPC_GRAD_BLOCK
 
 static void sqrt_in_place(float *x, size_t n) {
   size_t i = 0;
@@ -130,8 +146,9 @@ static void sqrt_in_place(float *x, size_t n) {
 
 /* Adam and AdamW differ only in where weight decay enters: `l2` is added to the gradient
  * (Adam), `decay` scales the parameter first (AdamW); the other one is the identity. */
-static void adam_step(const ddpc_optimizer_config *cfg, float *restrict p, const float *restrict g,
-                      float *restrict m, float *restrict v, size_t n, float lr, uint64_t t) {
+static void adam_step(const ddpc_optimizer_config *cfg, float *restrict p, const float *const *parts,
+                      int n_parts, float scale, float *restrict m, float *restrict v, size_t n, float lr,
+                      uint64_t t) {
   const bool decoupled = cfg->kind == DDPC_OPTIMIZER_ADAMW;
   const double beta1 = cfg->beta1, beta2 = cfg->beta2;
   const float l2 = decoupled ? 0.0f : cfg->weight_decay;
@@ -143,10 +160,11 @@ static void adam_step(const ddpc_optimizer_config *cfg, float *restrict p, const
   const float neg_step = (float)-((double)lr / bias1);
   const float eps = cfg->eps;
   float root[ADAM_BLOCK];  // sqrt(v) of the current block
+  float sum[ADAM_BLOCK];   // the current block's summed gradient (unused for one unscaled part)
   for (size_t start = 0; start < n; start += ADAM_BLOCK) {
     const size_t len = n - start < ADAM_BLOCK ? n - start : ADAM_BLOCK;
     float *restrict pb = p + start, *restrict mb = m + start, *restrict vb = v + start;
-    const float *restrict gb = g + start;
+    const float *restrict gb = ddpc_grad_parts_block(parts, n_parts, scale, start, len, sum);
     for (size_t i = 0; i < len; i++) {
       float gi = gb[i] + l2 * (pb[i] * decay);
       float vi = vb[i] * b2 + one_minus_b2 * gi * gi;
@@ -160,14 +178,25 @@ static void adam_step(const ddpc_optimizer_config *cfg, float *restrict p, const
   }
 }
 
-void ddpc_optimizer_step(ddpc_optimizer *opt, ddpc_buffer *params, const ddpc_buffer *grads, float lr) {
+void ddpc_optimizer_step_parts(ddpc_optimizer *opt, ddpc_buffer *params, const float *const *parts, int n_parts,
+                               float scale, float lr) {
   const size_t n = params->count;
-  check_count("grads", grads->count, n);
+  if (n_parts < 1) {
+    fprintf(stderr, "ddpc_optimizer_step_parts: %d gradient parts, expected at least 1\n", n_parts);
+    abort();
+  }
   if (opt->m.data) check_count("first moment", opt->m.count, n);
   if (opt->v.data) check_count("second moment", opt->v.count, n);
   opt->steps++;
   if (opt->cfg.kind == DDPC_OPTIMIZER_SGD)
-    sgd_step(&opt->cfg, params->data, grads->data, opt->m.data, n, lr, opt->steps == 1);
+    sgd_step(&opt->cfg, params->data, parts, n_parts, scale, opt->m.data, n, lr, opt->steps == 1);
   else
-    adam_step(&opt->cfg, params->data, grads->data, opt->m.data, opt->v.data, n, lr, opt->steps);
+    adam_step(&opt->cfg, params->data, parts, n_parts, scale, opt->m.data, opt->v.data, n, lr,
+              opt->steps);
+}
+
+void ddpc_optimizer_step(ddpc_optimizer *opt, ddpc_buffer *params, const ddpc_buffer *grads, float lr) {
+  check_count("grads", grads->count, params->count);
+  const float *const parts[1] = {grads->data};
+  ddpc_optimizer_step_parts(opt, params, parts, 1, 1.0f, lr);
 }

@@ -37,6 +37,7 @@ typedef struct {
   double wall_seconds;              // from start to summary
   double peak_rss_mb;               // peak resident memory of this process
   const char *state;                // "done", "diverged" (non-finite loss) or "failed"
+  int quiet_error;                  // the failure is reported by another rank: print nothing
 } ddpc_train_result;
 
 /* Trains as the config says. Returns 0 on success; otherwise non-zero, with the reason in

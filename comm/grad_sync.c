@@ -311,6 +311,13 @@ int ddpc_grad_sync_finish(ddpc_grad_sync *sync, ddpc_grad_parts *parts) {
   return rc ? -1 : 0;
 }
 
+int ddpc_grad_sync_bucket_count(const ddpc_grad_sync *sync) { return sync->set.n_buckets; }
+
+void ddpc_grad_sync_bucket_range(const ddpc_grad_sync *sync, int i, size_t *offset, size_t *count) {
+  *offset = sync->set.buckets[i].offset;
+  *count = sync->set.buckets[i].count;
+}
+
 ddpc_grad_sync_stats ddpc_grad_sync_take_stats(ddpc_grad_sync *sync) {
   ddpc_grad_sync_stats s = sync->stats;
   sync->stats = (ddpc_grad_sync_stats){0};

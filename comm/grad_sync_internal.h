@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "comm/comm.h"
+#include "comm/grad_sync.h"
 
 /* ---- Shared-memory path (comm/grad_sync_shm.c) ---- */
 
@@ -34,5 +35,10 @@ void ddpc_grad_sync_shm_free(ddpc_grad_sync_shm *s);
  * start, then all are waited for. The same bucket engine ddpc_grad_sync uses, exposed for
  * bench/allreduce_bench.c. bucket_mb <= 0 means one bucket. */
 int ddpc_grad_sync_allreduce_buckets(ddpc_comm *comm, float *data, size_t count, double bucket_mb);
+
+/* The MPI path's bucket plan, for tests: the number of buckets (0 for other methods) and
+ * bucket i's range of the gradient buffer; bucket 0 holds the last layers. */
+int ddpc_grad_sync_bucket_count(const ddpc_grad_sync *sync);
+void ddpc_grad_sync_bucket_range(const ddpc_grad_sync *sync, int i, size_t *offset, size_t *count);
 
 #endif

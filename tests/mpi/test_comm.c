@@ -113,10 +113,10 @@ static void test_allgather_broadcast_double(ddpc_comm *c) {
   free(all);
 
   int root = c->size - 1;
-  char msg[16] = "untouched";
+  char msg[32] = "untouched";
   if (c->rank == root) snprintf(msg, sizeof msg, "from %d", root);
   CHECK(c->ops->broadcast(c, msg, sizeof msg, root) == 0, "broadcast: %s", ddpc_error_message());
-  char want[16];
+  char want[32];
   snprintf(want, sizeof want, "from %d", root);
   CHECK(strcmp(msg, want) == 0, "rank %d got '%s' from root %d", c->rank, msg, root);
 

@@ -50,3 +50,16 @@ t_expect_error() {
   done
   t_ok
 }
+
+# Multi-rank runs: mpirun with every rank oversubscribed on this machine's cores.
+# t_need_mpirun skips the test (exit 77) where Open MPI's launcher is missing.
+t_need_mpirun() { command -v mpirun >/dev/null || { echo "SKIPPED: no mpirun"; exit 77; }; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
+# t_mpirun SECONDS N ARGS... : runs `ddpc ARGS` on N ranks, bounded by SECONDS, capturing like t_run.
+t_mpirun() {
+  local secs=$1 n=$2; shift 2
+  timeout -k 5 "$secs" mpirun --oversubscribe -n "$n" "$DDPC" "$@" >"$T_DIR/out" 2>"$T_DIR/err"
+  T_RC=$?
+  T_OUT=$(cat "$T_DIR/out")
+  T_ERR=$(cat "$T_DIR/err")
+}

@@ -198,7 +198,8 @@ static int setup_segment(ddpc_grad_sync_shm *s) {
   if (failures > 0.0)
     return ddpc_error_set("shared-memory gradient exchange: %.0f of %d ranks could not map the segment",
                           failures, comm->size);
-  return 0;
+  // So that on every rank, once create returns, the name is gone from /dev/shm.
+  return comm->ops->barrier(comm);
 }
 
 int ddpc_grad_sync_shm_create(ddpc_grad_sync_shm **out, ddpc_comm *comm, size_t n_params) {

@@ -1,6 +1,8 @@
 /* Clocks and peak memory (see sysinfo.h). */
 #include "core/sysinfo.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -21,4 +23,15 @@ double ddpc_peak_rss_mb(void) {
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0;
   return (double)ru.ru_maxrss / 1024.0;  // Linux reports kilobytes
+}
+
+double ddpc_pss_mb(void) {
+  FILE *f = fopen("/proc/self/smaps_rollup", "r");
+  if (!f) return NAN;
+  char line[256];  // the kernel's own fixed-format lines, not user input
+  double kb = NAN;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "Pss: %lf kB", &kb) == 1) break;
+  fclose(f);
+  return kb / 1024.0;
 }

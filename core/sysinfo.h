@@ -11,5 +11,9 @@ double ddpc_time_seconds(void);
 void ddpc_time_iso8601(char *out, size_t out_size);
 /* Peak resident set size of this process so far, in MiB. */
 double ddpc_peak_rss_mb(void);
+/* Proportional set size now, in MiB: pages shared with other processes (a data cache
+ * mapped by every rank of a node) count as their share. NaN where the kernel lacks
+ * /proc/self/smaps_rollup. */
+double ddpc_pss_mb(void);
 
 #endif

@@ -48,6 +48,7 @@ typedef struct {
   int64_t train_samples;    // samples trained on, all epochs, this rank
   double train_seconds;     // time inside training steps, all epochs
   bool quiet_error;         // another rank reports the failure that stopped this one
+  double pss_mb_mean;       // proportional set size at the end, mean over ranks
 } train_session;
 
 static bool train_is_classification(const train_session *s) { return s->cfg.loss == DDPC_LOSS_CROSS_ENTROPY; }
@@ -356,6 +357,7 @@ static int train_summary_write(FILE *out, void *user) {
   ddpc_json_number(&j, "samples_per_s", t->r->samples_per_s);
   ddpc_json_number(&j, "wall_seconds", t->r->wall_seconds);
   ddpc_json_number(&j, "peak_rss_mb", t->r->peak_rss_mb);
+  ddpc_json_number(&j, "pss_mb_per_rank", t->s->pss_mb_mean);
   ddpc_json_int(&j, "world_size", t->s->comm->size);
   ddpc_json_string(&j, "comm_method", ddpc_grad_sync_method(t->s->sync));
   ddpc_json_string(&j, "data_cache", !t->s->cfg.data.cache ? "off" : t->s->data.cache_hit ? "hit" : "miss");
@@ -469,6 +471,9 @@ static int train_run_session(train_session *s, const ddpc_train_options *opt, dd
   res->params_crc32 = crc32(0L, (const Bytef *)params->data, (uInt)(params->count * sizeof(float)));
   res->samples_per_s = s->train_seconds > 0 ? (double)s->train_samples * s->comm->size / s->train_seconds : 0.0;
   res->peak_rss_mb = ddpc_peak_rss_mb();
+  double pss = ddpc_pss_mb();
+  if (s->comm->ops->allreduce_double(s->comm, &pss, 1) != 0) train_abort(s);
+  s->pss_mb_mean = pss / s->comm->size;
   res->wall_seconds = ddpc_time_seconds() - start;
   res->state = state;
   ddpc_progress_note(&s->progress, "test_loss %.4f test_acc %.4f | %.0f samples/s | peak RSS %.0f MiB | %s/summary.json",

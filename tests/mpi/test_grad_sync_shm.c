@@ -102,6 +102,8 @@ static void test_nothing_left_in_dev_shm(ddpc_comm *comm) {
   CHECK(found == 0, "rank %d: %d segments named /dev/shm/%s* remain while the exchange is open", comm->rank,
         found, prefix);
   free(prefix);
+  // Before rank 0 goes on to create the next test's segment under the same prefix.
+  CHECK(comm->ops->barrier(comm) == 0, "barrier after listing /dev/shm");
   ddpc_grad_sync_shm_free(s);
 }
 

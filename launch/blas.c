@@ -36,3 +36,14 @@ void ddpc_blas_select_kernels(char **argv) {
 }
 
 const char *ddpc_blas_core_name(void) { return openblas_get_corename(); }
+
+void ddpc_blas_select_threads(void) {
+  if (getenv("OPENBLAS_NUM_THREADS") || getenv("OMP_NUM_THREADS")) return;
+  // Ranks sharing a machine would otherwise each start one BLAS thread per core.
+  const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (!local) local = getenv("SLURM_NTASKS_PER_NODE");
+  long ranks = local ? strtol(local, NULL, 10) : 1;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (ranks <= 1 || cores <= 0) return;
+  openblas_set_num_threads(cores / ranks > 1 ? (int)(cores / ranks) : 1);
+}

@@ -13,6 +13,10 @@
 /* Returns only when no re-execution is needed (or it failed, which leaves OpenBLAS's own
  * choice in place with a warning). */
 void ddpc_blas_select_kernels(char **argv);
+/* When neither OPENBLAS_NUM_THREADS nor OMP_NUM_THREADS is set and several ranks share
+ * this machine (OMPI_COMM_WORLD_LOCAL_SIZE, SLURM_NTASKS_PER_NODE), gives each rank
+ * cores / ranks BLAS threads instead of OpenBLAS's one per core. */
+void ddpc_blas_select_threads(void);
 /* The core name OpenBLAS says it is using. */
 const char *ddpc_blas_core_name(void);
 

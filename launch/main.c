@@ -33,6 +33,7 @@ static void main_usage(FILE *out) {
 
 int main(int argc, char **argv) {
   ddpc_blas_select_kernels(argv);
+  ddpc_blas_select_threads();
   if (argc < 2) {
     main_usage(stderr);
     return DDPC_EXIT_USAGE;

@@ -194,6 +194,13 @@ int ddpc_comm_create_mpi(ddpc_comm **out) {
   c->ops = &mpi_ops;
   c->rank = -1;  // unknown until MPI_Comm_rank succeeds; error messages say so
   if (!initialised) {
+    // Open MPI's non-blocking all-reduce (libnbc) picks a binomial reduce+broadcast for
+    // in-place buffers and fewer than 4 ranks: two serial full-size transfers, about 0.5-0.7x
+    // the bus bandwidth of the blocking MPI_Allreduce. Its ring algorithm moves each half
+    // once each way and measured on par (bench/allreduce_bench.c), and, like every
+    // reduce-then-distribute scheme, leaves all ranks with bitwise equal sums. A value the
+    // user set (environment or mpirun --mca) wins: setenv does not overwrite.
+    setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0);
     int provided = 0;
     // FUNNELED: only the training thread calls MPI (the data loader never does).
     if (mpi_check(MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread", -1)) {

@@ -14,7 +14,6 @@ ratio can be read both ways; ddpc also runs once more on the environment's kerne
 (DDPC_BLAS_CORETYPE=env). For the MLP it also prints the fraction of the matrix-product
 bound (bench_gemm_bound: the GEMMs of one step alone, same kernels)."""
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -37,47 +36,19 @@ def run_ddpc(build, model, env):
 
 
 TORCH_WORKER = r"""
-import gzip, json, sys, time
-import numpy as np
+import json, sys
 import torch
+sys.path.insert(0, sys.argv[4])
+from torch_models import build, load_fashion_mnist, time_steps
 torch.set_num_threads(1)
 model_name, steps, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-with gzip.open("%(data)s/train-images-idx3-ubyte.gz") as f:
-    x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28).astype(np.float32) / 255.0
-with gzip.open("%(data)s/train-labels-idx1-ubyte.gz") as f:
-    y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
-x, y = torch.from_numpy(x[:54000].copy()), torch.from_numpy(y[:54000].copy())
-nn = torch.nn
-if model_name == "mlp":
-    x = x.reshape(-1, 784)
-    net = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
-    lr = 0.05
-else:
-    net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                        nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
-    lr = 0.02
-opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
-loss_fn = nn.CrossEntropyLoss()
-perm = torch.randperm(x.shape[0])
-def step(i):
-    idx = perm[(i * batch) %% (x.shape[0] - batch):][:batch]
-    opt.zero_grad(set_to_none=True)
-    loss = loss_fn(net(x[idx]), y[idx])
-    loss.backward()
-    opt.step()
-for i in range(20):
-    step(i)
-t0 = time.perf_counter()
-for i in range(steps):
-    step(i)
-dt = time.perf_counter() - t0
-print(json.dumps({"samples_per_s": steps * batch / dt}))
-""" % {"data": DATA}
+x, y = load_fashion_mnist(model_name)
+print(json.dumps({"samples_per_s": time_steps(build(model_name), x, y, model_name, steps, batch)}))
+"""
 
 
 def run_torch(model, steps, env):
-    out = subprocess.run(["/usr/bin/python3", "-c", TORCH_WORKER, model, str(steps), "64"],
+    out = subprocess.run(["/usr/bin/python3", "-c", TORCH_WORKER, model, str(steps), "64", os.path.join(ROOT, "bench")],
                          check=True, env=env, capture_output=True, text=True)
     return json.loads(out.stdout)["samples_per_s"]
 

@@ -38,4 +38,13 @@ crc1=$(t_json "$run/summary.json" params_crc32)
 crc2=$(t_json "$T_DIR/run2/summary.json" params_crc32)
 t_check "same config twice gives identical params_crc32 ($crc1 vs $crc2)" test "$crc1" = "$crc2"
 echo "data load: miss $(t_json "$run/summary.json" data_seconds) s, hit $(t_json "$T_DIR/run2/summary.json" data_seconds) s"
+
+# The README's main job: the same example data-parallel on 2 ranks.
+if command -v mpirun >/dev/null; then
+  t_mpirun 300 2 train "$cfg" --run-dir "$T_DIR/run_2ranks"
+  t_check "2-rank run exits 0 (stderr: $T_ERR)" test "$T_RC" -eq 0
+  acc=$(t_json "$T_DIR/run_2ranks/summary.json" test_accuracy)
+  t_check "2-rank test accuracy $acc >= 0.88" t_cmp "$acc" '>=' 0.88
+  t_check "2-rank world_size" test "$(t_json "$T_DIR/run_2ranks/summary.json" world_size)" = 2
+fi
 t_finish

@@ -68,6 +68,59 @@ typedef struct {
   int log_every_steps;  // write the global loss of every Nth step to steps.jsonl (0 = off)
 } ddpc_train_config;
 
+typedef enum {
+  DDPC_MONITOR_MIN,  // lower is better (losses, times)
+  DDPC_MONITOR_MAX,  // higher is better (accuracies)
+} ddpc_monitor_mode;
+
+typedef struct {
+  bool enabled;            // stop.early_stopping given
+  char *monitor;           // metric name (core/metrics.h) [val_loss]
+  ddpc_monitor_mode mode;  // given, or inferred from the monitor's name
+  int patience;            // epochs without improvement before stopping [3]
+  double min_delta;        // smallest change that counts as an improvement [0]
+} ddpc_early_stopping_config;
+
+typedef struct {
+  bool enabled;            // stop.target given
+  char *monitor;           // metric name
+  ddpc_monitor_mode mode;  // inferred from the name: reached when >= value (max) or <= value (min)
+  double value;            // the target
+} ddpc_target_config;
+
+typedef struct {
+  bool enabled;            // stop.divergence given
+  char *monitor;           // metric name [train_loss]
+  double above;            // diverged when the monitor exceeds this
+} ddpc_divergence_config;
+
+typedef struct {
+  int max_epochs;          // stop after this many epochs [train.epochs]
+  double max_seconds;      // stop at the first epoch end past this training time (0 = none)
+  ddpc_early_stopping_config early_stopping;
+  ddpc_target_config target;
+  ddpc_divergence_config divergence;
+} ddpc_stop_config;
+
+typedef struct {
+  int every_epochs;        // checkpoint after every Nth epoch [1] (0 = never at epoch ends)
+  int64_t every_steps;     // also every N optimizer steps, mid-epoch [0 = off]
+  int keep_last;           // ckpt-*.ddpc files kept [2]
+  bool keep_best;          // also keep checkpoints/best.ddpc by `monitor` [true]
+  char *monitor;           // metric for best.ddpc [early_stopping's monitor, else val_loss]
+  ddpc_monitor_mode mode;  // inferred from the monitor's name
+} ddpc_checkpoint_config;
+
+typedef struct {
+  int after_epochs;        // await review after every Nth epoch (0 = never)
+  bool when_enabled;       // review.when given
+  char *when_monitor;      // metric that triggers review
+  bool when_has_above;     // review.when.above given
+  double when_above;       // review when the monitor is above this
+  bool when_has_below;     // review.when.below given
+  double when_below;       // review when the monitor is below this
+} ddpc_review_config;
+
 typedef struct {
   char *source_path;             // the YAML file it came from
   char *name;                    // run name
@@ -81,6 +134,9 @@ typedef struct {
   ddpc_schedule_config schedule;    // learning-rate schedule
   ddpc_train_config train;       // loop settings
   ddpc_comm_config comm;         // how ranks combine gradients
+  ddpc_stop_config stop;         // when training ends
+  ddpc_checkpoint_config checkpoint;  // when and what is checkpointed
+  ddpc_review_config review;     // human review gates
   char *output_dir;              // run directory
   char *resolved_yaml;           // the resolved config as YAML text (also its hash input)
 } ddpc_config;

@@ -1,0 +1,80 @@
+/* Checkpoint files: one file per checkpoint, a versioned header and a list of sections,
+ * each zlib-compressed and carrying the CRC32 of its uncompressed bytes. Written
+ * atomically (temporary name, fsync, rename, fsync of the folder), so a file on disk is
+ * either a complete checkpoint or absent; read with every size, offset and CRC verified,
+ * so a truncated or corrupted file is refused with its name, the byte offset and the
+ * section, never half-loaded.
+ *
+ * File layout (little-endian):
+ *   header   magic "DDPCCKPT" (8) | version u32 | section count u32 | header CRC32 u32
+ *   per section: id u32 | name (16 bytes, NUL-padded) | raw bytes u64 | stored bytes u64
+ *                | CRC32 of the raw bytes u32 | stored bytes of zlib data
+ * The container knows nothing of training; ddpc_ckpt_section_id names what ddpc stores. */
+#ifndef DDPC_CORE_CHECKPOINT_H
+#define DDPC_CORE_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define DDPC_CHECKPOINT_VERSION 1
+
+typedef enum {
+  DDPC_CKPT_META = 1,          // ddpc_ckpt_meta: counters, state, world size, config hash
+  DDPC_CKPT_PARAMS = 2,        // float32 parameters, model order
+  DDPC_CKPT_OPTIM_M = 3,       // float32 optimizer first moment / momentum (may be absent)
+  DDPC_CKPT_OPTIM_V = 4,       // float32 optimizer second moment (may be absent)
+  DDPC_CKPT_HISTORY = 5,       // ddpc_epoch_metrics[] (core/metrics.h), one per completed epoch
+  DDPC_CKPT_CONFIG = 6,        // the resolved config YAML text (for comparing on resume)
+} ddpc_ckpt_section_id;
+
+/* Counters and identity of the training state; everything needed besides the arrays. */
+typedef struct {
+  uint32_t world_size;       // ranks that wrote it
+  uint32_t state;            // ddpc_state (core/machine.h) the run was in
+  uint64_t config_hash;      // ddpc_config_hash of the resolved config
+  uint64_t seed;             // run seed
+  int64_t epoch;             // epochs completed
+  int64_t step;              // optimizer steps completed (global, all epochs)
+  int64_t batch_in_epoch;    // steps completed in the current (unfinished) epoch; 0 at a boundary
+  uint64_t optimizer_steps;  // the optimizer's own step count (Adam bias correction)
+  double elapsed_seconds;    // training time before this checkpoint (max_seconds budget)
+  double best_value;         // best monitored value so far (NaN when none)
+  int64_t best_epoch;        // epoch of best_value (0 when none)
+  int64_t bad_epochs;        // early stopping: epochs without improvement so far
+  int64_t reviewed_epoch;    // last epoch a review gate was answered for (0: none)
+} ddpc_ckpt_meta;
+
+typedef struct {
+  uint32_t id;         // ddpc_ckpt_section_id
+  const char *name;    // short name shown by `ddpc inspect` (at most 15 characters)
+  const void *data;    // raw bytes
+  size_t bytes;        // raw size
+} ddpc_ckpt_section;
+
+/* Writes `path` atomically with the given sections. */
+int ddpc_checkpoint_write(const char *path, const ddpc_ckpt_section *sections, int n_sections);
+
+typedef struct ddpc_checkpoint ddpc_checkpoint;
+
+/* Reads and verifies the whole file. Errors: "ckpt-000120.ddpc: section 'params' at byte
+ * 4096: CRC32 mismatch (stored 1a2b..., computed ...)", "...: truncated at byte N", ... */
+int ddpc_checkpoint_read(const char *path, ddpc_checkpoint **out);
+/* The raw bytes of section `id`, or NULL when absent; *bytes receives its size. */
+const void *ddpc_checkpoint_section(const ddpc_checkpoint *ckpt, uint32_t id, size_t *bytes);
+void ddpc_checkpoint_free(ddpc_checkpoint *ckpt);
+/* Human-readable listing: header, each section (name, sizes, CRC), and the decoded meta
+ * and history; what `ddpc inspect` prints. */
+void ddpc_checkpoint_describe(const ddpc_checkpoint *ckpt, FILE *out);
+
+/* Checkpoints of a run live in RUN_DIR/checkpoints/ named ckpt-<step, 12 digits>.ddpc, and
+ * the best one (by the monitored metric) as RUN_DIR/checkpoints/best.ddpc. */
+char *ddpc_checkpoint_path(const char *run_dir, int64_t step);
+/* The newest checkpoint of run_dir that reads and verifies; invalid newer ones are
+ * reported on stderr ("skipping ...: <reason>") and skipped. Returns 0 and sets *path
+ * (caller frees) and *ckpt; returns 1 when there is no valid checkpoint; -1 on error. */
+int ddpc_checkpoint_find_latest(const char *run_dir, char **path, ddpc_checkpoint **ckpt);
+/* Removes all but the newest keep_last ckpt-*.ddpc files (best.ddpc is kept). */
+int ddpc_checkpoint_prune(const char *run_dir, int keep_last);
+
+#endif

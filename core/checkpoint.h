@@ -1,14 +1,29 @@
 /* Checkpoint files: one file per checkpoint, a versioned header and a list of sections,
- * each zlib-compressed and carrying the CRC32 of its uncompressed bytes. Written
+ * each zlib-compressed (or stored as is) and carrying CRC32s of its bytes. Written
  * atomically (temporary name, fsync, rename, fsync of the folder), so a file on disk is
  * either a complete checkpoint or absent; read with every size, offset and CRC verified,
  * so a truncated or corrupted file is refused with its name, the byte offset and the
  * section, never half-loaded.
  *
- * File layout (little-endian):
- *   header   magic "DDPCCKPT" (8) | version u32 | section count u32 | header CRC32 u32
- *   per section: id u32 | name (16 bytes, NUL-padded) | raw bytes u64 | stored bytes u64
- *                | CRC32 of the raw bytes u32 | stored bytes of zlib data
+ * File layout (every integer little-endian, written byte by byte, never as a struct):
+ *   header (20 bytes)  magic "DDPCCKPT" (8) | version u32 | section count u32
+ *                      | CRC32 of the 16 bytes before it u32
+ *   per section        descriptor (52 bytes): id u32 | codec u32 | name (16 bytes,
+ *                      NUL-padded, at most 15 characters) | raw bytes u64 | stored bytes u64
+ *                      | CRC32 of the raw bytes u32 | CRC32 of the stored bytes u32
+ *                      | CRC32 of the 48 descriptor bytes before it u32
+ *                      then `stored bytes` of data
+ *   nothing after the last section.
+ * codec: 0 = stored as is (stored bytes == raw bytes), 1 = one zlib stream (compress2,
+ * level 1: a checkpoint pauses training). A section whose zlib stream would save less
+ * than 10% is stored as is (trained float weights barely compress; sections of 512 KiB or
+ * more decide from four 64 KiB samples, so 100 MB of weights is not compressed in vain).
+ * The descriptor CRC means a flipped id, name or size is refused, not silently misread;
+ * the stored-bytes CRC also covers the bits a zlib stream ignores.
+ * META payload (DDPC_CKPT_META_BYTES): the fields of ddpc_ckpt_meta in declaration order,
+ * u32 for world_size and state, 8 bytes for every other field (two's complement or IEEE
+ * double bits), no padding; use ddpc_ckpt_meta_encode / ddpc_checkpoint_meta.
+ * HISTORY payload: ddpc_epoch_metrics records as this build lays them out in memory.
  * The container knows nothing of training; ddpc_ckpt_section_id names what ddpc stores. */
 #ifndef DDPC_CORE_CHECKPOINT_H
 #define DDPC_CORE_CHECKPOINT_H
@@ -43,7 +58,16 @@ typedef struct {
   int64_t best_epoch;        // epoch of best_value (0 when none)
   int64_t bad_epochs;        // early stopping: epochs without improvement so far
   int64_t reviewed_epoch;    // last epoch a review gate was answered for (0: none)
+  double epoch_loss_sum;     // mid-epoch: training loss summed over the epoch's samples so far (all ranks)
+  double epoch_correct;      // mid-epoch: correct predictions so far (all ranks)
+  double epoch_samples;      // mid-epoch: samples trained so far in the epoch (all ranks)
+  double epoch_seconds;      // mid-epoch: time spent in the epoch so far
 } ddpc_ckpt_meta;
+
+/* Encoded size of ddpc_ckpt_meta (2 x 4 + 15 x 8 bytes). */
+#define DDPC_CKPT_META_BYTES 128
+/* The META payload for m in the format above (portable, unlike the struct's bytes). */
+void ddpc_ckpt_meta_encode(const ddpc_ckpt_meta *m, unsigned char out[DDPC_CKPT_META_BYTES]);
 
 typedef struct {
   uint32_t id;         // ddpc_ckpt_section_id
@@ -62,6 +86,9 @@ typedef struct ddpc_checkpoint ddpc_checkpoint;
 int ddpc_checkpoint_read(const char *path, ddpc_checkpoint **out);
 /* The raw bytes of section `id`, or NULL when absent; *bytes receives its size. */
 const void *ddpc_checkpoint_section(const ddpc_checkpoint *ckpt, uint32_t id, size_t *bytes);
+/* Decodes the META section into *out: 0, 1 when absent, -1 (error naming the file) when it
+ * has the wrong size. */
+int ddpc_checkpoint_meta(const ddpc_checkpoint *ckpt, ddpc_ckpt_meta *out);
 void ddpc_checkpoint_free(ddpc_checkpoint *ckpt);
 /* Human-readable listing: header, each section (name, sizes, CRC), and the decoded meta
  * and history; what `ddpc inspect` prints. */

@@ -17,6 +17,7 @@
 
 #include "core/config_tree.h"
 #include "core/error.h"
+#include "core/metrics.h"
 
 const char *const ddpc_config_format_names[2] = {"idx", "csv"};
 const char *const ddpc_config_task_names[2] = {"classification", "regression"};
@@ -743,6 +744,146 @@ static int read_comm(section top, ddpc_comm_config *c) {
   return 0;
 }
 
+/* ---- stop, checkpoint, review ---- */
+
+static const char *const monitor_mode_names[2] = {"min", "max"};
+
+/* `key` of s names a metric (core/metrics.h); *out keeps `fallback` when absent
+ * (required: absent is an error). */
+static int get_monitor(const config_ctx *ctx, section s, const char *key, const char *fallback, bool required,
+                       char **out) {
+  int rc = get_string(s, key, out);
+  if (rc < 0) return -1;
+  if (rc == 0) {
+    if (required) return missing_key(ctx, s, key);
+    return (*out = ddpc_strdup(fallback)) ? 0 : -1;
+  }
+  if (ddpc_metric_known(*out)) return 0;
+  char *lead = ddpc_format("%s.%s: unknown metric '%s'", s.path, key, *out);
+  if (!lead) return -1;
+  unknown_name_error(ddpc_config_node_get(s.map, key), false, lead, *out, ddpc_metric_names, ddpc_metric_name_count);
+  free(lead);
+  return -1;
+}
+
+/* The optional `mode` key; absent: inferred from the monitor's name (accuracies improve upward). */
+static int get_monitor_mode(section s, const char *monitor, ddpc_monitor_mode *mode) {
+  int m = ddpc_metric_higher_is_better(monitor) ? DDPC_MONITOR_MAX : DDPC_MONITOR_MIN;
+  if (get_enum(s, "mode", monitor_mode_names, 2, &m) < 0) return -1;
+  *mode = (ddpc_monitor_mode)m;
+  return 0;
+}
+
+/* A required number under `key`. */
+static int need_number(const config_ctx *ctx, section s, const char *key, double *out) {
+  int rc = get_double(s, key, any_finite, out);
+  if (rc < 0) return -1;
+  return rc == 0 ? missing_key(ctx, s, key) : 0;
+}
+
+static int read_early_stopping(const config_ctx *ctx, section stop, ddpc_early_stopping_config *es) {
+  static const char *const keys[] = {"monitor", "mode", "patience", "min_delta"};
+  section s;
+  if (get_section(stop, "early_stopping", "stop.early_stopping", &s) != 0 ||
+      check_keys(s, "stop.early_stopping", keys, COUNT(keys)) != 0)
+    return -1;
+  es->enabled = s.map != NULL;  // `early_stopping: {}` enables it with every default
+  if (!es->enabled) return 0;
+  es->patience = 3;
+  es->min_delta = 0;
+  if (get_monitor(ctx, s, "monitor", "val_loss", false, &es->monitor) != 0 ||
+      get_monitor_mode(s, es->monitor, &es->mode) != 0 || get_int32(s, "patience", 0, INT_MAX, &es->patience) < 0 ||
+      get_double(s, "min_delta", non_negative, &es->min_delta) < 0)
+    return -1;
+  return 0;
+}
+
+static int read_target(const config_ctx *ctx, section stop, ddpc_target_config *t) {
+  static const char *const keys[] = {"monitor", "mode", "value"};
+  section s;
+  if (get_section(stop, "target", "stop.target", &s) != 0 || check_keys(s, "stop.target", keys, COUNT(keys)) != 0)
+    return -1;
+  t->enabled = s.map != NULL;
+  if (!t->enabled) return 0;
+  if (get_monitor(ctx, s, "monitor", NULL, true, &t->monitor) != 0 || get_monitor_mode(s, t->monitor, &t->mode) != 0 ||
+      need_number(ctx, s, "value", &t->value) != 0)
+    return -1;
+  return 0;
+}
+
+static int read_divergence(const config_ctx *ctx, section stop, ddpc_divergence_config *d) {
+  static const char *const keys[] = {"monitor", "above"};
+  section s;
+  if (get_section(stop, "divergence", "stop.divergence", &s) != 0 ||
+      check_keys(s, "stop.divergence", keys, COUNT(keys)) != 0)
+    return -1;
+  d->enabled = s.map != NULL;
+  if (!d->enabled) return 0;
+  if (get_monitor(ctx, s, "monitor", "train_loss", false, &d->monitor) != 0 ||
+      need_number(ctx, s, "above", &d->above) != 0)
+    return -1;
+  return 0;
+}
+
+static int read_stop(const config_ctx *ctx, section top, ddpc_config *cfg) {
+  static const char *const keys[] = {"max_epochs", "max_seconds", "early_stopping", "target", "divergence"};
+  ddpc_stop_config *st = &cfg->stop;
+  section s;
+  if (get_section(top, "stop", "stop", &s) != 0 || check_keys(s, "stop", keys, COUNT(keys)) != 0) return -1;
+  st->max_epochs = cfg->train.epochs;
+  st->max_seconds = 0;
+  if (get_int32(s, "max_epochs", 0, 1000000, &st->max_epochs) < 0 ||
+      get_double(s, "max_seconds", non_negative, &st->max_seconds) < 0 ||
+      read_early_stopping(ctx, s, &st->early_stopping) != 0 || read_target(ctx, s, &st->target) != 0 ||
+      read_divergence(ctx, s, &st->divergence) != 0)
+    return -1;
+  return 0;
+}
+
+static int read_checkpoint(const config_ctx *ctx, section top, ddpc_config *cfg) {
+  static const char *const keys[] = {"every_epochs", "every_steps", "keep_last", "keep_best", "monitor", "mode"};
+  ddpc_checkpoint_config *c = &cfg->checkpoint;
+  section s;
+  if (get_section(top, "checkpoint", "checkpoint", &s) != 0 || check_keys(s, "checkpoint", keys, COUNT(keys)) != 0)
+    return -1;
+  c->every_epochs = 1;
+  c->every_steps = 0;
+  c->keep_last = 2;
+  c->keep_best = true;
+  // best.ddpc follows what early stopping judges by, so "best" means one thing in a run.
+  const ddpc_early_stopping_config *es = &cfg->stop.early_stopping;
+  if (get_int32(s, "every_epochs", 0, INT_MAX, &c->every_epochs) < 0 ||
+      get_int(s, "every_steps", 0, INT64_MAX, &c->every_steps) < 0 ||
+      get_int32(s, "keep_last", 1, INT_MAX, &c->keep_last) < 0 || get_bool(s, "keep_best", &c->keep_best) < 0 ||
+      get_monitor(ctx, s, "monitor", es->enabled ? es->monitor : "val_loss", false, &c->monitor) != 0)
+    return -1;
+  // Absent mode with early stopping's own monitor takes early stopping's mode too.
+  if (get_monitor_mode(s, c->monitor, &c->mode) != 0) return -1;
+  if (es->enabled && !ddpc_config_node_get(s.map, "mode") && strcmp(c->monitor, es->monitor) == 0) c->mode = es->mode;
+  return 0;
+}
+
+static int read_review(const config_ctx *ctx, section top, ddpc_review_config *r) {
+  static const char *const keys[] = {"after_epochs", "when"};
+  static const char *const when_keys[] = {"monitor", "above", "below"};
+  section s, w;
+  if (get_section(top, "review", "review", &s) != 0 || check_keys(s, "review", keys, COUNT(keys)) != 0 ||
+      get_section(s, "when", "review.when", &w) != 0 || check_keys(w, "review.when", when_keys, COUNT(when_keys)) != 0)
+    return -1;
+  r->after_epochs = 0;
+  if (get_int32(s, "after_epochs", 0, INT_MAX, &r->after_epochs) < 0) return -1;
+  r->when_enabled = w.map != NULL;
+  if (!r->when_enabled) return 0;
+  if (get_monitor(ctx, w, "monitor", NULL, true, &r->when_monitor) != 0) return -1;
+  int above = get_double(w, "above", any_finite, &r->when_above);
+  int below = above < 0 ? -1 : get_double(w, "below", any_finite, &r->when_below);
+  if (above < 0 || below < 0) return -1;
+  r->when_has_above = above == 1;
+  r->when_has_below = below == 1;
+  if (!above && !below) return ddpc_config_node_error(w.map, "review.when: needs 'above' or 'below' (or both)");
+  return 0;
+}
+
 static int read_output(section top, ddpc_config *cfg) {
   static const char *const keys[] = {"dir"};
   section s;
@@ -775,7 +916,8 @@ static int read_name(const config_ctx *ctx, section top, ddpc_config *cfg) {
 }
 
 static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
-  static const char *const keys[] = {"name", "seed", "data", "model", "loss", "optimizer", "schedule", "train", "comm", "output"};
+  static const char *const keys[] = {"name", "seed", "data", "model", "loss", "optimizer", "schedule", "train", "comm",
+                                     "stop", "checkpoint", "review", "output"};
   section top = {ctx->tree.root, ""};
   if (check_keys(top, "the top level", keys, COUNT(keys)) != 0 || read_name(ctx, top, cfg) != 0) return -1;
   int64_t seed = 0;
@@ -786,7 +928,8 @@ static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
   if (get_enum(top, "loss", ddpc_loss_names, DDPC_LOSS_COUNT, &loss) < 0) return -1;
   cfg->loss = (ddpc_loss_kind)loss;
   if (read_optimizer(top, &cfg->optimizer) != 0 || read_schedule(top, &cfg->schedule) != 0 ||
-      read_train(top, &cfg->train) != 0 || read_comm(top, &cfg->comm) != 0 || read_output(top, cfg) != 0)
+      read_train(top, &cfg->train) != 0 || read_comm(top, &cfg->comm) != 0 || read_stop(ctx, top, cfg) != 0 ||
+      read_checkpoint(ctx, top, cfg) != 0 || read_review(ctx, top, &cfg->review) != 0 || read_output(top, cfg) != 0)
     return -1;
   return 0;
 }
@@ -839,6 +982,11 @@ void ddpc_config_free(ddpc_config *cfg) {
   free(cfg->data.label_column);
   free(cfg->data.cache_dir);
   free(cfg->model_variant);
+  free(cfg->stop.early_stopping.monitor);
+  free(cfg->stop.target.monitor);
+  free(cfg->stop.divergence.monitor);
+  free(cfg->checkpoint.monitor);
+  free(cfg->review.when_monitor);
   free(cfg->output_dir);
   free(cfg->resolved_yaml);
   memset(cfg, 0, sizeof *cfg);

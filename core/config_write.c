@@ -83,6 +83,10 @@ static void out_string(yaml_out *o, const char *s) {
 /* The shortest %.Ng that reads back to exactly v; as_float compares after rounding to float. */
 static void out_number(yaml_out *o, double v, bool as_float) {
   char text[40];
+  if (v == floor(v) && fabs(v) < 1e15) {  // whole numbers as written: 100, not 1e+02
+    out_printf(o, "%.0f", v);
+    return;
+  }
   for (int digits = 1; digits <= 17; digits++) {
     snprintf(text, sizeof text, "%.*g", digits, v);
     double back = strtod(text, NULL);
@@ -217,6 +221,54 @@ static void write_optimizer(yaml_out *o, const ddpc_optimizer_config *opt) {
   out_printf(o, "\n");
 }
 
+static const char *mode_text(ddpc_monitor_mode m) { return m == DDPC_MONITOR_MAX ? "max" : "min"; }
+
+/* `  key: value` for a number under a section, on its own line. */
+static void write_number_key(yaml_out *o, const char *indent, const char *key, double v) {
+  out_printf(o, "%s%s: ", indent, key);
+  out_number(o, v, false);
+  out_printf(o, "\n");
+}
+
+/* Sections that are absent are off; only the enabled ones are written, so that reading
+ * the text back enables exactly the same ones. */
+static void write_stop(yaml_out *o, const ddpc_stop_config *st) {
+  out_printf(o, "stop:\n  max_epochs: %d\n", st->max_epochs);
+  write_number_key(o, "  ", "max_seconds", st->max_seconds);
+  const ddpc_early_stopping_config *es = &st->early_stopping;
+  if (es->enabled) {
+    out_printf(o, "  early_stopping:\n    monitor: ");
+    out_string(o, es->monitor);
+    out_printf(o, "\n    mode: %s\n    patience: %d\n", mode_text(es->mode), es->patience);
+    write_number_key(o, "    ", "min_delta", es->min_delta);
+  }
+  if (st->target.enabled) {
+    out_printf(o, "  target:\n    monitor: ");
+    out_string(o, st->target.monitor);
+    out_printf(o, "\n    mode: %s\n", mode_text(st->target.mode));
+    write_number_key(o, "    ", "value", st->target.value);
+  }
+  if (st->divergence.enabled) {
+    out_printf(o, "  divergence:\n    monitor: ");
+    out_string(o, st->divergence.monitor);
+    out_printf(o, "\n");
+    write_number_key(o, "    ", "above", st->divergence.above);
+  }
+}
+
+static void write_checkpoint_review(yaml_out *o, const ddpc_checkpoint_config *c, const ddpc_review_config *r) {
+  out_printf(o, "checkpoint:\n  every_epochs: %d\n  every_steps: %lld\n  keep_last: %d\n  keep_best: %s\n  monitor: ",
+             c->every_epochs, (long long)c->every_steps, c->keep_last, bool_text(c->keep_best));
+  out_string(o, c->monitor);
+  out_printf(o, "\n  mode: %s\nreview:\n  after_epochs: %d\n", mode_text(c->mode), r->after_epochs);
+  if (!r->when_enabled) return;
+  out_printf(o, "  when:\n    monitor: ");
+  out_string(o, r->when_monitor);
+  out_printf(o, "\n");
+  if (r->when_has_above) write_number_key(o, "    ", "above", r->when_above);
+  if (r->when_has_below) write_number_key(o, "    ", "below", r->when_below);
+}
+
 int ddpc_config_write_resolved(ddpc_config *cfg) {
   yaml_out o = {0};
   out_printf(&o, "name: ");
@@ -241,7 +293,10 @@ int ddpc_config_write_resolved(ddpc_config *cfg) {
   out_number(&o, cfg->comm.bucket_mb, false);
   out_printf(&o, "\n  overlap: %s\n  intra_node: %s", bool_text(cfg->comm.overlap),
              ddpc_names_get(ddpc_intra_node_names, DDPC_INTRA_NODE_COUNT, (int)cfg->comm.intra_node));
-  out_printf(&o, "\noutput:\n  dir: ");
+  out_printf(&o, "\n");
+  write_stop(&o, &cfg->stop);
+  write_checkpoint_review(&o, &cfg->checkpoint, &cfg->review);
+  out_printf(&o, "output:\n  dir: ");
   out_string(&o, cfg->output_dir);
   out_printf(&o, "\n");
   if (o.failed) {

@@ -45,6 +45,7 @@ typedef struct {
   int64_t bad_epochs;                  // early stopping counter (updated by ddpc_stop_update)
   double best_value;                   // best monitored value so far (NaN when none)
   int64_t best_epoch;                  // its epoch
+  const char *custom_stop_reason;      // set when a stop condition from the C API fired (NULL: none)
 } ddpc_machine_facts;
 
 typedef bool (*ddpc_condition_fn)(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);

@@ -7,19 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct {
-  int epoch;                    // 1-based
-  double train_loss;            // mean over the epoch's training samples
-  double train_accuracy;        // fraction correct during training (NaN for regression)
-  double val_loss;              // mean over the validation split (NaN when there is none)
-  double val_accuracy;          // fraction correct on validation (NaN when none or regression)
-  double lr;                    // learning rate at the epoch's last step
-  double samples_per_s;         // training samples per second in this epoch
-  double seconds;               // wall time of the epoch, evaluation included
-  double comm_seconds;          // time with gradient communication in flight (mean over ranks)
-  double comm_hidden_fraction;  // share of comm_seconds overlapped with backward (NaN: none)
-  uint32_t params_crc32;        // CRC32 of the parameters at the epoch's end (same on every rank)
-} ddpc_epoch_metrics;
+#include "ddpc/ddpc.h"  // ddpc_epoch_metrics is part of the public API (hooks)
+
 
 /* Names a config may monitor, in the order of the fields above (without epoch and crc). */
 extern const char *const ddpc_metric_names[];

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "core/error.h"
 
@@ -155,6 +156,20 @@ void ddpc_model_backward(ddpc_model *model, const float *dout, int batch, ddpc_g
 
 ddpc_buffer *ddpc_model_params(ddpc_model *model) { return &model->params; }
 ddpc_buffer *ddpc_model_grads(ddpc_model *model) { return &model->grads; }
+
+uint32_t ddpc_model_params_crc32(const ddpc_model *model) {
+  // zlib takes at most 4 GiB per call; feed large models in pieces.
+  uLong crc = crc32(0L, Z_NULL, 0);
+  const Bytef *p = (const Bytef *)model->params.data;
+  size_t left = model->params.count * sizeof(float);
+  while (left > 0) {
+    uInt n = left > (1u << 30) ? (1u << 30) : (uInt)left;
+    crc = crc32(crc, p, n);
+    p += n;
+    left -= n;
+  }
+  return (uint32_t)crc;
+}
 
 void ddpc_model_bind_grads(ddpc_model *model, float *grads) {
   model->grads.data = grads ? grads : model->own_grads;

@@ -43,6 +43,9 @@ void ddpc_model_backward(ddpc_model *model, const float *dout, int batch, ddpc_g
 void ddpc_model_bind_grads(ddpc_model *model, float *grads);
 
 ddpc_buffer *ddpc_model_params(ddpc_model *model);
+/* zlib CRC32 of the parameter bytes in model order: the replica's fingerprint
+ * (summary.json's params_crc32, the per-epoch lockstep check). */
+uint32_t ddpc_model_params_crc32(const ddpc_model *model);
 ddpc_buffer *ddpc_model_grads(ddpc_model *model);
 size_t ddpc_model_param_count(const ddpc_model *model);
 ddpc_shape ddpc_model_input_shape(const ddpc_model *model);

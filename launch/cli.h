@@ -4,12 +4,22 @@
 #define DDPC_LAUNCH_CLI_H
 
 enum {
-  DDPC_EXIT_OK = 0,        // success
-  DDPC_EXIT_FAILED = 1,    // the run failed: bad config or data, I/O or runtime error
-  DDPC_EXIT_USAGE = 2,     // bad command line
-  DDPC_EXIT_DIVERGED = 3,  // training stopped on a non-finite loss
+  DDPC_EXIT_OK = 0,             // success (also: a run rejected at review, as asked)
+  DDPC_EXIT_FAILED = 1,         // the run failed: bad config or data, I/O or runtime error
+  DDPC_EXIT_USAGE = 2,          // bad command line
+  DDPC_EXIT_DIVERGED = 3,       // training stopped on a non-finite loss or the divergence rule
+  DDPC_EXIT_AWAIT_REVIEW = 4,   // stopped at a review gate: `ddpc resume RUN_DIR --approve|--reject`
+  DDPC_EXIT_PREEMPTED = 5,      // SIGTERM/SIGUSR1: checkpointed and stopped; `--resume auto` continues
 };
 
 int ddpc_cli_train(int argc, char **argv);
+int ddpc_cli_resume(int argc, char **argv);
+int ddpc_cli_inspect(int argc, char **argv);
+int ddpc_cli_graph(int argc, char **argv);
+
+/* Shared argument helpers (cli_args.c). */
+/* Value of an option given as "--name value" or "--name=value" at argv[*i], advancing *i;
+ * NULL when argv[*i] is another option. A missing value exits with DDPC_EXIT_USAGE. */
+const char *ddpc_cli_option_value(const char *cmd, int argc, char **argv, int *i, const char *name);
 
 #endif

@@ -1,6 +1,5 @@
 /* The `ddpc` command: dispatches to its subcommands. Exit codes (also in README.md):
- * 0 success; 1 the run failed (bad config, bad data, I/O or runtime error — the message
- * says which file and place); 2 bad command line; 3 training diverged (non-finite loss). */
+ * see launch/cli.h (0 done, 1 failed, 2 usage, 3 diverged, 4 awaiting review, 5 preempted). */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,8 +13,13 @@ static void main_usage(FILE *out) {
         "Distributed data-parallel training from a declarative YAML config.\n"
         "\n"
         "commands:\n"
-        "  train CONFIG [--set key=value]... [--run-dir DIR] [--quiet]\n"
+        "  train CONFIG [--set key=value]... [--run-dir DIR] [--resume auto|PATH]\n"
         "                 train a model as CONFIG says (one rank; under mpirun, one per rank)\n"
+        "  resume RUN_DIR [--approve | --reject]\n"
+        "                 continue a run from its newest checkpoint, answering a review gate\n"
+        "  inspect CHECKPOINT\n"
+        "                 print what a checkpoint file holds, after verifying it\n"
+        "  graph CONFIG   print the run's state machine as Graphviz DOT\n"
         "\n"
         "options:\n"
         "  -h, --help     show this help (`ddpc train --help` for the command's own)\n"
@@ -48,6 +52,9 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "train") == 0) return ddpc_cli_train(argc - 1, argv + 1);
+  if (strcmp(cmd, "resume") == 0) return ddpc_cli_resume(argc - 1, argv + 1);
+  if (strcmp(cmd, "inspect") == 0) return ddpc_cli_inspect(argc - 1, argv + 1);
+  if (strcmp(cmd, "graph") == 0) return ddpc_cli_graph(argc - 1, argv + 1);
   fprintf(stderr, "ddpc: unknown command '%s'\n", cmd);
   main_usage(stderr);
   return DDPC_EXIT_USAGE;

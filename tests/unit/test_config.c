@@ -367,7 +367,7 @@ static void test_errors(void) {
                "unknown.yaml:4:1: unknown key 'optimiser' in the top level; did you mean 'optimizer'?", NULL);
   EXPECT_ERROR("unknown2.yaml", "zzzzzz: 1\n",
                "unknown2.yaml:1:1: unknown key 'zzzzzz' in the top level; valid keys: name, seed, data, model, loss, "
-               "optimizer, schedule, train, comm, output",
+               "optimizer, schedule, train, comm, stop, checkpoint, review, output",
                NULL);
   char *text = ddpc_format("%soptimizer:\n  momentun: 0.9\n", minimal_yaml);
   EXPECT_ERROR("unknown3.yaml", text, "unknown3.yaml:6:3: unknown key 'momentun' in optimizer; did you mean 'momentum'?",
@@ -537,6 +537,132 @@ static void test_round_trip_and_hash(void) {
   free(path);
 }
 
+static const char *stop_yaml =
+    "stop:\n"
+    "  max_epochs: 50\n"
+    "  max_seconds: 3600.5\n"
+    "  early_stopping: {monitor: val_accuracy, patience: 4, min_delta: 0.001}\n"
+    "  target: {monitor: val_loss, value: 0.25}\n"
+    "  divergence: {above: 100}\n"
+    "checkpoint: {every_epochs: 2, every_steps: 500, keep_last: 3, keep_best: false}\n"
+    "review:\n"
+    "  after_epochs: 5\n"
+    "  when: {monitor: train_accuracy, below: 0.3}\n";
+
+/* An error in a config that is the minimal one plus `extra` (placed after its 4 lines). */
+static void stop_error_at(int line, const char *name, const char *extra, const char *frag) {
+  char *text = ddpc_format("%s%s", minimal_yaml, extra);
+  expect_error_at(line, name, text, 0, NULL, frag, NULL);
+  free(text);
+}
+#define STOP_ERROR(name, extra, frag, unused) stop_error_at(__LINE__, name, extra, frag)
+
+/* stop, checkpoint, review: defaults, values, inferred modes, errors, round trip. */
+static void test_stop_sections(void) {
+  char *path = write_file("stopdef.yaml", minimal_yaml);
+  ddpc_config cfg;
+  int rc = load(&cfg, path, 1, "train.epochs=7", NULL);
+  CHECK(rc == 0, "minimal config loads: %s", ddpc_error_message());
+  if (rc == 0) {
+    const ddpc_stop_config *st = &cfg.stop;
+    CHECK(st->max_epochs == 7 && st->max_seconds == 0, "max_epochs defaults to train.epochs: %d", st->max_epochs);
+    CHECK(!st->early_stopping.enabled && !st->target.enabled && !st->divergence.enabled, "stop sections off by default");
+    const ddpc_checkpoint_config *c = &cfg.checkpoint;
+    CHECK(c->every_epochs == 1 && c->every_steps == 0 && c->keep_last == 2 && c->keep_best &&
+              streq(c->monitor, "val_loss") && c->mode == DDPC_MONITOR_MIN,
+          "checkpoint defaults");
+    CHECK(cfg.review.after_epochs == 0 && !cfg.review.when_enabled, "review defaults");
+    CHECK(strstr(cfg.resolved_yaml, "comm:\n") < strstr(cfg.resolved_yaml, "\nstop:\n  max_epochs: 7\n  max_seconds: 0\n"
+                                                                          "checkpoint:\n  every_epochs: 1\n  every_steps: 0\n"
+                                                                          "  keep_last: 2\n  keep_best: true\n  monitor: val_loss\n"
+                                                                          "  mode: min\nreview:\n  after_epochs: 0\noutput:\n"),
+          "resolved stop/checkpoint/review defaults:\n%s", cfg.resolved_yaml);
+  }
+  ddpc_config_free(&cfg);
+
+  // `early_stopping: {}` enables it with every default; the checkpoint follows its monitor.
+  rc = load(&cfg, path, 2, "stop.early_stopping={}", "stop.early_stopping.monitor=val_accuracy");
+  CHECK(rc == 0, "early_stopping via --set loads: %s", ddpc_error_message());
+  if (rc == 0) {
+    const ddpc_early_stopping_config *es = &cfg.stop.early_stopping;
+    CHECK(es->enabled && streq(es->monitor, "val_accuracy") && es->mode == DDPC_MONITOR_MAX && es->patience == 3 &&
+              es->min_delta == 0,
+          "early stopping defaults with an accuracy monitor (mode max)");
+    CHECK(streq(cfg.checkpoint.monitor, "val_accuracy") && cfg.checkpoint.mode == DDPC_MONITOR_MAX,
+          "checkpoint.monitor follows early stopping: %s", cfg.checkpoint.monitor);
+  }
+  ddpc_config_free(&cfg);
+  free(path);
+
+  char *text = ddpc_format("%s%s", minimal_yaml, stop_yaml);
+  path = write_file("stopfull.yaml", text);
+  rc = load(&cfg, path, 0, NULL, NULL);
+  CHECK(rc == 0, "full stop config loads: %s", ddpc_error_message());
+  if (rc == 0) {
+    const ddpc_stop_config *st = &cfg.stop;
+    CHECK(st->max_epochs == 50 && st->max_seconds == 3600.5, "max_epochs/max_seconds");
+    CHECK(st->early_stopping.enabled && st->early_stopping.patience == 4 && st->early_stopping.min_delta == 0.001 &&
+              st->early_stopping.mode == DDPC_MONITOR_MAX,
+          "early stopping values");
+    CHECK(st->target.enabled && streq(st->target.monitor, "val_loss") && st->target.mode == DDPC_MONITOR_MIN &&
+              st->target.value == 0.25,
+          "target values");
+    CHECK(st->divergence.enabled && streq(st->divergence.monitor, "train_loss") && st->divergence.above == 100,
+          "divergence default monitor");
+    const ddpc_checkpoint_config *c = &cfg.checkpoint;
+    CHECK(c->every_epochs == 2 && c->every_steps == 500 && c->keep_last == 3 && !c->keep_best &&
+              streq(c->monitor, "val_accuracy"),
+          "checkpoint values");
+    const ddpc_review_config *r = &cfg.review;
+    CHECK(r->after_epochs == 5 && r->when_enabled && streq(r->when_monitor, "train_accuracy") && !r->when_has_above &&
+              r->when_has_below && r->when_below == 0.3,
+          "review values");
+    CHECK(strstr(cfg.resolved_yaml, "  early_stopping:\n    monitor: val_accuracy\n    mode: max\n    patience: 4\n"
+                                    "    min_delta: 0.001\n  target:\n    monitor: val_loss\n    mode: min\n    value: 0.25\n"
+                                    "  divergence:\n    monitor: train_loss\n    above: 100\n") != NULL,
+          "resolved stop sections:\n%s", cfg.resolved_yaml);
+    CHECK(strstr(cfg.resolved_yaml, "review:\n  after_epochs: 5\n  when:\n    monitor: train_accuracy\n    below: 0.3\n"
+                                    "output:") != NULL,
+          "resolved review:\n%s", cfg.resolved_yaml);
+  }
+  ddpc_config_free(&cfg);
+  free(path);
+  check_round_trip("rt_stop.yaml", text, "stop.target.mode=max");
+  free(text);
+
+  STOP_ERROR("stopkey.yaml", "stop: {max_epoch: 3}\n",
+               "stopkey.yaml:5:8: unknown key 'max_epoch' in stop; did you mean 'max_epochs'?", NULL);
+  STOP_ERROR("esmon.yaml", "stop:\n  early_stopping: {monitor: val_los}\n",
+               "esmon.yaml:6:29: stop.early_stopping.monitor: unknown metric 'val_los'; expected one of train_loss, "
+               "train_accuracy, val_loss, val_accuracy, lr, samples_per_s, seconds, comm_seconds, "
+               "comm_hidden_fraction; did you mean 'val_loss'?",
+               NULL);
+  STOP_ERROR("esmode.yaml", "stop:\n  early_stopping: {mode: maximum}\n",
+               "stop.early_stopping.mode: unknown value 'maximum'; expected one of min, max", NULL);
+  STOP_ERROR("espat.yaml", "stop:\n  early_stopping: {patience: -1}\n",
+               "espat.yaml:6:30: stop.early_stopping.patience: must be between 0 and 2147483647, got -1", NULL);
+  STOP_ERROR("esdelta.yaml", "stop:\n  early_stopping: {min_delta: -0.1}\n",
+               "stop.early_stopping.min_delta: must be >= 0, got -0.1", NULL);
+  STOP_ERROR("maxep.yaml", "stop: {max_epochs: 1000001}\n",
+               "stop.max_epochs: must be between 0 and 1000000, got 1000001", NULL);
+  STOP_ERROR("maxsec.yaml", "stop: {max_seconds: -1}\n", "stop.max_seconds: must be >= 0, got -1", NULL);
+  STOP_ERROR("tgt.yaml", "stop:\n  target: {value: 0.9}\n",
+               "tgt.yaml:6:11: missing required key 'stop.target.monitor'", NULL);
+  STOP_ERROR("tgt2.yaml", "stop:\n  target: {monitor: val_accuracy}\n",
+               "missing required key 'stop.target.value'", NULL);
+  STOP_ERROR("div.yaml", "stop:\n  divergence: {monitor: train_loss}\n",
+               "missing required key 'stop.divergence.above'", NULL);
+  STOP_ERROR("ckkeep.yaml", "checkpoint: {keep_last: 0}\n", "checkpoint.keep_last: must be between 1 and 2147483647, got 0", NULL);
+  STOP_ERROR("ckmon.yaml", "checkpoint: {monitor: accuracy}\n",
+               "checkpoint.monitor: unknown metric 'accuracy'", NULL);
+  STOP_ERROR("ckkey.yaml", "checkpoint: {every_epoch: 1}\n",
+               "unknown key 'every_epoch' in checkpoint; did you mean 'every_epochs'?", NULL);
+  STOP_ERROR("rvw.yaml", "review:\n  when: {monitor: val_loss}\n",
+               "rvw.yaml:6:9: review.when: needs 'above' or 'below' (or both)", NULL);
+  STOP_ERROR("rvw2.yaml", "review:\n  when: {above: 1}\n", "missing required key 'review.when.monitor'", NULL);
+  STOP_ERROR("rvw3.yaml", "review: {after_epochs: -2}\n", "review.after_epochs: must be between 0 and 2147483647, got -2", NULL);
+}
+
 int main(void) {
   tmp_root = realpath(testing_temp_dir(), NULL);
   unsetenv("DDPC_CACHE_DIR");
@@ -548,6 +674,7 @@ int main(void) {
   test_errors();
   test_relative_paths();
   test_round_trip_and_hash();
+  test_stop_sections();
   free(tmp_root);
   return testing_finish();
 }

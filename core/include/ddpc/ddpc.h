@@ -1,9 +1,9 @@
 /* ddpc public API: distributed data-parallel training in C.
  *
  * The library is driven by a declarative YAML config (see README.md). This header is the
- * stable surface for programs that embed ddpc: run a training job from a config and read
- * its outcome. Custom layers, hooks and stop conditions join it with the state-machine
- * issue. Link with `pkg-config --libs ddpc`. */
+ * stable surface for programs that embed ddpc: run a training job from a config, watch it
+ * through hooks, add stop conditions of your own, and read its outcome. Link with
+ * `pkg-config --libs --static ddpc`. */
 #ifndef DDPC_DDPC_H
 #define DDPC_DDPC_H
 
@@ -18,6 +18,45 @@ extern "C" {
 /* "0.1.0" */
 const char *ddpc_version(void);
 
+/* Metrics of one finished epoch, as metrics.jsonl records them. */
+typedef struct ddpc_epoch_metrics {
+  int epoch;                    // 1-based
+  double train_loss;            // mean over the epoch's training samples
+  double train_accuracy;        // fraction correct during training (NaN for regression)
+  double val_loss;              // mean over the validation split (NaN when there is none)
+  double val_accuracy;          // fraction correct on validation (NaN when none or regression)
+  double lr;                    // learning rate at the epoch's last step
+  double samples_per_s;         // training samples per second in this epoch
+  double seconds;               // wall time of the epoch, evaluation included
+  double comm_seconds;          // time with gradient communication in flight (mean over ranks)
+  double comm_hidden_fraction;  // share of comm_seconds overlapped with backward (NaN: none)
+  unsigned int params_crc32;    // CRC32 of the parameters at the epoch's end (same on every rank)
+} ddpc_epoch_metrics;
+
+/* Callbacks into a run. Every member may be NULL. They run on rank 0 only (where the run
+ * directory and the decisions are), except on_step_end, which runs on every rank. The
+ * built-in progress display and metric files are hooks of this kind too. */
+typedef struct {
+  void *user;  // passed back to every callback
+  /* After every optimizer step: global step (0-based), epoch (1-based), this rank's batch loss. */
+  void (*on_step_end)(void *user, long long step, int epoch, double loss);
+  /* After an epoch's evaluation. */
+  void (*on_epoch_end)(void *user, const ddpc_epoch_metrics *metrics);
+  /* On every state-machine transition, with the reason ("early stopping: ..."). */
+  void (*on_transition)(void *user, const char *from, const char *to, const char *reason);
+  /* After a checkpoint file is complete on disk. */
+  void (*on_checkpoint)(void *user, const char *path);
+} ddpc_hooks;
+
+/* A stop condition of your own, checked by rank 0 after every epoch next to the ones the
+ * config declares. Return non-zero to stop (state `done`) and set *reason (a static or
+ * long-lived string) to say why. history holds `count` epochs, newest last. */
+typedef struct {
+  const char *name;  // shown in `ddpc graph` and events.jsonl
+  void *user;        // passed back
+  int (*should_stop)(void *user, const ddpc_epoch_metrics *history, int count, const char **reason);
+} ddpc_stop_condition;
+
 /* Options of one training run; zero-initialise and set what you need. */
 typedef struct {
   const char *config_path;          // YAML config file (required)
@@ -25,6 +64,13 @@ typedef struct {
   int n_overrides;                  // number of overrides
   const char *run_dir;              // run directory; NULL = output.dir from the config
   int quiet;                        // non-zero: no progress output
+  const char *resume;               // NULL: fresh run; "auto": newest valid checkpoint in the run
+                                    // directory (fresh when there is none); else a checkpoint path
+  int review_answer;                // for a run awaiting review: 1 approve, -1 reject, 0 none
+  const ddpc_hooks *hooks;          // n_hooks sets of callbacks
+  int n_hooks;
+  const ddpc_stop_condition *stops; // n_stops extra stop conditions
+  int n_stops;
 } ddpc_train_options;
 
 /* Outcome of a run, also written to RUN_DIR/summary.json. */
@@ -36,12 +82,17 @@ typedef struct {
   double samples_per_s;             // training throughput over the whole run
   double wall_seconds;              // from start to summary
   double peak_rss_mb;               // peak resident memory of this process
-  const char *state;                // "done", "diverged" (non-finite loss) or "failed"
+  const char *state;                // final state: "done", "diverged", "preempted", "await_review",
+                                    // "rejected" or "failed"
   int quiet_error;                  // the failure is reported by another rank: print nothing
 } ddpc_train_result;
 
-/* Trains as the config says. Returns 0 on success; otherwise non-zero, with the reason in
- * ddpc_last_error(). */
+/* Trains as the config says. Returns 0 when the run reached a final state (result->state
+ * says which: done, diverged, preempted, await_review, rejected); otherwise non-zero, with
+ * the reason in ddpc_last_error(). Under MPI with several ranks, the message of a failure
+ * found while setting up is printed to stderr by the one rank that reports it (mpirun
+ * would otherwise end the job before it could be printed) and result->quiet_error is set
+ * on every rank. */
 int ddpc_train_run(const ddpc_train_options *options, ddpc_train_result *result);
 
 /* The message of the last failure ("run.yaml:3:7: unknown key 'lr' ..."), or "". */

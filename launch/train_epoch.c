@@ -1,0 +1,181 @@
+/* The compute of a training session: optimizer steps, epochs and evaluation. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+#include "core/error.h"
+#include "core/json.h"
+#include "core/sysinfo.h"
+#include "launch/signals.h"
+#include "launch/train_internal.h"
+
+static void train_gather(train_session *s, const ddpc_split *split, const uint32_t *pos, int n) {
+  bool cls = train_is_classification(s);
+  ddpc_data_gather(&s->data, split, pos, n, s->batch_x, cls ? s->batch_labels : NULL, cls ? NULL : s->batch_targets);
+}
+
+/* grad_scale: the loss gradient is d(loss_sum / grad_scale); training passes batch x world
+ * so that the ranks' summed gradients are their average, with no pass of its own. */
+static ddpc_loss_result train_loss(train_session *s, const float *out, int n, float *dout, double grad_scale) {
+  bool cls = train_is_classification(s);
+  return ddpc_loss_compute(s->cfg.loss, out, cls ? s->batch_labels : NULL, cls ? NULL : s->batch_targets, n,
+                           s->out_width, dout, grad_scale);
+}
+
+/* Mean loss and accuracy over a split; each rank takes every size-th sample and the sums
+ * are reduced, so every sample counts exactly once whatever the world size. */
+int train_evaluate(train_session *s, const ddpc_split *split, double *loss, double *accuracy) {
+  *loss = *accuracy = NAN;
+  if (split->count == 0) return 0;
+  uint32_t mine = 0;
+  for (uint32_t i = (uint32_t)s->comm->rank; i < split->count; i += (uint32_t)s->comm->size) s->positions[mine++] = i;
+  ddpc_forward_ctx ctx = {false, s->cfg.seed, (uint64_t)s->step};
+  double sums[3] = {0.0, 0.0, (double)mine};  // loss, correct, samples
+  for (uint32_t at = 0; at < mine; at += (uint32_t)s->cfg.train.eval_batch_size) {
+    int n = (int)(mine - at < (uint32_t)s->cfg.train.eval_batch_size ? mine - at : (uint32_t)s->cfg.train.eval_batch_size);
+    train_gather(s, split, s->positions + at, n);
+    const float *out = ddpc_model_forward(s->model, s->batch_x, n, &ctx);
+    ddpc_loss_result r = train_loss(s, out, n, NULL, (double)n);
+    sums[0] += r.loss_sum;
+    sums[1] += (double)r.correct;
+  }
+  if (s->comm->ops->allreduce_double(s->comm, sums, 3) != 0) return -1;
+  *loss = sums[0] / sums[2];
+  if (train_is_classification(s)) *accuracy = sums[1] / sums[2];
+  return 0;
+}
+
+/* A failure inside the step loop leaves the other ranks inside a collective: only ending
+ * the whole job releases them. */
+void train_abort(train_session *s) {
+  fprintf(stderr, "ddpc train: error: rank %d: %s\n", s->comm->rank, ddpc_error_message());
+  fflush(stderr);
+  s->comm->ops->abort(s->comm, 1);
+}
+
+/* steps.jsonl: the global mean loss of this step (a collective, so only when asked for). */
+static void train_log_step(train_session *s, const ddpc_loss_result *r, int n, float lr) {
+  double sums[2] = {r->loss_sum, (double)n};
+  if (s->comm->ops->allreduce_double(s->comm, sums, 2) != 0) train_abort(s);
+  if (s->comm->rank != 0) return;
+  ddpc_json j;
+  ddpc_json_begin(&j, s->steps_log);
+  ddpc_json_int(&j, "step", s->step);
+  ddpc_json_number(&j, "loss", sums[0] / sums[1]);
+  ddpc_json_number(&j, "lr", lr);
+  ddpc_json_end(&j);
+  fputc('\n', s->steps_log);
+}
+
+/* One optimizer step on this rank's batch at positions pos[0..n). Returns the loss. */
+static ddpc_loss_result train_step(train_session *s, const uint32_t *pos, int n, int64_t total_steps) {
+  const ddpc_config *cfg = &s->cfg;
+  train_gather(s, &s->data.train, pos, n);
+  ddpc_forward_ctx ctx = {true, cfg->seed, (uint64_t)s->step};
+  const float *out = ddpc_model_forward(s->model, s->batch_x, n, &ctx);
+  ddpc_loss_result r = train_loss(s, out, n, s->dout, (double)n * s->comm->size);
+  if (s->step == s->fail_step && s->comm->rank == s->fail_rank) {
+    if (s->fail_action == 'k') raise(SIGKILL);
+    if (s->fail_action == 't') raise(SIGTERM);
+    if (s->fail_action == 'f') {
+      ddpc_error_set("failure injected by DDPC_FAIL_AT at step %lld", (long long)s->step);
+      train_abort(s);
+    }
+  }
+  if (ddpc_grad_sync_begin(s->sync) != 0) train_abort(s);
+  ddpc_model_backward(s->model, s->dout, n, ddpc_grad_sync_layer_ready, s->sync);
+  ddpc_grad_parts parts;
+  if (ddpc_grad_sync_finish(s->sync, &parts) != 0) train_abort(s);
+  float scale = 1.0f;
+  if (cfg->train.grad_clip > 0)
+    ddpc_clip_grad_norm_parts(parts.parts, parts.n_parts, ddpc_model_param_count(s->model), cfg->train.grad_clip,
+                              &scale);
+  s->lr = ddpc_schedule_lr(&cfg->schedule, cfg->optimizer.lr, s->step, s->steps_per_epoch, total_steps);
+  ddpc_optimizer_step_parts(&s->opt_state, ddpc_model_params(s->model), parts.parts, parts.n_parts, scale, s->lr);
+  if (cfg->train.log_every_steps > 0 && s->step % cfg->train.log_every_steps == 0) train_log_step(s, &r, n, s->lr);
+  s->step++;
+  return r;
+}
+
+/* Every rank learns whether any rank saw a stop signal or a non-finite loss. */
+static bool train_flags_raised(train_session *s, bool nonfinite) {
+  double flags[2] = {ddpc_signals_pending() ? 1.0 : 0.0, nonfinite ? 1.0 : 0.0};
+  if (s->comm->ops->allreduce_double(s->comm, flags, 2) != 0) train_abort(s);
+  s->facts.stop_signal = flags[0] > 0;
+  s->facts.nonfinite = flags[1] > 0;
+  return s->facts.stop_signal || s->facts.nonfinite;
+}
+
+int train_run_epoch(train_session *s) {
+  const ddpc_config *cfg = &s->cfg;
+  if (s->batch_in_epoch == 0) {
+    s->epoch_sums[0] = s->epoch_sums[1] = s->epoch_sums[2] = 0.0;
+    s->epoch_seconds = 0.0;
+  }
+  s->epoch_started = ddpc_time_seconds();
+  s->epoch_trained = 0.0;
+  ddpc_progress_epoch_begin(&s->progress);
+  ddpc_sampler_mode mode = cfg->train.drop_last ? DDPC_SAMPLER_DROP : DDPC_SAMPLER_PAD;
+  ddpc_sampler_epoch_positions(cfg->seed, (uint64_t)s->epoch, s->data.train.count, s->comm->rank, s->comm->size, mode,
+                               s->positions);
+  int64_t total_steps = s->steps_per_epoch * cfg->stop.max_epochs;
+  uint32_t batch = (uint32_t)cfg->train.batch_size;
+  bool nonfinite = false;
+  int interrupted = 0;
+  for (int64_t k = s->batch_in_epoch; k < s->steps_per_epoch; k++) {
+    uint32_t at = (uint32_t)k * batch;
+    int n = (int)(s->per_rank - at < batch ? s->per_rank - at : batch);
+    double t0 = ddpc_time_seconds();
+    ddpc_loss_result r = train_step(s, s->positions + at, n, total_steps);
+    s->epoch_trained += ddpc_time_seconds() - t0;
+    s->batch_in_epoch = k + 1;
+    nonfinite |= !isfinite(r.loss_sum);
+    s->epoch_sums[0] += r.loss_sum;
+    s->epoch_sums[1] += (double)r.correct;
+    s->epoch_sums[2] += n;
+    ddpc_progress_step(&s->progress, (int)s->epoch + 1, k + 1, (int64_t)s->epoch_sums[2] * s->comm->size,
+                       s->epoch_sums[0] / s->epoch_sums[2]);
+    train_hooks_step_end(s, r.loss_sum / n);
+    bool last = k + 1 == s->steps_per_epoch;
+    // Every rank takes these collectives at the same steps: they depend on the step only.
+    if (((k + 1) % TRAIN_FLAG_CHECK_STEPS == 0 || last) && train_flags_raised(s, nonfinite)) {
+      interrupted = 1;
+      break;
+    }
+    if (!last && cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0 &&
+        train_checkpoint_save(s) != 0)
+      train_abort(s);
+  }
+  s->train_seconds += s->epoch_trained;
+  s->train_samples += (int64_t)s->epoch_sums[2];
+  return interrupted;
+}
+
+int train_finish_epoch(train_session *s) {
+  ddpc_grad_sync_stats st = ddpc_grad_sync_take_stats(s->sync);
+  double sums[6] = {s->epoch_sums[0], s->epoch_sums[1], s->epoch_sums[2], st.comm_seconds, st.exposed_seconds,
+                    s->epoch_trained};
+  if (s->comm->ops->allreduce_double(s->comm, sums, 6) != 0) return -1;
+  ddpc_epoch_metrics m;
+  m.epoch = (int)s->epoch + 1;
+  m.train_loss = sums[0] / sums[2];
+  m.train_accuracy = train_is_classification(s) ? sums[1] / sums[2] : NAN;
+  m.lr = s->lr;
+  // Throughput of all ranks: samples over the mean time each rank spent in steps.
+  m.samples_per_s = sums[5] > 0 ? sums[2] / (sums[5] / s->comm->size) : NAN;
+  m.comm_seconds = sums[3] / s->comm->size;
+  m.comm_hidden_fraction = sums[3] > 0 ? 1.0 - sums[4] / sums[3] : NAN;
+  // Lockstep is the invariant everything else rests on: prove it every epoch.
+  uint32_t crc = ddpc_model_params_crc32(s->model);
+  if (train_check_same(s, &crc, sizeof crc, "parameters after an epoch (replicas drifted apart)") != 0) return -1;
+  m.params_crc32 = crc;
+  if (train_evaluate(s, &s->data.val, &m.val_loss, &m.val_accuracy) != 0) return -1;
+  m.seconds = s->epoch_seconds + ddpc_time_seconds() - s->epoch_started;
+  s->epoch++;
+  s->batch_in_epoch = 0;
+  if (ddpc_metric_history_append(&s->history, &m) != 0) return -1;
+  train_hooks_epoch_end(s, &m);
+  return 0;
+}

@@ -1,0 +1,371 @@
+/* The run directory of a training session, written by rank 0:
+ *   config.yaml    resolved config          metrics.jsonl  one line per epoch (a hook)
+ *   events.jsonl   every transition and review answer, appended across resumes (a hook)
+ *   steps.jsonl    per-step loss when asked  summary.json   the outcome
+ *   meta.json      run metadata              review.json    the question of a review gate
+ *   checkpoints/   written by train_checkpoint.c
+ * The progress display is a hook too; all of them are installed by train_files_install_hooks. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/hash.h"
+#include "core/json.h"
+#include "core/sysinfo.h"
+#include "launch/blas.h"
+#include "launch/train_internal.h"
+
+static int files_write_text(FILE *out, void *user) {
+  fputs((const char *)user, out);
+  return 0;
+}
+
+static FILE *files_open(train_session *s, const char *name, const char *mode) {
+  char *path = ddpc_format("%s/%s", s->run_dir, name);
+  if (!path) return NULL;
+  FILE *f = fopen(path, mode);
+  if (!f) ddpc_error_set("cannot open '%s': %s", path, strerror(errno));
+  free(path);
+  return f;
+}
+
+int train_files_open(train_session *s) {
+  if (s->comm->rank != 0) return 0;
+  if (ddpc_fs_mkdirs(s->run_dir, 0755) != 0) return -1;
+  char *path = ddpc_format("%s/config.yaml", s->run_dir);
+  if (!path) return -1;
+  int rc = ddpc_fs_write_atomic(path, files_write_text, s->cfg.resolved_yaml);
+  free(path);
+  if (rc != 0) return -1;
+  if (!(s->events = files_open(s, "events.jsonl", "a"))) return -1;
+  if (s->cfg.train.log_every_steps > 0 && !(s->steps_log = files_open(s, "steps.jsonl", s->opt->resume ? "a" : "w")))
+    return -1;
+  return 0;
+}
+
+static void files_metrics_line(FILE *out, const ddpc_epoch_metrics *m) {
+  ddpc_json j;
+  ddpc_json_begin(&j, out);
+  ddpc_json_int(&j, "epoch", m->epoch);
+  ddpc_json_number(&j, "train_loss", m->train_loss);
+  ddpc_json_number(&j, "train_accuracy", m->train_accuracy);
+  ddpc_json_number(&j, "val_loss", m->val_loss);
+  ddpc_json_number(&j, "val_accuracy", m->val_accuracy);
+  ddpc_json_number(&j, "lr", m->lr);
+  ddpc_json_number(&j, "samples_per_s", m->samples_per_s);
+  ddpc_json_number(&j, "seconds", m->seconds);
+  ddpc_json_number(&j, "comm_seconds", m->comm_seconds);
+  ddpc_json_number(&j, "comm_hidden_fraction", m->comm_hidden_fraction);
+  ddpc_json_int(&j, "params_crc32", m->params_crc32);
+  ddpc_json_end(&j);
+  fputc('\n', out);
+  fflush(out);
+}
+
+/* metrics.jsonl starts from the history (a resumed run's history comes from its
+ * checkpoint, which is the truth: an epoch logged after the last checkpoint is redone). */
+int train_files_start_metrics(train_session *s) {
+  if (s->comm->rank != 0) return 0;
+  if (!(s->metrics = files_open(s, "metrics.jsonl", "w"))) return -1;
+  for (int i = 0; i < s->history.count; i++) files_metrics_line(s->metrics, &s->history.epochs[i]);
+  return 0;
+}
+
+void train_files_close(train_session *s) {
+  if (s->metrics) fclose(s->metrics);
+  if (s->steps_log) fclose(s->steps_log);
+  if (s->events) fclose(s->events);
+  s->metrics = s->steps_log = s->events = NULL;
+}
+
+/* Built-in hooks. */
+static void files_hook_metrics(void *user, const ddpc_epoch_metrics *m) {
+  train_session *s = user;
+  if (s->metrics) files_metrics_line(s->metrics, m);
+}
+
+static void files_event_begin(train_session *s, ddpc_json *j) {
+  char now[32];
+  ddpc_time_iso8601(now, sizeof now);
+  ddpc_json_begin(j, s->events);
+  ddpc_json_string(j, "time", now);
+}
+
+static void files_hook_transition(void *user, const char *from, const char *to, const char *reason) {
+  train_session *s = user;
+  if (!s->events) return;
+  ddpc_json j;
+  files_event_begin(s, &j);
+  ddpc_json_string(&j, "from", from);
+  ddpc_json_string(&j, "to", to);
+  ddpc_json_string(&j, "reason", reason);
+  ddpc_json_int(&j, "epoch", s->epoch);
+  ddpc_json_int(&j, "step", s->step);
+  ddpc_json_end(&j);
+  fputc('\n', s->events);
+  fflush(s->events);
+}
+
+static void files_hook_progress_epoch(void *user, const ddpc_epoch_metrics *m) {
+  train_session *s = user;
+  ddpc_progress_epoch_end(&s->progress, m);
+}
+
+static void files_hook_progress_step(void *user, long long step, int epoch, double loss) {
+  train_session *s = user;
+  int64_t k = s->batch_in_epoch;
+  ddpc_progress_step(&s->progress, epoch, k, (int64_t)s->epoch_sums[2] * s->comm->size,
+                     s->epoch_sums[2] > 0 ? s->epoch_sums[0] / s->epoch_sums[2] : loss);
+}
+
+static void files_hook_progress_checkpoint(void *user, const char *path) {
+  train_session *s = user;
+  // On a terminal the progress line would scroll past; per-epoch checkpoints go unsaid.
+  if (s->batch_in_epoch > 0 || ddpc_state_is_final(s->state)) ddpc_progress_note(&s->progress, "checkpoint: %s", path);
+}
+
+void train_files_install_hooks(train_session *s) {
+  const ddpc_hooks builtin = {
+      .user = s,
+      .on_step_end = files_hook_progress_step,
+      .on_epoch_end = files_hook_progress_epoch,
+      .on_transition = files_hook_transition,
+      .on_checkpoint = files_hook_progress_checkpoint,
+  };
+  const ddpc_hooks metrics = {.user = s, .on_epoch_end = files_hook_metrics};
+  int n = 2 + s->opt->n_hooks;
+  s->hooks = ddpc_calloc((size_t)n, sizeof *s->hooks, "hooks");
+  if (!s->hooks) return;
+  s->hooks[0] = builtin;
+  s->hooks[1] = metrics;
+  for (int i = 0; i < s->opt->n_hooks; i++) s->hooks[2 + i] = s->opt->hooks[i];
+  s->n_hooks = n;
+}
+
+void train_files_log_review_answer(train_session *s, int answer) {
+  if (!s->events) return;
+  const char *who = getenv("USER");
+  ddpc_json j;
+  files_event_begin(s, &j);
+  ddpc_json_string(&j, "event", "review");
+  ddpc_json_string(&j, "answer", answer > 0 ? "approve" : "reject");
+  ddpc_json_string(&j, "by", who ? who : "unknown");
+  ddpc_json_int(&j, "epoch", s->epoch);
+  ddpc_json_end(&j);
+  fputc('\n', s->events);
+  fflush(s->events);
+}
+
+static const char *files_monitor(const train_session *s) {
+  return s->cfg.stop.early_stopping.enabled ? s->cfg.stop.early_stopping.monitor : s->cfg.checkpoint.monitor;
+}
+
+static int files_summary(FILE *out, void *user) {
+  const train_session *s = user;
+  char now[32];
+  ddpc_time_iso8601(now, sizeof now);
+  uint32_t crc = ddpc_model_params_crc32(s->model);
+  double elapsed = s->elapsed_before + ddpc_time_seconds() - s->start_time;
+  ddpc_json j;
+  ddpc_json_begin(&j, out);
+  ddpc_json_string(&j, "name", s->cfg.name);
+  ddpc_json_string(&j, "state", ddpc_state_names[s->state]);
+  ddpc_json_string(&j, "stop_reason", s->stop_reason);
+  ddpc_json_int(&j, "epochs_completed", s->epoch);
+  ddpc_json_int(&j, "steps", s->step);
+  ddpc_json_int(&j, "best_epoch", s->facts.best_epoch);
+  char *best_key = ddpc_format("best_%s", files_monitor(s));
+  if (best_key) ddpc_json_number(&j, best_key, s->facts.best_value);
+  free(best_key);
+  ddpc_json_number(&j, "test_loss", s->test_loss);
+  ddpc_json_number(&j, "test_accuracy", s->test_accuracy);
+  ddpc_json_int(&j, "params_crc32", crc);
+  ddpc_json_int(&j, "param_count", (int64_t)ddpc_model_param_count(s->model));
+  ddpc_json_number(&j, "samples_per_s",
+                   s->train_seconds > 0 ? (double)s->train_samples * s->comm->size / s->train_seconds : 0.0);
+  ddpc_json_number(&j, "wall_seconds", ddpc_time_seconds() - s->start_time);
+  ddpc_json_number(&j, "training_seconds", elapsed);
+  ddpc_json_number(&j, "peak_rss_mb", ddpc_peak_rss_mb());
+  ddpc_json_number(&j, "pss_mb_per_rank", s->pss_mb_mean);
+  ddpc_json_int(&j, "world_size", s->comm->size);
+  ddpc_json_string(&j, "comm_method", ddpc_grad_sync_method(s->sync));
+  ddpc_json_bool(&j, "resumed", s->resumed);
+  ddpc_json_string(&j, "data_cache", !s->cfg.data.cache ? "off" : s->data.cache_hit ? "hit" : "miss");
+  ddpc_json_number(&j, "data_seconds", s->data.load_seconds);
+  ddpc_json_string(&j, "blas_core", ddpc_blas_core_name());
+  char hash[17];
+  snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ddpc_config_hash(&s->cfg));
+  ddpc_json_string(&j, "config_hash", hash);
+  ddpc_json_string(&j, "finished_at", now);
+  ddpc_json_end(&j);
+  fputc('\n', out);
+  return 0;
+}
+
+int train_files_write_summary(train_session *s) {
+  if (s->comm->rank != 0) return 0;
+  char *path = ddpc_format("%s/summary.json", s->run_dir);
+  if (!path) return -1;
+  int rc = ddpc_fs_write_atomic(path, files_summary, s);
+  free(path);
+  return rc;
+}
+
+typedef struct {
+  const train_session *s;  // the run
+  const char *question;    // what the reviewer is asked
+} files_review;
+
+static int files_review_json(FILE *out, void *user) {
+  const files_review *r = user;
+  const train_session *s = r->s;
+  char now[32];
+  ddpc_time_iso8601(now, sizeof now);
+  ddpc_json j;
+  ddpc_json_begin(&j, out);
+  ddpc_json_string(&j, "question", r->question);
+  ddpc_json_int(&j, "epoch", s->epoch);
+  ddpc_json_string(&j, "asked_at", now);
+  char *approve = ddpc_format("ddpc resume %s --approve", s->run_dir);
+  char *reject = ddpc_format("ddpc resume %s --reject", s->run_dir);
+  ddpc_json_string(&j, "approve", approve);
+  ddpc_json_string(&j, "reject", reject);
+  free(approve);
+  free(reject);
+  fputs(",\"metrics\":[", out);
+  // The metrics so far, as metrics.jsonl has them, so the reviewer needs one file.
+  for (int i = 0; i < s->history.count; i++) {
+    if (i) fputc(',', out);
+    files_metrics_line(out, &s->history.epochs[i]);
+  }
+  fputs("]}\n", out);
+  return 0;
+}
+
+int train_files_write_review(train_session *s, const char *question) {
+  if (s->comm->rank != 0) return 0;
+  char *path = ddpc_format("%s/review.json", s->run_dir);
+  if (!path) return -1;
+  files_review r = {s, question};
+  int rc = ddpc_fs_write_atomic(path, files_review_json, &r);
+  free(path);
+  return rc;
+}
+
+/* meta.json: who ran what, where, on which data, and how it ended. */
+typedef struct {
+  const train_session *s;  // the run
+  const double *rss;       // peak RSS of every rank, MiB
+  const char *hosts;       // every rank's host name, DDPC_HOST_BYTES each
+  bool finished;           // the run reached a final state
+} files_meta;
+
+#define DDPC_HOST_BYTES 64
+
+static void files_meta_data_file(ddpc_json *j, const char *key, const char *path) {
+  if (!path) return;
+  ddpc_json_begin_object(j, key);
+  ddpc_json_string(j, "path", path);
+  FILE *f = fopen(path, "rb");
+  if (f) {
+    // The file's content hash says which data version a run saw, whatever its name.
+    ddpc_hash h;
+    ddpc_hash_init(&h, 0);
+    unsigned char buf[1 << 16];
+    size_t n, total = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+      ddpc_hash_update(&h, buf, n);
+      total += n;
+    }
+    fclose(f);
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)ddpc_hash_final(&h));
+    ddpc_json_int(j, "bytes", (int64_t)total);
+    ddpc_json_string(j, "xxh64", hex);
+  }
+  ddpc_json_end_object(j);
+}
+
+static int files_meta_json(FILE *out, void *user) {
+  const files_meta *m = user;
+  const train_session *s = m->s;
+  char now[32];
+  ddpc_time_iso8601(now, sizeof now);
+  ddpc_json j;
+  ddpc_json_begin(&j, out);
+  ddpc_json_string(&j, "run_id", s->run_id);
+  ddpc_json_string(&j, "name", s->cfg.name);
+  ddpc_json_string(&j, "state", ddpc_state_names[s->state]);
+  ddpc_json_string(&j, "started_at", s->started_at);
+  ddpc_json_string(&j, "ended_at", m->finished ? now : NULL);
+  ddpc_json_number(&j, "wall_seconds", ddpc_time_seconds() - s->start_time);
+  ddpc_json_number(&j, "training_seconds", s->elapsed_before + ddpc_time_seconds() - s->start_time);
+  ddpc_json_int(&j, "world_size", s->comm->size);
+  ddpc_json_int(&j, "nodes", s->comm->node_count);
+  fputs(",\"hosts\":[", out);
+  for (int r = 0; r < s->comm->size; r++) fprintf(out, "%s\"%.*s\"", r ? "," : "", DDPC_HOST_BYTES, m->hosts + (size_t)r * DDPC_HOST_BYTES);
+  fputs("],\"peak_rss_mb_per_rank\":[", out);
+  for (int r = 0; r < s->comm->size; r++) fprintf(out, "%s%.1f", r ? "," : "", m->rss[r]);
+  fputc(']', out);
+  ddpc_json_string(&j, "ddpc_version", ddpc_version());
+  ddpc_json_begin_object(&j, "build");
+  ddpc_json_string(&j, "compiler", __VERSION__);
+  ddpc_json_string(&j, "blas_core", ddpc_blas_core_name());
+#ifdef __SANITIZE_ADDRESS__
+  ddpc_json_bool(&j, "sanitizers", true);
+#else
+  ddpc_json_bool(&j, "sanitizers", false);
+#endif
+  ddpc_json_bool(&j, "cuda", false);
+  ddpc_json_end_object(&j);
+  char hash[17];
+  snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ddpc_config_hash(&s->cfg));
+  ddpc_json_string(&j, "config_hash", hash);
+  ddpc_json_begin_object(&j, "data_files");
+  const ddpc_data_config *d = &s->cfg.data;
+  files_meta_data_file(&j, "train_images", d->train.images);
+  files_meta_data_file(&j, "train_labels", d->train.labels);
+  files_meta_data_file(&j, "train", d->train.path);
+  files_meta_data_file(&j, "test_images", d->test.images);
+  files_meta_data_file(&j, "test_labels", d->test.labels);
+  files_meta_data_file(&j, "test", d->test.path);
+  ddpc_json_end_object(&j);
+  ddpc_json_begin_object(&j, "test");
+  ddpc_json_number(&j, "loss", s->test_loss);
+  ddpc_json_number(&j, "accuracy", s->test_accuracy);
+  ddpc_json_end_object(&j);
+  ddpc_json_end(&j);
+  fputc('\n', out);
+  return 0;
+}
+
+int train_files_write_meta(train_session *s, bool finished) {
+  // Every rank contributes its host and memory; rank 0 writes.
+  int n = s->comm->size;
+  double rss = ddpc_peak_rss_mb();
+  char host[DDPC_HOST_BYTES];
+  memset(host, 0, sizeof host);
+  gethostname(host, sizeof host - 1);
+  double *all_rss = calloc((size_t)n, sizeof *all_rss);
+  char *hosts = calloc((size_t)n, DDPC_HOST_BYTES);
+  int rc = all_rss && hosts ? 0 : ddpc_error_set("out of memory (run metadata)");
+  if (rc == 0) rc = s->comm->ops->allgather(s->comm, &rss, all_rss, sizeof rss);
+  if (rc == 0) rc = s->comm->ops->allgather(s->comm, host, hosts, DDPC_HOST_BYTES);
+  if (rc == 0 && s->comm->rank == 0) {
+    if (!s->run_id[0]) snprintf(s->run_id, sizeof s->run_id, "%016llx%08x", (unsigned long long)ddpc_config_hash(&s->cfg) ^
+                                (unsigned long long)(ddpc_time_seconds() * 1e9), (unsigned)getpid());
+    char *path = ddpc_format("%s/meta.json", s->run_dir);
+    files_meta m = {s, all_rss, hosts, finished};
+    rc = path ? ddpc_fs_write_atomic(path, files_meta_json, &m) : -1;
+    free(path);
+  }
+  free(all_rss);
+  free(hosts);
+  return rc;
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SIGTERM mid-epoch: checkpoint, state `preempted`, exit code 5, and `--resume auto`
+# finishes bitwise equal to an uninterrupted run. Review gates: the run stops at the gate
+# (exit code 4, review.json), --approve continues to the same final weights as a run
+# without a gate, --reject ends it in `rejected`; answers are recorded in events.jsonl.
+source "$(dirname "$0")/lib/common.bash"
+cfg="$DDPC_SOURCE_DIR/examples/cultivars_csv.yaml"
+common=(--set train.epochs=4 --set train.batch_size=8 --quiet)
+
+t_run train "$cfg" --run-dir "$T_DIR/ref" "${common[@]}"
+ref=$(t_json "$T_DIR/ref/summary.json" params_crc32)
+
+# The process sends itself SIGTERM at step 75 (epoch 2, mid-epoch), through the real handler.
+DDPC_FAIL_AT="0:75:term" t_run train "$cfg" --run-dir "$T_DIR/pre" "${common[@]}"
+t_check "SIGTERM: exit code 5 (rc $T_RC, $T_ERR)" test "$T_RC" -eq 5
+t_check "SIGTERM: state preempted" test "$(t_json "$T_DIR/pre/summary.json" state)" = preempted
+t_check "SIGTERM: stopped mid-epoch within 8 steps" python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert 76 <= s["steps"] <= 83 and s["epochs_completed"] == 1, s
+' "$T_DIR/pre/summary.json"
+t_run train "$cfg" --run-dir "$T_DIR/pre" --resume auto "${common[@]}"
+t_check "SIGTERM: resume exits 0 ($T_ERR)" test "$T_RC" -eq 0
+t_check "SIGTERM: resumed run is bitwise equal" test "$(t_json "$T_DIR/pre/summary.json" params_crc32)" = "$ref"
+
+# Review gate after every 2 epochs: stops after epoch 2.
+t_run train "$cfg" --run-dir "$T_DIR/gate" "${common[@]}" --set review.after_epochs=2
+t_check "gate: exit code 4 (rc $T_RC, $T_ERR)" test "$T_RC" -eq 4
+t_check "gate: state await_review after 2 epochs" test "$(t_json "$T_DIR/gate/summary.json" state)/$(t_json "$T_DIR/gate/summary.json" epochs_completed)" = await_review/2
+t_check "gate: review.json asks and carries the metrics" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["epoch"] == 2 and len(r["metrics"]) == 2 and "--approve" in r["approve"], r
+' "$T_DIR/gate/review.json"
+t_run resume "$T_DIR/gate" --quiet
+t_check "gate: resume without an answer is refused" test "$T_RC" -eq 1
+t_check "gate: and says how to answer" grep -q -- "--approve" <<<"$T_ERR"
+cp -r "$T_DIR/gate" "$T_DIR/gate_reject"
+t_run resume "$T_DIR/gate" --approve --quiet
+t_check "gate: --approve finishes (rc $T_RC, $T_ERR)" test "$T_RC" -eq 0
+t_check "gate: approved run equals the run without a gate" test "$(t_json "$T_DIR/gate/summary.json" params_crc32)" = "$ref"
+t_check "gate: the answer is in events.jsonl" grep -q '"event":"review","answer":"approve"' "$T_DIR/gate/events.jsonl"
+t_run resume "$T_DIR/gate_reject" --reject --quiet
+t_check "gate: --reject exits 0 (rc $T_RC, $T_ERR)" test "$T_RC" -eq 0
+t_check "gate: state rejected" test "$(t_json "$T_DIR/gate_reject/summary.json" state)" = rejected
+t_check "gate: rejection recorded" grep -q '"answer":"reject"' "$T_DIR/gate_reject/events.jsonl"
+t_finish

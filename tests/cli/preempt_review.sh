@@ -9,6 +9,17 @@ common=(--set train.epochs=4 --set train.batch_size=8 --quiet)
 
 t_run train "$cfg" --run-dir "$T_DIR/ref" "${common[@]}"
 ref=$(t_json "$T_DIR/ref/summary.json" params_crc32)
+t_check "meta.json describes the run" python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+for k in ("run_id", "started_at", "ended_at", "hosts", "peak_rss_mb_per_rank", "world_size", "ddpc_version",
+          "build", "config_hash", "data_files", "test"):
+    assert k in m, k
+assert m["world_size"] == 1 and len(m["hosts"]) == 1 and m["data_files"]["train"]["bytes"] > 0, m
+assert len(m["data_files"]["train"]["xxh64"]) == 16 and m["test"]["accuracy"] > 0.5, m
+' "$T_DIR/ref/meta.json"
+t_check "best.ddpc is kept" test -s "$T_DIR/ref/checkpoints/best.ddpc"
+t_check "keep_last 2: two step checkpoints" test "$(ls "$T_DIR"/ref/checkpoints/ckpt-*.ddpc | wc -l)" -eq 2
 
 # The process sends itself SIGTERM at step 75 (epoch 2, mid-epoch), through the real handler.
 DDPC_FAIL_AT="0:75:term" t_run train "$cfg" --run-dir "$T_DIR/pre" "${common[@]}"

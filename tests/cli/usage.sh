@@ -24,6 +24,16 @@ t_check "unknown option exits 2" test "$T_RC" -eq 2
 t_check "unknown option is named" grep -q "unknown option '--bogus'" <<<"$T_ERR"
 t_run train x.yaml --set
 t_check "--set without value exits 2" test "$T_RC" -eq 2
+t_run graph "$DDPC_SOURCE_DIR/examples/cultivars_csv.yaml" --set 'stop.early_stopping={patience: 2}'
+t_check "graph exits 0" test "$T_RC" -eq 0
+t_check "graph prints DOT with the early-stopping row" grep -q "early_stopping" <<<"$T_OUT"
+t_check "graph is a digraph" grep -q "^digraph" <<<"$T_OUT"
+t_run graph "$DDPC_SOURCE_DIR/examples/cultivars_csv.yaml"
+t_check "no early-stopping row when it is not configured" bash -c '! grep -q early_stopping <<<"$1"' _ "$T_OUT"
+t_run resume
+t_check "resume without RUN_DIR exits 2" test "$T_RC" -eq 2
+t_run resume /x --approve --reject
+t_check "--approve with --reject exits 2" test "$T_RC" -eq 2
 t_run train "$T_DIR/none.yaml"
 t_expect_error "missing config file" "none.yaml"
 t_finish

@@ -79,6 +79,7 @@ static ddpc_loss_result train_step(train_session *s, const uint32_t *pos, int n,
   if (s->step == s->fail_step && s->comm->rank == s->fail_rank) {
     if (s->fail_action == 'k') raise(SIGKILL);
     if (s->fail_action == 't') raise(SIGTERM);
+    if (s->fail_action == 'u') raise(SIGUSR1);
     if (s->fail_action == 'f') {
       ddpc_error_set("failure injected by DDPC_FAIL_AT at step %lld", (long long)s->step);
       train_abort(s);

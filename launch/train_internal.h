@@ -51,7 +51,7 @@ typedef struct train_session {
   ddpc_progress progress;   // what the user sees
   int fail_rank;            // DDPC_FAIL_AT=RANK:STEP test hook: this rank fails...
   int64_t fail_step;        // ...at this step (-1: never)
-  char fail_action;         // ...by 'f'ailing, 'k'illing itself or 't'erminating itself
+  char fail_action;         // ...by 'f'ailing, or raising SIG'k'ILL, SIG't'ERM or SIG'u'SR1
   int out_width;            // model outputs per sample
   int max_batch;            // largest batch the model was built for
   float *batch_x;           // (max_batch, features) prepared inputs

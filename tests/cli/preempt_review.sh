@@ -34,6 +34,18 @@ t_run train "$cfg" --run-dir "$T_DIR/pre" --resume auto "${common[@]}"
 t_check "SIGTERM: resume exits 0 ($T_ERR)" test "$T_RC" -eq 0
 t_check "SIGTERM: resumed run is bitwise equal" test "$(t_json "$T_DIR/pre/summary.json" params_crc32)" = "$ref"
 
+# SIGUSR1 on one rank of two (as Slurm sends before the time limit): every rank stops.
+if command -v mpirun >/dev/null; then
+  t_mpirun 120 2 train "$cfg" --run-dir "$T_DIR/ref2" "${common[@]}"
+  DDPC_FAIL_AT="1:40:usr1" t_mpirun 120 2 train "$cfg" --run-dir "$T_DIR/usr1" "${common[@]}"
+  t_check "SIGUSR1 on rank 1: exit code 5 (rc $T_RC, $T_ERR)" test "$T_RC" -eq 5
+  t_check "SIGUSR1: state preempted" test "$(t_json "$T_DIR/usr1/summary.json" state)" = preempted
+  t_mpirun 120 2 train "$cfg" --run-dir "$T_DIR/usr1" --resume auto "${common[@]}"
+  t_check "SIGUSR1: resume exits 0 ($T_ERR)" test "$T_RC" -eq 0
+  t_check "SIGUSR1: resumed 2-rank run is bitwise equal" \
+    test "$(t_json "$T_DIR/usr1/summary.json" params_crc32)" = "$(t_json "$T_DIR/ref2/summary.json" params_crc32)"
+fi
+
 # Review gate after every 2 epochs: stops after epoch 2.
 t_run train "$cfg" --run-dir "$T_DIR/gate" "${common[@]}" --set review.after_epochs=2
 t_check "gate: exit code 4 (rc $T_RC, $T_ERR)" test "$T_RC" -eq 4

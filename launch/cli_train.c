@@ -63,92 +63,94 @@ static int cli_run(const char *cmd, ddpc_train_options *opt) {
   return DDPC_EXIT_FAILED;
 }
 
-/* Options both commands take; returns 1 when argv[*i] was one of them. */
-static int cli_common_option(const char *cmd, int argc, char **argv, int *i, ddpc_train_options *opt,
-                             const char **overrides) {
-  const char *v;
-  if ((v = ddpc_cli_option_value(cmd, argc, argv, i, "--set"))) overrides[opt->n_overrides++] = v;
-  else if (strcmp(argv[*i], "--quiet") == 0) opt->quiet = 1;
-  else return 0;
-  return 1;
-}
+/* What differs between `train` and `resume`: the positional argument and the options of
+ * their own. */
+typedef struct {
+  const char *cmd;         // "train" or "resume"
+  const char *positional;  // "CONFIG" or "RUN_DIR"
+  void (*usage)(FILE *out);
+  /* Takes argv[*i] when it is an option of this command: returns 1, or 0 when it is not;
+   * may set *rc to an exit code to stop. */
+  int (*option)(int argc, char **argv, int *i, ddpc_train_options *opt, int *rc);
+} cli_command;
 
-int ddpc_cli_train(int argc, char **argv) {
-  ddpc_train_options opt;
-  memset(&opt, 0, sizeof opt);
-  const char **overrides = calloc((size_t)argc, sizeof *overrides);
-  if (!overrides) return DDPC_EXIT_FAILED;
+/* Parses argv into opt; returns -1 to go on and run, or the exit code to return. The
+ * positional argument goes to *positional. */
+static int cli_parse(const cli_command *c, int argc, char **argv, ddpc_train_options *opt, const char **overrides,
+                     const char **positional) {
   int rc = -1;
   for (int i = 1; i < argc && rc < 0; i++) {
     const char *v;
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      cli_train_usage(stdout);
+      c->usage(stdout);
       rc = DDPC_EXIT_OK;
-    } else if (cli_common_option("train", argc, argv, &i, &opt, overrides)) {
-    } else if ((v = ddpc_cli_option_value("train", argc, argv, &i, "--run-dir"))) {
-      opt.run_dir = v;
-    } else if ((v = ddpc_cli_option_value("train", argc, argv, &i, "--resume"))) {
-      opt.resume = v;
+    } else if ((v = ddpc_cli_option_value(c->cmd, argc, argv, &i, "--set"))) {
+      overrides[opt->n_overrides++] = v;
+    } else if (strcmp(argv[i], "--quiet") == 0) {
+      opt->quiet = 1;
+    } else if (c->option(argc, argv, &i, opt, &rc)) {
     } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      fprintf(stderr, "ddpc train: unknown option '%s' (see ddpc train --help)\n", argv[i]);
+      fprintf(stderr, "ddpc %s: unknown option '%s' (see ddpc %s --help)\n", c->cmd, argv[i], c->cmd);
       rc = DDPC_EXIT_USAGE;
-    } else if (!opt.config_path) {
-      opt.config_path = argv[i];
+    } else if (!*positional) {
+      *positional = argv[i];
     } else {
-      fprintf(stderr, "ddpc train: unexpected argument '%s': only one CONFIG is taken\n", argv[i]);
+      fprintf(stderr, "ddpc %s: unexpected argument '%s': only one %s is taken\n", c->cmd, argv[i], c->positional);
       rc = DDPC_EXIT_USAGE;
     }
   }
-  if (rc < 0 && !opt.config_path) {
-    fputs("ddpc train: missing CONFIG (a YAML file; see ddpc train --help)\n", stderr);
+  if (rc < 0 && !*positional) {
+    fprintf(stderr, "ddpc %s: missing %s (see ddpc %s --help)\n", c->cmd, c->positional, c->cmd);
     rc = DDPC_EXIT_USAGE;
   }
-  if (rc < 0) {
-    opt.overrides = overrides;
-    rc = cli_run("train", &opt);
+  opt->overrides = overrides;
+  return rc;
+}
+
+static int cli_train_option(int argc, char **argv, int *i, ddpc_train_options *opt, int *rc) {
+  const char *v;
+  if ((v = ddpc_cli_option_value("train", argc, argv, i, "--run-dir"))) opt->run_dir = v;
+  else if ((v = ddpc_cli_option_value("train", argc, argv, i, "--resume"))) opt->resume = v;
+  else return 0;
+  return 1;
+}
+
+static int cli_resume_option(int argc, char **argv, int *i, ddpc_train_options *opt, int *rc) {
+  if (strcmp(argv[*i], "--approve") != 0 && strcmp(argv[*i], "--reject") != 0) return 0;
+  int answer = argv[*i][2] == 'a' ? 1 : -1;
+  if (opt->review_answer && opt->review_answer != answer) {
+    fputs("ddpc resume: --approve and --reject exclude each other\n", stderr);
+    *rc = DDPC_EXIT_USAGE;
   }
+  opt->review_answer = answer;
+  return 1;
+}
+
+int ddpc_cli_train(int argc, char **argv) {
+  static const cli_command train = {"train", "CONFIG", cli_train_usage, cli_train_option};
+  ddpc_train_options opt;
+  memset(&opt, 0, sizeof opt);
+  const char **overrides = calloc((size_t)argc, sizeof *overrides);
+  if (!overrides) return DDPC_EXIT_FAILED;
+  int rc = cli_parse(&train, argc, argv, &opt, overrides, &opt.config_path);
+  if (rc < 0) rc = cli_run("train", &opt);
   free(overrides);
   return rc;
 }
 
 int ddpc_cli_resume(int argc, char **argv) {
+  static const cli_command resume = {"resume", "RUN_DIR", cli_resume_usage, cli_resume_option};
   ddpc_train_options opt;
   memset(&opt, 0, sizeof opt);
   const char **overrides = calloc((size_t)argc, sizeof *overrides);
   if (!overrides) return DDPC_EXIT_FAILED;
-  int rc = -1;
-  for (int i = 1; i < argc && rc < 0; i++) {
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      cli_resume_usage(stdout);
-      rc = DDPC_EXIT_OK;
-    } else if (cli_common_option("resume", argc, argv, &i, &opt, overrides)) {
-    } else if (strcmp(argv[i], "--approve") == 0 || strcmp(argv[i], "--reject") == 0) {
-      int answer = argv[i][2] == 'a' ? 1 : -1;
-      if (opt.review_answer && opt.review_answer != answer) {
-        fputs("ddpc resume: --approve and --reject exclude each other\n", stderr);
-        rc = DDPC_EXIT_USAGE;
-      }
-      opt.review_answer = answer;
-    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      fprintf(stderr, "ddpc resume: unknown option '%s' (see ddpc resume --help)\n", argv[i]);
-      rc = DDPC_EXIT_USAGE;
-    } else if (!opt.run_dir) {
-      opt.run_dir = argv[i];
-    } else {
-      fprintf(stderr, "ddpc resume: unexpected argument '%s': only one RUN_DIR is taken\n", argv[i]);
-      rc = DDPC_EXIT_USAGE;
-    }
-  }
-  if (rc < 0 && !opt.run_dir) {
-    fputs("ddpc resume: missing RUN_DIR (see ddpc resume --help)\n", stderr);
-    rc = DDPC_EXIT_USAGE;
-  }
+  int rc = cli_parse(&resume, argc, argv, &opt, overrides, &opt.run_dir);
   char *config = NULL;
   if (rc < 0) {
+    // The run's own resolved config: resuming with another would be refused anyway.
     config = ddpc_format("%s/config.yaml", opt.run_dir);
     opt.config_path = config;
     opt.resume = "auto";
-    opt.overrides = overrides;
     rc = config ? cli_run("resume", &opt) : DDPC_EXIT_FAILED;
   }
   free(config);

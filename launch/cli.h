@@ -10,6 +10,8 @@ enum {
   DDPC_EXIT_DIVERGED = 3,       // training stopped on a non-finite loss or the divergence rule
   DDPC_EXIT_AWAIT_REVIEW = 4,   // stopped at a review gate: `ddpc resume RUN_DIR --approve|--reject`
   DDPC_EXIT_PREEMPTED = 5,      // SIGTERM/SIGUSR1: checkpointed and stopped; `--resume auto` continues
+  DDPC_EXIT_FAULT = 6,          // a rank failed during training (collective error or timeout, I/O):
+                                // the job was aborted; `--resume auto` (or `ddpc launch`) continues
 };
 
 int ddpc_cli_train(int argc, char **argv);

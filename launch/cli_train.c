@@ -12,7 +12,8 @@
 static const char cli_exit_codes[] =
     "exit codes: 0 done (or rejected at review), 1 failed (the message names the file and\n"
     "place), 2 bad command line, 3 diverged, 4 awaiting review, 5 preempted (checkpointed;\n"
-    "--resume auto continues)\n";
+    "--resume auto continues), 6 a rank failed during training and the job was aborted\n"
+    "(--resume auto continues from the last checkpoint)\n";
 
 static void cli_train_usage(FILE *out) {
   fputs("usage: ddpc train CONFIG [--set key=value]... [--run-dir DIR] [--resume auto|PATH] [--quiet]\n"

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/sysinfo.h"
+#include "launch/cli.h"
 #include "launch/signals.h"
 #include "launch/train_internal.h"
 
@@ -52,7 +53,7 @@ int train_evaluate(train_session *s, const ddpc_split *split, double *loss, doub
 void train_abort(train_session *s) {
   fprintf(stderr, "ddpc train: error: rank %d: %s\n", s->comm->rank, ddpc_error_message());
   fflush(stderr);
-  s->comm->ops->abort(s->comm, 1);
+  s->comm->ops->abort(s->comm, DDPC_EXIT_FAULT);
 }
 
 /* steps.jsonl: the global mean loss of this step (a collective, so only when asked for). */

@@ -43,6 +43,7 @@ struct ddpc_comm {
   int node_count;             // nodes in the job (1 when every rank shares one node)
   const ddpc_comm_ops *ops;   // the backend
   void *impl;                 // backend state
+  struct ddpc_watchdog *watchdog;  // the collective watchdog (comm/watchdog.h), NULL when not watched
 };
 
 /* MPI when started by a launcher (mpirun/mpiexec: OMPI_COMM_WORLD_SIZE; srun with PMIx:
@@ -54,6 +55,9 @@ int ddpc_comm_create_self(ddpc_comm **out);
 int ddpc_comm_create_mpi(ddpc_comm **out);
 /* Whether this process was started by an MPI launcher (see ddpc_comm_create). */
 bool ddpc_comm_launched(void);
+/* The training step now beginning, for the collective watchdog's message (comm/watchdog.h):
+ * one relaxed store, nothing when the communicator is not watched. */
+void ddpc_comm_set_step(ddpc_comm *comm, int64_t step);
 /* Finalises (MPI_Finalize) and frees. NULL is fine. */
 void ddpc_comm_destroy(ddpc_comm *comm);
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "comm/comm.h"
+#include "comm/watchdog.h"
 #include "core/error.h"
 
 typedef struct {
@@ -53,9 +54,10 @@ static void scale_avg(const ddpc_comm *c, float *data, size_t count) {
 
 static int mpi_allreduce_float(ddpc_comm *c, float *data, size_t count, ddpc_reduce_op op) {
   if (mpi_check_count(count, "MPI_Allreduce", c->rank)) return -1;
-  if (mpi_check(MPI_Allreduce(MPI_IN_PLACE, data, (int)count, MPI_FLOAT, MPI_SUM, world_of(c)), "MPI_Allreduce",
-                c->rank))
-    return -1;
+  ddpc_watchdog_enter(c->watchdog, "allreduce");
+  int rc = MPI_Allreduce(MPI_IN_PLACE, data, (int)count, MPI_FLOAT, MPI_SUM, world_of(c));
+  ddpc_watchdog_leave(c->watchdog);
+  if (mpi_check(rc, "MPI_Allreduce", c->rank)) return -1;
   if (op == DDPC_REDUCE_AVG) scale_avg(c, data, count);
   return 0;
 }
@@ -95,7 +97,10 @@ static int mpi_test(ddpc_comm *c, ddpc_comm_request *r, bool *done) {
 }
 
 static int mpi_wait(ddpc_comm *c, ddpc_comm_request *r) {
-  int rc = mpi_check(MPI_Wait(&r->req, MPI_STATUS_IGNORE), "MPI_Wait", c->rank);
+  ddpc_watchdog_enter(c->watchdog, "allreduce");
+  int rc = MPI_Wait(&r->req, MPI_STATUS_IGNORE);
+  ddpc_watchdog_leave(c->watchdog);
+  rc = mpi_check(rc, "MPI_Wait", c->rank);
   if (rc == 0 && r->op == DDPC_REDUCE_AVG) scale_avg(c, r->data, r->count);
   free(r);
   return rc;
@@ -103,24 +108,36 @@ static int mpi_wait(ddpc_comm *c, ddpc_comm_request *r) {
 
 static int mpi_allreduce_double(ddpc_comm *c, double *data, size_t count) {
   if (mpi_check_count(count, "MPI_Allreduce", c->rank)) return -1;
-  return mpi_check(MPI_Allreduce(MPI_IN_PLACE, data, (int)count, MPI_DOUBLE, MPI_SUM, world_of(c)), "MPI_Allreduce",
-                   c->rank);
+  ddpc_watchdog_enter(c->watchdog, "allreduce");
+  int rc = MPI_Allreduce(MPI_IN_PLACE, data, (int)count, MPI_DOUBLE, MPI_SUM, world_of(c));
+  ddpc_watchdog_leave(c->watchdog);
+  return mpi_check(rc, "MPI_Allreduce", c->rank);
 }
 
 static int mpi_allgather(ddpc_comm *c, const void *send, void *recv, size_t bytes) {
   if (mpi_check_count(bytes, "MPI_Allgather", c->rank)) return -1;
-  return mpi_check(MPI_Allgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, world_of(c)),
-                   "MPI_Allgather", c->rank);
+  ddpc_watchdog_enter(c->watchdog, "allgather");
+  int rc = MPI_Allgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, world_of(c));
+  ddpc_watchdog_leave(c->watchdog);
+  return mpi_check(rc, "MPI_Allgather", c->rank);
 }
 
 static int mpi_broadcast(ddpc_comm *c, void *data, size_t bytes, int root) {
   if (root < 0 || root >= c->size)
     return ddpc_error_set("MPI_Bcast on rank %d: root %d is not a rank (0..%d)", c->rank, root, c->size - 1);
   if (mpi_check_count(bytes, "MPI_Bcast", c->rank)) return -1;
-  return mpi_check(MPI_Bcast(data, (int)bytes, MPI_BYTE, root, world_of(c)), "MPI_Bcast", c->rank);
+  ddpc_watchdog_enter(c->watchdog, "broadcast");
+  int rc = MPI_Bcast(data, (int)bytes, MPI_BYTE, root, world_of(c));
+  ddpc_watchdog_leave(c->watchdog);
+  return mpi_check(rc, "MPI_Bcast", c->rank);
 }
 
-static int mpi_barrier(ddpc_comm *c) { return mpi_check(MPI_Barrier(world_of(c)), "MPI_Barrier", c->rank); }
+static int mpi_barrier(ddpc_comm *c) {
+  ddpc_watchdog_enter(c->watchdog, "barrier");
+  int rc = MPI_Barrier(world_of(c));
+  ddpc_watchdog_leave(c->watchdog);
+  return mpi_check(rc, "MPI_Barrier", c->rank);
+}
 
 static void mpi_abort(ddpc_comm *c, int code) {
   // Whatever this rank already printed should reach the user before the job dies.
@@ -131,6 +148,7 @@ static void mpi_abort(ddpc_comm *c, int code) {
 }
 
 static void mpi_destroy(ddpc_comm *c) {
+  ddpc_comm_watchdog_stop(c);  // before MPI goes away: the monitor may call MPI_Abort
   mpi_state *s = c->impl;
   if (s) {
     if (s->world != MPI_COMM_NULL) MPI_Comm_free(&s->world);
@@ -202,8 +220,10 @@ int ddpc_comm_create_mpi(ddpc_comm **out) {
     // user set (environment or mpirun --mca) wins: setenv does not overwrite.
     setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0);
     int provided = 0;
-    // FUNNELED: only the training thread calls MPI (the data loader never does).
-    if (mpi_check(MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread", -1)) {
+    // The training thread makes every MPI call but one: the collective watchdog's monitor
+    // thread (comm/watchdog.c) calls MPI_Abort when a collective hangs, which MPI allows only
+    // under MULTIPLE. Granted a lower level, the watchdog ends its process with _exit instead.
+    if (mpi_check(MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread", -1)) {
       mpi_destroy(c);
       return -1;
     }

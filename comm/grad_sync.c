@@ -10,6 +10,7 @@
 
 #include "comm/grad_sync.h"
 #include "comm/grad_sync_internal.h"
+#include "comm/watchdog.h"
 #include "core/error.h"
 #include "core/sysinfo.h"
 
@@ -108,7 +109,9 @@ static int buckets_complete(ddpc_comm *comm, bucket_set *set, float *data) {
   for (int i = 0; i < set->n_buckets; i++) {
     bucket *b = &set->buckets[i];
     if (!b->started || b->done) continue;
+    ddpc_watchdog_context(comm->watchdog, DDPC_WATCH_CONTEXT_BUCKET, i + 1, set->n_buckets);
     int wrc = comm->ops->wait(comm, b->req);
+    ddpc_watchdog_context(comm->watchdog, DDPC_WATCH_CONTEXT_NONE, 0, 0);
     bucket_mark_done(set, b);
     if (wrc && rc == 0) rc = -1;
   }
@@ -220,6 +223,10 @@ int ddpc_grad_sync_create(ddpc_grad_sync **out, ddpc_comm *comm, ddpc_model *mod
   s->n_params = ddpc_model_param_count(model);
   s->n_layers = ddpc_model_layer_count(model);
   int rc = choose_method(comm, cfg, &s->method);
+  // The first use of the comm settings, so the watchdog starts here; it covers every
+  // collective from now on (train.c creates the communicator before it reads the config).
+  // Zero, from callers that fill ddpc_comm_config themselves, leaves the comm unwatched.
+  if (rc == 0 && cfg->timeout_seconds > 0) rc = ddpc_comm_watchdog_start(comm, cfg->timeout_seconds);
   if (rc == 0 && s->method == GRAD_SYNC_MPI) rc = plan_model_buckets(s);
   if (rc == 0 && s->method == GRAD_SYNC_SHM) rc = ddpc_grad_sync_shm_create(&s->shm, comm, s->n_params);
   if (rc) {
@@ -296,7 +303,11 @@ int ddpc_grad_sync_finish(ddpc_grad_sync *sync, ddpc_grad_parts *parts) {
     case GRAD_SYNC_MPI: {
       bucket_set *set = &sync->set;
       if (!sync->cfg.overlap) {
-        if (rc == 0) rc = sync->comm->ops->allreduce_float(sync->comm, model_grads(sync), sync->n_params, DDPC_REDUCE_SUM);
+        if (rc == 0) {
+          ddpc_watchdog_context(sync->comm->watchdog, DDPC_WATCH_CONTEXT_GRADIENTS, 0, 0);
+          rc = sync->comm->ops->allreduce_float(sync->comm, model_grads(sync), sync->n_params, DDPC_REDUCE_SUM);
+          ddpc_watchdog_context(sync->comm->watchdog, DDPC_WATCH_CONTEXT_NONE, 0, 0);
+        }
         set->first_start = t0;
         set->last_done = ddpc_time_seconds();
       } else if (rc == 0) {

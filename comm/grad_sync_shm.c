@@ -40,6 +40,7 @@
 #endif
 
 #include "comm/grad_sync_internal.h"
+#include "comm/watchdog.h"
 #include "core/error.h"
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
@@ -238,10 +239,21 @@ static float *slot_of(const ddpc_grad_sync_shm *s, uint64_t step, int rank) {
 
 float *ddpc_grad_sync_shm_slot(ddpc_grad_sync_shm *s) { return slot_of(s, s->step, s->comm->rank); }
 
+/* Marks the wait for rank `next` with the collective watchdog; entering again restarts its
+ * clock, so progress (another rank arriving) counts like it does for our own timeout. */
+static void watch_peer(ddpc_watchdog *w, int next) {
+  ddpc_watchdog_context(w, DDPC_WATCH_CONTEXT_PEER, next, 0);
+  ddpc_watchdog_enter(w, "shared-memory gradient exchange");
+}
+
 /* Waits until every rank's counter reaches `target`. The clock restarts whenever another
- * rank arrives, so only a wait with no progress at all for timeout_seconds fails. */
+ * rank arrives, so only a wait with no progress at all for the timeout fails. Under a
+ * watched communicator (ddpc train: comm.timeout_seconds) the collective watchdog keeps
+ * that clock and ends the job; timeout_seconds (DDPC_SHM_TIMEOUT_SECONDS) applies to
+ * communicators without a watchdog, which get the error back instead. */
 static int wait_for_all(ddpc_grad_sync_shm *s, uint64_t target) {
   const int size = s->comm->size;
+  ddpc_watchdog *watch = s->comm->watchdog;
   int next = 0;  // ranks below it are known to have published
   const double start = now_seconds();
   double progress = start;  // last time a rank arrived
@@ -249,14 +261,21 @@ static int wait_for_all(ddpc_grad_sync_shm *s, uint64_t target) {
     int before = next;
     while (next < size && atomic_load_explicit(&s->counters[next].published, memory_order_acquire) >= target)
       next++;
-    if (next == size) return 0;
+    if (next == size) {
+      if (polls > 0) {
+        ddpc_watchdog_leave(watch);
+        ddpc_watchdog_context(watch, DDPC_WATCH_CONTEXT_NONE, 0, 0);
+      }
+      return 0;
+    }
+    if (polls == 0 || next != before) watch_peer(watch, next);
     if (s->spin && polls < 64) {  // the first polls, before paying for a clock read
       SHM_CPU_RELAX();
       continue;
     }
     double t = now_seconds();
     if (next != before) progress = t;
-    if (t - progress > s->timeout_seconds)
+    if (!watch && t - progress > s->timeout_seconds)
       return ddpc_error_set("shared-memory gradient exchange: rank %d did not publish step %" PRIu64
                             " within %g s (rank %d waiting; %s sets the limit)",
                             next, target - 1, s->timeout_seconds, s->comm->rank, SHM_TIMEOUT_ENV);

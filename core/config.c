@@ -730,15 +730,17 @@ static int read_train(section top, ddpc_train_config *t) {
 }
 
 static int read_comm(section top, ddpc_comm_config *c) {
-  static const char *const keys[] = {"bucket_mb", "overlap", "intra_node"};
+  static const char *const keys[] = {"bucket_mb", "overlap", "intra_node", "timeout_seconds"};
   section s;
   if (get_section(top, "comm", "comm", &s) != 0 || check_keys(s, "comm", keys, COUNT(keys)) != 0) return -1;
   c->bucket_mb = DDPC_DEFAULT_BUCKET_MB;
   c->overlap = true;
+  c->timeout_seconds = DDPC_DEFAULT_COMM_TIMEOUT_SECONDS;
   int intra = DDPC_INTRA_NODE_AUTO;
   const num_range bucket_range = {0, 1024, true, false};
   if (get_double(s, "bucket_mb", bucket_range, &c->bucket_mb) < 0 || get_bool(s, "overlap", &c->overlap) < 0 ||
-      get_enum(s, "intra_node", ddpc_intra_node_names, DDPC_INTRA_NODE_COUNT, &intra) < 0)
+      get_enum(s, "intra_node", ddpc_intra_node_names, DDPC_INTRA_NODE_COUNT, &intra) < 0 ||
+      get_double(s, "timeout_seconds", positive, &c->timeout_seconds) < 0)
     return -1;
   c->intra_node = (ddpc_intra_node)intra;
   return 0;

@@ -293,6 +293,8 @@ int ddpc_config_write_resolved(ddpc_config *cfg) {
   out_number(&o, cfg->comm.bucket_mb, false);
   out_printf(&o, "\n  overlap: %s\n  intra_node: %s", bool_text(cfg->comm.overlap),
              ddpc_names_get(ddpc_intra_node_names, DDPC_INTRA_NODE_COUNT, (int)cfg->comm.intra_node));
+  out_printf(&o, "\n  timeout_seconds: ");
+  out_number(&o, cfg->comm.timeout_seconds, false);
   out_printf(&o, "\n");
   write_stop(&o, &cfg->stop);
   write_checkpoint_review(&o, &cfg->checkpoint, &cfg->review);

@@ -50,6 +50,16 @@ void ddpc_json_bool(ddpc_json *j, const char *key, bool value) {
   fputs(value ? "true" : "false", j->out);
 }
 
+void ddpc_json_string_array(ddpc_json *j, const char *key, const char *const *values, int n) {
+  json_key(j, key);
+  fputc('[', j->out);
+  for (int i = 0; i < n; i++) {
+    if (i > 0) fputc(',', j->out);
+    json_escaped(j->out, values[i]);
+  }
+  fputc(']', j->out);
+}
+
 void ddpc_json_begin_object(ddpc_json *j, const char *key) {
   json_key(j, key);
   fputc('{', j->out);

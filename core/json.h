@@ -19,6 +19,8 @@ void ddpc_json_string(ddpc_json *j, const char *key, const char *value);
 void ddpc_json_number(ddpc_json *j, const char *key, double value);
 void ddpc_json_int(ddpc_json *j, const char *key, int64_t value);
 void ddpc_json_bool(ddpc_json *j, const char *key, bool value);
+/* An array of `n` strings, e.g. a command's argument vector. */
+void ddpc_json_string_array(ddpc_json *j, const char *key, const char *const *values, int n);
 void ddpc_json_begin_object(ddpc_json *j, const char *key);
 void ddpc_json_end_object(ddpc_json *j);
 /* Closes the top-level object (no newline). */

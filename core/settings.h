@@ -59,11 +59,15 @@ extern const char *const ddpc_intra_node_names[DDPC_INTRA_NODE_COUNT];
 
 /* Default comm.bucket_mb (see bench/RESULTS.md for the measurement behind it). */
 #define DDPC_DEFAULT_BUCKET_MB 1.0
+/* Default comm.timeout_seconds: long enough for any collective of a healthy job (a slow
+ * epoch-end evaluation included), short enough that a hung job is noticed. */
+#define DDPC_DEFAULT_COMM_TIMEOUT_SECONDS 300.0
 
 typedef struct {
   double bucket_mb;             // cap of one gradient bucket, MiB
   bool overlap;                 // start bucket all-reduces during backward (false: one after)
   ddpc_intra_node intra_node;   // how gradients are combined among ranks
+  double timeout_seconds;       // a collective with no progress this long aborts the job (0: not watched)
 } ddpc_comm_config;
 
 #endif

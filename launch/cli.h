@@ -18,6 +18,8 @@ int ddpc_cli_train(int argc, char **argv);
 int ddpc_cli_resume(int argc, char **argv);
 int ddpc_cli_inspect(int argc, char **argv);
 int ddpc_cli_graph(int argc, char **argv);
+int ddpc_cli_submit(int argc, char **argv);
+int ddpc_cli_launch(int argc, char **argv);
 
 /* Shared argument helpers (cli_args.c). */
 /* Value of an option given as "--name value" or "--name=value" at argv[*i], advancing *i;

@@ -20,6 +20,8 @@ static void main_usage(FILE *out) {
         "  inspect CHECKPOINT\n"
         "                 print what a checkpoint file holds, after verifying it\n"
         "  graph CONFIG   print the run's state machine as Graphviz DOT\n"
+        "  submit [--nodes N] [--ntasks-per-node T] [--time T] ... CONFIG   submit as a Slurm job\n"
+        "  launch -n N CONFIG  mpirun N ranks of `train`, restarting after faults\n"
         "\n"
         "options:\n"
         "  -h, --help     show this help (`ddpc train --help` for the command's own)\n"
@@ -55,6 +57,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "resume") == 0) return ddpc_cli_resume(argc - 1, argv + 1);
   if (strcmp(cmd, "inspect") == 0) return ddpc_cli_inspect(argc - 1, argv + 1);
   if (strcmp(cmd, "graph") == 0) return ddpc_cli_graph(argc - 1, argv + 1);
+  if (strcmp(cmd, "submit") == 0) return ddpc_cli_submit(argc - 1, argv + 1);
+  if (strcmp(cmd, "launch") == 0) return ddpc_cli_launch(argc - 1, argv + 1);
   fprintf(stderr, "ddpc: unknown command '%s'\n", cmd);
   main_usage(stderr);
   return DDPC_EXIT_USAGE;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/error.h"
@@ -73,6 +74,7 @@ static void train_log_step(train_session *s, const ddpc_loss_result *r, int n, f
 /* One optimizer step on this rank's batch at positions pos[0..n). Returns the loss. */
 static ddpc_loss_result train_step(train_session *s, const uint32_t *pos, int n, int64_t total_steps) {
   const ddpc_config *cfg = &s->cfg;
+  ddpc_comm_set_step(s->comm, s->step);
   train_gather(s, &s->data.train, pos, n);
   ddpc_forward_ctx ctx = {true, cfg->seed, (uint64_t)s->step};
   const float *out = ddpc_model_forward(s->model, s->batch_x, n, &ctx);
@@ -81,6 +83,8 @@ static ddpc_loss_result train_step(train_session *s, const uint32_t *pos, int n,
     if (s->fail_action == 'k') raise(SIGKILL);
     if (s->fail_action == 't') raise(SIGTERM);
     if (s->fail_action == 'u') raise(SIGUSR1);
+    if (s->fail_action == 'h')
+      for (;;) pause();  // stops taking part, as a rank behind a cut network link would
     if (s->fail_action == 'f') {
       ddpc_error_set("failure injected by DDPC_FAIL_AT at step %lld", (long long)s->step);
       train_abort(s);

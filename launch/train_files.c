@@ -292,6 +292,17 @@ static void files_meta_data_file(ddpc_json *j, const char *key, const char *path
   ddpc_json_end_object(j);
 }
 
+/* Under Slurm: which job, allocation and restart wrote this run (a requeued job starts
+ * again with the same id and a higher SLURM_RESTART_COUNT). Unset variables are null. */
+static void files_meta_slurm(ddpc_json *j) {
+  static const char *const names[] = {"SLURM_JOB_ID", "SLURM_JOB_NAME", "SLURM_JOB_NODELIST", "SLURM_NTASKS",
+                                      "SLURM_PROCID", "SLURM_RESTART_COUNT", "SLURM_CLUSTER_NAME"};
+  if (!getenv("SLURM_JOB_ID")) return;
+  ddpc_json_begin_object(j, "slurm");
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) ddpc_json_string(j, names[i], getenv(names[i]));
+  ddpc_json_end_object(j);
+}
+
 static int files_meta_json(FILE *out, void *user) {
   const files_meta *m = user;
   const train_session *s = m->s;
@@ -336,6 +347,7 @@ static int files_meta_json(FILE *out, void *user) {
   files_meta_data_file(&j, "test_labels", d->test.labels);
   files_meta_data_file(&j, "test", d->test.path);
   ddpc_json_end_object(&j);
+  files_meta_slurm(&j);
   ddpc_json_begin_object(&j, "test");
   ddpc_json_number(&j, "loss", s->test_loss);
   ddpc_json_number(&j, "accuracy", s->test_accuracy);

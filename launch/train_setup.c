@@ -138,8 +138,9 @@ static int train_init_params(train_session *s) {
 
 /* DDPC_FAIL_AT=RANK:STEP[:ACTION] makes that rank misbehave at that step, for the tests:
  * ACTION fail (default: an error, so one failing rank must end the job), kill (SIGKILL,
- * as a crash or the OOM killer would), term (SIGTERM, as a scheduler would) or usr1
- * (SIGUSR1, Slurm's warning before the time limit). */
+ * as a crash or the OOM killer would), term (SIGTERM, as a scheduler would), usr1
+ * (SIGUSR1, Slurm's warning before the time limit) or hang (stops taking part in
+ * collectives forever, for the collective watchdog, comm.timeout_seconds). */
 static void train_read_fail_hook(train_session *s) {
   s->fail_rank = -1;
   s->fail_step = -1;

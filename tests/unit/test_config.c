@@ -663,6 +663,36 @@ static void test_stop_sections(void) {
   STOP_ERROR("rvw3.yaml", "review: {after_epochs: -2}\n", "review.after_epochs: must be between 0 and 2147483647, got -2", NULL);
 }
 
+/* comm.timeout_seconds: 300 by default, any number > 0, written to the resolved YAML. */
+static void test_comm_timeout(void) {
+  char *path = write_file("timeout.yaml", minimal_yaml);
+  ddpc_config cfg;
+  int rc = load(&cfg, path, 0, NULL, NULL);
+  CHECK(rc == 0, "minimal config loads: %s", ddpc_error_message());
+  if (rc == 0) {
+    CHECK(cfg.comm.timeout_seconds == 300.0, "comm.timeout_seconds defaults to 300, got %g", cfg.comm.timeout_seconds);
+    CHECK(strstr(cfg.resolved_yaml, "  intra_node: auto\n  timeout_seconds: 300\nstop:\n") != NULL,
+          "resolved YAML writes the default timeout:\n%s", cfg.resolved_yaml);
+    ddpc_config_free(&cfg);
+  }
+  rc = load(&cfg, path, 1, "comm.timeout_seconds=2.5", NULL);
+  CHECK(rc == 0, "comm.timeout_seconds=2.5 loads: %s", ddpc_error_message());
+  if (rc == 0) {
+    CHECK(cfg.comm.timeout_seconds == 2.5, "comm.timeout_seconds 2.5, got %g", cfg.comm.timeout_seconds);
+    CHECK(strstr(cfg.resolved_yaml, "  timeout_seconds: 2.5\n") != NULL, "resolved YAML writes 2.5:\n%s",
+          cfg.resolved_yaml);
+    ddpc_config_free(&cfg);
+  }
+  EXPECT_OVERRIDE_ERROR("timeout0.yaml", minimal_yaml, "comm.timeout_seconds=0",
+                        "comm.timeout_seconds: must be > 0, got 0", NULL);
+  EXPECT_OVERRIDE_ERROR("timeoutneg.yaml", minimal_yaml, "comm.timeout_seconds=-3",
+                        "comm.timeout_seconds: must be > 0, got -3", NULL);
+  EXPECT_ERROR("timeouttext.yaml", "data:\n  train: {images: a.gz, labels: b.gz}\nmodel:\n  - {type: linear, units: 10}\n"
+               "comm: {timeout_seconds: soon}\n",
+               "timeouttext.yaml:5:", "comm.timeout_seconds: expected a number");
+  free(path);
+}
+
 int main(void) {
   tmp_root = realpath(testing_temp_dir(), NULL);
   unsetenv("DDPC_CACHE_DIR");
@@ -675,6 +705,7 @@ int main(void) {
   test_relative_paths();
   test_round_trip_and_hash();
   test_stop_sections();
+  test_comm_timeout();
   free(tmp_root);
   return testing_finish();
 }

@@ -1,0 +1,338 @@
+/* `ddpc submit`: writes RUN_DIR/submit.sbatch (launch/slurm_script.c) and hands it to
+ * sbatch. The config is loaded first so a bad one fails here, not in the queue; sbatch is
+ * run from an argument vector (no shell) and its refusal is reported in one line. */
+#define _XOPEN_SOURCE 700  // realpath
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "launch/cli.h"
+#include "launch/slurm_script.h"
+
+static void cli_submit_usage(FILE *out) {
+  fputs("usage: ddpc submit [--nodes N] [--ntasks-per-node T] [--time HH:MM:SS] [--partition P]\n"
+        "                   [--account A] [--job-name NAME] [--launcher srun|mpirun] [--no-requeue]\n"
+        "                   [--dry-run] CONFIG [--set key=value]... [--run-dir DIR]\n"
+        "\n"
+        "Submits `ddpc train CONFIG --resume auto` as a Slurm batch job of N nodes with T ranks\n"
+        "each. The script goes to RUN_DIR/submit.sbatch (RUN_DIR: --run-dir, else output.dir),\n"
+        "the job's output to RUN_DIR/slurm-<job id>.out. 60 s before the time limit the job\n"
+        "checkpoints, requeues itself and continues where it stopped.\n"
+        "\n"
+        "options:\n"
+        "  --nodes N            nodes (default 1)\n"
+        "  --ntasks-per-node T  ranks per node (default 1)\n"
+        "  --time T             time limit, e.g. 02:00:00 (default: the partition's)\n"
+        "  --partition P        partition (default: the cluster's default)\n"
+        "  --account A          account to charge\n"
+        "  --job-name NAME      job name (default: the config's name)\n"
+        "  --launcher L         srun (default; srun --mpi=pmix) or mpirun (Open MPI's)\n"
+        "  --no-requeue         after a preemption, end the job (exit 5) instead of requeueing\n"
+        "  --dry-run            print the batch script; write and submit nothing\n"
+        "  --set key=value      override a config key (repeatable), passed on to the job\n"
+        "  --run-dir DIR        the run directory (default: the config's output.dir)\n"
+        "  -h, --help           show this help\n"
+        "\n"
+        "exit codes: 0 submitted (or printed), 1 bad config or sbatch refused the job,\n"
+        "2 bad command line, 127 sbatch not found\n",
+        out);
+}
+
+/* Parsed command line. */
+typedef struct {
+  ddpc_slurm_options script;  // what goes into the batch script
+  const char *config;         // CONFIG as given
+  const char *run_dir;        // --run-dir as given, or NULL
+  const char **overrides;     // --set values (argc slots)
+  bool dry_run;               // print, do not write or submit
+} submit_args;
+
+static int submit_positive(const char *opt, const char *v, int *out) {
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno || end == v || *end || n < 1 || n > INT_MAX) {
+    fprintf(stderr, "ddpc submit: %s needs a whole number >= 1, got '%s'\n", opt, v);
+    return -1;
+  }
+  *out = (int)n;
+  return 0;
+}
+
+/* Returns -1 to go on, or the exit code to return. */
+static int submit_parse(int argc, char **argv, submit_args *a) {
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    int bad = 0;
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      cli_submit_usage(stdout);
+      return DDPC_EXIT_OK;
+    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--nodes"))) {
+      bad = submit_positive("--nodes", v, &a->script.nodes);
+    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--ntasks-per-node"))) {
+      bad = submit_positive("--ntasks-per-node", v, &a->script.ntasks_per_node);
+    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--time"))) {
+      a->script.time = v;
+    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--partition"))) {
+      a->script.partition = v;
+    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--account"))) {
+      a->script.account = v;
+    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--job-name"))) {
+      a->script.job_name = v;
+    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--launcher"))) {
+      if (strcmp(v, "srun") == 0) {
+        a->script.launcher = DDPC_SLURM_LAUNCHER_SRUN;
+      } else if (strcmp(v, "mpirun") == 0) {
+        a->script.launcher = DDPC_SLURM_LAUNCHER_MPIRUN;
+      } else {
+        fprintf(stderr, "ddpc submit: --launcher is srun or mpirun, got '%s'\n", v);
+        bad = 1;
+      }
+    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--set"))) {
+      a->overrides[a->script.n_overrides++] = v;
+    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--run-dir"))) {
+      a->run_dir = v;
+    } else if (strcmp(argv[i], "--no-requeue") == 0) {
+      a->script.requeue = false;
+    } else if (strcmp(argv[i], "--dry-run") == 0) {
+      a->dry_run = true;
+    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+      fprintf(stderr, "ddpc submit: unknown option '%s' (see ddpc submit --help)\n", argv[i]);
+      bad = 1;
+    } else if (!a->config) {
+      a->config = argv[i];
+    } else {
+      fprintf(stderr, "ddpc submit: unexpected argument '%s': only one CONFIG is taken\n", argv[i]);
+      bad = 1;
+    }
+    if (bad) return DDPC_EXIT_USAGE;
+  }
+  if (!a->config) {
+    fprintf(stderr, "ddpc submit: missing CONFIG (see ddpc submit --help)\n");
+    return DDPC_EXIT_USAGE;
+  }
+  return -1;
+}
+
+/* `path` made absolute against the working directory (the job may start elsewhere). */
+static char *submit_absolute(const char *path) {
+  if (path[0] == '/') return ddpc_strdup(path);
+  char *cwd = getcwd(NULL, 0);
+  if (!cwd) {
+    ddpc_error_set("cannot read the working directory: %s", strerror(errno));
+    return NULL;
+  }
+  char *abs = ddpc_format("%s/%s", cwd, path);
+  free(cwd);
+  return abs;
+}
+
+static char *submit_self_path(void) {
+  char *self = realpath("/proc/self/exe", NULL);
+  if (!self) ddpc_error_set("cannot find the ddpc binary (/proc/self/exe): %s", strerror(errno));
+  return self;
+}
+
+static int submit_write_text(FILE *out, void *user) {
+  return fputs((const char *)user, out) < 0 ? -1 : 0;
+}
+
+/* What a finished child process said. */
+typedef struct {
+  char *out;        // its stdout
+  char *err;        // its stderr
+  int status;       // waitpid status
+  int exec_errno;   // errno of a failed exec, else 0
+} submit_child;
+
+/* Appends what is readable on fd to *buf (*len bytes so far); returns 0 at end of file. */
+static int submit_drain(int fd, char **buf, size_t *len) {
+  char chunk[4096];
+  ssize_t n = read(fd, chunk, sizeof chunk);
+  if (n < 0 && errno == EINTR) return 1;
+  if (n <= 0) return 0;
+  char *grown = realloc(*buf, *len + (size_t)n + 1);
+  if (!grown) return 0;
+  memcpy(grown + *len, chunk, (size_t)n);
+  *len += (size_t)n;
+  grown[*len] = '\0';
+  *buf = grown;
+  return 1;
+}
+
+static void submit_close_pair(int p[2]) {
+  close(p[0]);
+  close(p[1]);
+}
+
+/* Runs argv (argv[0] looked up on PATH) with stdout and stderr captured. */
+static int submit_run(char *const argv[], submit_child *c) {
+  int po[2], pe[2], px[2];
+  memset(c, 0, sizeof *c);
+  if (pipe(po) != 0) return ddpc_error_set("pipe: %s", strerror(errno));
+  if (pipe(pe) != 0) {
+    submit_close_pair(po);
+    return ddpc_error_set("pipe: %s", strerror(errno));
+  }
+  if (pipe(px) != 0 || fcntl(px[1], F_SETFD, FD_CLOEXEC) != 0) {
+    submit_close_pair(po);
+    submit_close_pair(pe);
+    return ddpc_error_set("pipe: %s", strerror(errno));
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    submit_close_pair(po);
+    submit_close_pair(pe);
+    submit_close_pair(px);
+    return ddpc_error_set("fork: %s", strerror(errno));
+  }
+  if (pid == 0) {
+    dup2(po[1], STDOUT_FILENO);
+    dup2(pe[1], STDERR_FILENO);
+    close(po[0]);
+    close(pe[0]);
+    close(px[0]);
+    execvp(argv[0], argv);
+    // The exec error travels back on a close-on-exec pipe: a successful exec closes it.
+    int e = errno;
+    if (write(px[1], &e, sizeof e) < 0) _exit(127);
+    _exit(127);
+  }
+  close(po[1]);
+  close(pe[1]);
+  close(px[1]);
+  if (read(px[0], &c->exec_errno, sizeof c->exec_errno) != (ssize_t)sizeof c->exec_errno) c->exec_errno = 0;
+  close(px[0]);
+  size_t lo = 0, le = 0;
+  struct pollfd fds[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
+  char **bufs[2] = {&c->out, &c->err};
+  size_t *lens[2] = {&lo, &le};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int k = 0; k < 2; k++) {
+      if (fds[k].fd < 0 || !fds[k].revents) continue;
+      if (!submit_drain(fds[k].fd, bufs[k], lens[k])) {
+        close(fds[k].fd);
+        fds[k].fd = -1;
+        open_fds--;
+      }
+    }
+  }
+  for (int k = 0; k < 2; k++)
+    if (fds[k].fd >= 0) close(fds[k].fd);
+  while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR) {
+  }
+  return 0;
+}
+
+/* First non-empty line of text, without its newline (modifies text). */
+static const char *submit_first_line(char *text) {
+  if (!text) return "(no message)";
+  char *p = text + strspn(text, "\r\n");
+  p[strcspn(p, "\r\n")] = '\0';
+  return *p ? p : "(no message)";
+}
+
+/* sbatch --parsable SCRIPT; prints where to follow the job. */
+static int submit_sbatch(const char *script_path, const char *run_dir) {
+  char *argv[] = {"sbatch", "--parsable", (char *)script_path, NULL};
+  submit_child c;
+  if (submit_run(argv, &c) != 0) {
+    fprintf(stderr, "ddpc submit: cannot run sbatch: %s\n", ddpc_error_message());
+    return DDPC_EXIT_FAILED;
+  }
+  int rc;
+  if (c.exec_errno) {
+    fprintf(stderr, "ddpc submit: cannot run sbatch: %s (is Slurm's client installed and on PATH?)\n",
+            strerror(c.exec_errno));
+    rc = 127;
+  } else if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0) {
+    fprintf(stderr, "ddpc submit: sbatch refused the job: %s\n", submit_first_line(c.err));
+    rc = DDPC_EXIT_FAILED;
+  } else {
+    // --parsable prints "ID" or "ID;CLUSTER".
+    char *id = c.out ? c.out : "";
+    id[strcspn(id, ";\r\n")] = '\0';
+    if (!*id) {
+      fprintf(stderr, "ddpc submit: sbatch printed no job id: %s\n", submit_first_line(c.err));
+      rc = DDPC_EXIT_FAILED;
+    } else {
+      printf("submitted job %s; run directory %s; follow: tail -f %s/slurm-%s.out\n", id, run_dir, run_dir, id);
+      rc = DDPC_EXIT_OK;
+    }
+  }
+  free(c.out);
+  free(c.err);
+  return rc;
+}
+
+/* Loads the config, fills in the paths and the defaults it gives, then prints or submits. */
+static int submit_with_config(submit_args *a) {
+  ddpc_config *cfg = ddpc_calloc(1, sizeof *cfg, "config");
+  if (!cfg) return DDPC_EXIT_FAILED;
+  int rc = DDPC_EXIT_FAILED;
+  char *config = NULL, *run_dir = NULL, *self = NULL, *text = NULL, *script_path = NULL;
+  if (ddpc_config_load(cfg, a->config, a->overrides, a->script.n_overrides) != 0) goto fail;
+  if (!(config = realpath(a->config, NULL))) {
+    ddpc_error_set("%s: %s", a->config, strerror(errno));
+    goto fail;
+  }
+  if (!(run_dir = submit_absolute(a->run_dir ? a->run_dir : cfg->output_dir))) goto fail;
+  if (!(self = submit_self_path())) goto fail;
+  a->script.config = config;
+  a->script.run_dir = run_dir;
+  a->script.binary = self;
+  if (!a->script.job_name) a->script.job_name = cfg->name;
+  if (!(text = ddpc_slurm_script(&a->script))) goto fail;
+  if (a->dry_run) {
+    fputs(text, stdout);
+    rc = DDPC_EXIT_OK;
+    goto done;
+  }
+  if (!(script_path = ddpc_format("%s/submit.sbatch", run_dir))) goto fail;
+  if (ddpc_fs_mkdirs(run_dir, 0755) != 0 || ddpc_fs_write_atomic(script_path, submit_write_text, text) != 0) goto fail;
+  rc = submit_sbatch(script_path, run_dir);
+  goto done;
+fail:
+  fprintf(stderr, "ddpc submit: error: %s\n", ddpc_error_message());
+done:
+  ddpc_config_free(cfg);
+  free(cfg);
+  free(config);
+  free(run_dir);
+  free(self);
+  free(text);
+  free(script_path);
+  return rc;
+}
+
+int ddpc_cli_submit(int argc, char **argv) {
+  submit_args a;
+  memset(&a, 0, sizeof a);
+  a.script.nodes = 1;
+  a.script.ntasks_per_node = 1;
+  a.script.launcher = DDPC_SLURM_LAUNCHER_SRUN;
+  a.script.requeue = true;
+  a.script.signal_seconds = 60;
+  a.overrides = calloc((size_t)argc, sizeof *a.overrides);
+  if (!a.overrides) return DDPC_EXIT_FAILED;
+  a.script.overrides = a.overrides;
+  int rc = submit_parse(argc, argv, &a);
+  if (rc < 0) rc = submit_with_config(&a);
+  free(a.overrides);
+  return rc;
+}

@@ -1,0 +1,325 @@
+/* The `ddpc launch` supervisor (see launcher.h): one child mpirun per attempt, restarts
+ * after faults with a capped exponential pause, signal forwarding, attempts.jsonl. */
+#include "launch/launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/json.h"
+#include "core/sysinfo.h"
+
+/* Longest pause between attempts, in seconds. */
+#define LAUNCH_BACKOFF_CAP 10.0
+
+/* Stop signals the launcher received, and the mpirun they go to (0 between attempts).
+ * The handler forwards them itself, so a job hears about it while the launcher waits. */
+static volatile sig_atomic_t launch_signal_count;
+static volatile sig_atomic_t launch_child_pid;
+
+static void launch_on_signal(int sig) {
+  (void)sig;
+  launch_signal_count = launch_signal_count + 1;
+  pid_t pid = (pid_t)launch_child_pid;
+  // The first asks for a checkpoint and a clean stop (Open MPI passes SIGUSR1 to every
+  // rank); a second means "now": mpirun ends the job on SIGTERM.
+  if (pid > 0) kill(pid, launch_signal_count == 1 ? SIGUSR1 : SIGTERM);
+}
+
+char *ddpc_launch_find_program(const char *name) {
+  const char *path = getenv("PATH");
+  if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+  while (*path) {
+    size_t len = strcspn(path, ":");
+    // An empty PATH entry means the current folder.
+    char *candidate = len ? ddpc_format("%.*s/%s", (int)len, path, name) : ddpc_format("./%s", name);
+    if (!candidate) return NULL;
+    if (access(candidate, X_OK) == 0) return candidate;
+    free(candidate);
+    path += len;
+    if (*path == ':') path++;
+  }
+  return NULL;
+}
+
+void ddpc_launch_free_argv(char **argv) {
+  if (!argv) return;
+  for (char **a = argv; *a; a++) free(*a);
+  free(argv);
+}
+
+/* Appends a copy of s; on failure leaves an error and makes later pushes no-ops. */
+static void argv_push(char **argv, int *n, bool *failed, const char *s) {
+  if (*failed) return;
+  if (!(argv[*n] = ddpc_strdup(s))) *failed = true;
+  else (*n)++;
+}
+
+char **ddpc_launch_build_argv(const ddpc_launch_options *opt, int *argc_out) {
+  // Fixed entries (mpirun, 2 root/oversubscribe flags, hostfile pair, -n pair, -x pair,
+  // program, train, CONFIG, --run-dir pair, --resume pair, --quiet) stay under 24.
+  size_t cap = 24 + (size_t)opt->n_mpirun_args + 2 * (size_t)opt->n_overrides;
+  char **argv = ddpc_calloc(cap, sizeof *argv, "mpirun argument vector");
+  if (!argv) return NULL;
+  int n = 0;
+  bool failed = false;
+  argv_push(argv, &n, &failed, opt->mpirun);
+  if (geteuid() == 0) argv_push(argv, &n, &failed, "--allow-run-as-root");
+  // Without a hostfile every rank lands on this machine; Open MPI refuses more ranks
+  // than cores unless told.
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (!opt->hostfile && cores > 0 && opt->ranks > cores) argv_push(argv, &n, &failed, "--oversubscribe");
+  if (opt->hostfile) {
+    argv_push(argv, &n, &failed, "--hostfile");
+    argv_push(argv, &n, &failed, opt->hostfile);
+  }
+  char ranks[32];
+  snprintf(ranks, sizeof ranks, "%d", opt->ranks);
+  argv_push(argv, &n, &failed, "-n");
+  argv_push(argv, &n, &failed, ranks);
+  for (int i = 0; i < opt->n_mpirun_args; i++) argv_push(argv, &n, &failed, opt->mpirun_args[i]);
+  const char *blas_threads = getenv("OPENBLAS_NUM_THREADS");
+  if (blas_threads && *blas_threads) {
+    argv_push(argv, &n, &failed, "-x");
+    argv_push(argv, &n, &failed, "OPENBLAS_NUM_THREADS");
+  }
+  argv_push(argv, &n, &failed, opt->self_exe);
+  argv_push(argv, &n, &failed, "train");
+  argv_push(argv, &n, &failed, opt->config_path);
+  argv_push(argv, &n, &failed, "--run-dir");
+  argv_push(argv, &n, &failed, opt->run_dir);
+  for (int i = 0; i < opt->n_overrides; i++) {
+    argv_push(argv, &n, &failed, "--set");
+    argv_push(argv, &n, &failed, opt->overrides[i]);
+  }
+  // Always: a fresh run directory starts fresh anyway, and a run the user launches again
+  // after a preemption (exit 5) continues where it stopped.
+  argv_push(argv, &n, &failed, "--resume");
+  argv_push(argv, &n, &failed, "auto");
+  if (opt->quiet) argv_push(argv, &n, &failed, "--quiet");
+  if (failed) {
+    ddpc_launch_free_argv(argv);
+    return NULL;
+  }
+  *argc_out = n;
+  return argv;
+}
+
+bool ddpc_launch_is_fault(int exit_code, int signal) {
+  if (signal > 0) return true;
+  return exit_code < 0 || exit_code > 5;
+}
+
+/* Writes a message from the forked child, where stdio is off limits. */
+static void launch_child_say(const char *a, const char *b) {
+  if (write(STDERR_FILENO, a, strlen(a)) < 0 || write(STDERR_FILENO, b, strlen(b)) < 0) return;
+  if (write(STDERR_FILENO, "\n", 1) < 0) return;
+}
+
+/* In the child between fork and exec: only async-signal-safe calls. */
+static void launch_exec_child(char **argv, pid_t parent, const sigset_t *old_mask) {
+  // Its own process group: a Ctrl-C at the terminal reaches the launcher only, which
+  // turns it into the job's SIGUSR1 instead of mpirun's immediate kill.
+  setpgid(0, 0);
+  // A launcher killed outright (SIGKILL) still takes its job down.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) _exit(127);
+  // mpirun forwards stdin to rank 0; from a background process group reading the
+  // terminal would stop it (SIGTTIN). Training reads no stdin.
+  int null_fd = open("/dev/null", O_RDONLY);
+  if (null_fd >= 0) {
+    dup2(null_fd, STDIN_FILENO);
+    if (null_fd != STDIN_FILENO) close(null_fd);
+  }
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  sigprocmask(SIG_SETMASK, old_mask, NULL);
+  execv(argv[0], argv);
+  launch_child_say("ddpc launch: cannot run ", argv[0]);
+  _exit(127);
+}
+
+/* How one attempt ended. */
+typedef struct {
+  int exit_code;  // mpirun's exit code, or 128 + signal
+  int signal;     // the signal that ended mpirun, 0 when it exited
+} launch_outcome;
+
+/* Starts argv and waits for it; -1 with an error when it cannot be started. */
+static int launch_spawn_and_wait(char **argv, launch_outcome *out) {
+  sigset_t stop_signals, old_mask;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  // Blocked across fork, so a signal arriving now is forwarded once the pid is known.
+  sigprocmask(SIG_BLOCK, &stop_signals, &old_mask);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) launch_exec_child(argv, parent, &old_mask);
+  if (pid < 0) {
+    int err = errno;
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    return ddpc_error_set("cannot start %s: fork: %s", argv[0], strerror(err));
+  }
+  launch_child_pid = pid;
+  // A signal that came before the child existed is forwarded now.
+  if (launch_signal_count > 0) kill(pid, launch_signal_count == 1 ? SIGUSR1 : SIGTERM);
+  sigprocmask(SIG_SETMASK, &old_mask, NULL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      int err = errno;
+      launch_child_pid = 0;
+      return ddpc_error_set("waiting for %s: %s", argv[0], strerror(err));
+    }
+  }
+  launch_child_pid = 0;
+  if (WIFSIGNALED(status)) {
+    out->signal = WTERMSIG(status);
+    out->exit_code = 128 + out->signal;
+  } else {
+    out->signal = 0;
+    out->exit_code = WEXITSTATUS(status);
+  }
+  return 0;
+}
+
+/* Sleeps `seconds` unless a stop signal comes first; returns whether it slept it all. */
+static bool launch_pause(double seconds) {
+  struct timespec left = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+  while (launch_signal_count == 0 && (left.tv_sec > 0 || left.tv_nsec > 0)) {
+    if (nanosleep(&left, &left) == 0) break;
+    if (errno != EINTR) break;
+  }
+  return launch_signal_count == 0;
+}
+
+/* The first pause: 1 s, or DDPC_LAUNCH_BACKOFF_SECONDS (the tests set 0). */
+static double launch_first_backoff(void) {
+  const char *v = getenv("DDPC_LAUNCH_BACKOFF_SECONDS");
+  if (!v || !*v) return 1.0;
+  char *end;
+  double s = strtod(v, &end);
+  if (*end != '\0' || !(s >= 0.0)) {
+    fprintf(stderr, "ddpc launch: ignoring DDPC_LAUNCH_BACKOFF_SECONDS='%s': not a number of seconds >= 0\n", v);
+    return 1.0;
+  }
+  return s < LAUNCH_BACKOFF_CAP ? s : LAUNCH_BACKOFF_CAP;
+}
+
+/* One line of attempts.jsonl. */
+typedef struct {
+  int attempt;                 // 1, 2, ...
+  const char *started_at;      // ISO 8601 UTC
+  const char *ended_at;        // ISO 8601 UTC
+  launch_outcome outcome;      // how it ended
+  bool restarted;              // whether another attempt followed
+  char *const *argv;           // what was run
+  int argc;                    // entries of argv
+} launch_attempt;
+
+static int launch_record_attempt(const char *path, const launch_attempt *a) {
+  FILE *f = fopen(path, "a");
+  if (!f) return ddpc_error_set("%s: cannot open for appending: %s", path, strerror(errno));
+  ddpc_json j;
+  ddpc_json_begin(&j, f);
+  ddpc_json_int(&j, "attempt", a->attempt);
+  ddpc_json_string(&j, "started_at", a->started_at);
+  ddpc_json_string(&j, "ended_at", a->ended_at);
+  if (a->outcome.signal > 0) ddpc_json_int(&j, "signal", a->outcome.signal);
+  else ddpc_json_int(&j, "exit_code", a->outcome.exit_code);
+  ddpc_json_bool(&j, "restarted", a->restarted);
+  ddpc_json_string_array(&j, "argv", (const char *const *)a->argv, a->argc);
+  ddpc_json_end(&j);
+  fputc('\n', f);
+  if (fclose(f) != 0) return ddpc_error_set("%s: write failed: %s", path, strerror(errno));
+  return 0;
+}
+
+/* Installs the forwarding handlers; *old receives the previous ones. */
+static void launch_install_signals(struct sigaction old[2]) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = launch_on_signal;
+  sigemptyset(&sa.sa_mask);
+  // One handler at a time, so the count and the forwarded signal agree.
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
+  sa.sa_flags = 0;  // no SA_RESTART: the pause between attempts must wake up
+  sigaction(SIGINT, &sa, &old[0]);
+  sigaction(SIGTERM, &sa, &old[1]);
+}
+
+int ddpc_launch_run(const ddpc_launch_options *opt) {
+  if (ddpc_fs_mkdirs(opt->run_dir, 0755) != 0) {
+    fprintf(stderr, "ddpc launch: error: %s\n", ddpc_error_message());
+    return 1;
+  }
+  char *attempts_path = ddpc_format("%s/attempts.jsonl", opt->run_dir);
+  if (!attempts_path) return 1;
+  struct sigaction old[2];
+  launch_signal_count = 0;
+  launch_child_pid = 0;
+  launch_install_signals(old);
+  double backoff = launch_first_backoff();
+  int restarts = 0, rc = 1;
+  for (int attempt = 1;; attempt++) {
+    int argc = 0;
+    char **argv = ddpc_launch_build_argv(opt, &argc);
+    if (!argv) {
+      fprintf(stderr, "ddpc launch: error: %s\n", ddpc_error_message());
+      break;
+    }
+    char started[32], ended[32];
+    ddpc_time_iso8601(started, sizeof started);
+    launch_outcome outcome = {0, 0};
+    if (launch_spawn_and_wait(argv, &outcome) != 0) {
+      fprintf(stderr, "ddpc launch: error: %s\n", ddpc_error_message());
+      ddpc_launch_free_argv(argv);
+      break;
+    }
+    ddpc_time_iso8601(ended, sizeof ended);
+    rc = outcome.exit_code;
+    // After the launcher itself was told to stop, the job's end is what was asked for.
+    bool fault = ddpc_launch_is_fault(outcome.exit_code, outcome.signal) && launch_signal_count == 0;
+    bool restart = fault && restarts < opt->max_restarts;
+    if (restart) {
+      if (!opt->quiet)
+        fprintf(stderr, "ddpc launch: attempt %d ended with %s %d (a fault); restart %d of %d in %g s with --resume auto\n",
+                attempt, outcome.signal ? "signal" : "exit code", outcome.signal ? outcome.signal : outcome.exit_code,
+                restarts + 1, opt->max_restarts, backoff);
+      restart = launch_pause(backoff);
+    }
+    launch_attempt rec = {attempt, started, ended, outcome, restart, argv, argc};
+    int recorded = launch_record_attempt(attempts_path, &rec);
+    ddpc_launch_free_argv(argv);
+    if (recorded != 0) {
+      fprintf(stderr, "ddpc launch: error: %s\n", ddpc_error_message());
+      if (rc == 0) rc = 1;
+      break;
+    }
+    if (!restart) {
+      if (fault && restarts >= opt->max_restarts)
+        fprintf(stderr, "ddpc launch: giving up after %d restarts (last exit code %d)\n", restarts, rc);
+      break;
+    }
+    restarts++;
+    backoff = backoff * 2 < LAUNCH_BACKOFF_CAP ? backoff * 2 : LAUNCH_BACKOFF_CAP;
+    // Test hook (DDPC_FAIL_AT): the fault it injects belongs to the first attempt only;
+    // a restart that inherited it would fail at the same step again.
+    unsetenv("DDPC_FAIL_AT");
+  }
+  sigaction(SIGINT, &old[0], NULL);
+  sigaction(SIGTERM, &old[1], NULL);
+  free(attempts_path);
+  return rc;
+}

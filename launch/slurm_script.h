@@ -1,0 +1,42 @@
+/* The batch script `ddpc submit` hands to sbatch: #SBATCH lines, then a bash body that
+ * runs the training step under srun (or mpirun), passes the time-limit warning (USR1 to
+ * the batch shell) on to the step, and requeues the job when the step was preempted.
+ * A pure function of its options so the text can be checked without a cluster. */
+#ifndef DDPC_LAUNCH_SLURM_SCRIPT_H
+#define DDPC_LAUNCH_SLURM_SCRIPT_H
+
+#include <stdbool.h>
+
+typedef enum {
+  DDPC_SLURM_LAUNCHER_SRUN,    // srun --mpi=pmix: one task per rank, started by slurmstepd
+  DDPC_SLURM_LAUNCHER_MPIRUN,  // Open MPI's mpirun, which reads the allocation itself
+} ddpc_slurm_launcher;
+
+typedef struct {
+  const char *job_name;          // --job-name
+  int nodes;                     // --nodes
+  int ntasks_per_node;           // --ntasks-per-node: ranks on each node
+  const char *time;              // --time, e.g. 01:00:00; NULL for the partition's default
+  const char *partition;         // --partition, NULL for the cluster's default
+  const char *account;           // --account, NULL for the user's default
+  const char *run_dir;           // absolute run directory: --run-dir and the job's output file
+  const char *binary;            // absolute path of the ddpc command the job runs
+  const char *config;            // absolute path of the config
+  const char *const *overrides;  // "key=value" strings passed on as --set
+  int n_overrides;               // entries of overrides
+  ddpc_slurm_launcher launcher;  // what starts the ranks inside the allocation
+  bool requeue;                  // requeue the job after a preemption (exit code 5)
+  int signal_seconds;            // USR1 reaches the batch shell this long before the time limit
+} ddpc_slurm_options;
+
+/* `s` as one shell word that bash reads back as exactly `s` (nothing expanded): as is
+ * when it holds only characters no shell treats specially, else in single quotes with
+ * each ' written '\''. Returns a malloc'd string, NULL (error set) when out of memory. */
+char *ddpc_slurm_shell_quote(const char *s);
+
+/* The whole batch script as a malloc'd string. NULL with an error set when a value
+ * cannot go on an #SBATCH line (a control character; a backslash in the run directory,
+ * which would turn off sbatch's %j in the output file name) or is out of range. */
+char *ddpc_slurm_script(const ddpc_slurm_options *o);
+
+#endif

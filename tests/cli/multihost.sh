@@ -30,4 +30,54 @@ t_mpirun 120 3 train "$cfg" --run-dir "$T_DIR/local3" "${common[@]}" --set comm.
 t_check "3 local ranks exit 0 ($T_ERR)" test "$T_RC" -eq 0
 t_check "3 hosts give the params_crc32 of 3 ranks on one host" \
   test "$(t_json "$T_DIR/hosts3/summary.json" params_crc32)" = "$(t_json "$T_DIR/local3/summary.json" params_crc32)"
+
+# Faults across the hosts, each run bounded by a timeout. `ddpc launch --max-restarts 2`
+# recovers and ends with the undisturbed run's params_crc32; without restarts the job ends
+# within comm.timeout_seconds plus a few seconds.
+launch_args=()
+for a in "${net_args[@]}"; do launch_args+=(--mpirun-arg "$a"); done
+launch_args+=(--mpirun-arg --map-by --mpirun-arg node --mpirun-arg -x --mpirun-arg DDPC_CACHE_DIR)
+fault_common=(--set train.epochs=40 --set train.batch_size=8 --set checkpoint.every_steps=20 --set comm.timeout_seconds=4 --quiet)
+export DDPC_LAUNCH_BACKOFF_SECONDS=1
+timeout -k 5 300 mpirun "${net_args[@]}" -np 3 --map-by node -x DDPC_CACHE_DIR \
+  "$DDPC" train "$cfg" --run-dir "$T_DIR/calm" "${fault_common[@]}" >/dev/null 2>&1
+calm=$(t_json "$T_DIR/calm/summary.json" params_crc32)
+
+# wait_for_checkpoint DIR: until a first checkpoint exists (at most 60 s).
+wait_for_checkpoint() {
+  for _ in $(seq 1 600); do
+    ls "$1"/checkpoints/ckpt-*.ddpc >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# (a) kill -9 of the rank on h2.
+timeout -k 5 300 "$DDPC" launch -n 3 --max-restarts 2 "${launch_args[@]}" "$cfg" --run-dir "$T_DIR/kill" \
+  "${fault_common[@]}" >"$T_DIR/kill.out" 2>&1 &
+pid=$!
+wait_for_checkpoint "$T_DIR/kill"
+victim=$(ip netns pids ddpc-h2 | while read -r p; do [ "$(cat /proc/"$p"/comm 2>/dev/null)" = ddpc ] && echo "$p"; done | head -n 1)
+[ -n "$victim" ] && kill -9 "$victim"
+wait "$pid"
+rc=$?
+t_check "kill -9 over hosts: launch recovers (rc $rc, victim ${victim:-none})" test "$rc" -eq 0 -a -n "$victim"
+t_check "kill -9 over hosts: same params_crc32 as the undisturbed run" \
+  test "$(t_json "$T_DIR/kill/summary.json" params_crc32 2>/dev/null)" = "$calm"
+
+# (b) a partition between h1 and h2 while their daemons still reach mpirun: without
+# restarts the watchdog ends the job within comm.timeout_seconds (4) plus a few seconds.
+timeout -k 5 120 "$DDPC" launch -n 3 --max-restarts 0 "${launch_args[@]}" "$cfg" --run-dir "$T_DIR/part" \
+  "${fault_common[@]}" >"$T_DIR/part.out" 2>&1 &
+pid=$!
+wait_for_checkpoint "$T_DIR/part"
+start=$(date +%s)
+bash "$beds/netns_hosts.sh" partition h1 h2 on
+wait "$pid"
+rc=$?
+elapsed=$(($(date +%s) - start))
+bash "$beds/netns_hosts.sh" partition h1 h2 off
+t_check "partition, no restarts: non-zero exit, not the test's timeout (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+t_check "partition, no restarts: ended in ${elapsed}s (< 4 + 20)" test "$elapsed" -lt 24
+t_check "partition: the watchdog says what stalled" grep -q "collective watchdog" "$T_DIR/part.out"
 t_finish

@@ -80,4 +80,30 @@ bash "$beds/netns_hosts.sh" partition h1 h2 off
 t_check "partition, no restarts: non-zero exit, not the test's timeout (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 t_check "partition, no restarts: ended in ${elapsed}s (< 4 + 20)" test "$elapsed" -lt 24
 t_check "partition: the watchdog says what stalled" grep -q "collective watchdog" "$T_DIR/part.out"
+
+# (c), (d): a partition, then the loss of h3's link, each healed once the first attempt has
+# ended; `ddpc launch --max-restarts 2` resumes and ends bitwise equal to the calm run.
+# wait_for_attempt DIR: until attempts.jsonl records a finished attempt (at most 90 s).
+wait_for_attempt() {
+  for _ in $(seq 1 900); do
+    [ -s "$1/attempts.jsonl" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+for fault in partition link; do
+  dir="$T_DIR/heal-$fault"
+  timeout -k 5 300 "$DDPC" launch -n 3 --max-restarts 2 "${launch_args[@]}" "$cfg" --run-dir "$dir" \
+    "${fault_common[@]}" >"$dir.out" 2>&1 &
+  pid=$!
+  wait_for_checkpoint "$dir"
+  if [ "$fault" = partition ]; then bash "$beds/netns_hosts.sh" partition h1 h2 on; else bash "$beds/netns_hosts.sh" link h3 down; fi
+  wait_for_attempt "$dir"
+  if [ "$fault" = partition ]; then bash "$beds/netns_hosts.sh" partition h1 h2 off; else bash "$beds/netns_hosts.sh" link h3 up; fi
+  wait "$pid"
+  rc=$?
+  t_check "$fault healed: launch recovers (rc $rc; $(tail -n 2 "$dir.out" | tr '\n' ' '))" test "$rc" -eq 0
+  t_check "$fault healed: same params_crc32 as the undisturbed run" \
+    test "$(t_json "$dir/summary.json" params_crc32 2>/dev/null)" = "$calm"
+done
 t_finish

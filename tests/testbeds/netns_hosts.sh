@@ -50,8 +50,12 @@ up() {
   : >"$RUN/hostfile"
   for i in $(seq 1 "$n"); do
     local ns=ddpc-h$i veth=ddpch${i}v
-    ip netns list | awk '{print $1}' | grep -qx "$ns" || ip netns add "$ns"
-    ip link show "$veth" >/dev/null 2>&1 || ip link add "$veth" type veth peer name eth0 netns "$ns"
+    if ! ip netns list | awk '{print $1}' | grep -qx "$ns"; then
+      ip netns add "$ns"
+      # A veth left by an interrupted run has its peer elsewhere: start it over.
+      ip link del "$veth" 2>/dev/null || true
+    fi
+    ip -n "$ns" link show eth0 >/dev/null 2>&1 || ip link add "$veth" type veth peer name eth0 netns "$ns"
     ip link set "$veth" master "$BRIDGE"
     ip link set "$veth" up
     ip -n "$ns" link set lo up
@@ -96,6 +100,9 @@ down() {
     pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
     [ -n "${pids// /}" ] && kill -KILL $pids 2>/dev/null || true
     ip netns del "$ns" || true
+  done
+  for veth in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^ddpch[0-9]+v$'); do
+    ip link del "$veth" 2>/dev/null || true
   done
   ip link show "$BRIDGE" >/dev/null 2>&1 && ip link del "$BRIDGE" || true
   local rules

@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/machine.h"
 #include "core/metrics.h"
 
 #define CKPT_MAGIC "DDPCCKPT"
@@ -478,7 +479,7 @@ static void checkpoint_describe_meta(const ddpc_checkpoint *ckpt, FILE *out) {
   fprintf(out,
           "meta:\n"
           "  world_size       %" PRIu32 "\n"
-          "  state            %" PRIu32 "\n"
+          "  state            %" PRIu32 " (%s)\n"
           "  config_hash      %016" PRIx64 "\n"
           "  seed             %" PRIu64 "\n"
           "  epoch            %" PRId64 "\n"
@@ -494,7 +495,7 @@ static void checkpoint_describe_meta(const ddpc_checkpoint *ckpt, FILE *out) {
           "  epoch_correct    %.9g\n"
           "  epoch_samples    %.9g\n"
           "  epoch_seconds    %.3f\n",
-          m.world_size, m.state, m.config_hash, m.seed, m.epoch, m.step, m.batch_in_epoch, m.optimizer_steps,
+          m.world_size, m.state, m.state < DDPC_STATE_COUNT ? ddpc_state_names[m.state] : "unknown", m.config_hash, m.seed, m.epoch, m.step, m.batch_in_epoch, m.optimizer_steps,
           m.elapsed_seconds, m.best_value, m.best_epoch, m.bad_epochs, m.reviewed_epoch, m.epoch_loss_sum,
           m.epoch_correct, m.epoch_samples, m.epoch_seconds);
 }

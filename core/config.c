@@ -886,6 +886,36 @@ static int read_review(const config_ctx *ctx, section top, ddpc_review_config *r
   return 0;
 }
 
+static int read_pruning(section top, ddpc_pruning_config *p) {
+  static const char *const keys[] = {"rungs", "wait_seconds"};
+  section s;
+  if (get_section(top, "pruning", "pruning", &s) != 0 || check_keys(s, "pruning", keys, COUNT(keys)) != 0) return -1;
+  p->n_rungs = 0;
+  p->wait_seconds = 300;
+  if (!s.map) return 0;
+  if (get_double(s, "wait_seconds", positive, &p->wait_seconds) < 0) return -1;
+  char *path = NULL;
+  const ddpc_config_node *rungs = field(s, "rungs", &path);
+  if (!rungs) return ddpc_config_node_error(s.map, "pruning: needs 'rungs', a list of epochs such as [1, 3, 9]");
+  int rc = 0;
+  if (rungs->kind != DDPC_CONFIG_NODE_LIST)
+    rc = ddpc_config_type_error(rungs, path, "a list of epochs");
+  else if (rungs->n_items > DDPC_MAX_RUNGS)
+    rc = ddpc_config_node_error(rungs, "%s: at most %d rungs, got %zu", path, DDPC_MAX_RUNGS, rungs->n_items);
+  for (size_t i = 0; rc == 0 && rungs->kind == DDPC_CONFIG_NODE_LIST && i < rungs->n_items; i++) {
+    char *item_path = ddpc_format("%s.%zu", path, i);
+    int64_t v = 0;
+    rc = item_path ? node_int(rungs->items[i], item_path, 1, 1000000, &v) : -1;
+    if (rc == 0 && p->n_rungs > 0 && v <= p->rungs[p->n_rungs - 1])
+      rc = ddpc_config_node_error(rungs->items[i], "%s: rungs must ascend, got %lld after %d", item_path, (long long)v,
+                                  p->rungs[p->n_rungs - 1]);
+    if (rc == 0) p->rungs[p->n_rungs++] = (int)v;
+    free(item_path);
+  }
+  free(path);
+  return rc;
+}
+
 static int read_output(section top, ddpc_config *cfg) {
   static const char *const keys[] = {"dir"};
   section s;
@@ -919,7 +949,7 @@ static int read_name(const config_ctx *ctx, section top, ddpc_config *cfg) {
 
 static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
   static const char *const keys[] = {"name", "seed", "data", "model", "loss", "optimizer", "schedule", "train", "comm",
-                                     "stop", "checkpoint", "review", "output"};
+                                     "stop", "checkpoint", "review", "pruning", "output"};
   section top = {ctx->tree.root, ""};
   if (check_keys(top, "the top level", keys, COUNT(keys)) != 0 || read_name(ctx, top, cfg) != 0) return -1;
   int64_t seed = 0;
@@ -931,7 +961,8 @@ static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
   cfg->loss = (ddpc_loss_kind)loss;
   if (read_optimizer(top, &cfg->optimizer) != 0 || read_schedule(top, &cfg->schedule) != 0 ||
       read_train(top, &cfg->train) != 0 || read_comm(top, &cfg->comm) != 0 || read_stop(ctx, top, cfg) != 0 ||
-      read_checkpoint(ctx, top, cfg) != 0 || read_review(ctx, top, &cfg->review) != 0 || read_output(top, cfg) != 0)
+      read_checkpoint(ctx, top, cfg) != 0 || read_review(ctx, top, &cfg->review) != 0 || read_pruning(top, &cfg->pruning) != 0 ||
+      read_output(top, cfg) != 0)
     return -1;
   return 0;
 }

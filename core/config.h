@@ -121,6 +121,15 @@ typedef struct {
   double when_below;       // review when the monitor is below this
 } ddpc_review_config;
 
+/* Verdicts from an outside scheduler (the tuner's ASHA): after each rung epoch rank 0
+ * waits for RUN_DIR/verdicts/epoch-E ("continue" or "prune [reason]"). */
+#define DDPC_MAX_RUNGS 32
+typedef struct {
+  int n_rungs;                 // rung epochs given (0: no pruning)
+  int rungs[DDPC_MAX_RUNGS];   // epochs (1-based, ascending) after which a verdict is awaited
+  double wait_seconds;         // how long to wait for one before going on [300]
+} ddpc_pruning_config;
+
 typedef struct {
   char *source_path;             // the YAML file it came from
   char *name;                    // run name
@@ -137,6 +146,7 @@ typedef struct {
   ddpc_stop_config stop;         // when training ends
   ddpc_checkpoint_config checkpoint;  // when and what is checkpointed
   ddpc_review_config review;     // human review gates
+  ddpc_pruning_config pruning;   // verdicts from the tuner at rung epochs
   char *output_dir;              // run directory
   char *resolved_yaml;           // the resolved config as YAML text (also its hash input)
 } ddpc_config;

@@ -269,6 +269,16 @@ static void write_checkpoint_review(yaml_out *o, const ddpc_checkpoint_config *c
   if (r->when_has_below) write_number_key(o, "    ", "below", r->when_below);
 }
 
+/* Only when given: configs without it keep the resolved text (and hash) they had. */
+static void write_pruning(yaml_out *o, const ddpc_pruning_config *p) {
+  if (p->n_rungs == 0) return;
+  out_printf(o, "pruning:\n  rungs: [");
+  for (int i = 0; i < p->n_rungs; i++) out_printf(o, "%s%d", i ? ", " : "", p->rungs[i]);
+  out_printf(o, "]\n  wait_seconds: ");
+  out_number(o, p->wait_seconds, false);
+  out_printf(o, "\n");
+}
+
 int ddpc_config_write_resolved(ddpc_config *cfg) {
   yaml_out o = {0};
   out_printf(&o, "name: ");
@@ -298,6 +308,7 @@ int ddpc_config_write_resolved(ddpc_config *cfg) {
   out_printf(&o, "\n");
   write_stop(&o, &cfg->stop);
   write_checkpoint_review(&o, &cfg->checkpoint, &cfg->review);
+  write_pruning(&o, &cfg->pruning);
   out_printf(&o, "output:\n  dir: ");
   out_string(&o, cfg->output_dir);
   out_printf(&o, "\n");

@@ -12,11 +12,11 @@
 
 const char *const ddpc_state_names[DDPC_STATE_COUNT] = {
     "init", "train_epoch", "evaluate", "decide", "checkpoint", "await_review",
-    "preempted", "diverged", "done", "failed", "rejected"};
+    "preempted", "diverged", "done", "failed", "rejected", "pruned"};
 
 bool ddpc_state_is_final(ddpc_state s) {
   return s == DDPC_STATE_AWAIT_REVIEW || s == DDPC_STATE_PREEMPTED || s == DDPC_STATE_DIVERGED ||
-         s == DDPC_STATE_DONE || s == DDPC_STATE_FAILED || s == DDPC_STATE_REJECTED;
+         s == DDPC_STATE_DONE || s == DDPC_STATE_FAILED || s == DDPC_STATE_REJECTED || s == DDPC_STATE_PRUNED;
 }
 
 struct ddpc_machine {
@@ -76,7 +76,7 @@ static char *review_when_label(const ddpc_review_config *r) {
 }
 
 /* DECIDE's rows, in the order of precedence: failure beats a signal beats stopping beats
- * a review beats a checkpoint beats going on. */
+ * pruning beats a review beats a checkpoint beats going on. */
 static int machine_add_decide(ddpc_machine *m, const ddpc_config *cfg) {
   const ddpc_stop_config *st = &cfg->stop;
   const ddpc_state decide = DDPC_STATE_DECIDE;
@@ -105,6 +105,10 @@ static int machine_add_decide(ddpc_machine *m, const ddpc_config *cfg) {
                      ddpc_format("early_stopping(%s, patience %d)", st->early_stopping.monitor,
                                  st->early_stopping.patience),
                      ddpc_stop_cond_early_stopping, "early stopping");
+  // After the stop rows: a trial that is done anyway at a rung ends done, not pruned.
+  if (rc == 0 && cfg->pruning.n_rungs > 0)
+    rc = machine_add(m, decide, DDPC_STATE_PRUNED, ddpc_strdup("pruning verdict(prune)"), ddpc_stop_cond_pruned,
+                     "pruned");
   if (rc == 0 && cfg->review.after_epochs > 0)
     rc = machine_add(m, decide, DDPC_STATE_AWAIT_REVIEW, ddpc_format("review(every %d epochs)", cfg->review.after_epochs),
                      ddpc_stop_cond_review_after, "review");

@@ -27,6 +27,7 @@ typedef enum {
   DDPC_STATE_DONE,          // a stop condition held (final)
   DDPC_STATE_FAILED,        // an error ended the run (final)
   DDPC_STATE_REJECTED,      // a reviewer rejected the run (final)
+  DDPC_STATE_PRUNED,        // an outside scheduler (the tuner's ASHA) stopped it after a checkpoint (final)
   DDPC_STATE_COUNT
 } ddpc_state;
 
@@ -46,6 +47,7 @@ typedef struct {
   double best_value;                   // best monitored value so far (NaN when none)
   int64_t best_epoch;                  // its epoch
   const char *custom_stop_reason;      // set when a stop condition from the C API fired (NULL: none)
+  const char *prune_reason;            // set when the pruning verdict for this epoch says prune (NULL: go on)
 } ddpc_machine_facts;
 
 typedef bool (*ddpc_condition_fn)(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);

@@ -35,6 +35,13 @@ bool ddpc_stop_cond_signal(const ddpc_config *cfg, const ddpc_machine_facts *fac
   return facts->stop_signal;
 }
 
+bool ddpc_stop_cond_pruned(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason) {
+  (void)cfg;
+  if (!facts->prune_reason) return false;
+  *reason = ddpc_strdup(facts->prune_reason);
+  return true;
+}
+
 bool ddpc_stop_cond_nonfinite(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason) {
   (void)cfg;
   (void)reason;

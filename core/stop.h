@@ -10,6 +10,7 @@
 
 bool ddpc_stop_cond_start(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);
 bool ddpc_stop_cond_signal(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);
+bool ddpc_stop_cond_pruned(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);
 bool ddpc_stop_cond_nonfinite(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);
 bool ddpc_stop_cond_divergence(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);
 bool ddpc_stop_cond_max_epochs(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);

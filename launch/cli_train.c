@@ -10,10 +10,10 @@
 #include "launch/cli.h"
 
 static const char cli_exit_codes[] =
-    "exit codes: 0 done (or rejected at review), 1 failed (the message names the file and\n"
-    "place), 2 bad command line, 3 diverged, 4 awaiting review, 5 preempted (checkpointed;\n"
-    "--resume auto continues), 6 a rank failed during training and the job was aborted\n"
-    "(--resume auto continues from the last checkpoint)\n";
+    "exit codes: 0 done (or rejected at review, or pruned by the tuner), 1 failed (the\n"
+    "message names the file and place), 2 bad command line, 3 diverged, 4 awaiting review,\n"
+    "5 preempted (checkpointed; --resume auto continues), 6 a rank failed during training\n"
+    "and the job was aborted (--resume auto continues from the last checkpoint)\n";
 
 static void cli_train_usage(FILE *out) {
   fputs("usage: ddpc train CONFIG [--set key=value]... [--run-dir DIR] [--resume auto|PATH] [--quiet]\n"
@@ -49,7 +49,9 @@ static void cli_resume_usage(FILE *out) {
 }
 
 static int cli_exit_code(const ddpc_train_result *r) {
-  if (strcmp(r->state, "done") == 0 || strcmp(r->state, "rejected") == 0) return DDPC_EXIT_OK;
+  // Ended as asked: by a stop condition, a reviewer, or the tuner's pruning verdict.
+  if (strcmp(r->state, "done") == 0 || strcmp(r->state, "rejected") == 0 || strcmp(r->state, "pruned") == 0)
+    return DDPC_EXIT_OK;
   if (strcmp(r->state, "diverged") == 0) return DDPC_EXIT_DIVERGED;
   if (strcmp(r->state, "await_review") == 0) return DDPC_EXIT_AWAIT_REVIEW;
   if (strcmp(r->state, "preempted") == 0) return DDPC_EXIT_PREEMPTED;

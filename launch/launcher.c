@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +16,16 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "launch/abort_watch.h"
 #include "core/json.h"
 #include "core/sysinfo.h"
 
 /* Longest pause between attempts, in seconds. */
 #define LAUNCH_BACKOFF_CAP 10.0
+/* After the job announced an abort, how long mpirun may take to end before the launcher
+ * kills it (see launch/abort_watch.c for why it can hang). Not SIGTERM: an aborting mpirun
+ * takes it as a second abort request and crashes in PMIx_Finalize (Open MPI 4.1). */
+#define LAUNCH_ABORT_GRACE_SECONDS 5.0
 
 /* Stop signals the launcher received, and the mpirun they go to (0 between attempts).
  * The handler forwards them itself, so a job hears about it while the launcher waits. */
@@ -126,7 +132,7 @@ static void launch_child_say(const char *a, const char *b) {
 }
 
 /* In the child between fork and exec: only async-signal-safe calls. */
-static void launch_exec_child(char **argv, pid_t parent, const sigset_t *old_mask) {
+static void launch_exec_child(char **argv, pid_t parent, const sigset_t *old_mask, int stderr_fd) {
   // Its own process group: a Ctrl-C at the terminal reaches the launcher only, which
   // turns it into the job's SIGUSR1 instead of mpirun's immediate kill.
   setpgid(0, 0);
@@ -140,7 +146,9 @@ static void launch_exec_child(char **argv, pid_t parent, const sigset_t *old_mas
     dup2(null_fd, STDIN_FILENO);
     if (null_fd != STDIN_FILENO) close(null_fd);
   }
+  if (stderr_fd >= 0 && dup2(stderr_fd, STDERR_FILENO) < 0) _exit(127);
   signal(SIGINT, SIG_DFL);
+  signal(SIGPIPE, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   sigprocmask(SIG_SETMASK, old_mask, NULL);
   execv(argv[0], argv);
@@ -154,8 +162,81 @@ typedef struct {
   int signal;     // the signal that ended mpirun, 0 when it exited
 } launch_outcome;
 
+static double launch_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef enum { RELAY_MORE, RELAY_EMPTY, RELAY_END } launch_relay_result;
+
+/* Copies what mpirun wrote to its stderr pipe onto the launcher's stderr and watches it. */
+static launch_relay_result launch_relay_stderr(int fd, ddpc_abort_watch *watch) {
+  char buf[4096];
+  ssize_t got = read(fd, buf, sizeof buf);
+  if (got < 0) return errno == EINTR ? RELAY_MORE : errno == EAGAIN ? RELAY_EMPTY : RELAY_END;
+  if (got == 0) return RELAY_END;
+  for (ssize_t off = 0; off < got;) {
+    ssize_t put = write(STDERR_FILENO, buf + off, (size_t)(got - off));
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) break;  // the launcher's stderr is gone: keep draining, keep watching
+    off += put;
+  }
+  ddpc_abort_watch_feed(watch, buf, (size_t)got);
+  return RELAY_MORE;
+}
+
+/* Waits for mpirun while relaying its stderr. Once the job has announced an abort, mpirun
+ * gets LAUNCH_ABORT_GRACE_SECONDS to end, then SIGKILL, sent to its process group (mpirun,
+ * the local daemons and rsh agents it started). */
+static int launch_supervise(pid_t pid, int stderr_fd, const char *program, int *status) {
+  ddpc_abort_watch watch;
+  ddpc_abort_watch_init(&watch);
+  bool stream_open = stderr_fd >= 0;
+  double announced_at = -1.0;
+  bool killed = false;
+  for (;;) {
+    pid_t done = waitpid(pid, status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) return ddpc_error_set("waiting for %s: %s", program, strerror(errno));
+    if (stream_open) {
+      struct pollfd p = {.fd = stderr_fd, .events = POLLIN};
+      int ready = poll(&p, 1, 100);
+      if (ready > 0) stream_open = launch_relay_stderr(stderr_fd, &watch) != RELAY_END;
+    } else {
+      struct timespec pause = {0, 100 * 1000 * 1000};
+      nanosleep(&pause, NULL);
+    }
+    if (watch.announced && announced_at < 0) announced_at = launch_now();
+    if (announced_at < 0) continue;
+    double waited = launch_now() - announced_at;
+    if (!killed && waited >= LAUNCH_ABORT_GRACE_SECONDS) {
+      fprintf(stderr,
+              "ddpc launch: the job announced an abort %.0f s ago but %s has not ended (a host is probably "
+              "unreachable); killing it\n",
+              waited, program);
+      kill(-pid, SIGKILL);
+      killed = true;
+    }
+  }
+  // What mpirun wrote last is still in the pipe; a daemon left running elsewhere may hold
+  // its write end, so read only what is there.
+  if (stream_open) {
+    int flags = fcntl(stderr_fd, F_GETFL);
+    if (flags >= 0) fcntl(stderr_fd, F_SETFL, flags | O_NONBLOCK);
+    while (launch_relay_stderr(stderr_fd, &watch) == RELAY_MORE) {
+    }
+  }
+  return 0;
+}
+
 /* Starts argv and waits for it; -1 with an error when it cannot be started. */
 static int launch_spawn_and_wait(char **argv, launch_outcome *out) {
+  int pipe_fds[2] = {-1, -1};
+  if (pipe(pipe_fds) != 0) return ddpc_error_set("cannot start %s: pipe: %s", argv[0], strerror(errno));
+  // Close-on-exec: mpirun gets the write end as its stderr only, through dup2.
+  fcntl(pipe_fds[0], F_SETFD, FD_CLOEXEC);
+  fcntl(pipe_fds[1], F_SETFD, FD_CLOEXEC);
   sigset_t stop_signals, old_mask;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -164,10 +245,12 @@ static int launch_spawn_and_wait(char **argv, launch_outcome *out) {
   sigprocmask(SIG_BLOCK, &stop_signals, &old_mask);
   pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid == 0) launch_exec_child(argv, parent, &old_mask);
+  if (pid == 0) launch_exec_child(argv, parent, &old_mask, pipe_fds[1]);
+  close(pipe_fds[1]);
   if (pid < 0) {
     int err = errno;
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    close(pipe_fds[0]);
     return ddpc_error_set("cannot start %s: fork: %s", argv[0], strerror(err));
   }
   launch_child_pid = pid;
@@ -175,14 +258,10 @@ static int launch_spawn_and_wait(char **argv, launch_outcome *out) {
   if (launch_signal_count > 0) kill(pid, launch_signal_count == 1 ? SIGUSR1 : SIGTERM);
   sigprocmask(SIG_SETMASK, &old_mask, NULL);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
-      int err = errno;
-      launch_child_pid = 0;
-      return ddpc_error_set("waiting for %s: %s", argv[0], strerror(err));
-    }
-  }
+  int rc = launch_supervise(pid, pipe_fds[0], argv[0], &status);
+  close(pipe_fds[0]);
   launch_child_pid = 0;
+  if (rc != 0) return rc;
   if (WIFSIGNALED(status)) {
     out->signal = WTERMSIG(status);
     out->exit_code = 128 + out->signal;
@@ -245,8 +324,9 @@ static int launch_record_attempt(const char *path, const launch_attempt *a) {
   return 0;
 }
 
-/* Installs the forwarding handlers; *old receives the previous ones. */
-static void launch_install_signals(struct sigaction old[2]) {
+/* Installs the forwarding handlers and ignores SIGPIPE (a closed stderr must not end the
+ * launcher while its job runs); *old receives the previous ones. */
+static void launch_install_signals(struct sigaction old[3]) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = launch_on_signal;
@@ -257,6 +337,11 @@ static void launch_install_signals(struct sigaction old[2]) {
   sa.sa_flags = 0;  // no SA_RESTART: the pause between attempts must wake up
   sigaction(SIGINT, &sa, &old[0]);
   sigaction(SIGTERM, &sa, &old[1]);
+  struct sigaction ignore;
+  memset(&ignore, 0, sizeof ignore);
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGPIPE, &ignore, &old[2]);
 }
 
 int ddpc_launch_run(const ddpc_launch_options *opt) {
@@ -266,7 +351,7 @@ int ddpc_launch_run(const ddpc_launch_options *opt) {
   }
   char *attempts_path = ddpc_format("%s/attempts.jsonl", opt->run_dir);
   if (!attempts_path) return 1;
-  struct sigaction old[2];
+  struct sigaction old[3];
   launch_signal_count = 0;
   launch_child_pid = 0;
   launch_install_signals(old);
@@ -320,6 +405,7 @@ int ddpc_launch_run(const ddpc_launch_options *opt) {
   }
   sigaction(SIGINT, &old[0], NULL);
   sigaction(SIGTERM, &old[1], NULL);
+  sigaction(SIGPIPE, &old[2], NULL);
   free(attempts_path);
   return rc;
 }

@@ -61,7 +61,10 @@ static int train_transition(train_session *s) {
     s->facts.elapsed_seconds = train_elapsed(s);
     int every = s->cfg.checkpoint.every_epochs;
     s->facts.checkpoint_due = every > 0 && s->epoch > 0 && s->epoch % every == 0;
-    if (s->state == DDPC_STATE_DECIDE) train_ask_custom_stops(s);
+    if (s->state == DDPC_STATE_DECIDE) {
+      train_ask_custom_stops(s);
+      train_await_verdict(s);
+    }
     ddpc_state next;
     if (ddpc_machine_decide(s->machine, s->state, &s->facts, &next, &reason) == 0) to = (int32_t)next;
   }
@@ -97,6 +100,7 @@ static int train_act(train_session *s) {
       return 0;
     case DDPC_STATE_CHECKPOINT:
     case DDPC_STATE_PREEMPTED:
+    case DDPC_STATE_PRUNED:
       return train_checkpoint_save(s);
     case DDPC_STATE_AWAIT_REVIEW:
       if (train_checkpoint_save(s) != 0) return -1;
@@ -133,7 +137,8 @@ static int train_resume_state(train_session *s) {
     s->state = DDPC_STATE_DECIDE;  // decide again: the gate is answered for this epoch
     return 0;
   }
-  if (saved == DDPC_STATE_DONE || saved == DDPC_STATE_DIVERGED || saved == DDPC_STATE_REJECTED) {
+  if (saved == DDPC_STATE_DONE || saved == DDPC_STATE_DIVERGED || saved == DDPC_STATE_REJECTED ||
+      saved == DDPC_STATE_PRUNED) {
     ddpc_progress_note(&s->progress, "resume: the run already ended in state %s; nothing to do", ddpc_state_names[saved]);
     s->stop_reason = ddpc_format("already %s", ddpc_state_names[saved]);
     return 0;
@@ -151,6 +156,7 @@ static void train_session_free(train_session *s) {
   free(s->positions);
   free(s->hooks);
   free(s->stop_reason);
+  free(s->prune_reason);
   ddpc_metric_history_free(&s->history);
   ddpc_machine_free(s->machine);
   ddpc_grad_sync_free(s->sync);

@@ -76,6 +76,7 @@ typedef struct train_session {
   bool quiet_error;         // another rank reports the failure that stopped this one
   bool resumed;             // state came from a checkpoint
   char *stop_reason;        // reason of the transition into the final state
+  char *prune_reason;       // the tuner's verdict at this rung epoch said prune (NULL: go on)
   double pss_mb_mean;       // proportional set size at the end, mean over ranks
   double test_loss;         // test metrics (NaN until evaluated)
   double test_accuracy;
@@ -88,6 +89,10 @@ int train_agree(train_session *s, int rc);
 int train_check_same(train_session *s, const void *value, size_t bytes, const char *what);
 int train_prepare(train_session *s);
 bool train_is_classification(const train_session *s);
+
+/* train_verdict.c: rank 0, at a pruning rung epoch, waits for the tuner's verdict and
+ * sets facts.prune_reason when it says prune. */
+void train_await_verdict(train_session *s);
 
 /* train_epoch.c */
 void train_abort(train_session *s);

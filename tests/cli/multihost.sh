@@ -81,6 +81,22 @@ t_check "partition, no restarts: non-zero exit, not the test's timeout (rc $rc)"
 t_check "partition, no restarts: ended in ${elapsed}s (< 4 + 20)" test "$elapsed" -lt 24
 t_check "partition: the watchdog says what stalled" grep -q "collective watchdog" "$T_DIR/part.out"
 
+# (b2) the loss of h3's link without restarts: ends in bounded time with a message.
+timeout -k 5 120 "$DDPC" launch -n 3 --max-restarts 0 "${launch_args[@]}" "$cfg" --run-dir "$T_DIR/linkdown" \
+  "${fault_common[@]}" >"$T_DIR/linkdown.out" 2>&1 &
+pid=$!
+wait_for_checkpoint "$T_DIR/linkdown"
+t_check "link lost, no restarts: still training when the link goes" kill -0 "$pid"
+start=$(date +%s)
+bash "$beds/netns_hosts.sh" link h3 down
+wait "$pid"
+rc=$?
+elapsed=$(($(date +%s) - start))
+bash "$beds/netns_hosts.sh" link h3 up
+t_check "link lost, no restarts: non-zero exit, not the test's timeout (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+t_check "link lost, no restarts: ended in ${elapsed}s (< 4 + 20)" test "$elapsed" -lt 24
+t_check "link lost: a message says why ($(tail -n 1 "$T_DIR/linkdown.out"))" grep -Eq "collective watchdog|giving up" "$T_DIR/linkdown.out"
+
 # (c), (d): a partition, then the loss of h3's link, each healed once the first attempt has
 # ended; `ddpc launch --max-restarts 2` resumes and ends bitwise equal to the calm run.
 # wait_for_attempt DIR: until attempts.jsonl records a finished attempt (at most 90 s).
@@ -103,6 +119,8 @@ for fault in partition link; do
   wait "$pid"
   rc=$?
   t_check "$fault healed: launch recovers (rc $rc; $(tail -n 2 "$dir.out" | tr '\n' ' '))" test "$rc" -eq 0
+  t_check "$fault healed: the fault cost an attempt ($(wc -l <"$dir/attempts.jsonl") in attempts.jsonl)" \
+    test "$(wc -l <"$dir/attempts.jsonl")" -ge 2
   t_check "$fault healed: same params_crc32 as the undisturbed run" \
     test "$(t_json "$dir/summary.json" params_crc32 2>/dev/null)" = "$calm"
 done

@@ -66,7 +66,9 @@ up() {
   done
   hosts_block add
   # Only the test subnet, TCP between the "hosts", and short OOB keepalives: without them
-  # mpirun waits forever for a daemon whose link went down.
+  # mpirun waits forever for a daemon whose link went down. A startup timeout too: right
+  # after a host's link came back, its new daemon at times never calls back, and mpirun
+  # (orte_startup_timeout 0 by default) would wait for it forever.
   cat >"$RUN/mpirun.args" <<ARGS
 --hostfile $RUN/hostfile
 --mca plm_rsh_agent $HERE/netns_rsh.sh
@@ -79,6 +81,7 @@ up() {
 --mca oob_tcp_keepalive_time 5
 --mca oob_tcp_keepalive_intvl 2
 --mca oob_tcp_keepalive_probes 3
+--mca orte_startup_timeout 30
 ARGS
   # Fresh links take a moment: wait until every host answers on the bridge address.
   for i in $(seq 1 "$n"); do
@@ -118,11 +121,37 @@ down() {
 
 host_field() { awk -v h="$1" -v f="$2" '$1 == h { print $f }' "$RUN/hosts"; }
 
+# Processes that were running on a host when its link went down belong to jobs that have
+# ended meanwhile. Once the link is back they clean up their session files under the /tmp
+# every namespace shares, racing the daemon of the next job on that host (which then never
+# calls back): they get 10 s to leave by themselves, then are killed.
+end_stale_processes() {
+  local ns=$1 down_at=$2 now pid age
+  for _ in $(seq 1 100); do
+    now=$(date +%s)
+    local stale=()
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do
+      age=$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ')
+      [ -n "$age" ] && [ $((now - age)) -le "$down_at" ] && stale+=("$pid")
+    done
+    [ ${#stale[@]} -eq 0 ] && return 0
+    sleep 0.1
+  done
+  kill -KILL "${stale[@]}" 2>/dev/null || true
+}
+
 link() {
-  local veth
+  local veth ns
   veth=$(host_field "$1" 4)
+  ns=$(host_field "$1" 3)
   [ -n "$veth" ] || die "unknown host $1"
   ip link set "$veth" "$2"
+  if [ "$2" = down ]; then
+    date +%s >"$RUN/$1.down_at"
+  elif [ -f "$RUN/$1.down_at" ]; then
+    end_stale_processes "$ns" "$(cat "$RUN/$1.down_at")"
+    rm -f "$RUN/$1.down_at"
+  fi
 }
 
 partition() {  # traffic between two hosts crosses the bridge: drop it there, both ways

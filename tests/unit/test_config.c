@@ -367,7 +367,7 @@ static void test_errors(void) {
                "unknown.yaml:4:1: unknown key 'optimiser' in the top level; did you mean 'optimizer'?", NULL);
   EXPECT_ERROR("unknown2.yaml", "zzzzzz: 1\n",
                "unknown2.yaml:1:1: unknown key 'zzzzzz' in the top level; valid keys: name, seed, data, model, loss, "
-               "optimizer, schedule, train, comm, stop, checkpoint, review, output",
+               "optimizer, schedule, train, comm, stop, checkpoint, review, pruning, output",
                NULL);
   char *text = ddpc_format("%soptimizer:\n  momentun: 0.9\n", minimal_yaml);
   EXPECT_ERROR("unknown3.yaml", text, "unknown3.yaml:6:3: unknown key 'momentun' in optimizer; did you mean 'momentum'?",

@@ -108,6 +108,8 @@ static void test_decide_order(void) {
   ddpc_config c = base_cfg();
   c.stop.divergence = (ddpc_divergence_config){true, "train_loss", 1.5};
   c.review.after_epochs = 2;
+  c.pruning.n_rungs = 1;
+  c.pruning.rungs[0] = 4;
   ddpc_machine *m = NULL;
   CHECK(ddpc_machine_create(&m, &c) == 0, "create: %s", ddpc_error_message());
   if (!m) return;
@@ -119,6 +121,7 @@ static void test_decide_order(void) {
   w.f.stop_signal = true;
   w.f.checkpoint_due = true;
   w.f.custom_stop_reason = "enough";
+  w.f.prune_reason = "pruned at epoch 4: below the cutoff";
   EXPECT(m, DDPC_STATE_DECIDE, &w.f, DDPC_STATE_DIVERGED, "non-finite loss or gradients");
   w.f.nonfinite = false;
   EXPECT(m, DDPC_STATE_DECIDE, &w.f, DDPC_STATE_DIVERGED, "divergence: train_loss 2 above 1.5 at epoch 4");
@@ -129,6 +132,8 @@ static void test_decide_order(void) {
   w.f.custom_stop_reason = NULL;
   EXPECT(m, DDPC_STATE_DECIDE, &w.f, DDPC_STATE_DONE, "max_epochs 4 reached");
   c.stop.max_epochs = 10;
+  EXPECT(m, DDPC_STATE_DECIDE, &w.f, DDPC_STATE_PRUNED, "pruned at epoch 4: below the cutoff");
+  w.f.prune_reason = NULL;
   EXPECT(m, DDPC_STATE_DECIDE, &w.f, DDPC_STATE_AWAIT_REVIEW, "review after 4 epochs");
   w.f.reviewed_epoch = 4;  // answered: the gate does not ask again for this epoch
   EXPECT(m, DDPC_STATE_DECIDE, &w.f, DDPC_STATE_CHECKPOINT, "checkpoint due");
@@ -178,7 +183,7 @@ static void test_dot(void) {
       "digraph ddpc {\n  rankdir=TB;\n  init [shape=box];\n  train_epoch [shape=box];\n  evaluate [shape=box];\n"
       "  decide [shape=box];\n  checkpoint [shape=box];\n  await_review [shape=doublecircle];\n"
       "  preempted [shape=doublecircle];\n  diverged [shape=doublecircle];\n  done [shape=doublecircle];\n"
-      "  failed [shape=doublecircle];\n  rejected [shape=doublecircle];\n"
+      "  failed [shape=doublecircle];\n  rejected [shape=doublecircle];\n  pruned [shape=doublecircle];\n"
       "  init -> train_epoch [label=\"start / resume\"];\n"
       "  train_epoch -> preempted [label=\"stop signal\"];\n"
       "  train_epoch -> diverged [label=\"non-finite\"];\n"
@@ -192,7 +197,7 @@ static void test_dot(void) {
       "  checkpoint -> train_epoch [label=\"checkpoint written\"];\n"
       "}\n";
   CHECK(plain && strcmp(plain, expected_plain) == 0, "default DOT:\n%s", plain ? plain : "(none)");
-  CHECK(plain && !strstr(plain, "early_stopping") && !strstr(plain, "-> await_review") && !strstr(plain, "target(") && !strstr(plain, "divergence("),
+  CHECK(plain && !strstr(plain, "early_stopping") && !strstr(plain, "-> pruned") && !strstr(plain, "-> await_review") && !strstr(plain, "target(") && !strstr(plain, "divergence("),
         "no rows for what is not configured");
   free(plain);
 
@@ -200,7 +205,7 @@ static void test_dot(void) {
                         "stop:\n  max_seconds: 60\n  early_stopping: {patience: 5}\n"
                         "  target: {monitor: val_accuracy, value: 0.9}\n  divergence: {above: 10}\n"
                         "checkpoint: {every_epochs: 0}\nreview: {after_epochs: 2, when: {monitor: val_loss, above: 0.5, "
-                        "below: 0.01}}\n",
+                        "below: 0.01}}\npruning: {rungs: [1, 3]}\n",
                         "my \"stop\"");
   const char *fragments[] = {
       "  decide -> diverged [label=\"non-finite\"];\n  decide -> diverged [label=\"divergence(train_loss > 10)\"];\n"
@@ -208,6 +213,7 @@ static void test_dot(void) {
       "  decide -> done [label=\"max_epochs(10)\"];\n  decide -> done [label=\"max_seconds(60)\"];\n"
       "  decide -> done [label=\"target(val_accuracy >= 0.9)\"];\n"
       "  decide -> done [label=\"early_stopping(val_loss, patience 5)\"];\n"
+      "  decide -> pruned [label=\"pruning verdict(prune)\"];\n"
       "  decide -> await_review [label=\"review(every 2 epochs)\"];\n"
       "  decide -> await_review [label=\"review(val_loss > 0.5 or < 0.01)\"];\n"
       "  decide -> train_epoch [label=\"continue\"];\n",

@@ -1,7 +1,9 @@
-/* JSON object writer (see json.h). */
+/* JSON object writer, and a reader of one number by key (see json.h). */
 #include "core/json.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 static void json_escaped(FILE *out, const char *s) {
   fputc('"', out);
@@ -78,4 +80,36 @@ void ddpc_json_end(ddpc_json *j) {
     fputc('}', j->out);
     j->depth--;
   }
+}
+
+int ddpc_json_find_number(const char *object, const char *key, double *out) {
+  size_t klen = strlen(key);
+  bool in_string = false;
+  char before = '\0';  // the last character outside strings and blanks
+  for (const char *p = object; *p; p++) {
+    if (in_string) {
+      if (*p == '\\' && p[1]) p++;
+      else if (*p == '"') in_string = false;
+      continue;
+    }
+    if (*p != '"') {
+      if (*p != ' ' && *p != '\t') before = *p;
+      continue;
+    }
+    bool is_key = (before == '{' || before == ',') && strncmp(p + 1, key, klen) == 0 && p[1 + klen] == '"';
+    if (!is_key) {
+      in_string = true;
+      continue;
+    }
+    const char *v = p + 2 + klen;
+    while (*v == ' ' || *v == '\t') v++;
+    if (*v != ':') return 0;
+    v++;
+    char *end = NULL;
+    double d = strtod(v, &end);
+    if (end == v) return 0;
+    *out = d;
+    return 1;
+  }
+  return 0;
 }

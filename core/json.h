@@ -1,6 +1,7 @@
 /* A minimal JSON object writer for run files (metrics.jsonl, summary.json, meta.json).
  * Objects are flat or nested one level through ddpc_json_begin_object; strings are
- * escaped; non-finite numbers are written as null so every line stays valid JSON. */
+ * escaped; non-finite numbers are written as null so every line stays valid JSON.
+ * And the one reading that ddpc needs of such files: a top-level number by its key. */
 #ifndef DDPC_CORE_JSON_H
 #define DDPC_CORE_JSON_H
 
@@ -25,5 +26,11 @@ void ddpc_json_begin_object(ddpc_json *j, const char *key);
 void ddpc_json_end_object(ddpc_json *j);
 /* Closes the top-level object (no newline). */
 void ddpc_json_end(ddpc_json *j);
+
+/* The number under `key` in one flat JSON object as this writer makes them (a metrics.jsonl
+ * line): 1 when found and numeric, 0 when the key is absent or its value is not a number
+ * (null, a string). Keys inside strings are not mistaken for keys: only `"key":` after `{`
+ * or `,` counts. */
+int ddpc_json_find_number(const char *object, const char *key, double *out);
 
 #endif

@@ -20,10 +20,16 @@ int ddpc_cli_inspect(int argc, char **argv);
 int ddpc_cli_graph(int argc, char **argv);
 int ddpc_cli_submit(int argc, char **argv);
 int ddpc_cli_launch(int argc, char **argv);
+int ddpc_cli_tune(int argc, char **argv);
 
 /* Shared argument helpers (cli_args.c). */
 /* Value of an option given as "--name value" or "--name=value" at argv[*i], advancing *i;
  * NULL when argv[*i] is another option. A missing value exits with DDPC_EXIT_USAGE. */
 const char *ddpc_cli_option_value(const char *cmd, int argc, char **argv, int *i, const char *name);
+/* A whole number >= min for `option`; -1 after a message ("ddpc CMD: ...") when it is not. */
+int ddpc_cli_parse_count(const char *cmd, const char *option, const char *v, int min);
+/* The path of the running binary (malloc'd): ranks and trials run this same ddpc. NULL
+ * with an error set when /proc/self/exe cannot be read. */
+char *ddpc_cli_self_exe(void);
 
 #endif

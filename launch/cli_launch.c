@@ -52,37 +52,6 @@ static void cli_launch_usage(FILE *out) {
         out);
 }
 
-/* Parses a whole non-negative int option value; -1 when it is not one. */
-static int cli_launch_parse_count(const char *option, const char *v, int min) {
-  char *end;
-  errno = 0;
-  long n = strtol(v, &end, 10);
-  if (errno != 0 || end == v || *end != '\0' || n < min || n > INT_MAX) {
-    fprintf(stderr, "ddpc launch: %s wants a whole number >= %d, got '%s'\n", option, min, v);
-    return -1;
-  }
-  return (int)n;
-}
-
-/* The path of the running binary (malloc'd): every rank runs the same ddpc. */
-static char *cli_launch_self_exe(void) {
-  for (size_t size = 256;; size *= 2) {
-    char *buf = ddpc_malloc(size, "path of the ddpc binary");
-    if (!buf) return NULL;
-    ssize_t n = readlink("/proc/self/exe", buf, size);
-    if (n < 0) {
-      ddpc_error_set("/proc/self/exe: %s", strerror(errno));
-      free(buf);
-      return NULL;
-    }
-    if ((size_t)n < size) {
-      buf[n] = '\0';
-      return buf;
-    }
-    free(buf);
-  }
-}
-
 /* Parsed command line; strings point into argv. */
 typedef struct {
   ddpc_launch_options run;  // what the supervisor needs (mpirun, self_exe, run_dir filled later)
@@ -101,9 +70,9 @@ static int cli_launch_parse(int argc, char **argv, cli_launch_args *a) {
       cli_launch_usage(stdout);
       return DDPC_EXIT_OK;
     } else if ((v = ddpc_cli_option_value("launch", argc, argv, &i, "-n"))) {
-      if ((o->ranks = cli_launch_parse_count("-n", v, 1)) < 0) return DDPC_EXIT_USAGE;
+      if ((o->ranks = ddpc_cli_parse_count("launch", "-n", v, 1)) < 0) return DDPC_EXIT_USAGE;
     } else if ((v = ddpc_cli_option_value("launch", argc, argv, &i, "--max-restarts"))) {
-      if ((o->max_restarts = cli_launch_parse_count("--max-restarts", v, 0)) < 0) return DDPC_EXIT_USAGE;
+      if ((o->max_restarts = ddpc_cli_parse_count("launch", "--max-restarts", v, 0)) < 0) return DDPC_EXIT_USAGE;
     } else if ((v = ddpc_cli_option_value("launch", argc, argv, &i, "--hostfile"))) {
       o->hostfile = v;
     } else if ((v = ddpc_cli_option_value("launch", argc, argv, &i, "--mpirun-arg"))) {
@@ -165,7 +134,7 @@ int ddpc_cli_launch(int argc, char **argv) {
     fputs("ddpc launch: mpirun not found on PATH (install Open MPI: apt-get install openmpi-bin)\n", stderr);
     rc = 127;
   }
-  if (rc < 0 && !(self_exe = cli_launch_self_exe())) {
+  if (rc < 0 && !(self_exe = ddpc_cli_self_exe())) {
     fprintf(stderr, "ddpc launch: error: %s\n", ddpc_error_message());
     rc = DDPC_EXIT_FAILED;
   }

@@ -131,8 +131,7 @@ static void launch_child_say(const char *a, const char *b) {
   if (write(STDERR_FILENO, "\n", 1) < 0) return;
 }
 
-/* In the child between fork and exec: only async-signal-safe calls. */
-static void launch_exec_child(char **argv, pid_t parent, const sigset_t *old_mask, int stderr_fd) {
+void ddpc_launch_exec_child(char **argv, pid_t parent, const sigset_t *old_mask, int stdout_fd, int stderr_fd) {
   // Its own process group: a Ctrl-C at the terminal reaches the launcher only, which
   // turns it into the job's SIGUSR1 instead of mpirun's immediate kill.
   setpgid(0, 0);
@@ -146,6 +145,7 @@ static void launch_exec_child(char **argv, pid_t parent, const sigset_t *old_mas
     dup2(null_fd, STDIN_FILENO);
     if (null_fd != STDIN_FILENO) close(null_fd);
   }
+  if (stdout_fd >= 0 && dup2(stdout_fd, STDOUT_FILENO) < 0) _exit(127);
   if (stderr_fd >= 0 && dup2(stderr_fd, STDERR_FILENO) < 0) _exit(127);
   signal(SIGINT, SIG_DFL);
   signal(SIGPIPE, SIG_DFL);
@@ -245,7 +245,7 @@ static int launch_spawn_and_wait(char **argv, launch_outcome *out) {
   sigprocmask(SIG_BLOCK, &stop_signals, &old_mask);
   pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid == 0) launch_exec_child(argv, parent, &old_mask, pipe_fds[1]);
+  if (pid == 0) ddpc_launch_exec_child(argv, parent, &old_mask, -1, pipe_fds[1]);
   close(pipe_fds[1]);
   if (pid < 0) {
     int err = errno;

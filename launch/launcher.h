@@ -7,7 +7,9 @@
 #ifndef DDPC_LAUNCH_LAUNCHER_H
 #define DDPC_LAUNCH_LAUNCHER_H
 
+#include <signal.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 typedef struct {
   const char *mpirun;                 // absolute path of mpirun
@@ -36,6 +38,12 @@ void ddpc_launch_free_argv(char **argv);
 /* Whether an mpirun exit is a fault worth a restart: exit code 6, any code outside 0..5,
  * or an end by a signal (`signal` > 0). */
 bool ddpc_launch_is_fault(int exit_code, int signal);
+
+/* In a child between fork and exec (only async-signal-safe calls): its own process group,
+ * SIGTERM when the parent dies, stdin from /dev/null, stdout/stderr onto the given
+ * descriptors (-1: keep), default signal handling, the parent's mask `old_mask`; then
+ * execv(argv[0]). Does not return. */
+void ddpc_launch_exec_child(char **argv, pid_t parent, const sigset_t *old_mask, int stdout_fd, int stderr_fd);
 
 /* Runs the attempts; returns the launcher's exit code (mpirun's last one, 128 + signal
  * when mpirun itself was killed, 1 when the run directory cannot be written). */

@@ -1,0 +1,38 @@
+/* Reading a number by key from a metrics.jsonl line (core/json.c): written by the JSON
+ * writer and read back, keys in string values not mistaken for keys, null and strings not
+ * numbers, absent keys, prefixes of keys. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "testing.h"
+
+int main(void) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  ddpc_json j;
+  ddpc_json_begin(&j, f);
+  ddpc_json_int(&j, "epoch", 3);
+  ddpc_json_string(&j, "note", "\"val_accuracy\": 0.1, tricky");
+  ddpc_json_number(&j, "val_accuracy", 0.8625);
+  ddpc_json_number(&j, "val_loss_x", 7);
+  ddpc_json_number(&j, "val_loss", 0.3125);
+  ddpc_json_number(&j, "nan_metric", NAN);
+  ddpc_json_string(&j, "name", "run");
+  ddpc_json_end(&j);
+  fclose(f);
+  double v = -1;
+  CHECK(ddpc_json_find_number(text, "epoch", &v) == 1 && v == 3, "epoch: %g in %s", v, text);
+  CHECK(ddpc_json_find_number(text, "val_accuracy", &v) == 1 && v == 0.8625, "val_accuracy (not the string's): %g", v);
+  CHECK(ddpc_json_find_number(text, "val_loss", &v) == 1 && v == 0.3125, "val_loss (not val_loss_x): %g", v);
+  CHECK(ddpc_json_find_number(text, "nan_metric", &v) == 0, "null is not a number");
+  CHECK(ddpc_json_find_number(text, "name", &v) == 0, "a string is not a number");
+  CHECK(ddpc_json_find_number(text, "missing", &v) == 0, "absent key");
+  CHECK(ddpc_json_find_number(text, "val", &v) == 0, "a key's prefix is not the key");
+  CHECK(ddpc_json_find_number("{\"a\" : -1.5e-3 }", "a", &v) == 1 && v == -1.5e-3, "blanks around the colon");
+  free(text);
+  return testing_finish();
+}

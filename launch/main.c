@@ -22,6 +22,7 @@ static void main_usage(FILE *out) {
         "  graph CONFIG   print the run's state machine as Graphviz DOT\n"
         "  submit [--nodes N] [--ntasks-per-node T] [--time T] ... CONFIG   submit as a Slurm job\n"
         "  launch -n N CONFIG  mpirun N ranks of `train`, restarting after faults\n"
+        "  tune STUDY.yaml [--parallelism P] ...   tune hyperparameters: many trials, P at a time\n"
         "\n"
         "options:\n"
         "  -h, --help     show this help (`ddpc train --help` for the command's own)\n"
@@ -59,6 +60,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "graph") == 0) return ddpc_cli_graph(argc - 1, argv + 1);
   if (strcmp(cmd, "submit") == 0) return ddpc_cli_submit(argc - 1, argv + 1);
   if (strcmp(cmd, "launch") == 0) return ddpc_cli_launch(argc - 1, argv + 1);
+  if (strcmp(cmd, "tune") == 0) return ddpc_cli_tune(argc - 1, argv + 1);
   fprintf(stderr, "ddpc: unknown command '%s'\n", cmd);
   main_usage(stderr);
   return DDPC_EXIT_USAGE;

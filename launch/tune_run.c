@@ -1,0 +1,547 @@
+/* The tuner's scheduler loop (see tune_run.h). One thread; every 50 ms it collects ended
+ * trials, reads new epoch lines of the running ones, answers ASHA rungs, and refills free
+ * slots. Only this process writes the study store. */
+#include "launch/tune_run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/json.h"
+#include "core/sysinfo.h"
+#include "launch/launcher.h"
+#include "launch/tune_asha.h"
+#include "launch/tune_store.h"
+#include "launch/tune_table.h"
+#include "launch/tune_trial.h"
+
+/* How often the loop looks at its trials. */
+#define TUNE_POLL_SECONDS 0.05
+/* Lines of a failed trial's log kept in the store. */
+#define TUNE_LOG_TAIL_LINES 20
+
+/* SIGINT/SIGTERM to the tuner: stop starting trials, let the running ones checkpoint. */
+static volatile sig_atomic_t tune_stop_requested;
+
+static void tune_on_signal(int sig) {
+  (void)sig;
+  tune_stop_requested = 1;
+}
+
+/* A trial as the loop follows it. */
+typedef struct {
+  ddpc_tune_trial rec;               // what the store has
+  pid_t pid;                         // its mpirun while running (0: none)
+  int slot;                          // the core slot it occupies (-1: none)
+  ddpc_tune_metrics_reader metrics;  // its metrics.jsonl
+  double best;                       // best value of the metric so far (NaN: none)
+  int failures;                      // crashes so far
+} tune_live;
+
+typedef struct {
+  const ddpc_tune_study *study;     // what to run
+  const ddpc_tune_run_options *opt; // where and how
+  ddpc_tune_store *store;           // the study store
+  ddpc_tune_sampler *sampler;       // proposes parameters
+  ddpc_tune_asha asha;              // rung bookkeeping (scheduler asha)
+  tune_live *trials;                // every trial of the study, by number
+  int n_trials;                     // how many
+  int cap;                          // allocated
+  int *slot_owner;                  // trial number per slot (-1: free)
+  int n_slots;                      // parallelism
+  bool bind_cores;                  // each slot has cores of its own
+  double started;                   // when this tuner process started (monotonic)
+  bool grid_exhausted;              // the grid has no point left
+  char *rung_override;              // "pruning.rungs=[...]" for asha, or NULL
+} tune_loop;
+
+/* ---- small helpers ---- */
+
+static double tune_better(const tune_loop *t, double a, double b) {
+  if (isnan(a)) return b;
+  if (isnan(b)) return a;
+  return t->study->maximize ? fmax(a, b) : fmin(a, b);
+}
+
+static void tune_say(const tune_loop *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tune_say(const tune_loop *t, const char *fmt, ...) {
+  if (t->opt->quiet) return;
+  char when[32];
+  ddpc_time_iso8601(when, sizeof when);
+  va_list ap;
+  va_start(ap, fmt);
+  printf("[%s] ", when + 11);  // the time of day is enough on a terminal
+  vprintf(fmt, ap);
+  va_end(ap);
+  putchar('\n');
+  fflush(stdout);
+}
+
+/* "key=value" overrides of a trial: the study's own, its parameters, the asha rungs. */
+static char **tune_trial_overrides(const tune_loop *t, const double *x, int *n_out) {
+  const ddpc_tune_study *st = t->study;
+  int n = st->n_trial_overrides + st->space.n_params + (t->rung_override ? 2 : 0);
+  char **o = ddpc_calloc((size_t)n + 1, sizeof *o, "trial overrides");
+  if (!o) return NULL;
+  int k = 0;
+  bool failed = false;
+  for (int i = 0; i < st->n_trial_overrides && !failed; i++) failed = !(o[k++] = ddpc_strdup(st->trial_overrides[i]));
+  for (int p = 0; p < st->space.n_params && !failed; p++) {
+    char *v = ddpc_tune_param_format_value(&st->space.params[p], x[p]);
+    failed = !v || !(o[k++] = ddpc_format("%s=%s", st->space.params[p].key, v));
+    free(v);
+  }
+  if (t->rung_override && !failed) {
+    failed = !(o[k++] = ddpc_strdup(t->rung_override)) ||
+             !(o[k++] = ddpc_format("train.epochs=%d", st->asha_max_epochs));
+  }
+  if (failed) {
+    for (int i = 0; i < k; i++) free(o[i]);
+    free(o);
+    return NULL;
+  }
+  *n_out = k;
+  return o;
+}
+
+/* The parameters as a JSON object, choices by label, for the store and the tables. */
+static char *tune_params_json(const ddpc_tune_study *st, const double *x) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) return NULL;
+  ddpc_json j;
+  ddpc_json_begin(&j, f);
+  for (int p = 0; p < st->space.n_params; p++) {
+    const ddpc_tune_param *param = &st->space.params[p];
+    if (param->dist == DDPC_TUNE_DIST_CHOICE) {
+      char *label = ddpc_tune_param_format_label(param, x[p]);
+      ddpc_json_string(&j, param->key, label ? label : "?");
+      free(label);
+    } else {
+      ddpc_json_number(&j, param->key, x[p]);
+    }
+  }
+  ddpc_json_end(&j);
+  fclose(f);
+  return text;
+}
+
+static tune_live *tune_add_live(tune_loop *t) {
+  if (t->n_trials == t->cap) {
+    int cap = t->cap ? 2 * t->cap : 64;
+    tune_live *grown = realloc(t->trials, (size_t)cap * sizeof *grown);
+    if (!grown) return ddpc_error_set("out of memory (trials)"), NULL;
+    t->trials = grown;
+    t->cap = cap;
+  }
+  tune_live *l = &t->trials[t->n_trials++];
+  memset(l, 0, sizeof *l);
+  l->slot = -1;
+  l->best = NAN;
+  return l;
+}
+
+/* ---- starting ---- */
+
+static int tune_free_slot(const tune_loop *t) {
+  for (int s = 0; s < t->n_slots; s++)
+    if (t->slot_owner[s] < 0) return s;
+  return -1;
+}
+
+/* Starts (or restarts, with --resume auto) trial l in slot `slot`. */
+static int tune_start_process(tune_loop *t, tune_live *l, int slot) {
+  const ddpc_tune_study *st = t->study;
+  int n_overrides = 0;
+  char **overrides = tune_trial_overrides(t, l->rec.x, &n_overrides);
+  if (!overrides) return -1;
+  char cpu_set[256] = "";
+  if (t->bind_cores) {
+    size_t used = 0;
+    for (int r = 0; r < st->ranks_per_trial && used < sizeof cpu_set - 16; r++)
+      used += (size_t)snprintf(cpu_set + used, sizeof cpu_set - used, "%s%d", r ? "," : "", slot * st->ranks_per_trial + r);
+  }
+  ddpc_tune_trial_launch launch = {
+      .mpirun = t->opt->mpirun,
+      .self_exe = t->opt->self_exe,
+      .base_path = st->base_path,
+      .run_dir = l->rec.run_dir,
+      .ranks = st->ranks_per_trial,
+      .cpu_set = t->bind_cores ? cpu_set : NULL,
+      .oversubscribe = !t->bind_cores,
+      .overrides = (const char *const *)overrides,
+      .n_overrides = n_overrides,
+  };
+  int argc = 0;
+  char **argv = ddpc_tune_trial_argv(&launch, &argc);
+  char *log_path = ddpc_format("%s/trial.log", l->rec.run_dir);
+  int rc = argv && log_path ? ddpc_fs_mkdirs(l->rec.run_dir, 0755) : -1;
+  pid_t pid = rc == 0 ? ddpc_tune_trial_start(argv, log_path) : -1;
+  ddpc_launch_free_argv(argv);
+  for (int i = 0; i < n_overrides; i++) free(overrides[i]);
+  free(overrides);
+  free(log_path);
+  if (pid < 0) return -1;
+  l->pid = pid;
+  l->slot = slot;
+  t->slot_owner[slot] = l->rec.number;
+  l->rec.attempts++;
+  l->rec.state = DDPC_TUNE_TRIAL_RUNNING;
+  return 0;
+}
+
+/* What the sampler learns from: finished trials by their value (lower is better for it);
+ * running and failed ones count as +inf, as hyperopt counts trials still running. */
+static ddpc_tune_observation *tune_history(const tune_loop *t) {
+  ddpc_tune_observation *h = ddpc_calloc((size_t)t->n_trials + 1, sizeof *h, "trial history");
+  for (int i = 0; h && i < t->n_trials; i++) {
+    const ddpc_tune_trial *r = &t->trials[i].rec;
+    bool scored = (r->state == DDPC_TUNE_TRIAL_COMPLETE || r->state == DDPC_TUNE_TRIAL_PRUNED) && r->has_value;
+    h[i].x = r->x;
+    h[i].loss = !scored ? INFINITY : t->study->maximize ? -r->value : r->value;
+  }
+  return h;
+}
+
+/* Proposes, records and starts the next trial. Returns 1 started, 0 nothing left to
+ * propose (grid exhausted), -1 error. */
+static int tune_start_next(tune_loop *t, int slot) {
+  const ddpc_tune_study *st = t->study;
+  double *x = ddpc_calloc((size_t)st->space.n_params + 1, sizeof *x, "trial point");
+  ddpc_tune_observation *history = x ? tune_history(t) : NULL;
+  if (!history) {
+    free(x);
+    return -1;
+  }
+  int number = t->n_trials;
+  int rc = ddpc_tune_sampler_propose(t->sampler, number, history, t->n_trials, x);
+  free(history);
+  if (rc != 0) {
+    free(x);
+    if (rc > 0) t->grid_exhausted = true;
+    return rc > 0 ? 0 : -1;
+  }
+  tune_live *l = tune_add_live(t);
+  if (!l) {
+    free(x);
+    return -1;
+  }
+  char started[32];
+  ddpc_time_iso8601(started, sizeof started);
+  l->rec.number = number;
+  l->rec.x = x;
+  l->rec.n_x = st->space.n_params;
+  l->rec.params_json = tune_params_json(st, x);
+  l->rec.run_dir = ddpc_format("%s/trials/%04d", t->opt->study_dir, number);
+  l->rec.started_at = ddpc_strdup(started);
+  l->rec.state = DDPC_TUNE_TRIAL_RUNNING;
+  l->metrics.path = l->rec.run_dir ? ddpc_format("%s/metrics.jsonl", l->rec.run_dir) : NULL;
+  if (!l->rec.params_json || !l->rec.run_dir || !l->rec.started_at || !l->metrics.path) return -1;
+  // In the store before it starts: a tuner killed now finds it on --resume.
+  if (ddpc_tune_store_insert_trial(t->store, &l->rec) != 0 || tune_start_process(t, l, slot) != 0) return -1;
+  if (ddpc_tune_store_update_trial(t->store, &l->rec) != 0) return -1;
+  tune_say(t, "trial %d started: %s", number, l->rec.params_json);
+  return 1;
+}
+
+/* ---- following ---- */
+
+typedef struct {
+  tune_loop *t;  // the loop
+  tune_live *l;  // the trial whose lines are read
+  int rc;        // first error
+} tune_epoch_ctx;
+
+static void tune_on_epoch(void *user, int epoch, double value) {
+  tune_epoch_ctx *c = user;
+  tune_loop *t = c->t;
+  tune_live *l = c->l;
+  const ddpc_tune_study *st = t->study;
+  if (epoch > l->rec.epochs_done) l->rec.epochs_done = epoch;
+  l->rec.has_latest = isfinite(value);
+  l->rec.latest = value;
+  l->best = tune_better(t, l->best, value);
+  if (c->rc == 0 && isfinite(value)) c->rc = ddpc_tune_store_add_intermediate(t->store, l->rec.number, epoch, value);
+  if (st->scheduler != DDPC_TUNE_SCHEDULER_ASHA || !ddpc_tune_asha_is_rung(&t->asha, epoch) ||
+      epoch >= st->asha_max_epochs)
+    return;
+  double cutoff = NAN;
+  double signed_value = st->maximize ? value : -value;
+  int stop = ddpc_tune_asha_on_result(&t->asha, l->rec.number, epoch, signed_value, &cutoff);
+  if (stop < 0) {
+    if (c->rc == 0) c->rc = -1;
+    return;
+  }
+  if (!l->pid) return;  // replaying a trial's past epochs (resume): its verdicts were given
+  char *reason = stop ? ddpc_format("asha: %s %.6g %s the cutoff %.6g of rung %d", st->metric, value,
+                                    st->maximize ? "below" : "above", st->maximize ? cutoff : -cutoff, epoch)
+                      : NULL;
+  if (ddpc_tune_trial_write_verdict(l->rec.run_dir, epoch, stop == 1, reason) != 0 && c->rc == 0) c->rc = -1;
+  if (stop) tune_say(t, "trial %d pruned at epoch %d (%s)", l->rec.number, epoch, reason ? reason : "asha");
+  free(reason);
+}
+
+/* Reads new epoch lines of trial l. */
+static int tune_follow(tune_loop *t, tune_live *l) {
+  tune_epoch_ctx c = {t, l, 0};
+  if (ddpc_tune_metrics_read(&l->metrics, t->study->metric, tune_on_epoch, &c) < 0) return -1;
+  return c.rc;
+}
+
+/* Trial l's process ended with `e`: record how, restart it after a crash, free its slot. */
+static int tune_finish(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e) {
+  if (tune_follow(t, l) != 0) return -1;
+  t->slot_owner[l->slot] = -1;
+  int slot = l->slot;
+  l->slot = -1;
+  l->pid = 0;
+  l->rec.exit_code = e->exit_code;
+  char *state = e->exit_code == 0 ? ddpc_tune_trial_summary_state(l->rec.run_dir) : NULL;
+  bool crashed = e->signal > 0 || e->exit_code > 5 || e->exit_code == 2 || e->exit_code == 4 ||
+                 (e->exit_code == 5 && !tune_stop_requested);
+  free(l->rec.reason);
+  l->rec.reason = NULL;
+  if (e->exit_code == 5 && tune_stop_requested) {
+    // Interrupted with the tuner: stays RUNNING in the store; --resume continues it.
+    tune_say(t, "trial %d checkpointed and stopped", l->rec.number);
+    free(state);
+    return ddpc_tune_store_update_trial(t->store, &l->rec);
+  }
+  if (crashed && l->failures < t->study->max_failures && !tune_stop_requested) {
+    l->failures++;
+    tune_say(t, "trial %d crashed (%s %d); restart %d of %d from its checkpoint", l->rec.number,
+             e->signal ? "signal" : "exit code", e->signal ? e->signal : e->exit_code, l->failures,
+             t->study->max_failures);
+    free(state);
+    if (tune_start_process(t, l, slot) != 0) return -1;
+    return ddpc_tune_store_update_trial(t->store, &l->rec);
+  }
+  char ended[32];
+  ddpc_time_iso8601(ended, sizeof ended);
+  free(l->rec.ended_at);
+  l->rec.ended_at = ddpc_strdup(ended);
+  l->rec.has_value = !isnan(l->best);
+  l->rec.value = l->best;
+  if (e->exit_code == 0) {
+    l->rec.state = state && strcmp(state, "pruned") == 0 ? DDPC_TUNE_TRIAL_PRUNED : DDPC_TUNE_TRIAL_COMPLETE;
+  } else {
+    l->rec.state = DDPC_TUNE_TRIAL_FAIL;
+    free(l->rec.log_tail);
+    char *log_path = ddpc_format("%s/trial.log", l->rec.run_dir);
+    l->rec.log_tail = log_path ? ddpc_tune_trial_log_tail(log_path, TUNE_LOG_TAIL_LINES) : NULL;
+    free(log_path);
+    if (e->exit_code == 3) l->rec.reason = ddpc_strdup("diverged (non-finite loss or the divergence rule)");
+    else if (e->exit_code == 1) l->rec.reason = ddpc_strdup("failed: bad config or data, or an I/O error (see log_tail)");
+    else
+      l->rec.reason = ddpc_format("crashed: %s %d, %d restart(s) used", e->signal ? "signal" : "exit code",
+                                  e->signal ? e->signal : e->exit_code, l->failures);
+  }
+  free(state);
+  static const char *const names[] = {"RUNNING", "COMPLETE", "PRUNED", "FAIL"};
+  if (l->rec.has_value)
+    tune_say(t, "trial %d %s after %d epochs: %s %.6g%s%s", l->rec.number, names[l->rec.state], l->rec.epochs_done,
+             t->study->metric, l->rec.value, l->rec.reason ? "; " : "", l->rec.reason ? l->rec.reason : "");
+  else
+    tune_say(t, "trial %d %s: %s", l->rec.number, names[l->rec.state], l->rec.reason ? l->rec.reason : "no value");
+  return ddpc_tune_store_update_trial(t->store, &l->rec);
+}
+
+/* ---- setup, resume, the end ---- */
+
+/* Loads what the store has (resume): finished trials stay, interrupted ones are queued to
+ * continue, the ASHA rungs are rebuilt from the recorded intermediate values. */
+static int tune_load_previous(tune_loop *t) {
+  ddpc_tune_trial *recs = NULL;
+  int n = 0;
+  if (ddpc_tune_store_load_trials(t->store, &recs, &n) != 0) return -1;
+  for (int i = 0; i < n; i++) {
+    tune_live *l = tune_add_live(t);
+    if (!l) return -1;
+    l->rec = recs[i];
+    l->metrics.path = ddpc_format("%s/metrics.jsonl", l->rec.run_dir);
+    if (!l->metrics.path) return -1;
+    // Replays the epochs already written: best value, intermediates, rung records.
+    tune_epoch_ctx c = {t, l, 0};
+    if (ddpc_tune_metrics_read(&l->metrics, t->study->metric, tune_on_epoch, &c) < 0 || c.rc != 0) return -1;
+  }
+  free(recs);  // the records' contents now belong to t->trials
+  return 0;
+}
+
+static int tune_write_best(const tune_loop *t, const tune_live *best) {
+  const ddpc_tune_study *st = t->study;
+  int n = 0;
+  char **o = tune_trial_overrides(t, best->rec.x, &n);
+  if (!o) return -1;
+  // The best trial's config without the tuner's pruning: ready for `ddpc train best.yaml`.
+  int n_kept = t->rung_override ? n - 2 : n;
+  ddpc_config cfg;
+  int rc = ddpc_config_load(&cfg, st->base_path, (const char *const *)o, n_kept);
+  for (int i = 0; i < n; i++) free(o[i]);
+  free(o);
+  if (rc != 0) return -1;
+  char *path = ddpc_format("%s/best.yaml", t->opt->study_dir);
+  FILE *f = path ? fopen(path, "w") : NULL;
+  if (!f) rc = path ? ddpc_error_set("%s: cannot create: %s", path, strerror(errno)) : -1;
+  if (f) {
+    fprintf(f, "# The best trial (%d, %s %.6g) of the study in %s.\n# Run it: ddpc train %s\n%s", best->rec.number,
+            st->metric, best->rec.value, t->opt->study_dir, path, cfg.resolved_yaml);
+    if (fclose(f) != 0) rc = ddpc_error_set("%s: write failed", path);
+  }
+  if (rc == 0 && !t->opt->quiet) printf("best trial: %d  %s %.6g  %s\nready to run: ddpc train %s\n", best->rec.number,
+                                        st->metric, best->rec.value, best->rec.params_json, path);
+  free(path);
+  ddpc_config_free(&cfg);
+  return rc;
+}
+
+static int tune_report(tune_loop *t) {
+  ddpc_tune_trial *recs = ddpc_calloc((size_t)t->n_trials + 1, sizeof *recs, "trial table");
+  if (!recs) return -1;
+  for (int i = 0; i < t->n_trials; i++) recs[i] = t->trials[i].rec;  // shallow: the table only reads
+  ddpc_tune_table_print(stdout, recs, t->n_trials, t->study->metric, t->study->maximize);
+  int best = ddpc_tune_table_best(recs, t->n_trials, t->study->maximize);
+  free(recs);
+  if (best < 0) {
+    fprintf(stderr, "ddpc tune: no trial gave a value of %s\n", t->study->metric);
+    return 0;
+  }
+  return tune_write_best(t, &t->trials[best]);
+}
+
+static bool tune_any_running(const tune_loop *t) {
+  for (int i = 0; i < t->n_trials; i++)
+    if (t->trials[i].pid) return true;
+  return false;
+}
+
+static int tune_setup(tune_loop *t) {
+  const ddpc_tune_study *st = t->study;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  t->n_slots = st->parallelism;
+  t->bind_cores = cores > 0 && (long)st->parallelism * st->ranks_per_trial <= cores;
+  t->slot_owner = ddpc_calloc((size_t)t->n_slots, sizeof *t->slot_owner, "trial slots");
+  if (!t->slot_owner) return -1;
+  for (int s = 0; s < t->n_slots; s++) t->slot_owner[s] = -1;
+  if (!t->bind_cores && !t->opt->quiet)
+    fprintf(stderr, "ddpc tune: %d trials x %d ranks exceed the %ld cores: trials share cores (unbound)\n",
+            st->parallelism, st->ranks_per_trial, cores);
+  if (st->scheduler == DDPC_TUNE_SCHEDULER_ASHA) {
+    if (ddpc_tune_asha_init(&t->asha, st->asha_grace, st->asha_reduction_factor, st->asha_max_epochs) != 0) return -1;
+    char rungs[512] = "";
+    size_t used = 0;
+    for (int i = 0; i < t->asha.n_rungs && t->asha.rungs[i].epoch < st->asha_max_epochs; i++)
+      used += (size_t)snprintf(rungs + used, sizeof rungs - used, "%s%d", used ? "," : "", t->asha.rungs[i].epoch);
+    // A rung at the last epoch needs no verdict: the trial ends there anyway.
+    if (used > 0 && !(t->rung_override = ddpc_format("pruning.rungs=[%s]", rungs))) return -1;
+  }
+  t->sampler = ddpc_tune_sampler_new(st->algorithm, &st->space, st->seed);
+  if (!t->sampler) return -1;
+  char *store_path = ddpc_format("%s/study.db", t->opt->study_dir);
+  int rc = store_path ? ddpc_tune_store_open(store_path, &t->store) : -1;
+  free(store_path);
+  if (rc != 0) return -1;
+  if (t->opt->resume) return tune_load_previous(t);
+  return 0;
+}
+
+static void tune_loop_free(tune_loop *t) {
+  for (int i = 0; i < t->n_trials; i++) {
+    ddpc_tune_trial_free(&t->trials[i].rec);
+    free(t->trials[i].metrics.path);
+  }
+  free(t->trials);
+  free(t->slot_owner);
+  free(t->rung_override);
+  ddpc_tune_asha_free(&t->asha);
+  ddpc_tune_sampler_free(t->sampler);
+  ddpc_tune_store_close(t->store);
+}
+
+/* One pass of the loop; -1 on error. */
+static int tune_step(tune_loop *t) {
+  for (int i = 0; i < t->n_trials; i++) {
+    tune_live *l = &t->trials[i];
+    if (!l->pid) continue;
+    ddpc_tune_trial_exit e;
+    if (ddpc_tune_trial_reap(l->pid, &e)) {
+      if (tune_finish(t, l, &e) != 0) return -1;
+    } else if (tune_follow(t, l) != 0) {
+      return -1;
+    }
+  }
+  if (tune_stop_requested) return 0;
+  const ddpc_tune_study *st = t->study;
+  bool time_left = st->max_seconds <= 0 || ddpc_time_seconds() - t->started < st->max_seconds;
+  int slot;
+  // Interrupted trials from a previous tuner first, then new ones.
+  for (int i = 0; i < t->n_trials && (slot = tune_free_slot(t)) >= 0; i++) {
+    tune_live *l = &t->trials[i];
+    if (l->pid || l->rec.state != DDPC_TUNE_TRIAL_RUNNING) continue;
+    tune_say(t, "trial %d continues from its checkpoint", l->rec.number);
+    if (tune_start_process(t, l, slot) != 0 || ddpc_tune_store_update_trial(t->store, &l->rec) != 0) return -1;
+  }
+  while (time_left && !t->grid_exhausted && t->n_trials < st->max_trials && (slot = tune_free_slot(t)) >= 0) {
+    int rc = tune_start_next(t, slot);
+    if (rc < 0) return -1;
+    if (rc == 0) break;
+  }
+  return 0;
+}
+
+int ddpc_tune_run(const ddpc_tune_study *study, const ddpc_tune_run_options *opt) {
+  tune_loop t;
+  memset(&t, 0, sizeof t);
+  t.study = study;
+  t.opt = opt;
+  t.started = ddpc_time_seconds();
+  tune_stop_requested = 0;
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = tune_on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  int rc = tune_setup(&t);
+  bool forwarded = false;
+  while (rc == 0) {
+    rc = tune_step(&t);
+    if (rc != 0) break;
+    if (tune_stop_requested && !forwarded) {
+      // mpirun passes SIGUSR1 to every rank: checkpoint and stop (exit 5).
+      for (int i = 0; i < t.n_trials; i++)
+        if (t.trials[i].pid) kill(t.trials[i].pid, SIGUSR1);
+      forwarded = true;
+    }
+    if (!tune_any_running(&t)) break;
+    struct timespec pause = {0, (long)(TUNE_POLL_SECONDS * 1e9)};
+    nanosleep(&pause, NULL);
+  }
+  int code = 0;
+  if (rc != 0) {
+    fprintf(stderr, "ddpc tune: error: %s\n", ddpc_error_message());
+    for (int i = 0; i < t.n_trials; i++)
+      if (t.trials[i].pid) kill(-t.trials[i].pid, SIGTERM);
+    code = 1;
+  } else if (tune_stop_requested) {
+    fprintf(stderr, "ddpc tune: interrupted; continue with: ddpc tune --resume %s\n", opt->study_dir);
+    code = 5;
+  } else if (tune_report(&t) != 0) {
+    fprintf(stderr, "ddpc tune: error: %s\n", ddpc_error_message());
+    code = 1;
+  }
+  tune_loop_free(&t);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  return code;
+}

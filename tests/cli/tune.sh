@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# ctest-labels: slow
+# `ddpc tune` end to end on the small CSV example: bad study files refused before any trial,
+# a random study with 2 trials at a time (store, table, best.yaml, --status), failures
+# recorded without stopping the study (divergence, a killed rank), ASHA pruning through the
+# state machine, and kill -9 of the tuner followed by --resume.
+source "$(dirname "$0")/lib/common.bash"
+t_need_mpirun
+export OPENBLAS_NUM_THREADS=1
+base="$DDPC_SOURCE_DIR/examples/cultivars_csv.yaml"
+
+# study FILE TUNE-BODY: a study file on the CSV example.
+study() {
+  { echo "base: $base"; echo "tune:"; printf '%s\n' "$2"; } >"$1"
+}
+# sql DB QUERY: one value from the study store.
+sql() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$1" "$2"; }
+
+# --- bad study files: one message with file:line, no trial started ---
+bad() {  # bad NAME TUNE-BODY FRAGMENT...
+  local name=$1 body=$2; shift 2
+  study "$T_DIR/$name.yaml" "$body"
+  t_run tune "$T_DIR/$name.yaml" --study-dir "$T_DIR/$name" --quiet
+  t_expect_error "$name" "$@"
+  t_check "$name: no trial started" test ! -e "$T_DIR/$name/trials"
+}
+bad unknown_dist "  metric: val_loss
+  space: {optimizer.lr: {logunifrom: [0.001, 0.1]}}" "$T_DIR/unknown_dist.yaml:" "logunifrom" "loguniform"
+bad empty_choice "  metric: val_loss
+  space: {train.batch_size: {choice: []}}" "$T_DIR/empty_choice.yaml:" "choice"
+bad low_above_high "  metric: val_loss
+  space: {optimizer.lr: {uniform: [0.5, 0.1]}}" "$T_DIR/low_above_high.yaml:" "0.5"
+bad unknown_key "  metric: val_loss
+  space: {optimizer.lrr: {uniform: [0.01, 0.1]}}" "optimizer.lrr" "lr"
+bad unknown_metric "  metric: val_acc
+  space: {optimizer.lr: {uniform: [0.01, 0.1]}}" "$T_DIR/unknown_metric.yaml:" "val_acc"
+bad bad_choice_value "  metric: val_loss
+  space: {loss: {choice: [cross_entropy, hinge]}}" "tune.space.loss" "hinge"
+
+# --- a random study: 6 trials, 2 at a time ---
+study "$T_DIR/rand.yaml" "  metric: val_accuracy
+  algorithm: random
+  seed: 7
+  max_trials: 6
+  parallelism: 2
+  space:
+    optimizer.lr: {loguniform: [0.001, 0.1]}
+    train.batch_size: {choice: [8, 16, 32]}"
+t_run tune "$T_DIR/rand.yaml" --study-dir "$T_DIR/rand" --set train.epochs=4
+db="$T_DIR/rand/study.db"
+t_check "random study: exit 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "random study: 6 trials COMPLETE" test "$(sql "$db" "select count(*) from trials where state='COMPLETE'")" = 6
+t_check "random study: each trial's run directory has its summary" bash -c "ls '$T_DIR'/rand/trials/*/summary.json | wc -l | grep -qx 6"
+t_check "random study: --set reached the trials (4 epochs)" \
+  test "$(t_json "$T_DIR/rand/trials/0003/summary.json" epochs_completed)" = 4
+t_check "random study: the store is intact" test "$(sql "$db" "pragma integrity_check")" = ok
+t_check "random study: best.yaml is a training config" "$DDPC" graph "$T_DIR/rand/best.yaml"
+t_check "random study: the output names the best trial" grep -q "best trial:" "$T_DIR/out"
+t_run tune --status "$T_DIR/rand"
+t_check "--status: a row per trial ($T_OUT)" test "$(printf '%s\n' "$T_OUT" | grep -c COMPLETE)" -ge 6
+t_run tune "$T_DIR/rand.yaml" --study-dir "$T_DIR/rand"
+t_expect_error "a second study into the same directory" "already holds a study" "--resume"
+
+# --- failures are recorded, the study goes on ---
+study "$T_DIR/fail.yaml" "  metric: val_loss
+  algorithm: grid
+  max_trials: 2
+  space:
+    optimizer.lr: {choice: [0.01, 10]}"
+t_run tune "$T_DIR/fail.yaml" --study-dir "$T_DIR/fail" --set train.epochs=3 --set optimizer.name=sgd \
+  --set optimizer.momentum=0.99 --set schedule.name=constant --set model.1.type=relu --quiet
+db="$T_DIR/fail/study.db"
+t_check "diverging trial: the study still exits 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "diverging trial: FAIL with its reason" \
+  grep -q diverged <<<"$(sql "$db" "select reason from trials where state='FAIL'")"
+t_check "diverging trial: the other COMPLETE" test "$(sql "$db" "select count(*) from trials where state='COMPLETE'")" = 1
+
+study "$T_DIR/crash.yaml" "  metric: val_loss
+  algorithm: random
+  max_trials: 2
+  max_failures: 1
+  space:
+    optimizer.lr: {loguniform: [0.001, 0.01]}"
+DDPC_FAIL_AT=0:3:kill t_run tune "$T_DIR/crash.yaml" --study-dir "$T_DIR/crash" --set train.epochs=3 --quiet
+db="$T_DIR/crash/study.db"
+t_check "killed rank: the study exits 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "killed rank: both trials FAIL as crashed after a restart" \
+  test "$(sql "$db" "select count(*) from trials where state='FAIL' and reason like 'crashed%' and attempts=2")" = 2
+t_check "killed rank: the log tail is kept" \
+  test -n "$(sql "$db" "select log_tail from trials where number=0")"
+
+# --- ASHA: pruned through the state machine, fewer epochs in all ---
+study "$T_DIR/asha.yaml" "  metric: val_accuracy
+  algorithm: random
+  seed: 3
+  max_trials: 8
+  parallelism: 2
+  scheduler: {asha: {grace: 1, reduction_factor: 3, max_epochs: 9}}
+  space:
+    optimizer.lr: {loguniform: [0.00001, 0.1]}"
+t_run tune "$T_DIR/asha.yaml" --study-dir "$T_DIR/asha" --quiet
+db="$T_DIR/asha/study.db"
+pruned=$(sql "$db" "select count(*) from trials where state='PRUNED'")
+t_check "asha: exit 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "asha: some trials pruned ($pruned)" test "$pruned" -ge 1
+t_check "asha: a pruned trial ended in state pruned with a checkpoint" bash -c "
+  n=\$(python3 -c 'import sqlite3; print(sqlite3.connect(\"$db\").execute(\"select number from trials where state=\\\"PRUNED\\\" limit 1\").fetchone()[0])')
+  d=\$(printf '%s/asha/trials/%04d' '$T_DIR' \"\$n\")
+  grep -q '\"state\": *\"pruned\"' \"\$d/summary.json\" && ls \"\$d\"/checkpoints/ckpt-*.ddpc >/dev/null"
+t_check "asha: pruned trials stopped at a rung (1 or 3 epochs)" \
+  test "$(sql "$db" "select count(*) from trials where state='PRUNED' and epochs_done not in (1, 3)")" = 0
+
+# --- kill -9 of the tuner, then --resume ---
+study "$T_DIR/resume.yaml" "  metric: val_accuracy
+  algorithm: tpe
+  seed: 5
+  max_trials: 6
+  parallelism: 2
+  space:
+    optimizer.lr: {loguniform: [0.001, 0.1]}"
+"$DDPC" tune "$T_DIR/resume.yaml" --study-dir "$T_DIR/resume" --set train.epochs=40 --quiet >/dev/null 2>&1 &
+tuner=$!
+db="$T_DIR/resume/study.db"
+for _ in $(seq 1 600); do
+  [ -f "$db" ] && [ "$(sql "$db" "select count(*) from trials where state='COMPLETE'" 2>/dev/null)" -ge 2 ] 2>/dev/null && break
+  sleep 0.1
+done
+kill -9 "$tuner"
+wait "$tuner" 2>/dev/null
+done_before=$(sql "$db" "select group_concat(number || ':' || attempts) from trials where state='COMPLETE'")
+sleep 1  # the orphaned trials end on their own (SIGTERM from their dead parent)
+t_run tune --resume "$T_DIR/resume" --quiet
+t_check "resume: exit 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "resume: 6 trials COMPLETE" test "$(sql "$db" "select count(*) from trials where state='COMPLETE'")" = 6
+t_check "resume: finished trials did not run again ($done_before)" bash -c "
+  for pair in \$(tr ',' ' ' <<<'$done_before'); do
+    n=\${pair%%:*}; a=\${pair##*:}
+    [ \"\$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select attempts from trials where number=?\", (int(sys.argv[2]),)).fetchone()[0])' '$db' \"\$n\")\" = \"\$a\" ] || exit 1
+  done"
+t_check "resume: the store is intact" test "$(sql "$db" "pragma integrity_check")" = ok
+t_finish

@@ -13,6 +13,7 @@ enum {
   DDPC_RNG_SHUFFLE = 2,  // per-epoch sample permutation (a = epoch)
   DDPC_RNG_SPLIT = 3,    // train/validation split
   DDPC_RNG_DROPOUT = 4,  // dropout masks (a = global step, b = layer index)
+  DDPC_RNG_TUNE = 5,     // the tuner's proposals (a = trial number, b = parameter index)
 };
 
 typedef struct {

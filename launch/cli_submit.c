@@ -3,13 +3,10 @@
  * run from an argument vector (no shell) and its refusal is reported in one line. */
 #define _XOPEN_SOURCE 700  // realpath
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -142,142 +139,17 @@ static char *submit_self_path(void) {
   return self;
 }
 
-static int submit_write_text(FILE *out, void *user) {
-  return fputs((const char *)user, out) < 0 ? -1 : 0;
-}
-
-/* What a finished child process said. */
-typedef struct {
-  char *out;        // its stdout
-  char *err;        // its stderr
-  int status;       // waitpid status
-  int exec_errno;   // errno of a failed exec, else 0
-} submit_child;
-
-/* Appends what is readable on fd to *buf (*len bytes so far); returns 0 at end of file. */
-static int submit_drain(int fd, char **buf, size_t *len) {
-  char chunk[4096];
-  ssize_t n = read(fd, chunk, sizeof chunk);
-  if (n < 0 && errno == EINTR) return 1;
-  if (n <= 0) return 0;
-  char *grown = realloc(*buf, *len + (size_t)n + 1);
-  if (!grown) return 0;
-  memcpy(grown + *len, chunk, (size_t)n);
-  *len += (size_t)n;
-  grown[*len] = '\0';
-  *buf = grown;
-  return 1;
-}
-
-static void submit_close_pair(int p[2]) {
-  close(p[0]);
-  close(p[1]);
-}
-
-/* Runs argv (argv[0] looked up on PATH) with stdout and stderr captured. */
-static int submit_run(char *const argv[], submit_child *c) {
-  int po[2], pe[2], px[2];
-  memset(c, 0, sizeof *c);
-  if (pipe(po) != 0) return ddpc_error_set("pipe: %s", strerror(errno));
-  if (pipe(pe) != 0) {
-    submit_close_pair(po);
-    return ddpc_error_set("pipe: %s", strerror(errno));
-  }
-  if (pipe(px) != 0 || fcntl(px[1], F_SETFD, FD_CLOEXEC) != 0) {
-    submit_close_pair(po);
-    submit_close_pair(pe);
-    return ddpc_error_set("pipe: %s", strerror(errno));
-  }
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0) {
-    submit_close_pair(po);
-    submit_close_pair(pe);
-    submit_close_pair(px);
-    return ddpc_error_set("fork: %s", strerror(errno));
-  }
-  if (pid == 0) {
-    dup2(po[1], STDOUT_FILENO);
-    dup2(pe[1], STDERR_FILENO);
-    close(po[0]);
-    close(pe[0]);
-    close(px[0]);
-    execvp(argv[0], argv);
-    // The exec error travels back on a close-on-exec pipe: a successful exec closes it.
-    int e = errno;
-    if (write(px[1], &e, sizeof e) < 0) _exit(127);
-    _exit(127);
-  }
-  close(po[1]);
-  close(pe[1]);
-  close(px[1]);
-  if (read(px[0], &c->exec_errno, sizeof c->exec_errno) != (ssize_t)sizeof c->exec_errno) c->exec_errno = 0;
-  close(px[0]);
-  size_t lo = 0, le = 0;
-  struct pollfd fds[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
-  char **bufs[2] = {&c->out, &c->err};
-  size_t *lens[2] = {&lo, &le};
-  int open_fds = 2;
-  while (open_fds > 0) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int k = 0; k < 2; k++) {
-      if (fds[k].fd < 0 || !fds[k].revents) continue;
-      if (!submit_drain(fds[k].fd, bufs[k], lens[k])) {
-        close(fds[k].fd);
-        fds[k].fd = -1;
-        open_fds--;
-      }
-    }
-  }
-  for (int k = 0; k < 2; k++)
-    if (fds[k].fd >= 0) close(fds[k].fd);
-  while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR) {
-  }
-  return 0;
-}
-
-/* First non-empty line of text, without its newline (modifies text). */
-static const char *submit_first_line(char *text) {
-  if (!text) return "(no message)";
-  char *p = text + strspn(text, "\r\n");
-  p[strcspn(p, "\r\n")] = '\0';
-  return *p ? p : "(no message)";
-}
-
 /* sbatch --parsable SCRIPT; prints where to follow the job. */
 static int submit_sbatch(const char *script_path, const char *run_dir) {
-  char *argv[] = {"sbatch", "--parsable", (char *)script_path, NULL};
-  submit_child c;
-  if (submit_run(argv, &c) != 0) {
-    fprintf(stderr, "ddpc submit: cannot run sbatch: %s\n", ddpc_error_message());
-    return DDPC_EXIT_FAILED;
+  bool missing = false;
+  char *id = ddpc_slurm_sbatch(script_path, NULL, 0, &missing);
+  if (!id) {
+    fprintf(stderr, "ddpc submit: %s\n", ddpc_error_message());
+    return missing ? 127 : DDPC_EXIT_FAILED;
   }
-  int rc;
-  if (c.exec_errno) {
-    fprintf(stderr, "ddpc submit: cannot run sbatch: %s (is Slurm's client installed and on PATH?)\n",
-            strerror(c.exec_errno));
-    rc = 127;
-  } else if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0) {
-    fprintf(stderr, "ddpc submit: sbatch refused the job: %s\n", submit_first_line(c.err));
-    rc = DDPC_EXIT_FAILED;
-  } else {
-    // --parsable prints "ID" or "ID;CLUSTER".
-    char *id = c.out ? c.out : "";
-    id[strcspn(id, ";\r\n")] = '\0';
-    if (!*id) {
-      fprintf(stderr, "ddpc submit: sbatch printed no job id: %s\n", submit_first_line(c.err));
-      rc = DDPC_EXIT_FAILED;
-    } else {
-      printf("submitted job %s; run directory %s; follow: tail -f %s/slurm-%s.out\n", id, run_dir, run_dir, id);
-      rc = DDPC_EXIT_OK;
-    }
-  }
-  free(c.out);
-  free(c.err);
-  return rc;
+  printf("submitted job %s; run directory %s; follow: tail -f %s/slurm-%s.out\n", id, run_dir, run_dir, id);
+  free(id);
+  return DDPC_EXIT_OK;
 }
 
 /* Loads the config, fills in the paths and the defaults it gives, then prints or submits. */
@@ -304,7 +176,7 @@ static int submit_with_config(submit_args *a) {
     goto done;
   }
   if (!(script_path = ddpc_format("%s/submit.sbatch", run_dir))) goto fail;
-  if (ddpc_fs_mkdirs(run_dir, 0755) != 0 || ddpc_fs_write_atomic(script_path, submit_write_text, text) != 0) goto fail;
+  if (ddpc_fs_mkdirs(run_dir, 0755) != 0 || ddpc_slurm_script_save(script_path, text) != 0) goto fail;
   rc = submit_sbatch(script_path, run_dir);
   goto done;
 fail:

@@ -33,7 +33,9 @@ static void cli_tune_usage(FILE *out) {
         "       ddpc tune --status STUDY_DIR\n"
         "\n"
         "Runs many training jobs (trials) with hyperparameters from tune.space, P at a time,\n"
-        "each `mpirun -n R ddpc train BASE --set k=v ... --run-dir STUDY_DIR/trials/NNNN`.\n"
+        "each `mpirun -n R ddpc train BASE --set k=v ... --run-dir STUDY_DIR/trials/NNNN`,\n"
+        "or with tune.backend slurm a batch job running `srun ddpc train ...` (at most P in\n"
+        "the queue).\n"
         "The next trial starts as soon as one ends; its parameters come from tune.algorithm\n"
         "(random, grid, or tpe as in hyperopt) given the results so far; with\n"
         "tune.scheduler asha, trials below the top 1/eta at a rung are pruned (checkpoint,\n"
@@ -54,11 +56,12 @@ static void cli_tune_usage(FILE *out) {
         "  -h, --help            show this help\n"
         "\n"
         "SIGINT or SIGTERM: running trials checkpoint and stop, and the tuner exits with 5;\n"
-        "--resume continues.\n"
+        "--resume continues. Slurm trial jobs outlive a killed tuner; --resume follows them.\n"
         "\n"
         "exit codes: 0 the study finished (failed trials are recorded, not fatal), 1 it could\n"
         "not run (bad study file: one message naming file:line; store or I/O errors),\n"
-        "2 bad command line, 5 interrupted (--resume continues), 127 mpirun not found.\n",
+        "2 bad command line, 5 interrupted (--resume continues), 127 mpirun (backend local)\n"
+        "or sbatch (backend slurm) not found.\n",
         out);
 }
 
@@ -246,9 +249,23 @@ static int cli_tune_settings(ddpc_tune_store *store, cli_tune_args *a, char **st
   return list ? 0 : -1;
 }
 
+/* Whether the program that starts the study's trials is on PATH; says which one is not. */
+static bool cli_tune_has_launcher(const ddpc_tune_study *st, const char *mpirun, const char *sbatch) {
+  if (st->backend == DDPC_TUNE_BACKEND_SLURM && !sbatch) {
+    fputs("ddpc tune: tune.backend slurm: sbatch not found on PATH (is Slurm's client installed?)\n", stderr);
+    return false;
+  }
+  if (st->backend == DDPC_TUNE_BACKEND_LOCAL && !mpirun) {
+    fputs("ddpc tune: mpirun not found on PATH (install Open MPI: apt-get install openmpi-bin)\n", stderr);
+    return false;
+  }
+  return true;
+}
+
 static int cli_tune_run(cli_tune_args *a) {
   char *dir = a->resume ? ddpc_strdup(a->target) : a->study_dir ? ddpc_strdup(a->study_dir) : cli_tune_default_dir(a->target);
   char *mpirun = ddpc_launch_find_program("mpirun");
+  char *sbatch = ddpc_launch_find_program("sbatch");
   char *self = ddpc_cli_self_exe();
   char *study_file = a->resume ? NULL : realpath(a->target, NULL);
   char **resumed = NULL;
@@ -258,9 +275,6 @@ static int cli_tune_run(cli_tune_args *a) {
   memset(&study, 0, sizeof study);
   if (!dir || !self) {
     fprintf(stderr, "ddpc tune: error: %s\n", ddpc_error_message());
-  } else if (!mpirun) {
-    fputs("ddpc tune: mpirun not found on PATH (install Open MPI: apt-get install openmpi-bin)\n", stderr);
-    code = 127;
   } else if (!a->resume && !study_file) {
     fprintf(stderr, "ddpc tune: %s: cannot open: %s\n", a->target, strerror(errno));
   } else if (a->resume && !cli_tune_has_store(dir)) {
@@ -273,20 +287,25 @@ static int cli_tune_run(cli_tune_args *a) {
   } else if ((lock_fd = cli_tune_lock(dir)) >= 0) {
     char *db = ddpc_format("%s/study.db", dir);
     int rc = db ? 0 : -1;
-    // The study file is checked before the store exists: a bad one leaves nothing behind.
+    bool runnable = true;
+    // The study file is checked before the store exists: a bad one, or one whose backend
+    // cannot start its trials here, leaves nothing behind.
     if (rc == 0 && !a->resume) rc = ddpc_tune_study_load(&study, study_file, a->overrides, a->n_overrides, dir);
-    if (rc == 0) rc = ddpc_tune_store_open(db, &store);
-    if (rc == 0) rc = cli_tune_settings(store, a, &study_file, &resumed, &n_resumed);
-    if (rc == 0 && a->resume)
+    if (rc == 0 && !a->resume) runnable = cli_tune_has_launcher(&study, mpirun, sbatch);
+    if (rc == 0 && runnable) rc = ddpc_tune_store_open(db, &store);
+    if (rc == 0 && runnable) rc = cli_tune_settings(store, a, &study_file, &resumed, &n_resumed);
+    if (rc == 0 && runnable && a->resume) {
       rc = ddpc_tune_study_load(&study, study_file, (const char *const *)resumed, n_resumed, dir);
-    if (rc == 0) rc = ddpc_tune_store_set_setting(store, TUNE_SETTING_METRIC, study.metric);
-    if (rc == 0) rc = ddpc_tune_store_set_setting(store, TUNE_SETTING_MODE, study.maximize ? "max" : "min");
+      if (rc == 0) runnable = cli_tune_has_launcher(&study, mpirun, sbatch);
+    }
+    if (rc == 0 && runnable) rc = ddpc_tune_store_set_setting(store, TUNE_SETTING_METRIC, study.metric);
+    if (rc == 0 && runnable) rc = ddpc_tune_store_set_setting(store, TUNE_SETTING_MODE, study.maximize ? "max" : "min");
     ddpc_tune_store_close(store);
     free(db);
     if (rc != 0) {
       fprintf(stderr, "ddpc tune: error: %s\n", ddpc_error_message());
-    } else if (study.backend == DDPC_TUNE_BACKEND_SLURM) {
-      fputs("ddpc tune: tune.backend slurm is not implemented yet; use local\n", stderr);
+    } else if (!runnable) {
+      code = 127;
     } else {
       ddpc_tune_run_options opt = {dir, mpirun, self, a->resume, a->quiet};
       code = ddpc_tune_run(&study, &opt);
@@ -299,6 +318,7 @@ static int cli_tune_run(cli_tune_args *a) {
   free(study_file);
   free(dir);
   free(mpirun);
+  free(sbatch);
   free(self);
   return code;
 }

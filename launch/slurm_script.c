@@ -1,12 +1,19 @@
-/* Text of the batch script `ddpc submit` writes (see slurm_script.h). User strings reach
- * it two ways, each with its own quoting: #SBATCH lines are read by sbatch, which splits on
- * blanks, keeps quoted groups whole and ends a line's arguments at '#'; the body is read by bash,
- * where every user string is one single-quoted word, so it stays data. */
+/* Text of the batch script `ddpc submit` writes, and the runner of Slurm's client commands
+ * (see slurm_script.h). User strings reach the script two ways, each with its own quoting:
+ * #SBATCH lines are read by sbatch, which splits on blanks, keeps quoted groups whole and
+ * ends a line's arguments at '#'; the body is read by bash, where every user string is one
+ * single-quoted word, so it stays data. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "launch/slurm_script.h"
 
 /* Characters that mean nothing special to bash or to sbatch's #SBATCH parser. */
@@ -194,4 +201,146 @@ char *ddpc_slurm_script(const ddpc_slurm_options *o) {
     return NULL;
   }
   return text;
+}
+
+static int script_write_text(FILE *out, void *user) {
+  return fputs((const char *)user, out) < 0 ? -1 : 0;
+}
+
+int ddpc_slurm_script_save(const char *path, const char *text) {
+  return ddpc_fs_write_atomic(path, script_write_text, (void *)text);
+}
+
+/* ---- running the client commands ---- */
+
+/* Appends what is readable on fd to *buf (*len bytes so far); returns 0 at end of file. */
+static int command_drain(int fd, char **buf, size_t *len) {
+  char chunk[4096];
+  ssize_t n = read(fd, chunk, sizeof chunk);
+  if (n < 0 && errno == EINTR) return 1;
+  if (n <= 0) return 0;
+  char *grown = realloc(*buf, *len + (size_t)n + 1);
+  if (!grown) return 0;
+  memcpy(grown + *len, chunk, (size_t)n);
+  *len += (size_t)n;
+  grown[*len] = '\0';
+  *buf = grown;
+  return 1;
+}
+
+static void command_close_pair(int p[2]) {
+  close(p[0]);
+  close(p[1]);
+}
+
+int ddpc_slurm_command(char *const argv[], ddpc_slurm_reply *r) {
+  int po[2], pe[2], px[2];
+  memset(r, 0, sizeof *r);
+  if (pipe(po) != 0) return ddpc_error_set("pipe: %s", strerror(errno));
+  if (pipe(pe) != 0) {
+    command_close_pair(po);
+    return ddpc_error_set("pipe: %s", strerror(errno));
+  }
+  if (pipe(px) != 0 || fcntl(px[1], F_SETFD, FD_CLOEXEC) != 0) {
+    command_close_pair(po);
+    command_close_pair(pe);
+    return ddpc_error_set("pipe: %s", strerror(errno));
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    command_close_pair(po);
+    command_close_pair(pe);
+    command_close_pair(px);
+    return ddpc_error_set("fork: %s", strerror(errno));
+  }
+  if (pid == 0) {
+    setpgid(0, 0);
+    dup2(po[1], STDOUT_FILENO);
+    dup2(pe[1], STDERR_FILENO);
+    close(po[0]);
+    close(pe[0]);
+    close(px[0]);
+    execvp(argv[0], argv);
+    // The exec error travels back on a close-on-exec pipe: a successful exec closes it.
+    int e = errno;
+    if (write(px[1], &e, sizeof e) < 0) _exit(127);
+    _exit(127);
+  }
+  close(po[1]);
+  close(pe[1]);
+  close(px[1]);
+  if (read(px[0], &r->exec_errno, sizeof r->exec_errno) != (ssize_t)sizeof r->exec_errno) r->exec_errno = 0;
+  close(px[0]);
+  size_t lo = 0, le = 0;
+  struct pollfd fds[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
+  char **bufs[2] = {&r->out, &r->err};
+  size_t *lens[2] = {&lo, &le};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int k = 0; k < 2; k++) {
+      if (fds[k].fd < 0 || !fds[k].revents) continue;
+      if (!command_drain(fds[k].fd, bufs[k], lens[k])) {
+        close(fds[k].fd);
+        fds[k].fd = -1;
+        open_fds--;
+      }
+    }
+  }
+  for (int k = 0; k < 2; k++)
+    if (fds[k].fd >= 0) close(fds[k].fd);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  r->exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  return 0;
+}
+
+void ddpc_slurm_reply_free(ddpc_slurm_reply *r) {
+  free(r->out);
+  free(r->err);
+  r->out = r->err = NULL;
+}
+
+const char *ddpc_slurm_first_line(char *text) {
+  if (!text) return "(no message)";
+  char *p = text + strspn(text, "\r\n");
+  p[strcspn(p, "\r\n")] = '\0';
+  return *p ? p : "(no message)";
+}
+
+char *ddpc_slurm_sbatch(const char *script_path, const char *const *args, int n_args, bool *missing) {
+  *missing = false;
+  const char **argv = ddpc_calloc((size_t)n_args + 4, sizeof *argv, "sbatch argument vector");
+  if (!argv) return NULL;
+  int n = 0;
+  argv[n++] = "sbatch";
+  argv[n++] = "--parsable";
+  for (int i = 0; i < n_args; i++) argv[n++] = args[i];
+  argv[n++] = script_path;
+  ddpc_slurm_reply r;
+  int rc = ddpc_slurm_command((char *const *)argv, &r);
+  free(argv);
+  if (rc != 0) {
+    ddpc_error_prefix("cannot run sbatch: ");
+    return NULL;
+  }
+  char *id = NULL;
+  if (r.exec_errno) {
+    *missing = true;
+    ddpc_error_set("cannot run sbatch: %s (is Slurm's client installed and on PATH?)", strerror(r.exec_errno));
+  } else if (r.exit_code != 0) {
+    ddpc_error_set("sbatch refused the job: %s", ddpc_slurm_first_line(r.err));
+  } else {
+    // --parsable prints "ID" or "ID;CLUSTER".
+    if (r.out) r.out[strcspn(r.out, ";\r\n")] = '\0';
+    if (!r.out || !*r.out) ddpc_error_set("sbatch printed no job id: %s", ddpc_slurm_first_line(r.err));
+    else id = ddpc_strdup(r.out);
+  }
+  ddpc_slurm_reply_free(&r);
+  return id;
 }

@@ -1,7 +1,9 @@
-/* The batch script `ddpc submit` hands to sbatch: #SBATCH lines, then a bash body that
- * runs the training step under srun (or mpirun), passes the time-limit warning (USR1 to
- * the batch shell) on to the step, and requeues the job when the step was preempted.
- * A pure function of its options so the text can be checked without a cluster. */
+/* The batch script `ddpc submit` (and `ddpc tune` with tune.backend slurm) hands to sbatch:
+ * #SBATCH lines, then a bash body that runs the training step under srun (or mpirun),
+ * passes the time-limit warning (USR1 to the batch shell) on to the step, and requeues the
+ * job when the step was preempted. The text is a pure function of its options so it can be
+ * checked without a cluster. Also how both commands run Slurm's client programs (sbatch,
+ * squeue, scontrol, scancel): from an argument vector, never a shell, output captured. */
 #ifndef DDPC_LAUNCH_SLURM_SCRIPT_H
 #define DDPC_LAUNCH_SLURM_SCRIPT_H
 
@@ -38,5 +40,32 @@ char *ddpc_slurm_shell_quote(const char *s);
  * cannot go on an #SBATCH line (a control character; a backslash in the run directory,
  * which would turn off sbatch's %j in the output file name) or is out of range. */
 char *ddpc_slurm_script(const ddpc_slurm_options *o);
+
+/* Writes a script's text to path atomically (the old file or the whole new one). */
+int ddpc_slurm_script_save(const char *path, const char *text);
+
+/* What a Slurm client command did. */
+typedef struct {
+  char *out;       // its standard output (malloc'd; NULL when it printed nothing)
+  char *err;       // its standard error (malloc'd; NULL when it printed nothing)
+  int exit_code;   // its exit status, 128 + signal when a signal ended it
+  int exec_errno;  // why it could not be started (ENOENT: not on PATH), else 0
+} ddpc_slurm_reply;
+
+/* Runs argv (argv[0] looked up on PATH) to its end with stdout and stderr captured, in a
+ * process group of its own so that a Ctrl-C meant for ddpc does not cut it off half-way.
+ * Returns 0 (free *r with ddpc_slurm_reply_free), or -1 with an error when no process
+ * could be started (pipe, fork). */
+int ddpc_slurm_command(char *const argv[], ddpc_slurm_reply *r);
+void ddpc_slurm_reply_free(ddpc_slurm_reply *r);
+
+/* The first non-empty line of a command's output, without its line end (text is cut
+ * there), or "(no message)". */
+const char *ddpc_slurm_first_line(char *text);
+
+/* `sbatch --parsable ARGS... SCRIPT`: the job id (malloc'd), or NULL with an error that
+ * passes sbatch's own message on ("sbatch refused the job: ..."); *missing is set when
+ * sbatch could not be started at all (not on PATH, not executable). */
+char *ddpc_slurm_sbatch(const char *script_path, const char *const *args, int n_args, bool *missing);
 
 #endif

@@ -1,6 +1,7 @@
 /* The tuner's scheduler loop (see tune_run.h). One thread; every 50 ms it collects ended
  * trials, reads new epoch lines of the running ones, answers ASHA rungs, and refills free
- * slots. Only this process writes the study store. */
+ * slots. Only this process writes the study store. How a trial runs is a backend's
+ * business (a few functions each): local mpirun processes, or Slurm batch jobs. */
 #include "launch/tune_run.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "core/sysinfo.h"
 #include "launch/launcher.h"
 #include "launch/tune_asha.h"
+#include "launch/tune_slurm.h"
 #include "launch/tune_store.h"
 #include "launch/tune_table.h"
 #include "launch/tune_trial.h"
@@ -28,6 +30,9 @@
 #define TUNE_POLL_SECONDS 0.05
 /* Lines of a failed trial's log kept in the store. */
 #define TUNE_LOG_TAIL_LINES 20
+/* How often squeue is asked about the trial jobs (backend slurm): each call is an RPC to
+ * slurmctld, which a cluster's users share. */
+#define TUNE_SLURM_POLL_SECONDS 1.0
 
 /* SIGINT/SIGTERM to the tuner: stop starting trials, let the running ones checkpoint. */
 static volatile sig_atomic_t tune_stop_requested;
@@ -40,14 +45,41 @@ static void tune_on_signal(int sig) {
 /* A trial as the loop follows it. */
 typedef struct {
   ddpc_tune_trial rec;               // what the store has
-  pid_t pid;                         // its mpirun while running (0: none)
-  int slot;                          // the core slot it occupies (-1: none)
+  bool active;                       // an attempt runs (a process, or a job in the queue)
+  pid_t pid;                         // local: the attempt's mpirun
+  char *job_id;                      // slurm: the attempt's batch job
+  bool queued;                       // slurm: the last squeue listed the job
+  char *log_path;                    // the attempt's output (the tail of a failed one is kept)
+  int slot;                          // the slot it occupies (-1: none)
   ddpc_tune_metrics_reader metrics;  // its metrics.jsonl
   double best;                       // best value of the metric so far (NaN: none)
   int failures;                      // crashes so far
 } tune_live;
 
+typedef struct tune_loop tune_loop;
+
+/* How trials run: one set of functions per tune.backend, so the loop never asks which. */
 typedef struct {
+  /* Prepares the backend once, before any trial (NULL: nothing to do). */
+  int (*setup)(tune_loop *t);
+  /* Starts an attempt of l (its run directory exists): sets l's handle and log_path. */
+  int (*start)(tune_loop *t, tune_live *l, int slot, const char *const *overrides, int n_overrides);
+  /* Once a pass, before the trials are polled: learns about all of them at once (NULL: none). */
+  int (*refresh)(tune_loop *t);
+  /* 1 when l's attempt has ended (how in *e), 0 while it runs, -1 on error. */
+  int (*poll)(tune_loop *t, tune_live *l, ddpc_tune_trial_exit *e);
+  /* SIGINT/SIGTERM to the tuner: l's attempt should checkpoint and stop (exit 5). */
+  void (*stop)(tune_loop *t, tune_live *l);
+  /* The tuner ends on an error while l's attempt runs. */
+  void (*abandon)(tune_loop *t, tune_live *l);
+  /* --resume: follows the attempt a previous tuner left running; 1 adopted, 0 none (NULL:
+   * attempts never outlive their tuner). */
+  int (*adopt)(tune_loop *t, tune_live *l);
+  /* l's attempt has ended and its end is in the store (NULL: nothing to do). */
+  void (*release)(tune_loop *t, tune_live *l);
+} tune_backend;
+
+struct tune_loop {
   const ddpc_tune_study *study;     // what to run
   const ddpc_tune_run_options *opt; // where and how
   ddpc_tune_store *store;           // the study store
@@ -62,7 +94,11 @@ typedef struct {
   double started;                   // when this tuner process started (monotonic)
   bool grid_exhausted;              // the grid has no point left
   char *rung_override;              // "pruning.rungs=[...]" for asha, or NULL
-} tune_loop;
+  const tune_backend *backend;      // how trials run
+  char *job_prefix;                 // slurm: job names are PREFIX.NNNN
+  double slurm_polled;              // slurm: when squeue last answered or was tried (monotonic)
+  bool slurm_failing;               // slurm: the last squeue failed (said once)
+};
 
 /* ---- small helpers ---- */
 
@@ -154,6 +190,10 @@ static tune_live *tune_add_live(tune_loop *t) {
 /* ---- starting ---- */
 
 static int tune_free_slot(const tune_loop *t) {
+  // Jobs adopted on --resume beyond a smaller parallelism run without a slot but count.
+  int active = 0;
+  for (int i = 0; i < t->n_trials; i++) active += t->trials[i].active;
+  if (active >= t->n_slots) return -1;
   for (int s = 0; s < t->n_slots; s++)
     if (t->slot_owner[s] < 0) return s;
   return -1;
@@ -161,40 +201,19 @@ static int tune_free_slot(const tune_loop *t) {
 
 /* Starts (or restarts, with --resume auto) trial l in slot `slot`. */
 static int tune_start_process(tune_loop *t, tune_live *l, int slot) {
-  const ddpc_tune_study *st = t->study;
   int n_overrides = 0;
   char **overrides = tune_trial_overrides(t, l->rec.x, &n_overrides);
   if (!overrides) return -1;
-  char cpu_set[256] = "";
-  if (t->bind_cores) {
-    size_t used = 0;
-    for (int r = 0; r < st->ranks_per_trial && used < sizeof cpu_set - 16; r++)
-      used += (size_t)snprintf(cpu_set + used, sizeof cpu_set - used, "%s%d", r ? "," : "", slot * st->ranks_per_trial + r);
-  }
-  ddpc_tune_trial_launch launch = {
-      .mpirun = t->opt->mpirun,
-      .self_exe = t->opt->self_exe,
-      .base_path = st->base_path,
-      .run_dir = l->rec.run_dir,
-      .ranks = st->ranks_per_trial,
-      .cpu_set = t->bind_cores ? cpu_set : NULL,
-      .oversubscribe = !t->bind_cores,
-      .overrides = (const char *const *)overrides,
-      .n_overrides = n_overrides,
-  };
-  int argc = 0;
-  char **argv = ddpc_tune_trial_argv(&launch, &argc);
-  char *log_path = ddpc_format("%s/trial.log", l->rec.run_dir);
-  int rc = argv && log_path ? ddpc_fs_mkdirs(l->rec.run_dir, 0755) : -1;
-  pid_t pid = rc == 0 ? ddpc_tune_trial_start(argv, log_path) : -1;
-  ddpc_launch_free_argv(argv);
+  free(l->log_path);
+  l->log_path = NULL;
+  int rc = ddpc_fs_mkdirs(l->rec.run_dir, 0755);
+  if (rc == 0) rc = t->backend->start(t, l, slot, (const char *const *)overrides, n_overrides);
   for (int i = 0; i < n_overrides; i++) free(overrides[i]);
   free(overrides);
-  free(log_path);
-  if (pid < 0) return -1;
-  l->pid = pid;
+  if (rc != 0) return ddpc_error_prefix("trial %d: ", l->rec.number);
+  l->active = true;
   l->slot = slot;
-  t->slot_owner[slot] = l->rec.number;
+  if (slot >= 0) t->slot_owner[slot] = l->rec.number;
   l->rec.attempts++;
   l->rec.state = DDPC_TUNE_TRIAL_RUNNING;
   return 0;
@@ -259,8 +278,17 @@ static int tune_start_next(tune_loop *t, int slot) {
 typedef struct {
   tune_loop *t;  // the loop
   tune_live *l;  // the trial whose lines are read
+  bool replay;   // the lines were read by an earlier tuner (--resume)
   int rc;        // first error
 } tune_epoch_ctx;
+
+/* Whether RUN_DIR/verdicts/epoch-E exists: the rung was answered. */
+static bool tune_has_verdict(const tune_live *l, int epoch) {
+  char *path = ddpc_format("%s/verdicts/epoch-%d", l->rec.run_dir, epoch);
+  bool exists = path && access(path, F_OK) == 0;
+  free(path);
+  return exists;
+}
 
 static void tune_on_epoch(void *user, int epoch, double value) {
   tune_epoch_ctx *c = user;
@@ -282,7 +310,10 @@ static void tune_on_epoch(void *user, int epoch, double value) {
     if (c->rc == 0) c->rc = -1;
     return;
   }
-  if (!l->pid) return;  // replaying a trial's past epochs (resume): its verdicts were given
+  // Replaying a trial's past epochs (resume): a trial starting again from its checkpoint
+  // needs no old verdict; a job still running (adopted) may wait for the one its rung
+  // never got when the previous tuner died.
+  if (!l->active || (c->replay && tune_has_verdict(l, epoch))) return;
   char *reason = stop ? ddpc_format("asha: %s %.6g %s the cutoff %.6g of rung %d", st->metric, value,
                                     st->maximize ? "below" : "above", st->maximize ? cutoff : -cutoff, epoch)
                       : NULL;
@@ -293,39 +324,13 @@ static void tune_on_epoch(void *user, int epoch, double value) {
 
 /* Reads new epoch lines of trial l. */
 static int tune_follow(tune_loop *t, tune_live *l) {
-  tune_epoch_ctx c = {t, l, 0};
+  tune_epoch_ctx c = {t, l, false, 0};
   if (ddpc_tune_metrics_read(&l->metrics, t->study->metric, tune_on_epoch, &c) < 0) return -1;
   return c.rc;
 }
 
-/* Trial l's process ended with `e`: record how, restart it after a crash, free its slot. */
-static int tune_finish(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e) {
-  if (tune_follow(t, l) != 0) return -1;
-  t->slot_owner[l->slot] = -1;
-  int slot = l->slot;
-  l->slot = -1;
-  l->pid = 0;
-  l->rec.exit_code = e->exit_code;
-  char *state = e->exit_code == 0 ? ddpc_tune_trial_summary_state(l->rec.run_dir) : NULL;
-  bool crashed = e->signal > 0 || e->exit_code > 5 || e->exit_code == 2 || e->exit_code == 4 ||
-                 (e->exit_code == 5 && !tune_stop_requested);
-  free(l->rec.reason);
-  l->rec.reason = NULL;
-  if (e->exit_code == 5 && tune_stop_requested) {
-    // Interrupted with the tuner: stays RUNNING in the store; --resume continues it.
-    tune_say(t, "trial %d checkpointed and stopped", l->rec.number);
-    free(state);
-    return ddpc_tune_store_update_trial(t->store, &l->rec);
-  }
-  if (crashed && l->failures < t->study->max_failures && !tune_stop_requested) {
-    l->failures++;
-    tune_say(t, "trial %d crashed (%s %d); restart %d of %d from its checkpoint", l->rec.number,
-             e->signal ? "signal" : "exit code", e->signal ? e->signal : e->exit_code, l->failures,
-             t->study->max_failures);
-    free(state);
-    if (tune_start_process(t, l, slot) != 0) return -1;
-    return ddpc_tune_store_update_trial(t->store, &l->rec);
-  }
+/* Records the end of trial l (COMPLETE, PRUNED or FAIL) given how its last attempt ended. */
+static void tune_record_end(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e) {
   char ended[32];
   ddpc_time_iso8601(ended, sizeof ended);
   free(l->rec.ended_at);
@@ -333,28 +338,241 @@ static int tune_finish(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e
   l->rec.has_value = !isnan(l->best);
   l->rec.value = l->best;
   if (e->exit_code == 0) {
+    char *state = ddpc_tune_trial_summary_state(l->rec.run_dir);
     l->rec.state = state && strcmp(state, "pruned") == 0 ? DDPC_TUNE_TRIAL_PRUNED : DDPC_TUNE_TRIAL_COMPLETE;
+    free(state);
   } else {
     l->rec.state = DDPC_TUNE_TRIAL_FAIL;
     free(l->rec.log_tail);
-    char *log_path = ddpc_format("%s/trial.log", l->rec.run_dir);
-    l->rec.log_tail = log_path ? ddpc_tune_trial_log_tail(log_path, TUNE_LOG_TAIL_LINES) : NULL;
-    free(log_path);
+    l->rec.log_tail = l->log_path ? ddpc_tune_trial_log_tail(l->log_path, TUNE_LOG_TAIL_LINES) : NULL;
     if (e->exit_code == 3) l->rec.reason = ddpc_strdup("diverged (non-finite loss or the divergence rule)");
     else if (e->exit_code == 1) l->rec.reason = ddpc_strdup("failed: bad config or data, or an I/O error (see log_tail)");
     else
       l->rec.reason = ddpc_format("crashed: %s %d, %d restart(s) used", e->signal ? "signal" : "exit code",
                                   e->signal ? e->signal : e->exit_code, l->failures);
   }
-  free(state);
   static const char *const names[] = {"RUNNING", "COMPLETE", "PRUNED", "FAIL"};
   if (l->rec.has_value)
     tune_say(t, "trial %d %s after %d epochs: %s %.6g%s%s", l->rec.number, names[l->rec.state], l->rec.epochs_done,
              t->study->metric, l->rec.value, l->rec.reason ? "; " : "", l->rec.reason ? l->rec.reason : "");
   else
     tune_say(t, "trial %d %s: %s", l->rec.number, names[l->rec.state], l->rec.reason ? l->rec.reason : "no value");
-  return ddpc_tune_store_update_trial(t->store, &l->rec);
 }
+
+/* Trial l's attempt ended with `e`: record how, restart it after a crash, free its slot. */
+static int tune_finish(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e) {
+  if (tune_follow(t, l) != 0) return -1;
+  int slot = l->slot;
+  if (slot >= 0) t->slot_owner[slot] = -1;
+  l->slot = -1;
+  l->active = false;
+  l->rec.exit_code = e->exit_code;
+  bool crashed = e->signal > 0 || e->exit_code > 5 || e->exit_code == 2 || e->exit_code == 4 ||
+                 (e->exit_code == 5 && !tune_stop_requested);
+  free(l->rec.reason);
+  l->rec.reason = NULL;
+  int rc;
+  if (tune_stop_requested && (e->exit_code == 5 || e->signal > 0)) {
+    // Interrupted with the tuner (checkpointed, or killed before it could be asked):
+    // stays RUNNING in the store; --resume continues it.
+    tune_say(t, "trial %d %s", l->rec.number, e->exit_code == 5 ? "checkpointed and stopped" : "stopped");
+    rc = ddpc_tune_store_update_trial(t->store, &l->rec);
+  } else if (crashed && l->failures < t->study->max_failures && !tune_stop_requested) {
+    l->failures++;
+    tune_say(t, "trial %d crashed (%s %d); restart %d of %d from its checkpoint", l->rec.number,
+             e->signal ? "signal" : "exit code", e->signal ? e->signal : e->exit_code, l->failures,
+             t->study->max_failures);
+    if (tune_start_process(t, l, slot) != 0) return -1;
+    return ddpc_tune_store_update_trial(t->store, &l->rec);
+  } else {
+    tune_record_end(t, l, e);
+    rc = ddpc_tune_store_update_trial(t->store, &l->rec);
+  }
+  // Only now that the store has its end may the attempt be forgotten (kill -9 in between:
+  // --resume finds the attempt again and records its end then).
+  if (rc == 0 && t->backend->release) t->backend->release(t, l);
+  return rc;
+}
+
+/* ---- backend local: mpirun processes on this machine ---- */
+
+/* Each slot gets ranks_per_trial cores of its own when all the slots fit the machine. */
+static int tune_local_setup(tune_loop *t) {
+  const ddpc_tune_study *st = t->study;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  t->bind_cores = cores > 0 && (long)st->parallelism * st->ranks_per_trial <= cores;
+  if (!t->bind_cores && !t->opt->quiet)
+    fprintf(stderr, "ddpc tune: %d trials x %d ranks exceed the %ld cores: trials share cores (unbound)\n",
+            st->parallelism, st->ranks_per_trial, cores);
+  return 0;
+}
+
+static int tune_local_start(tune_loop *t, tune_live *l, int slot, const char *const *overrides, int n_overrides) {
+  const ddpc_tune_study *st = t->study;
+  bool bind = t->bind_cores && slot >= 0;
+  char cpu_set[256] = "";
+  if (bind) {
+    size_t used = 0;
+    for (int r = 0; r < st->ranks_per_trial && used < sizeof cpu_set - 16; r++)
+      used += (size_t)snprintf(cpu_set + used, sizeof cpu_set - used, "%s%d", r ? "," : "", slot * st->ranks_per_trial + r);
+  }
+  ddpc_tune_trial_launch launch = {
+      .mpirun = t->opt->mpirun,
+      .self_exe = t->opt->self_exe,
+      .base_path = st->base_path,
+      .run_dir = l->rec.run_dir,
+      .ranks = st->ranks_per_trial,
+      .cpu_set = bind ? cpu_set : NULL,
+      .oversubscribe = !bind,
+      .overrides = overrides,
+      .n_overrides = n_overrides,
+  };
+  int argc = 0;
+  char **argv = ddpc_tune_trial_argv(&launch, &argc);
+  l->log_path = ddpc_format("%s/trial.log", l->rec.run_dir);
+  pid_t pid = argv && l->log_path ? ddpc_tune_trial_start(argv, l->log_path) : -1;
+  ddpc_launch_free_argv(argv);
+  if (pid < 0) return -1;
+  l->pid = pid;
+  return 0;
+}
+
+static int tune_local_poll(tune_loop *t, tune_live *l, ddpc_tune_trial_exit *e) {
+  (void)t;
+  return ddpc_tune_trial_reap(l->pid, e) ? 1 : 0;
+}
+
+static void tune_local_stop(tune_loop *t, tune_live *l) {
+  (void)t;
+  kill(l->pid, SIGUSR1);  // mpirun passes it to every rank
+}
+
+static void tune_local_abandon(tune_loop *t, tune_live *l) {
+  (void)t;
+  kill(-l->pid, SIGTERM);
+}
+
+static const tune_backend tune_backend_local = {
+    .setup = tune_local_setup,
+    .start = tune_local_start,
+    .poll = tune_local_poll,
+    .stop = tune_local_stop,
+    .abandon = tune_local_abandon,
+};
+
+/* ---- backend slurm: one batch job per attempt (launch/tune_slurm.h) ---- */
+
+/* Job names are STUDY.NNNN after the study directory's name: squeue shows whose trial runs. */
+static int tune_slurm_setup(tune_loop *t) {
+  const char *dir = t->opt->study_dir;
+  size_t end = strlen(dir);
+  while (end > 1 && dir[end - 1] == '/') end--;
+  size_t start = end;
+  while (start > 0 && dir[start - 1] != '/') start--;
+  t->job_prefix = ddpc_format("%.*s", (int)(end - start), dir + start);
+  return t->job_prefix ? 0 : -1;
+}
+
+static int tune_slurm_start(tune_loop *t, tune_live *l, int slot, const char *const *overrides, int n_overrides) {
+  (void)slot;  // Slurm places the job
+  char *name = ddpc_format("%s.%04d", t->job_prefix, l->rec.number);
+  ddpc_tune_slurm_job job = {
+      .self_exe = t->opt->self_exe,
+      .base_path = t->study->base_path,
+      .run_dir = l->rec.run_dir,
+      .job_name = name,
+      .ranks = t->study->ranks_per_trial,
+      .overrides = overrides,
+      .n_overrides = n_overrides,
+  };
+  char *id = name ? ddpc_tune_slurm_submit(&job) : NULL;
+  free(name);
+  if (!id) return -1;
+  free(l->job_id);
+  l->job_id = id;
+  l->queued = true;
+  l->log_path = ddpc_tune_slurm_log_path(l->rec.run_dir, id);
+  tune_say(t, "trial %d is job %s (output %s)", l->rec.number, id, l->log_path ? l->log_path : "?");
+  return l->log_path ? 0 : -1;
+}
+
+/* One squeue for every trial job, at most every TUNE_SLURM_POLL_SECONDS. A failing squeue
+ * (slurmctld restarting, say) is not the study's end: the jobs are asked about again. */
+static int tune_slurm_refresh(tune_loop *t) {
+  double now = ddpc_time_seconds();
+  if (now - t->slurm_polled < TUNE_SLURM_POLL_SECONDS) return 0;
+  t->slurm_polled = now;
+  const char **ids = ddpc_calloc((size_t)t->n_trials + 1, sizeof *ids, "job ids");
+  int *which = ddpc_calloc((size_t)t->n_trials + 1, sizeof *which, "job trials");
+  bool *listed = ddpc_calloc((size_t)t->n_trials + 1, sizeof *listed, "job states");
+  int n = 0, rc = ids && which && listed ? 0 : -1;
+  for (int i = 0; rc == 0 && i < t->n_trials; i++) {
+    if (!t->trials[i].active) continue;
+    which[n] = i;
+    ids[n++] = t->trials[i].job_id;
+  }
+  if (rc == 0 && ddpc_tune_slurm_queue(ids, n, listed) != 0) {
+    if (!t->slurm_failing)
+      fprintf(stderr, "ddpc tune: %s; asking again every %g s\n", ddpc_error_message(), TUNE_SLURM_POLL_SECONDS);
+    t->slurm_failing = true;
+  } else if (rc == 0) {
+    if (t->slurm_failing) tune_say(t, "squeue answers again");
+    t->slurm_failing = false;
+    for (int k = 0; k < n; k++) t->trials[which[k]].queued = listed[k];
+  }
+  free(ids);
+  free(which);
+  free(listed);
+  return rc;
+}
+
+static int tune_slurm_poll(tune_loop *t, tune_live *l, ddpc_tune_trial_exit *e) {
+  (void)t;
+  if (l->queued) return 0;
+  int ended = ddpc_tune_slurm_job_end(l->job_id, l->rec.run_dir, e);
+  // squeue answered just before the job changed state: the next squeue tells.
+  if (!ended) l->queued = true;
+  return ended;
+}
+
+static void tune_slurm_stop(tune_loop *t, tune_live *l) {
+  (void)t;
+  if (ddpc_tune_slurm_stop(l->job_id) != 0)
+    fprintf(stderr, "ddpc tune: trial %d: %s\n", l->rec.number, ddpc_error_message());
+}
+
+/* The job is worth more running than cancelled: --resume follows it by its id. */
+static void tune_slurm_abandon(tune_loop *t, tune_live *l) {
+  fprintf(stderr, "ddpc tune: trial %d's job %s keeps running; ddpc tune --resume %s follows it\n", l->rec.number,
+          l->job_id, t->opt->study_dir);
+}
+
+static int tune_slurm_adopt(tune_loop *t, tune_live *l) {
+  char *id = ddpc_tune_slurm_read_job_id(l->rec.run_dir);
+  if (!id) return 0;
+  l->job_id = id;
+  l->queued = true;  // until squeue says otherwise
+  l->log_path = ddpc_tune_slurm_log_path(l->rec.run_dir, id);
+  if (!l->log_path) return -1;
+  tune_say(t, "trial %d: following its job %s", l->rec.number, id);
+  return 1;
+}
+
+static void tune_slurm_release(tune_loop *t, tune_live *l) {
+  (void)t;
+  ddpc_tune_slurm_forget_job(l->rec.run_dir);
+}
+
+static const tune_backend tune_backend_slurm = {
+    .setup = tune_slurm_setup,
+    .start = tune_slurm_start,
+    .refresh = tune_slurm_refresh,
+    .poll = tune_slurm_poll,
+    .stop = tune_slurm_stop,
+    .abandon = tune_slurm_abandon,
+    .adopt = tune_slurm_adopt,
+    .release = tune_slurm_release,
+};
 
 /* ---- setup, resume, the end ---- */
 
@@ -370,8 +588,16 @@ static int tune_load_previous(tune_loop *t) {
     l->rec = recs[i];
     l->metrics.path = ddpc_format("%s/metrics.jsonl", l->rec.run_dir);
     if (!l->metrics.path) return -1;
+    // An attempt that outlived the previous tuner (a Slurm job) is followed, not restarted.
+    int adopted = l->rec.state == DDPC_TUNE_TRIAL_RUNNING && t->backend->adopt ? t->backend->adopt(t, l) : 0;
+    if (adopted < 0) return -1;
+    if (adopted) {
+      l->slot = tune_free_slot(t);
+      if (l->slot >= 0) t->slot_owner[l->slot] = l->rec.number;
+      l->active = true;
+    }
     // Replays the epochs already written: best value, intermediates, rung records.
-    tune_epoch_ctx c = {t, l, 0};
+    tune_epoch_ctx c = {t, l, true, 0};
     if (ddpc_tune_metrics_read(&l->metrics, t->study->metric, tune_on_epoch, &c) < 0 || c.rc != 0) return -1;
   }
   free(recs);  // the records' contents now belong to t->trials
@@ -421,21 +647,18 @@ static int tune_report(tune_loop *t) {
 
 static bool tune_any_running(const tune_loop *t) {
   for (int i = 0; i < t->n_trials; i++)
-    if (t->trials[i].pid) return true;
+    if (t->trials[i].active) return true;
   return false;
 }
 
 static int tune_setup(tune_loop *t) {
   const ddpc_tune_study *st = t->study;
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  t->backend = st->backend == DDPC_TUNE_BACKEND_SLURM ? &tune_backend_slurm : &tune_backend_local;
   t->n_slots = st->parallelism;
-  t->bind_cores = cores > 0 && (long)st->parallelism * st->ranks_per_trial <= cores;
   t->slot_owner = ddpc_calloc((size_t)t->n_slots, sizeof *t->slot_owner, "trial slots");
   if (!t->slot_owner) return -1;
   for (int s = 0; s < t->n_slots; s++) t->slot_owner[s] = -1;
-  if (!t->bind_cores && !t->opt->quiet)
-    fprintf(stderr, "ddpc tune: %d trials x %d ranks exceed the %ld cores: trials share cores (unbound)\n",
-            st->parallelism, st->ranks_per_trial, cores);
+  if (t->backend->setup && t->backend->setup(t) != 0) return -1;
   if (st->scheduler == DDPC_TUNE_SCHEDULER_ASHA) {
     if (ddpc_tune_asha_init(&t->asha, st->asha_grace, st->asha_reduction_factor, st->asha_max_epochs) != 0) return -1;
     char rungs[512] = "";
@@ -459,8 +682,11 @@ static void tune_loop_free(tune_loop *t) {
   for (int i = 0; i < t->n_trials; i++) {
     ddpc_tune_trial_free(&t->trials[i].rec);
     free(t->trials[i].metrics.path);
+    free(t->trials[i].job_id);
+    free(t->trials[i].log_path);
   }
   free(t->trials);
+  free(t->job_prefix);
   free(t->slot_owner);
   free(t->rung_override);
   ddpc_tune_asha_free(&t->asha);
@@ -470,15 +696,13 @@ static void tune_loop_free(tune_loop *t) {
 
 /* One pass of the loop; -1 on error. */
 static int tune_step(tune_loop *t) {
+  if (t->backend->refresh && t->backend->refresh(t) != 0) return -1;
   for (int i = 0; i < t->n_trials; i++) {
     tune_live *l = &t->trials[i];
-    if (!l->pid) continue;
+    if (!l->active) continue;
     ddpc_tune_trial_exit e;
-    if (ddpc_tune_trial_reap(l->pid, &e)) {
-      if (tune_finish(t, l, &e) != 0) return -1;
-    } else if (tune_follow(t, l) != 0) {
-      return -1;
-    }
+    int ended = t->backend->poll(t, l, &e);
+    if (ended < 0 || (ended ? tune_finish(t, l, &e) : tune_follow(t, l)) != 0) return -1;
   }
   if (tune_stop_requested) return 0;
   const ddpc_tune_study *st = t->study;
@@ -487,7 +711,7 @@ static int tune_step(tune_loop *t) {
   // Interrupted trials from a previous tuner first, then new ones.
   for (int i = 0; i < t->n_trials && (slot = tune_free_slot(t)) >= 0; i++) {
     tune_live *l = &t->trials[i];
-    if (l->pid || l->rec.state != DDPC_TUNE_TRIAL_RUNNING) continue;
+    if (l->active || l->rec.state != DDPC_TUNE_TRIAL_RUNNING) continue;
     tune_say(t, "trial %d continues from its checkpoint", l->rec.number);
     if (tune_start_process(t, l, slot) != 0 || ddpc_tune_store_update_trial(t->store, &l->rec) != 0) return -1;
   }
@@ -518,9 +742,8 @@ int ddpc_tune_run(const ddpc_tune_study *study, const ddpc_tune_run_options *opt
     rc = tune_step(&t);
     if (rc != 0) break;
     if (tune_stop_requested && !forwarded) {
-      // mpirun passes SIGUSR1 to every rank: checkpoint and stop (exit 5).
       for (int i = 0; i < t.n_trials; i++)
-        if (t.trials[i].pid) kill(t.trials[i].pid, SIGUSR1);
+        if (t.trials[i].active) t.backend->stop(&t, &t.trials[i]);
       forwarded = true;
     }
     if (!tune_any_running(&t)) break;
@@ -531,7 +754,7 @@ int ddpc_tune_run(const ddpc_tune_study *study, const ddpc_tune_run_options *opt
   if (rc != 0) {
     fprintf(stderr, "ddpc tune: error: %s\n", ddpc_error_message());
     for (int i = 0; i < t.n_trials; i++)
-      if (t.trials[i].pid) kill(-t.trials[i].pid, SIGTERM);
+      if (t.trials[i].active) t.backend->abandon(&t, &t.trials[i]);
     code = 1;
   } else if (tune_stop_requested) {
     fprintf(stderr, "ddpc tune: interrupted; continue with: ddpc tune --resume %s\n", opt->study_dir);

@@ -14,7 +14,7 @@
 
 typedef struct {
   const char *study_dir;  // where the store, trials/ and best.yaml go
-  const char *mpirun;     // absolute path of mpirun
+  const char *mpirun;     // absolute path of mpirun (backend local; NULL for slurm)
   const char *self_exe;   // the ddpc binary the trials run
   bool resume;            // continue the study in study_dir
   bool quiet;             // no progress lines, only the final table and errors

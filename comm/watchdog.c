@@ -38,6 +38,7 @@ typedef struct {
   pthread_cond_t wake;        // signalled to stop the monitor early
   double timeout_seconds;     // the limit (comm.timeout_seconds)
   bool stopping;              // ddpc_comm_watchdog_stop was called
+  ddpc_watchdog_device_hooks device;  // the device backend's poll and abort (NULL functions: none); guarded by lock
 } watchdog_state;
 
 static double monotonic_seconds(void) {
@@ -79,9 +80,9 @@ char *ddpc_watchdog_message(const ddpc_comm *comm, const ddpc_watchdog *w, const
   return line;
 }
 
-/* Says why, then ends the job; does not return. */
-static void watchdog_fire(watchdog_state *st, double stalled_seconds, double timeout_seconds) {
-  char *line = ddpc_watchdog_message(st->comm, &st->w, st->host, stalled_seconds, timeout_seconds);
+/* Writes `line` (NULL: a fallback), runs the device abort, then ends the job; does not
+ * return. Called with the lock held, which keeps the device hooks in place. */
+static void watchdog_fire(watchdog_state *st, char *line) {
   if (line) {
     size_t len = strlen(line);
     line[len] = '\n';  // replaces the terminator: one write, one line
@@ -93,6 +94,7 @@ static void watchdog_fire(watchdog_state *st, double stalled_seconds, double tim
     (void)written;
   }
   free(line);
+  if (st->device.abort) st->device.abort(st->device.user);
   // The communicator thread is blocked in MPI or the shared-memory wait, not in stdio.
   fflush(stdout);
   if (st->mpi_abort_allowed) MPI_Abort(MPI_COMM_WORLD, WATCHDOG_EXIT_CODE);
@@ -122,6 +124,13 @@ static void *watchdog_main(void *arg) {
     while (!st->stopping && pthread_cond_timedwait(&st->wake, &st->lock, &deadline) != ETIMEDOUT) {
     }
     if (st->stopping) break;
+    char *device_error = st->device.poll ? st->device.poll(st->device.user) : NULL;
+    if (device_error) {
+      char *line = ddpc_format("ddpc: rank %d (local rank %d on host %s): collective watchdog: %s; aborting the job",
+                               st->comm->rank, st->comm->local_rank, st->host, device_error);
+      free(device_error);
+      watchdog_fire(st, line);
+    }
     double timeout = st->timeout_seconds;
     // Op before generation: an op seen here comes with its own generation or a newer one.
     const char *op = atomic_load_explicit(&st->w.op, memory_order_acquire);
@@ -134,8 +143,7 @@ static void *watchdog_main(void *arg) {
       seen = generation;
       since = now;
     } else if (now - since >= timeout) {
-      pthread_mutex_unlock(&st->lock);
-      watchdog_fire(st, now - since, timeout);
+      watchdog_fire(st, ddpc_watchdog_message(st->comm, &st->w, st->host, now - since, timeout));
     }
   }
   pthread_mutex_unlock(&st->lock);
@@ -215,6 +223,15 @@ void ddpc_comm_watchdog_stop(ddpc_comm *comm) {
   pthread_join(st->thread, NULL);
   comm->watchdog = NULL;
   state_free(st);
+}
+
+void ddpc_watchdog_set_device_hooks(ddpc_watchdog *w, const ddpc_watchdog_device_hooks *hooks) {
+  if (!w) return;
+  watchdog_state *st = (watchdog_state *)w;
+  pthread_mutex_lock(&st->lock);
+  if (hooks) st->device = *hooks;
+  else memset(&st->device, 0, sizeof st->device);
+  pthread_mutex_unlock(&st->lock);
 }
 
 void ddpc_comm_set_step(ddpc_comm *comm, int64_t step) {

@@ -9,7 +9,11 @@
  * counter, and the monitor, waking about four times per timeout, declares a stall when it
  * sees the same generation in flight for the whole timeout. A wait that makes progress of
  * its own (the shared-memory wait, when another rank arrives) calls enter again, which
- * restarts the clock. */
+ * restarts the clock.
+ *
+ * A device backend (comm/comm_nccl.c) adds two hooks: a poll the monitor runs at every look
+ * (NCCL's asynchronous error), and an abort it runs before ending the job for any reason
+ * (ncclCommAbort, so no GPU kernel keeps waiting for a peer that is gone). */
 #ifndef DDPC_COMM_WATCHDOG_H
 #define DDPC_COMM_WATCHDOG_H
 
@@ -38,12 +42,23 @@ typedef struct ddpc_watchdog {
   atomic_llong step;                // the training step last begun (-1: before the first)
 } ddpc_watchdog;
 
+/* The device backend's part in the watch. Both run on the monitor thread, with the
+ * watchdog's lock held (so removing the hooks waits for a poll in progress). */
+typedef struct {
+  char *(*poll)(void *user);  // NULL while healthy, else a malloc'd reason that ends the job
+  void (*abort)(void *user);  // called just before the job is ended
+  void *user;                 // passed to both
+} ddpc_watchdog_device_hooks;
+
 /* Starts watching `comm` (MPI, several ranks) with a limit of timeout_seconds (> 0): the
  * monitor thread runs until ddpc_comm_watchdog_stop. Calling it again changes the limit.
  * A one-rank communicator is not watched (nothing can hang). Errors: -1 with a message. */
 int ddpc_comm_watchdog_start(ddpc_comm *comm, double timeout_seconds);
 /* Stops and joins the monitor and frees the watchdog; nothing when none runs. */
 void ddpc_comm_watchdog_stop(ddpc_comm *comm);
+/* Installs (hooks not NULL) or removes (NULL) the device hooks of the watchdog `w` (a
+ * communicator's, possibly shared by a wrapping one); nothing when w is NULL. */
+void ddpc_watchdog_set_device_hooks(ddpc_watchdog *w, const ddpc_watchdog_device_hooks *hooks);
 
 /* Marks the start of a blocking operation (op: a string that lives forever). w may be NULL. */
 static inline void ddpc_watchdog_enter(ddpc_watchdog *w, const char *op) {

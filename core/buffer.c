@@ -1,17 +1,16 @@
-/* CPU implementation of ddpc_buffer (see buffer.h); CUDA joins in a later issue. */
+/* ddpc_buffer (see buffer.h): the memory itself comes from core/device.c, host memory for
+ * the CPU, GPU memory for CUDA. */
 #include "core/buffer.h"
 
-#include <stdlib.h>
 #include <string.h>
 
+#include "core/device.h"
 #include "core/error.h"
+#include "core/names.h"
 
 int ddpc_buffer_alloc(ddpc_buffer *buf, size_t count, ddpc_device device, const char *what) {
   memset(buf, 0, sizeof *buf);
-  if (device != DDPC_DEVICE_CPU)
-    return ddpc_error_set("%s: device '%s' is not available in this build", what,
-                          ddpc_device_name(device));
-  buf->data = ddpc_alloc_aligned(count * sizeof(float), what);
+  buf->data = ddpc_device_alloc(device, count * sizeof(float), what);
   if (!buf->data) return -1;
   buf->count = count;
   buf->device = device;
@@ -25,14 +24,15 @@ ddpc_buffer ddpc_buffer_view(const ddpc_buffer *parent, size_t offset, size_t co
 }
 
 void ddpc_buffer_free(ddpc_buffer *buf) {
-  if (buf->owned) free(buf->data);
+  if (buf->owned) ddpc_device_free(buf->device, buf->data);
   memset(buf, 0, sizeof *buf);
 }
 
 void ddpc_buffer_zero(ddpc_buffer *buf) {
-  if (buf->data) memset(buf->data, 0, buf->count * sizeof(float));
+  // A CUDA zeroing is queued on the compute stream, ordered like the kernels around it.
+  if (buf->data) ddpc_device_zero(buf->device, buf->data, buf->count * sizeof(float));
 }
 
 const char *ddpc_device_name(ddpc_device device) {
-  return device == DDPC_DEVICE_CUDA ? "cuda" : "cpu";
+  return ddpc_names_get(ddpc_device_names, DDPC_DEVICE_COUNT, (int)device);
 }

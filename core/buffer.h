@@ -1,7 +1,7 @@
 /* Device-aware float buffers. Every parameter, gradient, optimizer state and activation
- * lives in a ddpc_buffer that knows its device, so the CUDA path (a later issue) can add
- * DDPC_DEVICE_CUDA without changing the callers. A view shares its parent's memory:
- * per-layer parameters and (later) gradient buckets are views into one flat buffer. */
+ * lives in a ddpc_buffer that knows its device (host memory, or GPU memory in a build with
+ * CUDA; see core/device.h), so callers do not change with the device. A view shares its
+ * parent's memory: per-layer parameters and (later) gradient buckets are views into one flat buffer. */
 #ifndef DDPC_CORE_BUFFER_H
 #define DDPC_CORE_BUFFER_H
 

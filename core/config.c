@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/config_tree.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/metrics.h"
 
@@ -947,15 +948,28 @@ static int read_name(const config_ctx *ctx, section top, ddpc_config *cfg) {
   return 0;
 }
 
+/* `device`: cpu or cuda. A build without CUDA refuses cuda here, where the message can name
+ * the line; whether a GPU is present is each rank's own question, asked when training sets
+ * up (ddpc launch may run where the ranks' GPUs are not). */
+static int read_device(section top, ddpc_config *cfg) {
+  int device = DDPC_DEVICE_CPU;
+  if (get_enum(top, "device", ddpc_device_names, DDPC_DEVICE_COUNT, &device) < 0) return -1;
+  cfg->device = (ddpc_device)device;
+  if (!ddpc_device_built(cfg->device))
+    return ddpc_config_node_error(ddpc_config_node_get(top.map, "device"), "device: %s: %s",
+                                  ddpc_device_name(cfg->device), DDPC_DEVICE_NO_CUDA_MESSAGE);
+  return 0;
+}
+
 static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
-  static const char *const keys[] = {"name", "seed", "data", "model", "loss", "optimizer", "schedule", "train", "comm",
+  static const char *const keys[] = {"name", "seed", "device", "data", "model", "loss", "optimizer", "schedule", "train", "comm",
                                      "stop", "checkpoint", "review", "pruning", "output"};
   section top = {ctx->tree.root, ""};
   if (check_keys(top, "the top level", keys, COUNT(keys)) != 0 || read_name(ctx, top, cfg) != 0) return -1;
   int64_t seed = 0;
   if (get_int(top, "seed", 0, INT64_MAX, &seed) < 0) return -1;
   cfg->seed = (uint64_t)seed;
-  if (read_data(ctx, top, &cfg->data) != 0 || read_model(ctx, top, cfg) != 0) return -1;
+  if (read_device(top, cfg) != 0 || read_data(ctx, top, &cfg->data) != 0 || read_model(ctx, top, cfg) != 0) return -1;
   int loss = cfg->data.task == DDPC_TASK_REGRESSION ? DDPC_LOSS_MSE : DDPC_LOSS_CROSS_ENTROPY;
   if (get_enum(top, "loss", ddpc_loss_names, DDPC_LOSS_COUNT, &loss) < 0) return -1;
   cfg->loss = (ddpc_loss_kind)loss;

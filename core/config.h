@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/buffer.h"
 #include "core/layer.h"
 #include "core/loss.h"
 #include "core/shape.h"
@@ -134,6 +135,7 @@ typedef struct {
   char *source_path;             // the YAML file it came from
   char *name;                    // run name
   uint64_t seed;                 // seed of every random stream
+  ddpc_device device;            // where parameters, activations and optimizer state live [cpu]
   ddpc_data_config data;         // what data, split and preprocessing
   char *model_variant;           // chosen variant name, or NULL for a plain layer list
   int n_layers;                  // layers of the chosen model

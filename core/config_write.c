@@ -284,6 +284,7 @@ int ddpc_config_write_resolved(ddpc_config *cfg) {
   out_printf(&o, "name: ");
   out_string(&o, cfg->name);
   out_printf(&o, "\nseed: %llu\n", (unsigned long long)cfg->seed);
+  out_printf(&o, "device: %s\n", ddpc_device_name(cfg->device));
   write_data(&o, &cfg->data);
   write_model(&o, cfg);
   out_printf(&o, "loss: %s\n", ddpc_loss_name(cfg->loss));

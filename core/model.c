@@ -10,13 +10,18 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/device.h"
 #include "core/error.h"
+#ifdef DDPC_HAVE_CUDA
+#include "core/layer_cuda.h"
+#endif
 
 struct ddpc_model {
   int n_layers;              // number of layers
   ddpc_layer *layers;        // the layers, in model order
   ddpc_shape input;          // per-sample input shape
   int max_batch;             // largest batch forward accepts
+  ddpc_device device;        // where every buffer lives and which layer implementations run
   size_t n_params;           // total parameters (the flat buffers' length)
   ddpc_buffer params;        // flat parameters, layer 0 first
   ddpc_buffer grads;         // flat gradients, same layout as params (owned, or bound)
@@ -35,7 +40,7 @@ static void model_release(ddpc_model *model) {
   free(model->layers);
   free(model->acts);
   ddpc_buffer_free(&model->params);
-  free(model->own_grads);
+  if (model->own_grads) ddpc_device_free(model->device, model->own_grads);
   ddpc_buffer_free(&model->dgrad[0]);
   ddpc_buffer_free(&model->dgrad[1]);
   free(model);
@@ -54,6 +59,9 @@ static int model_setup_layers(ddpc_model *model, const ddpc_layer_spec *specs) {
     layer->index = i;
     layer->in = shape;
     layer->ops = ddpc_layer_ops_for(specs[i].kind);
+#ifdef DDPC_HAVE_CUDA
+    if (model->device == DDPC_DEVICE_CUDA) layer->ops = ddpc_layer_cuda_ops_for(specs[i].kind);
+#endif
     if (!layer->ops) return ddpc_error_set("model layer %d: unknown layer kind %d", i, (int)specs[i].kind);
     if (layer->ops->setup(layer, model->max_batch) != 0) return -1;
     layer->param_offset = model->n_params;
@@ -99,12 +107,13 @@ int ddpc_model_create(ddpc_model **out, const ddpc_layer_spec *specs, int n_laye
   if ((double)input.h * input.w * input.c * max_batch * sizeof(float) > 4.0 * 1024 * 1024 * 1024)
     return ddpc_error_set("model: input %dx%dx%d for a batch of %d exceeds 4 GiB", input.h, input.w,
                           input.c, max_batch);
-  if (device != DDPC_DEVICE_CPU)
-    return ddpc_error_set("model: device '%s' is not available for the CPU layers", ddpc_device_name(device));
+  if (!ddpc_device_built(device)) return ddpc_error_set("model: device: %s: %s", ddpc_device_name(device),
+                                                       DDPC_DEVICE_NO_CUDA_MESSAGE);
   ddpc_model *model = ddpc_calloc(1, sizeof *model, "model");
   if (!model) return -1;
   model->input = input;
   model->max_batch = max_batch;
+  model->device = device;
   model->layers = ddpc_calloc((size_t)n_layers, sizeof *model->layers, "model layers");
   if (!model->layers) {
     free(model);
@@ -160,14 +169,23 @@ ddpc_buffer *ddpc_model_grads(ddpc_model *model) { return &model->grads; }
 uint32_t ddpc_model_params_crc32(const ddpc_model *model) {
   // zlib takes at most 4 GiB per call; feed large models in pieces.
   uLong crc = crc32(0L, Z_NULL, 0);
-  const Bytef *p = (const Bytef *)model->params.data;
   size_t left = model->params.count * sizeof(float);
+  const Bytef *p = (const Bytef *)model->params.data;
+  float *host = NULL;  // a GPU model's parameters, copied down
+  if (model->device != DDPC_DEVICE_CPU) {
+    host = ddpc_malloc(left ? left : 1, "parameter checksum");
+    // A failed copy is recorded (ddpc_error_message) and the checksum taken of zeros.
+    if (host && ddpc_device_copy(host, DDPC_DEVICE_CPU, p, model->device, left) != 0) memset(host, 0, left);
+    if (!host) return 0;
+    p = (const Bytef *)host;
+  }
   while (left > 0) {
     uInt n = left > (1u << 30) ? (1u << 30) : (uInt)left;
     crc = crc32(crc, p, n);
     p += n;
     left -= n;
   }
+  free(host);
   return (uint32_t)crc;
 }
 

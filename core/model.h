@@ -21,7 +21,10 @@ typedef void (*ddpc_grad_ready_fn)(void *user, int layer_index, size_t offset, s
 
 /* Builds the model for inputs of per-sample shape `input` and batches up to max_batch.
  * Errors (a spec that does not fit its input, absurd sizes) name the layer by index and
- * kind. On success *out owns all buffers. */
+ * kind. On success *out owns all buffers. With DDPC_DEVICE_CUDA (the GPU opened first with
+ * ddpc_device_open) every buffer is GPU memory and the CUDA layers run (core/layer_cuda.h):
+ * the pointers forward and backward take and return are device pointers, and their
+ * failures surface at the next ddpc_device_sync. */
 int ddpc_model_create(ddpc_model **out, const ddpc_layer_spec *specs, int n_layers, ddpc_shape input,
                       int max_batch, ddpc_device device);
 void ddpc_model_free(ddpc_model *model);

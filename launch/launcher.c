@@ -27,13 +27,22 @@
  * takes it as a second abort request and crashes in PMIx_Finalize (Open MPI 4.1). */
 #define LAUNCH_ABORT_GRACE_SECONDS 5.0
 
+/* A second stop signal this soon after the first is the same request delivered twice:
+ * `timeout`, for one, signals its child and then its whole process group. */
+#define LAUNCH_SIGNAL_REPEAT_SECONDS 1
+
 /* Stop signals the launcher received, and the mpirun they go to (0 between attempts).
  * The handler forwards them itself, so a job hears about it while the launcher waits. */
 static volatile sig_atomic_t launch_signal_count;
 static volatile sig_atomic_t launch_child_pid;
+static volatile sig_atomic_t launch_first_signal_at;  // CLOCK_MONOTONIC seconds of the first
 
 static void launch_on_signal(int sig) {
   (void)sig;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);  // async-signal-safe
+  if (launch_signal_count == 1 && now.tv_sec - launch_first_signal_at <= LAUNCH_SIGNAL_REPEAT_SECONDS) return;
+  if (launch_signal_count == 0) launch_first_signal_at = (sig_atomic_t)now.tv_sec;
   launch_signal_count = launch_signal_count + 1;
   pid_t pid = (pid_t)launch_child_pid;
   // The first asks for a checkpoint and a clean stop (Open MPI passes SIGUSR1 to every

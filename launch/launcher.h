@@ -3,7 +3,8 @@
  * the job ends with a fault (exit code 6, a signal, or any code outside 0..5) starts it
  * again with `--resume auto` after a growing pause, at most max_restarts times. Every
  * attempt becomes one line of RUN_DIR/attempts.jsonl. SIGINT/SIGTERM to the launcher
- * reach the job as SIGUSR1 (checkpoint and stop, exit 5), a second one as SIGTERM. */
+ * reach the job as SIGUSR1 (checkpoint and stop, exit 5), a second one (over a second
+ * later) as SIGTERM. */
 #ifndef DDPC_LAUNCH_LAUNCHER_H
 #define DDPC_LAUNCH_LAUNCHER_H
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "launch/train_internal.h"
 
@@ -162,6 +163,18 @@ static bool train_custom_stop_fired(const ddpc_config *cfg, const ddpc_machine_f
   return true;
 }
 
+/* `device: cuda`: every rank asks for a GPU of its own (a missing driver or GPU is a
+ * message, not a crash), then the run is refused: the CUDA layers, losses, optimizers and
+ * NCCL all-reduce exist (README "GPU (CUDA)") but this training loop does not drive them
+ * yet, and training on the CPU instead would silently ignore the config. */
+static int train_check_device(const train_session *s) {
+  if (s->cfg.device == DDPC_DEVICE_CPU) return 0;
+  if (ddpc_device_probe(s->cfg.device, NULL) != 0) return ddpc_error_prefix("%s: ", s->cfg.source_path);
+  return ddpc_error_set("%s: device: %s is not yet wired into training (`ddpc train` runs on the CPU only for now); "
+                        "use device: cpu",
+                        s->cfg.source_path, ddpc_device_name(s->cfg.device));
+}
+
 /* Everything before the first step, each phase agreed on by all ranks (train_agree). */
 int train_prepare(train_session *s) {
   const ddpc_train_options *opt = s->opt;
@@ -172,6 +185,7 @@ int train_prepare(train_session *s) {
   if (train_check_same(s, &hash, sizeof hash,
                        "resolved config (every rank must load the same file with the same --set overrides)") != 0)
     return -1;
+  if (train_agree(s, train_check_device(s)) != 0) return -1;
   s->run_dir = opt->run_dir ? opt->run_dir : s->cfg.output_dir;
   ddpc_progress_init(&s->progress, stdout, opt->quiet || s->comm->rank != 0, s->cfg.stop.max_epochs, 0);
   if (train_agree(s, train_files_open(s)) != 0 || train_load_data(s) != 0) return -1;

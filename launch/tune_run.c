@@ -98,6 +98,7 @@ struct tune_loop {
   char *job_prefix;                 // slurm: job names are PREFIX.NNNN
   double slurm_polled;              // slurm: when squeue last answered or was tried (monotonic)
   bool slurm_failing;               // slurm: the last squeue failed (said once)
+  ddpc_tune_live_view *view;        // the live table when stdout is a terminal (NULL: plain lines)
 };
 
 /* ---- small helpers ---- */
@@ -111,6 +112,7 @@ static double tune_better(const tune_loop *t, double a, double b) {
 static void tune_say(const tune_loop *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void tune_say(const tune_loop *t, const char *fmt, ...) {
   if (t->opt->quiet) return;
+  if (t->view) ddpc_tune_live_erase(t->view, stdout);  // the line goes above the table
   char when[32];
   ddpc_time_iso8601(when, sizeof when);
   va_list ap;
@@ -631,10 +633,25 @@ static int tune_write_best(const tune_loop *t, const tune_live *best) {
   return rc;
 }
 
-static int tune_report(tune_loop *t) {
+/* The trial records side by side, as the table functions take them (shallow copies). */
+static ddpc_tune_trial *tune_records(const tune_loop *t) {
   ddpc_tune_trial *recs = ddpc_calloc((size_t)t->n_trials + 1, sizeof *recs, "trial table");
+  for (int i = 0; recs && i < t->n_trials; i++) recs[i] = t->trials[i].rec;
+  return recs;
+}
+
+/* On a terminal: the table of trials, redrawn once a second. */
+static void tune_draw_live(tune_loop *t) {
+  if (!t->view || ddpc_time_seconds() - t->view->drawn_at < 1.0) return;
+  ddpc_tune_trial *recs = tune_records(t);
+  if (recs) ddpc_tune_live_draw(t->view, stdout, recs, t->n_trials, t->study->metric, t->study->maximize);
+  free(recs);
+}
+
+static int tune_report(tune_loop *t) {
+  ddpc_tune_trial *recs = tune_records(t);
   if (!recs) return -1;
-  for (int i = 0; i < t->n_trials; i++) recs[i] = t->trials[i].rec;  // shallow: the table only reads
+  if (t->view) ddpc_tune_live_erase(t->view, stdout);
   ddpc_tune_table_print(stdout, recs, t->n_trials, t->study->metric, t->study->maximize);
   int best = ddpc_tune_table_best(recs, t->n_trials, t->study->maximize);
   free(recs);
@@ -736,6 +753,8 @@ int ddpc_tune_run(const ddpc_tune_study *study, const ddpc_tune_run_options *opt
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
+  ddpc_tune_live_view view = {0, 0.0};
+  if (!opt->quiet && isatty(STDOUT_FILENO)) t.view = &view;
   int rc = tune_setup(&t);
   bool forwarded = false;
   while (rc == 0) {
@@ -747,6 +766,7 @@ int ddpc_tune_run(const ddpc_tune_study *study, const ddpc_tune_run_options *opt
       forwarded = true;
     }
     if (!tune_any_running(&t)) break;
+    tune_draw_live(&t);
     struct timespec pause = {0, (long)(TUNE_POLL_SECONDS * 1e9)};
     nanosleep(&pause, NULL);
   }

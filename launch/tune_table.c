@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/sysinfo.h"
 
 /* Widest parameters cell; a longer list ends in "...". */
 #define TABLE_PARAMS_WIDTH 60
@@ -337,4 +338,28 @@ void ddpc_tune_table_print_summary(FILE *f, const ddpc_tune_trial *trials, int n
           count[DDPC_TUNE_TRIAL_COMPLETE], count[DDPC_TUNE_TRIAL_PRUNED], count[DDPC_TUNE_TRIAL_FAIL]);
   table_print_best(f, trials, n, metric, maximize);
   fputc('\n', f);
+}
+
+void ddpc_tune_live_erase(ddpc_tune_live_view *v, FILE *f) {
+  if (v->lines > 0) fprintf(f, "\033[%dA\033[J", v->lines);
+  v->lines = 0;
+  fflush(f);
+}
+
+void ddpc_tune_live_draw(ddpc_tune_live_view *v, FILE *f, const ddpc_tune_trial *trials, int n, const char *metric,
+                         bool maximize) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&text, &len);
+  if (!m) return;
+  ddpc_tune_table_print(m, trials, n, metric, maximize);
+  ddpc_tune_table_print_summary(m, trials, n, metric, maximize);
+  fclose(m);
+  ddpc_tune_live_erase(v, f);
+  // One write for the whole table, so the terminal never shows half of it.
+  fputs(text, f);
+  fflush(f);
+  for (size_t i = 0; i < len; i++) v->lines += text[i] == '\n';
+  v->drawn_at = ddpc_time_seconds();
+  free(text);
 }

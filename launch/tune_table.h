@@ -23,4 +23,16 @@ void ddpc_tune_table_print(FILE *f, const ddpc_tune_trial *trials, int n, const 
 void ddpc_tune_table_print_summary(FILE *f, const ddpc_tune_trial *trials, int n, const char *metric,
                                    bool maximize);
 
+/* The live table on a terminal: redrawn in place (cursor up, clear to the end), and
+ * erased before any other line is printed so that line lands above the table. */
+typedef struct {
+  int lines;        // lines of the table on the screen now (0: none)
+  double drawn_at;  // when it was drawn (monotonic seconds)
+} ddpc_tune_live_view;
+
+void ddpc_tune_live_erase(ddpc_tune_live_view *v, FILE *f);
+/* Erases the previous table and draws the trials and the summary line. */
+void ddpc_tune_live_draw(ddpc_tune_live_view *v, FILE *f, const ddpc_tune_trial *trials, int n, const char *metric,
+                         bool maximize);
+
 #endif

@@ -21,7 +21,8 @@ typedef struct {
 
 /* Checks the hyperparameters (lr >= 0, momentum >= 0, nesterov needs momentum > 0,
  * weight_decay >= 0, betas in [0, 1), eps >= 0) and allocates the zeroed state: m for SGD
- * with momentum and for Adam/AdamW, v for Adam/AdamW. Only DDPC_DEVICE_CPU for now. */
+ * with momentum and for Adam/AdamW, v for Adam/AdamW, on `device` (the parameters' device:
+ * ddpc_optimizer_step runs the CUDA kernels of optim/optimizer_cuda.cu for GPU buffers). */
 int ddpc_optimizer_init(ddpc_optimizer *opt, const ddpc_optimizer_config *cfg, size_t n_params,
                         ddpc_device device);
 void ddpc_optimizer_free(ddpc_optimizer *opt);

@@ -15,6 +15,10 @@
 #include "core/names.h"
 #include "optim/grad_parts.h"
 #include "optim/optim.h"
+#include "optim/optimizer_internal.h"
+#ifdef DDPC_HAVE_CUDA
+#include "optim/optim_cuda.h"
+#endif
 
 const char *ddpc_optimizer_name(ddpc_optimizer_kind kind) {
   return ddpc_names_get(ddpc_optimizer_names, DDPC_OPTIMIZER_COUNT, (int)kind);
@@ -56,9 +60,8 @@ int ddpc_optimizer_init(ddpc_optimizer *opt, const ddpc_optimizer_config *cfg, s
                         ddpc_device device) {
   memset(opt, 0, sizeof *opt);
   if (check_config(cfg)) return -1;
-  if (device != DDPC_DEVICE_CPU)
-    return ddpc_error_set("optimizer: device '%s' is not available in this build",
-                          ddpc_device_name(device));
+  // The state lives where the parameters do; a device this build lacks fails in the
+  // allocation with the reason.
   opt->cfg = *cfg;
   bool needs_m = cfg->kind != DDPC_OPTIMIZER_SGD || cfg->momentum != 0.0f;
   bool needs_v = cfg->kind != DDPC_OPTIMIZER_SGD;
@@ -84,19 +87,41 @@ static void check_count(const char *what, size_t got, size_t want) {
   abort();
 }
 
-/* The scalars torch derives in double (Python floats) and then hands to float kernels are
- * computed here the same way, so each element sees the same float operands. */
-static void sgd_block(const ddpc_optimizer_config *cfg, float *restrict p, const float *restrict g,
-                      float *restrict b, size_t n, float lr, bool first) {
-  const float wd = cfg->weight_decay;
-  const float neg_lr = -lr;
+ddpc_optimizer_scalars ddpc_optimizer_scalars_at(const ddpc_optimizer_config *cfg, float lr, uint64_t t) {
+  ddpc_optimizer_scalars k;
+  memset(&k, 0, sizeof k);
+  k.neg_lr = -lr;
+  k.wd = cfg->weight_decay;
+  k.momentum = cfg->momentum;
+  // torch starts the buffer as a copy of d; b is zero then, so 0*b + d gives exactly d.
+  k.keep = t == 1 ? 0.0f : cfg->momentum;
+  const bool decoupled = cfg->kind == DDPC_OPTIMIZER_ADAMW;
+  const double beta1 = cfg->beta1, beta2 = cfg->beta2;
+  k.l2 = decoupled ? 0.0f : cfg->weight_decay;
+  k.decay = decoupled ? (float)(1.0 - (double)lr * cfg->weight_decay) : 1.0f;
+  k.b1 = cfg->beta1;
+  k.one_minus_b1 = (float)(1.0 - beta1);
+  k.b2 = cfg->beta2;
+  k.one_minus_b2 = (float)(1.0 - beta2);
+  const double bias1 = 1.0 - pow(beta1, (double)t);
+  k.bias2_sqrt = (float)sqrt(1.0 - pow(beta2, (double)t));
+  k.neg_step = (float)-((double)lr / bias1);
+  k.eps = cfg->eps;
+  return k;
+}
+
+/* The scalars (ddpc_optimizer_scalars_at) are torch's, so each element sees the same float
+ * operands as there. */
+static void sgd_block(const ddpc_optimizer_config *cfg, const ddpc_optimizer_scalars *k, float *restrict p,
+                      const float *restrict g, float *restrict b, size_t n) {
+  const float wd = k->wd;
+  const float neg_lr = k->neg_lr;
   if (!b) {
     for (size_t i = 0; i < n; i++) p[i] = p[i] + neg_lr * (g[i] + wd * p[i]);
     return;
   }
-  const float mom = cfg->momentum;
-  // torch starts the buffer as a copy of d; b is zero then, so 0*b + d gives exactly d.
-  const float keep = first ? 0.0f : mom;
+  const float mom = k->momentum;
+  const float keep = k->keep;
   if (cfg->nesterov) {
     for (size_t i = 0; i < n; i++) {
       float d = g[i] + wd * p[i];
@@ -115,15 +140,15 @@ static void sgd_block(const ddpc_optimizer_config *cfg, float *restrict p, const
 
 /* With the gradient in one buffer already the whole vector is one block; otherwise each
  * block of the summed gradient is formed in L1 right before its update reads it. */
-static void sgd_step(const ddpc_optimizer_config *cfg, float *p, const float *const *parts, int n_parts,
-                     float scale, float *b, size_t n, float lr, bool first) {
+static void sgd_step(const ddpc_optimizer_config *cfg, const ddpc_optimizer_scalars *k, float *p,
+                     const float *const *parts, int n_parts, float scale, float *b, size_t n) {
   const bool direct = n_parts == 1 && scale == 1.0f;
   const size_t block = direct ? n : DDPC_GRAD_BLOCK;
   float sum[DDPC_GRAD_BLOCK];  // this block's summed gradient (unused when direct)
   for (size_t start = 0; start < n; start += block) {
     const size_t len = n - start < block ? n - start : block;
     const float *g = ddpc_grad_parts_block(parts, n_parts, scale, start, len, sum);
-    sgd_block(cfg, p + start, g, b ? b + start : NULL, len, lr, first);
+    sgd_block(cfg, k, p + start, g, b ? b + start : NULL, len);
   }
 }
 
@@ -146,19 +171,12 @@ static void sqrt_in_place(float *x, size_t n) {
 
 /* Adam and AdamW differ only in where weight decay enters: `l2` is added to the gradient
  * (Adam), `decay` scales the parameter first (AdamW); the other one is the identity. */
-static void adam_step(const ddpc_optimizer_config *cfg, float *restrict p, const float *const *parts,
-                      int n_parts, float scale, float *restrict m, float *restrict v, size_t n, float lr,
-                      uint64_t t) {
-  const bool decoupled = cfg->kind == DDPC_OPTIMIZER_ADAMW;
-  const double beta1 = cfg->beta1, beta2 = cfg->beta2;
-  const float l2 = decoupled ? 0.0f : cfg->weight_decay;
-  const float decay = decoupled ? (float)(1.0 - (double)lr * cfg->weight_decay) : 1.0f;
-  const float b1 = cfg->beta1, one_minus_b1 = (float)(1.0 - beta1);
-  const float b2 = cfg->beta2, one_minus_b2 = (float)(1.0 - beta2);
-  const double bias1 = 1.0 - pow(beta1, (double)t);
-  const float bias2_sqrt = (float)sqrt(1.0 - pow(beta2, (double)t));
-  const float neg_step = (float)-((double)lr / bias1);
-  const float eps = cfg->eps;
+static void adam_step(const ddpc_optimizer_scalars *k, float *restrict p, const float *const *parts, int n_parts,
+                      float scale, float *restrict m, float *restrict v, size_t n) {
+  const float l2 = k->l2, decay = k->decay;
+  const float b1 = k->b1, one_minus_b1 = k->one_minus_b1;
+  const float b2 = k->b2, one_minus_b2 = k->one_minus_b2;
+  const float bias2_sqrt = k->bias2_sqrt, neg_step = k->neg_step, eps = k->eps;
   float root[ADAM_BLOCK];  // sqrt(v) of the current block
   float sum[ADAM_BLOCK];   // the current block's summed gradient (unused for one unscaled part)
   for (size_t start = 0; start < n; start += ADAM_BLOCK) {
@@ -188,11 +206,22 @@ void ddpc_optimizer_step_parts(ddpc_optimizer *opt, ddpc_buffer *params, const f
   if (opt->m.data) check_count("first moment", opt->m.count, n);
   if (opt->v.data) check_count("second moment", opt->v.count, n);
   opt->steps++;
+  const ddpc_optimizer_scalars k = ddpc_optimizer_scalars_at(&opt->cfg, lr, opt->steps);
+  if (params->device == DDPC_DEVICE_CUDA) {
+    // One part only: on the GPU the all-reduce (NCCL) has summed the ranks already.
+    if (n_parts != 1) {
+      fprintf(stderr, "ddpc_optimizer_step_parts: %d gradient parts on the GPU, expected 1\n", n_parts);
+      abort();
+    }
+#ifdef DDPC_HAVE_CUDA
+    ddpc_optimizer_cuda_step(opt, &k, params->data, parts[0], scale, NULL, n);
+#endif
+    return;
+  }
   if (opt->cfg.kind == DDPC_OPTIMIZER_SGD)
-    sgd_step(&opt->cfg, params->data, parts, n_parts, scale, opt->m.data, n, lr, opt->steps == 1);
+    sgd_step(&opt->cfg, &k, params->data, parts, n_parts, scale, opt->m.data, n);
   else
-    adam_step(&opt->cfg, params->data, parts, n_parts, scale, opt->m.data, opt->v.data, n, lr,
-              opt->steps);
+    adam_step(&k, params->data, parts, n_parts, scale, opt->m.data, opt->v.data, n);
 }
 
 void ddpc_optimizer_step(ddpc_optimizer *opt, ddpc_buffer *params, const ddpc_buffer *grads, float lr) {

@@ -221,6 +221,7 @@ static void test_defaults(void) {
   CHECK(streq(cfg.data.cache_dir, "/x/cache"), "cache_dir from DDPC_CACHE_DIR: %s", cfg.data.cache_dir);
   CHECK(cfg.n_layers == 1 && cfg.layers[0].bias && cfg.layers[0].init == DDPC_INIT_DEFAULT, "layer defaults");
   CHECK(cfg.loss == DDPC_LOSS_CROSS_ENTROPY, "loss default for classification");
+  CHECK(cfg.device == DDPC_DEVICE_CPU, "device defaults to cpu");
   const ddpc_optimizer_config *o = &cfg.optimizer;
   CHECK(o->kind == DDPC_OPTIMIZER_SGD && o->lr == 0.01f && o->momentum == 0 && !o->nesterov && o->weight_decay == 0 &&
             o->beta1 == 0.9f && o->beta2 == 0.999f && o->eps == 1e-8f,
@@ -366,7 +367,7 @@ static void test_errors(void) {
   EXPECT_ERROR("unknown.yaml", "seed: 1\ndata: {}\nmodel: []\noptimiser: {}\n",
                "unknown.yaml:4:1: unknown key 'optimiser' in the top level; did you mean 'optimizer'?", NULL);
   EXPECT_ERROR("unknown2.yaml", "zzzzzz: 1\n",
-               "unknown2.yaml:1:1: unknown key 'zzzzzz' in the top level; valid keys: name, seed, data, model, loss, "
+               "unknown2.yaml:1:1: unknown key 'zzzzzz' in the top level; valid keys: name, seed, device, data, model, loss, "
                "optimizer, schedule, train, comm, stop, checkpoint, review, pruning, output",
                NULL);
   char *text = ddpc_format("%soptimizer:\n  momentun: 0.9\n", minimal_yaml);
@@ -388,6 +389,17 @@ static void test_errors(void) {
   text = ddpc_format("%sseed: -1\n", minimal_yaml);
   EXPECT_ERROR("seed.yaml", text, "seed.yaml:5:7: seed: must be >= 0, got -1", NULL);
   free(text);
+  text = ddpc_format("%sdevice: gpu\n", minimal_yaml);
+  EXPECT_ERROR("device.yaml", text, "device.yaml:5:9: device: unknown value 'gpu'; expected one of cpu, cuda", NULL);
+  free(text);
+#ifndef DDPC_HAVE_CUDA
+  // A CPU-only build says so where the file asks for the GPU (a CUDA build accepts it; see
+  // test_device_cuda).
+  text = ddpc_format("%sdevice: cuda\n", minimal_yaml);
+  EXPECT_ERROR("device2.yaml", text,
+               "device2.yaml:5:9: device: cuda: this ddpc was built without CUDA (cmake -DDDPC_CUDA=ON)", NULL);
+  free(text);
+#endif
   EXPECT_ERROR("enum.yaml", "data:\n  format: cvs\n",
                "enum.yaml:2:11: data.format: unknown value 'cvs'; expected one of idx, csv; did you mean 'csv'?", NULL);
   EXPECT_ERROR("bool.yaml", "data:\n  stratify: yes\n  train: {images: a, labels: b}\nmodel: [{type: relu}]\n",
@@ -693,6 +705,24 @@ static void test_comm_timeout(void) {
   free(path);
 }
 
+/* A CUDA build accepts `device: cuda` whether or not this machine has a GPU: each rank
+ * asks for its own when training sets up. It is resolved into config.yaml. */
+static void test_device_cuda(void) {
+#ifdef DDPC_HAVE_CUDA
+  char *text = ddpc_format("%sdevice: cuda\n", minimal_yaml);
+  char *path = write_file("cuda.yaml", text);
+  free(text);
+  ddpc_config cfg;
+  int rc = load(&cfg, path, 0, NULL, NULL);
+  free(path);
+  CHECK(rc == 0, "device: cuda loads in a CUDA build: %s", ddpc_error_message());
+  if (rc != 0) return;
+  CHECK(cfg.device == DDPC_DEVICE_CUDA, "device cuda");
+  CHECK(strstr(cfg.resolved_yaml, "\ndevice: cuda\n") != NULL, "resolved config has device: cuda");
+  ddpc_config_free(&cfg);
+#endif
+}
+
 int main(void) {
   tmp_root = realpath(testing_temp_dir(), NULL);
   unsetenv("DDPC_CACHE_DIR");
@@ -702,6 +732,7 @@ int main(void) {
   test_variants();
   test_overrides();
   test_errors();
+  test_device_cuda();
   test_relative_paths();
   test_round_trip_and_hash();
   test_stop_sections();

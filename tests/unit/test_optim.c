@@ -259,7 +259,13 @@ static void test_bad_configs(void) {
   c = sgd;
   c.kind = (ddpc_optimizer_kind)7;
   expect_init_error(c, DDPC_DEVICE_CPU, "optimizer: unknown kind 7");
-  expect_init_error(adam, DDPC_DEVICE_CUDA, "optimizer: device 'cuda' is not available in this build");
+  // The state goes where the parameters are; without a GPU to put it on, init says why.
+#ifdef DDPC_HAVE_CUDA
+  expect_init_error(adam, DDPC_DEVICE_CUDA,
+                    "optimizer first moment: no GPU is open in this process (ddpc_device_open comes first)");
+#else
+  expect_init_error(adam, DDPC_DEVICE_CUDA, "optimizer first moment: this ddpc was built without CUDA (cmake -DDDPC_CUDA=ON)");
+#endif
   // SGD without momentum keeps no state; Adam's betas do not matter to SGD.
   ddpc_optimizer opt;
   CHECK(ddpc_optimizer_init(&opt, &sgd, 4, DDPC_DEVICE_CPU) == 0, "plain sgd init");

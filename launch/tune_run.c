@@ -54,6 +54,8 @@ typedef struct {
   ddpc_tune_metrics_reader metrics;  // its metrics.jsonl
   double best;                       // best value of the metric so far (NaN: none)
   int failures;                      // crashes so far
+  double attempt_started;            // when the running attempt started or was adopted (monotonic)
+  bool timed_out;                    // asked to stop for tune.trial_max_seconds
 } tune_live;
 
 typedef struct tune_loop tune_loop;
@@ -214,6 +216,7 @@ static int tune_start_process(tune_loop *t, tune_live *l, int slot) {
   free(overrides);
   if (rc != 0) return ddpc_error_prefix("trial %d: ", l->rec.number);
   l->active = true;
+  l->attempt_started = ddpc_time_seconds();
   l->slot = slot;
   if (slot >= 0) t->slot_owner[slot] = l->rec.number;
   l->rec.attempts++;
@@ -339,7 +342,13 @@ static void tune_record_end(tune_loop *t, tune_live *l, const ddpc_tune_trial_ex
   l->rec.ended_at = ddpc_strdup(ended);
   l->rec.has_value = !isnan(l->best);
   l->rec.value = l->best;
-  if (e->exit_code == 0) {
+  if (l->timed_out) {
+    // Checkpointed and stopped when asked (exit 5), or ended otherwise meanwhile: either way
+    // the limit is why it is over.
+    l->rec.state = DDPC_TUNE_TRIAL_FAIL;
+    l->rec.reason = ddpc_format("timed out: stopped after %g s (tune.trial_max_seconds), exit code %d",
+                                t->study->trial_max_seconds, e->exit_code);
+  } else if (e->exit_code == 0) {
     char *state = ddpc_tune_trial_summary_state(l->rec.run_dir);
     l->rec.state = state && strcmp(state, "pruned") == 0 ? DDPC_TUNE_TRIAL_PRUNED : DDPC_TUNE_TRIAL_COMPLETE;
     free(state);
@@ -369,8 +378,8 @@ static int tune_finish(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e
   l->slot = -1;
   l->active = false;
   l->rec.exit_code = e->exit_code;
-  bool crashed = e->signal > 0 || e->exit_code > 5 || e->exit_code == 2 || e->exit_code == 4 ||
-                 (e->exit_code == 5 && !tune_stop_requested);
+  bool crashed = !l->timed_out && (e->signal > 0 || e->exit_code > 5 || e->exit_code == 2 ||
+                                   e->exit_code == 4 || (e->exit_code == 5 && !tune_stop_requested));
   free(l->rec.reason);
   l->rec.reason = NULL;
   int rc;
@@ -597,6 +606,7 @@ static int tune_load_previous(tune_loop *t) {
       l->slot = tune_free_slot(t);
       if (l->slot >= 0) t->slot_owner[l->slot] = l->rec.number;
       l->active = true;
+      l->attempt_started = ddpc_time_seconds();
     }
     // Replays the epochs already written: best value, intermediates, rung records.
     tune_epoch_ctx c = {t, l, true, 0};
@@ -717,6 +727,13 @@ static int tune_step(tune_loop *t) {
   for (int i = 0; i < t->n_trials; i++) {
     tune_live *l = &t->trials[i];
     if (!l->active) continue;
+    double limit = t->study->trial_max_seconds;
+    if (limit > 0 && !l->timed_out && !tune_stop_requested && ddpc_time_seconds() - l->attempt_started > limit) {
+      // Stopped the graceful way (checkpoint, exit 5), so its run directory stays usable.
+      tune_say(t, "trial %d ran over tune.trial_max_seconds (%g s); stopping it", l->rec.number, limit);
+      t->backend->stop(t, l);
+      l->timed_out = true;
+    }
     ddpc_tune_trial_exit e;
     int ended = t->backend->poll(t, l, &e);
     if (ended < 0 || (ended ? tune_finish(t, l, &e) : tune_follow(t, l)) != 0) return -1;

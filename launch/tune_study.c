@@ -20,7 +20,7 @@
 static const char *const study_top_keys[] = {"base", "tune"};
 static const char *const study_tune_keys[] = {"metric", "mode",  "space",          "algorithm",    "max_trials",
                                               "max_seconds", "parallelism", "ranks_per_trial", "scheduler",
-                                              "max_failures", "seed", "backend"};
+                                              "max_failures", "trial_max_seconds", "seed", "backend"};
 static const char *const study_mode_names[] = {"min", "max"};
 static const char *const study_algorithm_names[] = {"random", "grid", "tpe"};
 static const char *const study_backend_names[] = {"local", "slurm"};
@@ -233,6 +233,7 @@ static int study_read_tune(ddpc_tune_study *st, const ddpc_config_node *root, co
       study_int(tune, "parallelism", "tune.parallelism", 1, 4096, &st->parallelism) != 0 ||
       study_int(tune, "ranks_per_trial", "tune.ranks_per_trial", 1, 4096, &st->ranks_per_trial) != 0 ||
       study_int(tune, "max_failures", "tune.max_failures", 0, 1000, &st->max_failures) != 0 ||
+      study_number(tune, "trial_max_seconds", "tune.trial_max_seconds", 0, 1e9, false, &st->trial_max_seconds) != 0 ||
       study_number(tune, "seed", "tune.seed", 0, 9007199254740992.0, true, &seed) != 0)
     return -1;
   st->maximize = mode == 1;

@@ -40,6 +40,7 @@ typedef struct {
   int asha_reduction_factor;     // asha: eta [3]
   int asha_max_epochs;           // asha: a trial's full length [train.epochs of the base]
   int max_failures;              // restarts of a trial after a crash, before it is FAIL [1]
+  double trial_max_seconds;      // an attempt running longer is stopped and FAIL (0: no limit) [0]
   uint64_t seed;                 // proposals are a function of seed and results [0]
   ddpc_tune_backend backend;     // local | slurm [local]
   char **trial_overrides;        // "key=value" for every trial's training config

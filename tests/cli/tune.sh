@@ -2,7 +2,7 @@
 # ctest-labels: slow
 # `ddpc tune` end to end on the small CSV example: bad study files refused before any trial,
 # a random study with 2 trials at a time (store, table, best.yaml, --status), failures
-# recorded without stopping the study (divergence, a killed rank), ASHA pruning through the
+# recorded without stopping the study (divergence, a killed rank, a time limit), ASHA pruning through the
 # state machine, and kill -9 of the tuner followed by --resume.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
@@ -88,6 +88,20 @@ t_check "killed rank: both trials FAIL as crashed after a restart" \
   test "$(sql "$db" "select count(*) from trials where state='FAIL' and reason like 'crashed%' and attempts=2")" = 2
 t_check "killed rank: the log tail is kept" \
   test -n "$(sql "$db" "select log_tail from trials where number=0")"
+
+study "$T_DIR/slow.yaml" "  metric: val_loss
+  algorithm: random
+  max_trials: 1
+  trial_max_seconds: 1.5
+  space:
+    optimizer.lr: {loguniform: [0.001, 0.01]}"
+t_run tune "$T_DIR/slow.yaml" --study-dir "$T_DIR/slow" --set train.epochs=100000 --quiet
+db="$T_DIR/slow/study.db"
+t_check "timeout: the study exits 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "timeout: FAIL as timed out ($(sql "$db" "select reason from trials where number=0"))" \
+  test "$(sql "$db" "select count(*) from trials where state='FAIL' and reason like 'timed out%'")" = 1
+t_check "timeout: stopped gracefully (checkpoint, state preempted)" \
+  test "$(t_json "$T_DIR/slow/trials/0000/summary.json" state)" = preempted
 
 # --- ASHA: pruned through the state machine, fewer epochs in all ---
 study "$T_DIR/asha.yaml" "  metric: val_accuracy

@@ -493,6 +493,9 @@ static int tune_slurm_start(tune_loop *t, tune_live *l, int slot, const char *co
       .run_dir = l->rec.run_dir,
       .job_name = name,
       .ranks = t->study->ranks_per_trial,
+      .time = t->study->slurm_time,
+      .partition = t->study->slurm_partition,
+      .account = t->study->slurm_account,
       .overrides = overrides,
       .n_overrides = n_overrides,
   };

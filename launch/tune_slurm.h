@@ -21,6 +21,9 @@ typedef struct {
   const char *run_dir;           // the trial's run directory (exists)
   const char *job_name;          // --job-name
   int ranks;                     // tasks of the job on one node: srun starts one rank each
+  const char *time;              // --time of each trial job, or NULL: the partition's default
+  const char *partition;         // --partition, or NULL: the cluster's default
+  const char *account;           // --account, or NULL: the user's default
   const char *const *overrides;  // "key=value" for --set, in order
   int n_overrides;               // how many
 } ddpc_tune_slurm_job;

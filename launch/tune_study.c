@@ -20,11 +20,13 @@
 static const char *const study_top_keys[] = {"base", "tune"};
 static const char *const study_tune_keys[] = {"metric", "mode",  "space",          "algorithm",    "max_trials",
                                               "max_seconds", "parallelism", "ranks_per_trial", "scheduler",
-                                              "max_failures", "trial_max_seconds", "seed", "backend"};
+                                              "max_failures", "trial_max_seconds", "seed", "backend",
+                                              "slurm"};
 static const char *const study_mode_names[] = {"min", "max"};
 static const char *const study_algorithm_names[] = {"random", "grid", "tpe"};
 static const char *const study_backend_names[] = {"local", "slurm"};
 static const char *const study_asha_keys[] = {"grace", "reduction_factor", "max_epochs"};
+static const char *const study_slurm_keys[] = {"time", "partition", "account"};
 
 /* Unknown keys of a map: one message naming the key, the nearest valid one, and all. */
 static int study_check_keys(const ddpc_config_node *map, const char *where, const char *const *allowed, int n) {
@@ -126,6 +128,23 @@ static int study_read_scheduler(ddpc_tune_study *st, const ddpc_config_node *tun
   if (st->asha_max_epochs < st->asha_grace)
     return ddpc_config_node_error(asha, "tune.scheduler.asha: max_epochs (%d) must be >= grace (%d)",
                                   st->asha_max_epochs, st->asha_grace);
+  return 0;
+}
+
+/* tune.slurm: what each trial's batch job asks for (backend slurm); sbatch checks the values. */
+static int study_read_slurm(ddpc_tune_study *st, const ddpc_config_node *tune) {
+  const ddpc_config_node *s = ddpc_config_node_get(tune, "slurm");
+  if (!s || (s->kind == DDPC_CONFIG_NODE_SCALAR && s->is_null)) return 0;
+  if (s->kind != DDPC_CONFIG_NODE_MAP) return ddpc_config_type_error(s, "tune.slurm", "a map of time, partition, account");
+  if (study_check_keys(s, "tune.slurm", study_slurm_keys, COUNT(study_slurm_keys)) != 0) return -1;
+  char **fields[] = {&st->slurm_time, &st->slurm_partition, &st->slurm_account};
+  static const char *const paths[] = {"tune.slurm.time", "tune.slurm.partition", "tune.slurm.account"};
+  for (int i = 0; i < COUNT(study_slurm_keys); i++) {
+    const char *text = NULL;
+    int rc = study_scalar(s, study_slurm_keys[i], paths[i], &text);
+    if (rc < 0) return -1;
+    if (rc == 1 && !(*fields[i] = ddpc_strdup(text))) return -1;
+  }
   return 0;
 }
 
@@ -236,6 +255,7 @@ static int study_read_tune(ddpc_tune_study *st, const ddpc_config_node *root, co
       study_number(tune, "trial_max_seconds", "tune.trial_max_seconds", 0, 1e9, false, &st->trial_max_seconds) != 0 ||
       study_number(tune, "seed", "tune.seed", 0, 9007199254740992.0, true, &seed) != 0)
     return -1;
+  if (study_read_slurm(st, tune) != 0) return -1;
   st->maximize = mode == 1;
   st->algorithm = (ddpc_tune_algorithm)algorithm;
   st->backend = (ddpc_tune_backend)backend;
@@ -282,6 +302,9 @@ void ddpc_tune_study_free(ddpc_tune_study *st) {
   free(st->study_path);
   free(st->base_path);
   free(st->metric);
+  free(st->slurm_time);
+  free(st->slurm_partition);
+  free(st->slurm_account);
   ddpc_tune_space_free(&st->space);
   for (int i = 0; st->trial_overrides && i < st->n_trial_overrides; i++) free(st->trial_overrides[i]);
   free(st->trial_overrides);

@@ -43,6 +43,9 @@ typedef struct {
   double trial_max_seconds;      // an attempt running longer is stopped and FAIL (0: no limit) [0]
   uint64_t seed;                 // proposals are a function of seed and results [0]
   ddpc_tune_backend backend;     // local | slurm [local]
+  char *slurm_time;              // tune.slurm.time: --time of each trial job (NULL: default)
+  char *slurm_partition;         // tune.slurm.partition (NULL: the cluster's default)
+  char *slurm_account;           // tune.slurm.account (NULL: the user's default)
   char **trial_overrides;        // "key=value" for every trial's training config
   int n_trial_overrides;         // how many
 } ddpc_tune_study;

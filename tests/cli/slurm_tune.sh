@@ -148,4 +148,12 @@ t_check "(d) no sbatch: no study.db" test ! -e "$T_DIR/d/study.db"
 # (e) sbatch refuses a trial's job: exit 1, one line passing sbatch's own message on.
 SBATCH_PARTITION=nosuch t_run tune "$T_DIR/d.yaml" --study-dir "$T_DIR/e" --quiet
 t_expect_error "(e) sbatch refusal" "ddpc tune: error: trial 0: sbatch refused the job: " "nosuch"
+# (f) tune.slurm reaches each trial's script: a partition sbatch does not know is refused,
+# and the script asks for the time given.
+t_run tune "$T_DIR/d.yaml" --study-dir "$T_DIR/f" --set tune.slurm.partition=nosuch2 --set tune.slurm.time=00:07:00 --quiet
+t_expect_error "(f) tune.slurm.partition" "sbatch refused the job: " "nosuch2"
+t_check "(f) the trial's script has the time and partition" \
+  grep -Eq -- "--time=\"?00:07:00" "$T_DIR/f/trials/0000/submit.sbatch"
+t_run tune "$T_DIR/d.yaml" --study-dir "$T_DIR/g" --set tune.slurm.partiton=x --quiet
+t_expect_error "(g) a typo in tune.slurm" "partiton" "partition"
 t_finish

@@ -61,6 +61,26 @@ t_check "--status: a row per trial ($T_OUT)" test "$(printf '%s\n' "$T_OUT" | gr
 t_run tune "$T_DIR/rand.yaml" --study-dir "$T_DIR/rand"
 t_expect_error "a second study into the same directory" "already holds a study" "--resume"
 
+# --- the base config inline: written to STUDY_DIR/base.yaml, which every trial reads ---
+cat >"$T_DIR/inline.yaml" <<EOF
+base:
+  name: inline
+  data: {format: csv, train: {path: $DDPC_SOURCE_DIR/examples/data/cultivars.csv}, label_column: cultivar}
+  model: [{type: linear, units: 8}, {type: relu}, {type: linear, units: 3}]
+  train: {epochs: 2, batch_size: 16}
+tune:
+  metric: val_loss
+  algorithm: random
+  max_trials: 2
+  space:
+    optimizer.lr: {loguniform: [0.001, 0.1]}
+EOF
+t_run tune "$T_DIR/inline.yaml" --study-dir "$T_DIR/inline" --quiet
+t_check "inline base: exit 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "inline base: base.yaml is a training config" "$DDPC" graph "$T_DIR/inline/base.yaml"
+t_check "inline base: 2 trials COMPLETE" \
+  test "$(sql "$T_DIR/inline/study.db" "select count(*) from trials where state='COMPLETE'")" = 2
+
 # --- failures are recorded, the study goes on ---
 study "$T_DIR/fail.yaml" "  metric: val_loss
   algorithm: grid

@@ -97,12 +97,14 @@ t_check "link lost, no restarts: non-zero exit, not the test's timeout (rc $rc)"
 t_check "link lost, no restarts: ended in ${elapsed}s (< 4 + 20)" test "$elapsed" -lt 24
 t_check "link lost: a message says why ($(tail -n 1 "$T_DIR/linkdown.out"))" grep -Eq "collective watchdog|giving up" "$T_DIR/linkdown.out"
 
-# (c), (d): a partition, then the loss of h3's link, each healed once the first attempt has
-# ended; `ddpc launch --max-restarts 2` resumes and ends bitwise equal to the calm run.
-# wait_for_attempt DIR: until attempts.jsonl records a finished attempt (at most 90 s).
-wait_for_attempt() {
+# (c), (d): a partition, then the loss of h3's link, each healed as soon as a watchdog has
+# reported the stall, so that the restart (after the launcher's 1 s pause) starts on a
+# healed network: healing later races the new attempt's start-up. `ddpc launch
+# --max-restarts 2` resumes and ends bitwise equal to the calm run.
+# wait_for_text FILE TEXT: until FILE holds TEXT (at most 90 s).
+wait_for_text() {
   for _ in $(seq 1 900); do
-    [ -s "$1/attempts.jsonl" ] && return 0
+    grep -q "$2" "$1" 2>/dev/null && return 0
     sleep 0.1
   done
   return 1
@@ -114,11 +116,11 @@ for fault in partition link; do
   pid=$!
   wait_for_checkpoint "$dir"
   if [ "$fault" = partition ]; then bash "$beds/netns_hosts.sh" partition h1 h2 on; else bash "$beds/netns_hosts.sh" link h3 down; fi
-  wait_for_attempt "$dir"
+  wait_for_text "$dir.out" "collective watchdog"
   if [ "$fault" = partition ]; then bash "$beds/netns_hosts.sh" partition h1 h2 off; else bash "$beds/netns_hosts.sh" link h3 up; fi
   wait "$pid"
   rc=$?
-  t_check "$fault healed: launch recovers (rc $rc; $(tail -n 2 "$dir.out" | tr '\n' ' '))" test "$rc" -eq 0
+  t_check "$fault healed: launch recovers (rc $rc; $(tail -n 12 "$dir.out" | tr '\n' ' '))" test "$rc" -eq 0
   t_check "$fault healed: the fault cost an attempt ($(wc -l <"$dir/attempts.jsonl") in attempts.jsonl)" \
     test "$(wc -l <"$dir/attempts.jsonl")" -ge 2
   t_check "$fault healed: same params_crc32 as the undisturbed run" \

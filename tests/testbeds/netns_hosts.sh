@@ -68,7 +68,10 @@ up() {
   # Only the test subnet, TCP between the "hosts", and short OOB keepalives: without them
   # mpirun waits forever for a daemon whose link went down. A startup timeout too: right
   # after a host's link came back, its new daemon at times never calls back, and mpirun
-  # (orte_startup_timeout 0 by default) would wait for it forever.
+  # (orte_startup_timeout 0 by default) would wait for it forever. routed direct: every
+  # daemon talks to mpirun itself; the default tree routes through other daemons, and a
+  # partition between two hosts then strands mpirun's messages ("ORTE does not know how to
+  # route a message") so that the job hangs instead of aborting.
   cat >"$RUN/mpirun.args" <<ARGS
 --hostfile $RUN/hostfile
 --mca plm_rsh_agent $HERE/netns_rsh.sh
@@ -82,6 +85,7 @@ up() {
 --mca oob_tcp_keepalive_intvl 2
 --mca oob_tcp_keepalive_probes 3
 --mca orte_startup_timeout 30
+--mca routed direct
 ARGS
   # Fresh links take a moment: wait until every host answers on the bridge address.
   for i in $(seq 1 "$n"); do

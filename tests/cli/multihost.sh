@@ -37,11 +37,17 @@ t_check "3 hosts give the params_crc32 of 3 ranks on one host" \
 launch_args=()
 for a in "${net_args[@]}"; do launch_args+=(--mpirun-arg "$a"); done
 launch_args+=(--mpirun-arg --map-by --mpirun-arg node --mpirun-arg -x --mpirun-arg DDPC_CACHE_DIR)
-fault_common=(--set train.epochs=40 --set train.batch_size=8 --set checkpoint.every_steps=20 --set comm.timeout_seconds=4 --quiet)
+# 400 epochs (about 7000 steps, several seconds): a fault injected after the first
+# checkpoint (step 20) must land in the middle of training; at 40 epochs the job could end
+# before the fault took hold, or during its shutdown, which no watchdog guards.
+fault_common=(--set train.epochs=400 --set train.batch_size=8 --set checkpoint.every_steps=20 --set comm.timeout_seconds=4 --quiet)
 export DDPC_LAUNCH_BACKOFF_SECONDS=1
 timeout -k 5 300 mpirun "${net_args[@]}" -np 3 --map-by node -x DDPC_CACHE_DIR \
-  "$DDPC" train "$cfg" --run-dir "$T_DIR/calm" "${fault_common[@]}" >/dev/null 2>&1
-calm=$(t_json "$T_DIR/calm/summary.json" params_crc32)
+  "$DDPC" train "$cfg" --run-dir "$T_DIR/calm" "${fault_common[@]}" >/dev/null 2>"$T_DIR/calm.err"
+rc=$?
+calm=$(t_json "$T_DIR/calm/summary.json" params_crc32 2>/dev/null)
+t_check "undisturbed run over hosts exits 0 with a params_crc32 (rc $rc: $(tail -n 2 "$T_DIR/calm.err"))" \
+  test "$rc" -eq 0 -a -n "$calm"
 
 # wait_for_checkpoint DIR: until a first checkpoint exists (at most 60 s).
 wait_for_checkpoint() {
@@ -51,12 +57,14 @@ wait_for_checkpoint() {
   done
   return 1
 }
+# in_training DIR PID: the job has written a checkpoint, is running and has not finished.
+in_training() { wait_for_checkpoint "$1" && kill -0 "$2" 2>/dev/null && [ ! -e "$1/summary.json" ]; }
 
 # (a) kill -9 of the rank on h2.
 timeout -k 5 300 "$DDPC" launch -n 3 --max-restarts 2 "${launch_args[@]}" "$cfg" --run-dir "$T_DIR/kill" \
   "${fault_common[@]}" >"$T_DIR/kill.out" 2>&1 &
 pid=$!
-wait_for_checkpoint "$T_DIR/kill"
+t_check "kill -9 over hosts: the job is training when the fault comes" in_training "$T_DIR/kill" "$pid"
 victim=$(ip netns pids ddpc-h2 | while read -r p; do [ "$(cat /proc/"$p"/comm 2>/dev/null)" = ddpc ] && echo "$p"; done | head -n 1)
 [ -n "$victim" ] && kill -9 "$victim"
 wait "$pid"
@@ -70,7 +78,7 @@ t_check "kill -9 over hosts: same params_crc32 as the undisturbed run" \
 timeout -k 5 120 "$DDPC" launch -n 3 --max-restarts 0 "${launch_args[@]}" "$cfg" --run-dir "$T_DIR/part" \
   "${fault_common[@]}" >"$T_DIR/part.out" 2>&1 &
 pid=$!
-wait_for_checkpoint "$T_DIR/part"
+t_check "partition, no restarts: the job is training when the fault comes" in_training "$T_DIR/part" "$pid"
 start=$(date +%s)
 bash "$beds/netns_hosts.sh" partition h1 h2 on
 wait "$pid"
@@ -85,8 +93,7 @@ t_check "partition: the watchdog says what stalled" grep -q "collective watchdog
 timeout -k 5 120 "$DDPC" launch -n 3 --max-restarts 0 "${launch_args[@]}" "$cfg" --run-dir "$T_DIR/linkdown" \
   "${fault_common[@]}" >"$T_DIR/linkdown.out" 2>&1 &
 pid=$!
-wait_for_checkpoint "$T_DIR/linkdown"
-t_check "link lost, no restarts: still training when the link goes" kill -0 "$pid"
+t_check "link lost, no restarts: the job is training when the fault comes" in_training "$T_DIR/linkdown" "$pid"
 start=$(date +%s)
 bash "$beds/netns_hosts.sh" link h3 down
 wait "$pid"
@@ -114,7 +121,7 @@ for fault in partition link; do
   timeout -k 5 300 "$DDPC" launch -n 3 --max-restarts 2 "${launch_args[@]}" "$cfg" --run-dir "$dir" \
     "${fault_common[@]}" >"$dir.out" 2>&1 &
   pid=$!
-  wait_for_checkpoint "$dir"
+  t_check "$fault healed: the job is training when the fault comes" in_training "$dir" "$pid"
   if [ "$fault" = partition ]; then bash "$beds/netns_hosts.sh" partition h1 h2 on; else bash "$beds/netns_hosts.sh" link h3 down; fi
   wait_for_text "$dir.out" "collective watchdog"
   if [ "$fault" = partition ]; then bash "$beds/netns_hosts.sh" partition h1 h2 off; else bash "$beds/netns_hosts.sh" link h3 up; fi

@@ -77,6 +77,10 @@ static int space_read_bounds(const ddpc_config_node *args, const char *name, int
   if (dist == DDPC_TUNE_DIST_QUNIFORM && v[2] <= 0)
     return ddpc_config_node_error(args->items[2], "%s: quniform needs a step q > 0, got %s", name,
                                   args->items[2]->value);
+  // Values are round(x / q) * q as in hyperopt: some multiple of q must lie in the range.
+  if (dist == DDPC_TUNE_DIST_QUNIFORM && ceil(v[0] / v[2] - 1e-9) > floor(v[1] / v[2] + 1e-9))
+    return ddpc_config_node_error(args, "%s: quniform gives multiples of q, and no multiple of %s lies in [%s, %s]",
+                                  name, args->items[2]->value, lo, hi);
   return 0;
 }
 
@@ -255,18 +259,26 @@ static double space_round15(double v) {
   return strtod(text, NULL);
 }
 
-/* Steps of a quniform range: the largest k with low + k*q <= high (a hair of tolerance so
- * [0, 1, 0.1] has its 1.0). Saturates far below INT64_MAX. */
-static int64_t space_quniform_steps(const ddpc_tune_param *p) {
-  double k = floor((p->high - p->low) / p->q + 1e-9);
-  return k > 4e18 ? (int64_t)4e18 : (int64_t)k;
+/* The multiples k*q of a quniform range that lie in [low, high]: k from *k_lo to *k_hi (a
+ * hair of tolerance so [0, 1, 0.1] has its 1.0). Empty when *k_lo > *k_hi. */
+static void space_quniform_range(const ddpc_tune_param *p, double *k_lo, double *k_hi) {
+  *k_lo = ceil(p->low / p->q - 1e-9);
+  *k_hi = floor(p->high / p->q + 1e-9);
+}
+
+/* Values of a quniform range; saturates far below INT64_MAX. */
+static int64_t space_quniform_count(const ddpc_tune_param *p) {
+  double k_lo, k_hi;
+  space_quniform_range(p, &k_lo, &k_hi);
+  double n = k_hi - k_lo + 1;
+  return n < 0 ? 0 : n > 4e18 ? (int64_t)4e18 : (int64_t)n;
 }
 
 int64_t ddpc_tune_param_grid_count(const ddpc_tune_param *p) {
   switch (p->dist) {
     case DDPC_TUNE_DIST_CHOICE: return p->n_choices;
     case DDPC_TUNE_DIST_INT: return (int64_t)p->high - (int64_t)p->low + 1;
-    case DDPC_TUNE_DIST_QUNIFORM: return space_quniform_steps(p) + 1;
+    case DDPC_TUNE_DIST_QUNIFORM: return space_quniform_count(p);
     case DDPC_TUNE_DIST_UNIFORM:
     case DDPC_TUNE_DIST_LOGUNIFORM: return p->points;
   }
@@ -278,7 +290,12 @@ double ddpc_tune_param_grid_value(const ddpc_tune_param *p, int64_t i) {
   switch (p->dist) {
     case DDPC_TUNE_DIST_CHOICE:
     case DDPC_TUNE_DIST_INT: return p->low + (double)i;
-    case DDPC_TUNE_DIST_QUNIFORM: v = p->low + (double)i * p->q; break;
+    case DDPC_TUNE_DIST_QUNIFORM: {
+      double k_lo, k_hi;
+      space_quniform_range(p, &k_lo, &k_hi);
+      v = (k_lo + (double)i) * p->q;
+      break;
+    }
     case DDPC_TUNE_DIST_UNIFORM: v = p->low + (p->high - p->low) * (double)i / (double)(p->points - 1); break;
     case DDPC_TUNE_DIST_LOGUNIFORM:
       v = exp(log(p->low) + (log(p->high) - log(p->low)) * (double)i / (double)(p->points - 1));
@@ -316,9 +333,12 @@ double ddpc_tune_param_snap(const ddpc_tune_param *p, double x) {
   x = x < p->low ? p->low : x > p->high ? p->high : x;
   if (p->dist == DDPC_TUNE_DIST_INT || p->dist == DDPC_TUNE_DIST_CHOICE) return round(x);
   if (p->dist != DDPC_TUNE_DIST_QUNIFORM) return x;
-  double k = round((x - p->low) / p->q);
-  double steps = (double)space_quniform_steps(p);
-  return ddpc_tune_param_grid_value(p, (int64_t)(k > steps ? steps : k));
+  // hyperopt's round(x / q) * q, kept to the multiples of q inside [low, high].
+  double k_lo, k_hi;
+  space_quniform_range(p, &k_lo, &k_hi);
+  double k = round(x / p->q);
+  k = k < k_lo ? k_lo : k > k_hi ? k_hi : k;
+  return ddpc_tune_param_grid_value(p, (int64_t)(k - k_lo));
 }
 
 /* ---- text ---- */

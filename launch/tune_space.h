@@ -3,7 +3,7 @@
  *
  *   optimizer.lr:     {loguniform: [1e-4, 0.1]}     # 0 < low < high, natural units
  *   optimizer.momentum: {uniform: [0.8, 0.99]}      # low < high
- *   train.batch_size: {quniform: [16, 256, 16]}     # low, low+q, ... <= high (q > 0)
+ *   train.batch_size: {quniform: [16, 256, 16]}     # round(x/q)*q as hyperopt: multiples of q in [low, high]
  *   model.depth:      {int: [1, 8]}                 # integers, both ends included
  *   model.variant:    {choice: [small, large]}      # any YAML values, in order
  *   model.layers:     {choice: {narrow: [...], wide: [...]}}   # labelled values
@@ -28,7 +28,7 @@
 typedef enum {
   DDPC_TUNE_DIST_UNIFORM,     // uniform on [low, high]
   DDPC_TUNE_DIST_LOGUNIFORM,  // log-uniform on [low, high], 0 < low
-  DDPC_TUNE_DIST_QUNIFORM,    // uniform, then snapped to low + k*q (k = 0, 1, ...; <= high)
+  DDPC_TUNE_DIST_QUNIFORM,    // uniform, then round(x/q)*q kept inside [low, high] (hyperopt's rounding)
   DDPC_TUNE_DIST_INT,         // uniform integer in [low, high]
   DDPC_TUNE_DIST_CHOICE,      // one of n_choices values
 } ddpc_tune_dist;
@@ -54,7 +54,8 @@ typedef struct {
 
 /* Reads `map` (the node of `path`, e.g. "tune.space"). Returns -1 with one message naming
  * file:line: an unknown distribution (with the nearest name), wrong arity, a bound that is
- * no number, bounds out of order, loguniform low <= 0, q <= 0, an empty choice or one
+ * no number, bounds out of order, loguniform low <= 0, q <= 0 or no multiple of q in the
+ * range, an empty choice or one
  * listing a value twice, a duplicate or overlapping key. */
 int ddpc_tune_space_parse(ddpc_tune_space *space, const ddpc_config_node *map, const char *path);
 void ddpc_tune_space_free(ddpc_tune_space *space);
@@ -70,9 +71,10 @@ double ddpc_tune_param_grid_value(const ddpc_tune_param *p, int64_t i);
 /* The points of the whole grid (product of the counts; saturates at INT64_MAX). */
 int64_t ddpc_tune_space_grid_size(const ddpc_tune_space *space);
 
-/* Snaps x to the nearest allowed value: into [low, high], onto low + k*q for quniform
- * (rounded to 15 significant digits so 0.1 steps print as 0.3, not 0.30000000000000004),
- * to an integer for int and choice. */
+/* Snaps x to the nearest allowed value: into [low, high]; for quniform round(x/q)*q as
+ * hyperopt does, the multiple nearest the range when that falls outside it (rounded to 15
+ * significant digits so 0.1 steps print as 0.3, not 0.30000000000000004); to an integer
+ * for int and choice. */
 double ddpc_tune_param_snap(const ddpc_tune_param *p, double x);
 
 /* The text of a --set override for value x (malloc'd; NULL with a message on a bad x):

@@ -123,6 +123,7 @@ static void test_errors(void) {
   expect_error(__LINE__, "space:\n  a: {uniform: [0, [1]]}\n", 2, "uniform high: expected a number", "got a list");
   expect_error(__LINE__, "space:\n  a: {uniform: 5}\n", 2, "expected [low, high]", "got '5'");
   expect_error(__LINE__, "space:\n  a: {quniform: [0, 1, 0]}\n", 2, "quniform needs a step q > 0", "got 0");
+  expect_error(__LINE__, "space:\n  a: {quniform: [0.2, 0.8, 1]}\n", 2, "no multiple of 1 lies in [0.2, 0.8]", NULL);
   expect_error(__LINE__, "space:\n  a: {int: [1.5, 4]}\n", 2, "int bounds must be whole numbers", "got '1.5'");
   expect_error(__LINE__, "space:\n  a: {int: [4, 1]}\n", 2, "int needs low <= high", "got [4, 1]");
   expect_error(__LINE__, "space:\n  a: {uniform: [0, 1], int: [0, 1]}\n", 2, "one distribution per key",
@@ -274,17 +275,28 @@ static void test_grid(void) {
   ddpc_tune_space_free(&s);
 }
 
+/* quniform rounds as hyperopt does, round(x / q) * q, not to low + k*q; values stay the
+ * multiples of q inside [low, high]. */
 static void test_snap(void) {
   ddpc_tune_space s;
-  int rc = parse_yaml("space:\n  q: {quniform: [1, 10, 3]}\n  i: {int: [0, 3]}\n", &s, NULL);
+  int rc = parse_yaml("space:\n  q: {quniform: [1, 10, 3]}\n  i: {int: [0, 3]}\n  h: {quniform: [0.05, 1, 0.1]}\n",
+                      &s, NULL);
   CHECK(rc == 0, "parse: %s", ddpc_error_message());
   if (rc != 0) return;
-  const ddpc_tune_param *q = &s.params[0];
-  // Steps from low: 1, 4, 7, 10.
-  CHECK(ddpc_tune_param_grid_count(q) == 4, "4 steps");
-  CHECK(ddpc_tune_param_snap(q, 2.4) == 1 && ddpc_tune_param_snap(q, 2.6) == 4 && ddpc_tune_param_snap(q, 9.9) == 10,
-        "snap to 1 + 3k");
-  CHECK(ddpc_tune_param_snap(q, -50) == 1 && ddpc_tune_param_snap(q, 50) == 10, "snap clamps");
+  const ddpc_tune_param *q = &s.params[0], *h = &s.params[2];
+  // Multiples of 3 in [1, 10]: 3, 6, 9 (hyperopt's round(x/3)*3; never 1 or 10).
+  CHECK(ddpc_tune_param_grid_count(q) == 3, "3 multiples of 3 in [1, 10] (got %lld)",
+        (long long)ddpc_tune_param_grid_count(q));
+  CHECK(ddpc_tune_param_grid_value(q, 0) == 3 && ddpc_tune_param_grid_value(q, 2) == 9, "grid 3 .. 9");
+  CHECK(ddpc_tune_param_snap(q, 4.4) == 3 && ddpc_tune_param_snap(q, 4.6) == 6 && ddpc_tune_param_snap(q, 7.6) == 9,
+        "round(x/3)*3: 4.4 -> 3, 4.6 -> 6, 7.6 -> 9 (got %g %g %g)", ddpc_tune_param_snap(q, 4.4),
+        ddpc_tune_param_snap(q, 4.6), ddpc_tune_param_snap(q, 7.6));
+  // round(1.2/3)*3 = 0 and round(10.6/3)*3 = 12 fall outside: kept to the nearest multiple inside.
+  CHECK(ddpc_tune_param_snap(q, 1.2) == 3 && ddpc_tune_param_snap(q, 10.6) == 9, "clipped to the multiples inside");
+  CHECK(ddpc_tune_param_snap(q, -50) == 3 && ddpc_tune_param_snap(q, 50) == 9, "snap clamps");
+  CHECK(ddpc_tune_param_snap(h, 0.26) == 0.3 && ddpc_tune_param_snap(h, 0.05) == 0.1 && ddpc_tune_param_snap(h, 1) == 1,
+        "[0.05, 1, 0.1]: 0.26 -> 0.3, 0.05 -> 0.1, 1 -> 1 (got %.17g)", ddpc_tune_param_snap(h, 0.26));
+  CHECK(ddpc_tune_param_grid_count(h) == 10, "0.1 .. 1.0: 10 values");
   CHECK(ddpc_tune_param_snap(&s.params[1], 2.6) == 3 && ddpc_tune_param_snap(&s.params[1], 7) == 3, "int snap");
   ddpc_tune_space_free(&s);
 }
@@ -312,15 +324,15 @@ static void test_random(void) {
     for (int p = 0; p < 5; p++) out_of_bounds += x[p] < s.params[p].low || x[p] > s.params[p].high;
     u_sum += x[0];
     log_below += x[1] < 1e-3;  // the geometric middle of [1e-5, 1e-1]
-    double k = (x[2] - 0.1) / 0.2;
+    double k = x[2] / 0.2;  // multiples of q, as hyperopt's round(x/q)*q
     off_step += fabs(k - round(k)) > 1e-9 || ddpc_tune_param_snap(&s.params[2], x[2]) != x[2];
-    q_top += x[2] == 0.9;
+    q_top += x[2] == 1.0;
     if (x[3] == floor(x[3]) && x[3] >= 3 && x[3] <= 7) seen_int[(int)x[3] - 3]++;
     if (x[4] == floor(x[4]) && x[4] >= 0 && x[4] <= 2) seen_choice[(int)x[4]]++;
   }
   CHECK(out_of_bounds == 0, "%d values out of bounds", out_of_bounds);
-  CHECK(off_step == 0, "%d quniform values off the 0.1 + 0.2k steps", off_step);
-  CHECK(q_top > 0, "quniform reaches 0.9 (the last step below 1.0)");
+  CHECK(off_step == 0, "%d quniform values off the multiples of 0.2", off_step);
+  CHECK(q_top > 0, "quniform reaches 1.0 (5 * 0.2)");
   CHECK(fabs(u_sum / N - 0.5) < 0.1, "uniform mean %g near 0.5", u_sum / N);
   CHECK(fabs((double)log_below / N - 0.5) < 0.05, "log-uniform: %d of %d below the geometric middle", log_below, N);
   for (int v = 0; v < 5; v++)

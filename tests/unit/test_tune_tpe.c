@@ -237,7 +237,7 @@ static void test_bounds(void) {
     double *x = &xs[t * P];
     CHECK(ddpc_tune_sampler_propose(s, t, h, t, x) == 0, "propose %d: %s", t, ddpc_error_message());
     for (int p = 0; p < P; p++) bad += !(x[p] >= space.params[p].low && x[p] <= space.params[p].high);
-    double k = (x[2] - 2) / 4;
+    double k = x[2] / 4;  // multiples of q in [2, 30]: 4 .. 28
     off_step += k != floor(k) || x[3] != floor(x[3]) || x[4] != floor(x[4]);
     h[t].x = x;
     // Good near u = 0.5, l = 1e-4, q = 14, i = 1, c = 2; every 7th trial still running.

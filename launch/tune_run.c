@@ -358,6 +358,10 @@ static void tune_record_end(tune_loop *t, tune_live *l, const ddpc_tune_trial_ex
     l->rec.log_tail = l->log_path ? ddpc_tune_trial_log_tail(l->log_path, TUNE_LOG_TAIL_LINES) : NULL;
     if (e->exit_code == 3) l->rec.reason = ddpc_strdup("diverged (non-finite loss or the divergence rule)");
     else if (e->exit_code == 1) l->rec.reason = ddpc_strdup("failed: bad config or data, or an I/O error (see log_tail)");
+    else if (e->exit_code == 2)
+      l->rec.reason = ddpc_strdup("failed: ddpc train refused its command line (exit 2; see log_tail)");
+    else if (e->exit_code == 4)
+      l->rec.reason = ddpc_strdup("trial stopped at a review gate (exit 4); studies do not support review gates");
     else
       l->rec.reason = ddpc_format("crashed: %s %d, %d restart(s) used", e->signal ? "signal" : "exit code",
                                   e->signal ? e->signal : e->exit_code, l->failures);
@@ -378,8 +382,9 @@ static int tune_finish(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e
   l->slot = -1;
   l->active = false;
   l->rec.exit_code = e->exit_code;
-  bool crashed = !l->timed_out && (e->signal > 0 || e->exit_code > 5 || e->exit_code == 2 ||
-                                   e->exit_code == 4 || (e->exit_code == 5 && !tune_stop_requested));
+  // A crash may pass on a second try; a refused command line (2) or a review gate (4) would
+  // only repeat itself.
+  bool crashed = !l->timed_out && (e->signal > 0 || e->exit_code > 5 || (e->exit_code == 5 && !tune_stop_requested));
   free(l->rec.reason);
   l->rec.reason = NULL;
   int rc;

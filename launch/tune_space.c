@@ -23,6 +23,10 @@ static const int space_dist_arity[] = {2, 2, 3, 2, 0};
 // Integers beyond 2^53 would not survive the trip through a double.
 #define SPACE_INT_LIMIT 9007199254740992.0
 
+const char *ddpc_tune_dist_name(ddpc_tune_dist dist) {
+  return (unsigned)dist < (unsigned)COUNT(space_dist_names) ? space_dist_names[dist] : "?";
+}
+
 /* ---- reading ---- */
 
 static int space_dist_index(const char *name) {
@@ -343,9 +347,11 @@ double ddpc_tune_param_snap(const ddpc_tune_param *p, double x) {
 
 /* ---- text ---- */
 
-/* The shortest %.Ng text that reads back as exactly v. */
+/* The shortest %.Ng text that reads back as exactly v; a whole number as digits ("20", not
+ * "2e+01", which a key taking integers refuses). */
 static char *space_format_shortest(double v) {
   char text[40];
+  if (v == floor(v) && fabs(v) <= SPACE_INT_LIMIT) return ddpc_format("%.0f", v);
   for (int digits = 1; digits <= 17; digits++) {
     snprintf(text, sizeof text, "%.*g", digits, v);
     if (strtod(text, NULL) == v) break;

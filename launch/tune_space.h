@@ -52,6 +52,9 @@ typedef struct {
   int n_params;             // how many
 } ddpc_tune_space;
 
+/* "uniform", "loguniform", "quniform", "int", "choice" ("?" for anything else). */
+const char *ddpc_tune_dist_name(ddpc_tune_dist dist);
+
 /* Reads `map` (the node of `path`, e.g. "tune.space"). Returns -1 with one message naming
  * file:line: an unknown distribution (with the nearest name), wrong arity, a bound that is
  * no number, bounds out of order, loguniform low <= 0, q <= 0 or no multiple of q in the

@@ -193,30 +193,79 @@ static int study_try_config(const ddpc_tune_study *st, const char *extra, ddpc_c
   return rc;
 }
 
-/* Every space key, at its bounds and with each choice, must make a valid training config:
- * a typo in a key or a bad choice fails now, not in trial 37. */
+/* A review gate stops a run until a person answers (exit 4); nobody answers a trial, so a
+ * study whose trials would have one is refused before any trial starts. `who` names what
+ * gave the gate, for the message. */
+static int study_refuse_review_gate(const ddpc_config *cfg, const char *who) {
+  if (cfg->review.after_epochs <= 0 && !cfg->review.when_enabled) return 0;
+  return ddpc_error_set("%s gives the trials a review gate (review.%s): a trial would stop for a person's answer "
+                        "(exit 4), which a study cannot give; remove the review section from the trials' config",
+                        who, cfg->review.after_epochs > 0 ? "after_epochs" : "when");
+}
+
+/* A value strictly inside (low, high) that is no whole number: a continuous range on a key
+ * that takes integers passes at whole-number bounds, and fails here instead of in a trial. */
+static double study_fractional_probe(double low, double high) {
+  double mid = 0.5 * (low + high);
+  return mid != floor(mid) ? mid : mid + fmin(0.5, 0.25 * (high - low));
+}
+
+/* The values a parameter is tried with: every choice; the ends of an int range; the first,
+ * second and last multiple of a quniform range (q fractional: one of two neighbours is);
+ * the bounds and a fractional value inside for uniform and loguniform. Returns how many;
+ * *fractional is the index of the fractional probe (-1: none). */
+static int study_probe_values(const ddpc_tune_param *p, double *values, int *fractional) {
+  int n = 0;
+  *fractional = -1;
+  if (p->dist == DDPC_TUNE_DIST_CHOICE) {
+    for (int c = 0; c < p->n_choices && c < DDPC_TUNE_MAX_CHOICES; c++) values[n++] = c;
+    return n;
+  }
+  if (p->dist == DDPC_TUNE_DIST_QUNIFORM) {
+    int64_t count = ddpc_tune_param_grid_count(p);
+    values[n++] = ddpc_tune_param_grid_value(p, 0);
+    if (count > 2) values[n++] = ddpc_tune_param_grid_value(p, 1);
+    if (count > 1) values[n++] = ddpc_tune_param_grid_value(p, count - 1);
+    return n;
+  }
+  values[n++] = p->low;
+  values[n++] = p->high;
+  if (p->dist == DDPC_TUNE_DIST_UNIFORM || p->dist == DDPC_TUNE_DIST_LOGUNIFORM) {
+    *fractional = n;
+    values[n++] = study_fractional_probe(p->low, p->high);
+  }
+  return n;
+}
+
+/* Every space key, at its ends, with each choice and (continuous ranges) at a fractional
+ * value, must make a valid training config without a review gate: a typo in a key, a bad
+ * choice or a float range on an integer key fails now, not in trial 37. */
 static int study_check_space_against_base(const ddpc_tune_study *st) {
   for (int p = 0; p < st->space.n_params; p++) {
     const ddpc_tune_param *param = &st->space.params[p];
-    int n_values = 0;
     double values[DDPC_TUNE_MAX_CHOICES];
-    if (param->dist == DDPC_TUNE_DIST_CHOICE) {
-      for (int c = 0; c < param->n_choices && c < DDPC_TUNE_MAX_CHOICES; c++) values[n_values++] = c;
-    } else {
-      values[n_values++] = param->low;
-      values[n_values++] = param->high;
-    }
+    int fractional = -1;
+    int n_values = study_probe_values(param, values, &fractional);
     for (int v = 0; v < n_values; v++) {
       char *text = ddpc_tune_param_format_value(param, values[v]);
       char *override = text ? ddpc_format("%s=%s", param->key, text) : NULL;
+      char *who = text ? ddpc_format("%s: tune.space.%s = %s", param->where, param->key, text) : NULL;
       ddpc_config cfg;
-      int rc = override ? study_try_config(st, override, &cfg) : -1;
-      if (rc == 0) ddpc_config_free(&cfg);
-      else if (override)
-        ddpc_error_set("%s: tune.space.%s = %s does not make a valid training config: %s", st->study_path, param->key,
-                       text, ddpc_error_message());
+      int rc = override && who ? study_try_config(st, override, &cfg) : -1;
+      if (rc == 0) {
+        rc = study_refuse_review_gate(&cfg, who);
+        ddpc_config_free(&cfg);
+      } else if (override && who && v == fractional) {
+        ddpc_error_set("%s: tune.space.%s: %s draws values such as %s between its bounds, and those do not make a "
+                       "valid training config (%s); a key that takes whole numbers wants int or quniform with a "
+                       "whole q",
+                       param->where, param->key, ddpc_tune_dist_name(param->dist), text, ddpc_error_message());
+      } else if (override && who) {
+        ddpc_error_set("%s does not make a valid training config: %s", who, ddpc_error_message());
+      }
       free(text);
       free(override);
+      free(who);
       if (rc != 0) return -1;
     }
   }
@@ -289,6 +338,9 @@ int ddpc_tune_study_load(ddpc_tune_study *st, const char *path, const char *cons
   else if (rc == 0) {
     const ddpc_config_node *tune = ddpc_config_node_get(tree.root, "tune");
     rc = study_read_scheduler(st, tune, base.stop.max_epochs);
+    char *who = rc == 0 ? ddpc_format("%s: the base config", path) : NULL;
+    if (rc == 0) rc = who ? study_refuse_review_gate(&base, who) : -1;
+    free(who);
     ddpc_config_free(&base);
   }
   if (rc == 0 && st->algorithm == DDPC_TUNE_ALGORITHM_GRID) rc = ddpc_tune_space_check_grid(&st->space);

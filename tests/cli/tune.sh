@@ -36,6 +36,19 @@ bad unknown_metric "  metric: val_acc
   space: {optimizer.lr: {uniform: [0.01, 0.1]}}" "$T_DIR/unknown_metric.yaml:" "val_acc"
 bad bad_choice_value "  metric: val_loss
   space: {loss: {choice: [cross_entropy, hinge]}}" "tune.space.loss" "hinge"
+# A continuous range on an integer key passes at whole-number bounds; its fractional values do not.
+bad float_on_int "  metric: val_loss
+  space: {train.batch_size: {uniform: [8, 32]}}" "$T_DIR/float_on_int.yaml:4:" "tune.space.train.batch_size" \
+  "uniform draws values such as 20.5" "whole"
+# A review gate would stop every trial for a person's answer (exit 4): refused up front.
+bad review_in_space "  metric: val_loss
+  space: {review.after_epochs: {choice: [0, 2]}}" "$T_DIR/review_in_space.yaml:4:" "review.after_epochs = 2" \
+  "review gate"
+study "$T_DIR/review_base.yaml" "  metric: val_loss
+  space: {optimizer.lr: {uniform: [0.01, 0.1]}}"
+t_run tune "$T_DIR/review_base.yaml" --study-dir "$T_DIR/review_base" --set review.after_epochs=1 --quiet
+t_expect_error "review gate in the base config" "review_base.yaml: the base config" "review gate" "exit 4"
+t_check "review gate in the base config: no trial started" test ! -e "$T_DIR/review_base/trials"
 
 # --- a random study: 6 trials, 2 at a time ---
 study "$T_DIR/rand.yaml" "  metric: val_accuracy
@@ -122,6 +135,25 @@ t_check "timeout: FAIL as timed out ($(sql "$db" "select reason from trials wher
   test "$(sql "$db" "select count(*) from trials where state='FAIL' and reason like 'timed out%'")" = 1
 t_check "timeout: stopped gracefully (checkpoint, state preempted)" \
   test "$(t_json "$T_DIR/slow/trials/0000/summary.json" state)" = preempted
+
+# A refused command line (exit 2) or a review gate (exit 4) would fail again: FAIL, no restart.
+# A stand-in mpirun ends trial 0 with 4 and trial 1 with 2 without training anything.
+mkdir -p "$T_DIR/fakebin"
+printf '#!/bin/sh\ncase "$*" in *trials/0000*) exit 4 ;; *) exit 2 ;; esac\n' >"$T_DIR/fakebin/mpirun"
+chmod +x "$T_DIR/fakebin/mpirun"
+study "$T_DIR/noretry.yaml" "  metric: val_loss
+  algorithm: random
+  max_trials: 2
+  max_failures: 3
+  space:
+    optimizer.lr: {loguniform: [0.001, 0.01]}"
+PATH="$T_DIR/fakebin:$PATH" t_run tune "$T_DIR/noretry.yaml" --study-dir "$T_DIR/noretry" --quiet
+db="$T_DIR/noretry/study.db"
+t_check "exit 4/2: the study exits 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "exit 4: FAIL after one attempt, as a review gate ($(sql "$db" "select reason from trials where number=0"))" \
+  test "$(sql "$db" "select count(*) from trials where number=0 and state='FAIL' and attempts=1 and reason like '%review gate (exit 4)%'")" = 1
+t_check "exit 2: FAIL after one attempt, as a refused command line ($(sql "$db" "select reason from trials where number=1"))" \
+  test "$(sql "$db" "select count(*) from trials where number=1 and state='FAIL' and attempts=1 and reason like '%command line (exit 2%'")" = 1
 
 # --- ASHA: pruned through the state machine, fewer epochs in all ---
 study "$T_DIR/asha.yaml" "  metric: val_accuracy

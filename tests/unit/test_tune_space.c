@@ -176,7 +176,7 @@ static void test_format(void) {
     double x;
     const char *text;
   } floats[] = {{0.1, "0.1"}, {1.0 / 3.0, "0.3333333333333333"}, {1e-5, "1e-05"}, {0.001, "0.001"}, {1, "1"},
-                {0.30000000000000004, "0.30000000000000004"}};
+                {0.30000000000000004, "0.30000000000000004"}, {20, "20"}, {1e6, "1000000"}};
   for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
     char *t = ddpc_tune_param_format_value(lr, floats[i].x);
     CHECK(t && strcmp(t, floats[i].text) == 0, "float %.17g -> '%s' (want '%s')", floats[i].x, t ? t : "NULL",

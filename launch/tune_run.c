@@ -53,7 +53,6 @@ typedef struct {
   int slot;                          // the slot it occupies (-1: none)
   ddpc_tune_metrics_reader metrics;  // its metrics.jsonl
   double best;                       // best value of the metric so far (NaN: none)
-  int failures;                      // crashes so far
   double attempt_started;            // when the running attempt started or was adopted (monotonic)
   bool timed_out;                    // asked to stop for tune.trial_max_seconds
 } tune_live;
@@ -364,7 +363,7 @@ static void tune_record_end(tune_loop *t, tune_live *l, const ddpc_tune_trial_ex
       l->rec.reason = ddpc_strdup("trial stopped at a review gate (exit 4); studies do not support review gates");
     else
       l->rec.reason = ddpc_format("crashed: %s %d, %d restart(s) used", e->signal ? "signal" : "exit code",
-                                  e->signal ? e->signal : e->exit_code, l->failures);
+                                  e->signal ? e->signal : e->exit_code, l->rec.failures);
   }
   static const char *const names[] = {"RUNNING", "COMPLETE", "PRUNED", "FAIL"};
   if (l->rec.has_value)
@@ -393,12 +392,14 @@ static int tune_finish(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e
     // stays RUNNING in the store; --resume continues it.
     tune_say(t, "trial %d %s", l->rec.number, e->exit_code == 5 ? "checkpointed and stopped" : "stopped");
     rc = ddpc_tune_store_update_trial(t->store, &l->rec);
-  } else if (crashed && l->failures < t->study->max_failures && !tune_stop_requested) {
-    l->failures++;
+  } else if (crashed && l->rec.failures < t->study->max_failures && !tune_stop_requested) {
+    // Counted in the store before the restart: a tuner killed now cannot hand the trial
+    // fresh restarts on --resume.
+    l->rec.failures++;
     tune_say(t, "trial %d crashed (%s %d); restart %d of %d from its checkpoint", l->rec.number,
-             e->signal ? "signal" : "exit code", e->signal ? e->signal : e->exit_code, l->failures,
+             e->signal ? "signal" : "exit code", e->signal ? e->signal : e->exit_code, l->rec.failures,
              t->study->max_failures);
-    if (tune_start_process(t, l, slot) != 0) return -1;
+    if (ddpc_tune_store_update_trial(t->store, &l->rec) != 0 || tune_start_process(t, l, slot) != 0) return -1;
     return ddpc_tune_store_update_trial(t->store, &l->rec);
   } else {
     tune_record_end(t, l, e);

@@ -20,9 +20,10 @@
 struct ddpc_tune_store {
   sqlite3 *db;  // the connection
   char *path;   // the file, for messages
+  int version;  // the schema version of the file (a reader may open an older one)
 };
 
-/* The schema of version 1. `x` is the point as a JSON array of 17-digit numbers: exact, and
+/* The schema of version 2 (version 1 had no trials.failures). `x` is the point as a JSON array of 17-digit numbers: exact, and
  * readable with the sqlite3 shell. intermediates keeps its rowid: it orders a rung's values
  * by arrival, which ASHA compares against. */
 static const char store_schema_sql[] =
@@ -41,7 +42,8 @@ static const char store_schema_sql[] =
     "  exit_code INTEGER NOT NULL,"
     "  reason TEXT,"
     "  log_tail TEXT,"
-    "  attempts INTEGER NOT NULL);"
+    "  attempts INTEGER NOT NULL,"
+    "  failures INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE intermediates("
     "  number INTEGER NOT NULL REFERENCES trials(number),"
     "  epoch INTEGER NOT NULL,"
@@ -137,8 +139,9 @@ static const char store_meta_put_sql[] =
 
 /* ---- opening ---- */
 
-/* 1: an empty database (a new store), 0: a ddpc study store this ddpc reads, -1: refused. */
-static int store_check_schema(const ddpc_tune_store *s) {
+/* 1: an empty database (a new store), 0: a ddpc study store this ddpc reads (its version
+ * in s->version), -1: refused. */
+static int store_check_schema(ddpc_tune_store *s) {
   sqlite3_stmt *st;
   // Preparing reads the schema: a file that is not SQLite fails here, with NOTADB.
   if (store_prepare(s, "SELECT count(*), coalesce(sum(type = 'table' AND name = 'meta'), 0) FROM sqlite_master",
@@ -173,25 +176,32 @@ static int store_check_schema(const ddpc_tune_store *s) {
       status = ddpc_error_set("%s: the study store has schema version %ld, newer than this ddpc reads (%d); "
                               "upgrade ddpc to open it",
                               s->path, v, DDPC_TUNE_STORE_SCHEMA_VERSION);
+    else s->version = (int)v;
   }
   free(format);
   free(version);
   return status;
 }
 
-/* Makes the schema in an empty database, or checks the one there. In one write transaction
- * so that two tuners started at once cannot both create it. */
-static int store_prepare_writer(const ddpc_tune_store *s) {
+/* Makes the schema in an empty database, checks the one there, or brings an older one up to
+ * date (version 1: trials.failures added, 0 for every trial). In one write transaction so
+ * that two tuners started at once cannot both create it. */
+static int store_prepare_writer(ddpc_tune_store *s) {
   if (store_exec(s, "BEGIN IMMEDIATE", "cannot open the study store for writing") != 0) return -1;
   int found = store_check_schema(s);
   int status = found < 0 ? -1 : 0;
+  char version[16];
+  snprintf(version, sizeof version, "%d", DDPC_TUNE_STORE_SCHEMA_VERSION);
   if (found == 1) {
-    char version[16];
-    snprintf(version, sizeof version, "%d", DDPC_TUNE_STORE_SCHEMA_VERSION);
     status = store_exec(s, store_schema_sql, "creating the study store");
     if (status == 0) status = store_put_value(s, store_meta_put_sql, "format", STORE_FORMAT);
     if (status == 0) status = store_put_value(s, store_meta_put_sql, "schema_version", version);
+  } else if (found == 0 && s->version == 1) {
+    status = store_exec(s, "ALTER TABLE trials ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",
+                        "upgrading the study store to schema version 2");
+    if (status == 0) status = store_put_value(s, store_meta_put_sql, "schema_version", version);
   }
+  if (status == 0) s->version = DDPC_TUNE_STORE_SCHEMA_VERSION;
   if (status == 0) return store_exec(s, "COMMIT", "creating the study store");
   sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);  // the error already recorded says why
   return -1;
@@ -326,7 +336,7 @@ bad:
 }
 
 /* Binds every stored field of t by the parameter numbers that the insert and the update
- * share (?1 number ... ?13 attempts). */
+ * share (?1 number ... ?13 attempts, ?14 failures). */
 static void store_bind_trial(sqlite3_stmt *st, const ddpc_tune_trial *t, const char *x_text) {
   sqlite3_bind_int(st, 1, t->number);
   sqlite3_bind_text(st, 2, ddpc_tune_trial_state_name(t->state), -1, SQLITE_STATIC);
@@ -342,6 +352,7 @@ static void store_bind_trial(sqlite3_stmt *st, const ddpc_tune_trial *t, const c
   sqlite3_bind_text(st, 11, t->reason, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 12, t->log_tail, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int(st, 13, t->attempts);
+  sqlite3_bind_int(st, 14, t->failures);
 }
 
 /* One statement, so one transaction: the trial row is either the old one or the new one. */
@@ -351,11 +362,11 @@ static int store_write_trial(ddpc_tune_store *s, const ddpc_tune_trial *t, bool 
   char *x_text = store_format_x(s, t);
   if (!x_text) return -1;
   const char *sql = insert ? "INSERT INTO trials(number, state, x, params_json, value, epochs_done, run_dir, "
-                             "started_at, ended_at, exit_code, reason, log_tail, attempts) "
-                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                             "started_at, ended_at, exit_code, reason, log_tail, attempts, failures) "
+                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                            : "UPDATE trials SET state = ?2, x = ?3, params_json = ?4, value = ?5, epochs_done = ?6, "
                              "run_dir = ?7, started_at = ?8, ended_at = ?9, exit_code = ?10, reason = ?11, "
-                             "log_tail = ?12, attempts = ?13 WHERE number = ?1";
+                             "log_tail = ?12, attempts = ?13, failures = ?14 WHERE number = ?1";
   const char *what = insert ? "recording a new trial" : "updating a trial";
   sqlite3_stmt *st;
   int status = store_prepare(s, sql, &st, what);
@@ -418,6 +429,7 @@ static int store_read_trial(const ddpc_tune_store *s, sqlite3_stmt *st, ddpc_tun
   t->attempts = sqlite3_column_int(st, 12);
   t->has_latest = sqlite3_column_type(st, 13) != SQLITE_NULL;
   t->latest = store_column_double(st, 14);
+  t->failures = sqlite3_column_int(st, 15);
   if (store_column_text(st, 3, &t->params_json) != 0 || store_column_text(st, 6, &t->run_dir) != 0 ||
       store_column_text(st, 7, &t->started_at) != 0 || store_column_text(st, 8, &t->ended_at) != 0 ||
       store_column_text(st, 10, &t->reason) != 0 || store_column_text(st, 11, &t->log_tail) != 0)
@@ -435,18 +447,23 @@ static void *store_grow(void *items, int n, int *cap, size_t size, const char *w
   return grown;
 }
 
+/* The load_trials query; a reader of a version 1 store (--status of a study an older ddpc
+ * ran) reads no failures there. */
+#define STORE_LOAD_TRIALS_COLUMNS                                                                   \
+  "SELECT number, state, x, params_json, value, epochs_done, run_dir, started_at, ended_at, "      \
+  "exit_code, reason, log_tail, attempts, "                                                         \
+  "(SELECT max(epoch) FROM intermediates i WHERE i.number = t.number), "                           \
+  "(SELECT value FROM intermediates i WHERE i.number = t.number ORDER BY epoch DESC LIMIT 1), "
+static const char store_load_trials_sql[] = STORE_LOAD_TRIALS_COLUMNS "failures FROM trials t ORDER BY number";
+static const char store_load_trials_v1_sql[] = STORE_LOAD_TRIALS_COLUMNS "0 FROM trials t ORDER BY number";
+
 int ddpc_tune_store_load_trials(ddpc_tune_store *s, ddpc_tune_trial **out, int *n) {
   *out = NULL;
   *n = 0;
   sqlite3_stmt *st;
   // One statement reads one snapshot: a tuner writing meanwhile never shows half an update.
-  if (store_prepare(s,
-                    "SELECT number, state, x, params_json, value, epochs_done, run_dir, started_at, ended_at, "
-                    "exit_code, reason, log_tail, attempts, "
-                    "(SELECT max(epoch) FROM intermediates i WHERE i.number = t.number), "
-                    "(SELECT value FROM intermediates i WHERE i.number = t.number ORDER BY epoch DESC LIMIT 1) "
-                    "FROM trials t ORDER BY number",
-                    &st, "reading the trials") != 0)
+  if (store_prepare(s, s->version < 2 ? store_load_trials_v1_sql : store_load_trials_sql, &st, "reading the trials") !=
+      0)
     return -1;
   ddpc_tune_trial *trials = NULL;
   int count = 0, cap = 0, rc, status = 0;

@@ -10,8 +10,9 @@
 
 #include <stdbool.h>
 
-/* The schema this ddpc writes; a store with a newer one is refused, not misread. */
-#define DDPC_TUNE_STORE_SCHEMA_VERSION 1
+/* The schema this ddpc writes; a store with a newer one is refused, not misread, and an
+ * older one (1) is brought up to date when opened for writing. */
+#define DDPC_TUNE_STORE_SCHEMA_VERSION 2
 
 typedef struct ddpc_tune_store ddpc_tune_store;
 
@@ -40,6 +41,7 @@ typedef struct {
   char *reason;                 // why FAIL or PRUNED, or NULL
   char *log_tail;               // the end of its log when it failed, or NULL
   int attempts;                 // how many times a process was started for it
+  int failures;                 // crashes it was restarted after (max_failures bounds it, across tuners)
   bool has_latest;              // latest is meaningful (not stored: load_trials fills it)
   double latest;                // the metric at its newest recorded epoch, for running trials
 } ddpc_tune_trial;

@@ -155,6 +155,33 @@ t_check "exit 4: FAIL after one attempt, as a review gate ($(sql "$db" "select r
 t_check "exit 2: FAIL after one attempt, as a refused command line ($(sql "$db" "select reason from trials where number=1"))" \
   test "$(sql "$db" "select count(*) from trials where number=1 and state='FAIL' and attempts=1 and reason like '%command line (exit 2%'")" = 1
 
+# max_failures bounds restarts across tuners: the crash count is in the store. A stand-in
+# mpirun crashes every attempt (exit 6), and its second attempt first kills the tuner (-9).
+mkdir -p "$T_DIR/crashbin"
+cat >"$T_DIR/crashbin/mpirun" <<'EOF'
+#!/bin/sh
+n=$(cat "$FAKE_COUNT" 2>/dev/null || echo 0)
+echo $((n + 1)) >"$FAKE_COUNT"
+[ "$n" = 1 ] && kill -9 "$PPID"
+exit 6
+EOF
+chmod +x "$T_DIR/crashbin/mpirun"
+study "$T_DIR/recrash.yaml" "  metric: val_loss
+  algorithm: random
+  max_trials: 1
+  max_failures: 2
+  space:
+    optimizer.lr: {loguniform: [0.001, 0.01]}"
+export FAKE_COUNT="$T_DIR/recrash.count"
+PATH="$T_DIR/crashbin:$PATH" t_run tune "$T_DIR/recrash.yaml" --study-dir "$T_DIR/recrash" --quiet
+t_check "recrash: the tuner was killed in the second attempt (rc $T_RC)" test "$T_RC" -eq 137
+PATH="$T_DIR/crashbin:$PATH" t_run tune --resume "$T_DIR/recrash" --quiet
+db="$T_DIR/recrash/study.db"
+t_check "recrash: --resume exits 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "recrash: 2 restarts in all, not 2 more after --resume ($(sql "$db" "select attempts || ' attempts, ' || failures || ' failures: ' || reason from trials"))" \
+  test "$(sql "$db" "select count(*) from trials where state='FAIL' and attempts=4 and failures=2 and reason like '%2 restart(s) used'")" = 1
+unset FAKE_COUNT
+
 # --- ASHA: pruned through the state machine, fewer epochs in all ---
 study "$T_DIR/asha.yaml" "  metric: val_accuracy
   algorithm: random

@@ -2,7 +2,7 @@
  * every field of a trial round-trips, updates, idempotent per-epoch values and a rung's
  * arrival order, trials by number, settings, a reopened store keeps everything, WAL mode,
  * a read-only reader beside a live writer, refusal of foreign, damaged, non-ddpc and newer
- * stores with the file named, the integrity check, a writer killed by SIGKILL mid-loop
+ * stores with the file named, a version 1 store read and upgraded, the integrity check, a writer killed by SIGKILL mid-loop
  * losing nothing it reported committed; and the table's values, best marker and lines. */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,8 +46,9 @@ static void check_same_trial(const ddpc_tune_trial *got, const ddpc_tune_trial *
   CHECK(got->has_value == want->has_value && (!want->has_value || got->value == want->value), "%s: value %.17g",
         what, got->value);
   CHECK(got->epochs_done == want->epochs_done && got->exit_code == want->exit_code &&
-            got->attempts == want->attempts,
-        "%s: epochs %d exit %d attempts %d", what, got->epochs_done, got->exit_code, got->attempts);
+            got->attempts == want->attempts && got->failures == want->failures,
+        "%s: epochs %d exit %d attempts %d failures %d", what, got->epochs_done, got->exit_code, got->attempts,
+        got->failures);
   CHECK(same_text(got->params_json, want->params_json) && same_text(got->run_dir, want->run_dir) &&
             same_text(got->started_at, want->started_at) && same_text(got->ended_at, want->ended_at) &&
             same_text(got->reason, want->reason) && same_text(got->log_tail, want->log_tail),
@@ -72,6 +73,7 @@ static ddpc_tune_trial full_trial(int number, double *x) {
       .reason = "crashed: signal 6, 1 restart(s) used",
       .log_tail = "line one\nline 'two' \xc3\xa9\n\ttabbed; DROP TABLE trials; --\n",
       .attempts = 2,
+      .failures = 1,
   };
   return t;
 }
@@ -122,6 +124,7 @@ static void test_round_trip(void) {
   full.reason = NULL;
   full.log_tail = NULL;
   full.attempts = 3;
+  full.failures = 2;
   full.params_json = "{}";
   CHECK_OK(ddpc_tune_store_update_trial(s, &full), "update");
   bare.has_value = true;
@@ -536,8 +539,55 @@ static void test_table(void) {
   free(long_params);
 }
 
+/* A store of schema version 1 (no trials.failures), as an older ddpc wrote it: --status
+ * reads it (no failures), a writer brings it to version 2, and failures then persist. */
+static void test_upgrade_v1(void) {
+  char *path = temp_path("v1.db");
+  CHECK(sqlite_exec(path,
+                    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                    "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                    "CREATE TABLE trials(number INTEGER PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('RUNNING', "
+                    "'COMPLETE', 'PRUNED', 'FAIL')), x TEXT NOT NULL, params_json TEXT, value REAL, epochs_done "
+                    "INTEGER NOT NULL, run_dir TEXT, started_at TEXT, ended_at TEXT, exit_code INTEGER NOT NULL, "
+                    "reason TEXT, log_tail TEXT, attempts INTEGER NOT NULL);"
+                    "CREATE TABLE intermediates(number INTEGER NOT NULL REFERENCES trials(number), epoch INTEGER "
+                    "NOT NULL, value REAL, UNIQUE (number, epoch));"
+                    "INSERT INTO meta VALUES ('format', 'ddpc study store'), ('schema_version', '1');"
+                    "INSERT INTO trials VALUES (0, 'RUNNING', '[0.5]', '{}', NULL, 2, '/r/0000', "
+                    "'2026-01-01T00:00:00Z', NULL, 0, NULL, NULL, 3);"),
+        "make a version 1 store");
+  ddpc_tune_store *s = NULL;
+  ddpc_tune_trial *got = NULL;
+  CHECK_OK(ddpc_tune_store_open_readonly(path, &s), "a reader opens a version 1 store");
+  int n = s ? load_all(s, &got) : -1;
+  CHECK(n == 1 && got[0].attempts == 3 && got[0].failures == 0, "its trial, no failures (%d)", n);
+  ddpc_tune_trials_free(got, n > 0 ? n : 0);
+  ddpc_tune_store_close(s);
+  s = NULL;
+  CHECK_OK(ddpc_tune_store_open(path, &s), "a writer upgrades it");
+  char *version = sqlite_text(path, "SELECT value FROM meta WHERE key = 'schema_version'");
+  CHECK(same_text(version, "2"), "schema version now 2 (%s)", version ? version : "(null)");
+  free(version);
+  n = s ? load_all(s, &got) : -1;
+  if (n == 1) {
+    got[0].failures = 1;
+    CHECK_OK(ddpc_tune_store_update_trial(s, &got[0]), "record a failure");
+  }
+  ddpc_tune_trials_free(got, n > 0 ? n : 0);
+  ddpc_tune_store_close(s);
+  s = NULL;
+  CHECK_OK(ddpc_tune_store_open(path, &s), "reopen");
+  n = s ? load_all(s, &got) : -1;
+  CHECK(n == 1 && got[0].failures == 1 && got[0].attempts == 3, "the failure persisted across a reopen");
+  ddpc_tune_trials_free(got, n > 0 ? n : 0);
+  CHECK(s && ddpc_tune_store_integrity_check(s) == 0, "upgraded store is sound");
+  ddpc_tune_store_close(s);
+  free(path);
+}
+
 int main(void) {
   test_round_trip();
+  test_upgrade_v1();
   test_intermediates();
   test_wal_and_reader();
   test_refused_files();

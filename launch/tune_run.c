@@ -125,8 +125,9 @@ static void tune_say(const tune_loop *t, const char *fmt, ...) {
   fflush(stdout);
 }
 
-/* "key=value" overrides of a trial: the study's own, its parameters, the asha rungs. */
-static char **tune_trial_overrides(const tune_loop *t, const double *x, int *n_out) {
+/* "key=value" overrides of a trial: the study's own, its parameters, asha's epochs and, with
+ * `pruning`, the rungs where it waits for verdicts (best.yaml has everything else). */
+static char **tune_trial_overrides(const tune_loop *t, const double *x, bool pruning, int *n_out) {
   const ddpc_tune_study *st = t->study;
   int n = st->n_trial_overrides + st->space.n_params + (t->rung_override ? 2 : 0);
   char **o = ddpc_calloc((size_t)n + 1, sizeof *o, "trial overrides");
@@ -139,10 +140,9 @@ static char **tune_trial_overrides(const tune_loop *t, const double *x, int *n_o
     failed = !v || !(o[k++] = ddpc_format("%s=%s", st->space.params[p].key, v));
     free(v);
   }
-  if (t->rung_override && !failed) {
-    failed = !(o[k++] = ddpc_strdup(t->rung_override)) ||
-             !(o[k++] = ddpc_format("train.epochs=%d", st->asha_max_epochs));
-  }
+  if (st->scheduler == DDPC_TUNE_SCHEDULER_ASHA && !failed)
+    failed = !(o[k++] = ddpc_format("train.epochs=%d", st->asha_max_epochs));
+  if (t->rung_override && pruning && !failed) failed = !(o[k++] = ddpc_strdup(t->rung_override));
   if (failed) {
     for (int i = 0; i < k; i++) free(o[i]);
     free(o);
@@ -205,7 +205,7 @@ static int tune_free_slot(const tune_loop *t) {
 /* Starts (or restarts, with --resume auto) trial l in slot `slot`. */
 static int tune_start_process(tune_loop *t, tune_live *l, int slot) {
   int n_overrides = 0;
-  char **overrides = tune_trial_overrides(t, l->rec.x, &n_overrides);
+  char **overrides = tune_trial_overrides(t, l->rec.x, true, &n_overrides);
   if (!overrides) return -1;
   free(l->log_path);
   l->log_path = NULL;
@@ -628,12 +628,12 @@ static int tune_load_previous(tune_loop *t) {
 static int tune_write_best(const tune_loop *t, const tune_live *best) {
   const ddpc_tune_study *st = t->study;
   int n = 0;
-  char **o = tune_trial_overrides(t, best->rec.x, &n);
+  // The config the best trial ran, epochs included, without the tuner's pruning rungs (no
+  // tuner answers them): `ddpc train best.yaml` trains what the trial trained.
+  char **o = tune_trial_overrides(t, best->rec.x, false, &n);
   if (!o) return -1;
-  // The best trial's config without the tuner's pruning: ready for `ddpc train best.yaml`.
-  int n_kept = t->rung_override ? n - 2 : n;
   ddpc_config cfg;
-  int rc = ddpc_config_load(&cfg, st->base_path, (const char *const *)o, n_kept);
+  int rc = ddpc_config_load(&cfg, st->base_path, (const char *const *)o, n);
   for (int i = 0; i < n; i++) free(o[i]);
   free(o);
   if (rc != 0) return -1;

@@ -202,6 +202,12 @@ t_check "asha: a pruned trial ended in state pruned with a checkpoint" bash -c "
   grep -q '\"state\": *\"pruned\"' \"\$d/summary.json\" && ls \"\$d\"/checkpoints/ckpt-*.ddpc >/dev/null"
 t_check "asha: pruned trials stopped at a rung (1 or 3 epochs)" \
   test "$(sql "$db" "select count(*) from trials where state='PRUNED' and epochs_done not in (1, 3)")" = 0
+# best.yaml is the config the best trial ran (asha's 9 epochs too), less the tuner's rungs.
+best=$(sed -n 's/^# The best trial (\([0-9]*\),.*/\1/p' "$T_DIR/asha/best.yaml")
+t_check "asha: best.yaml is the best trial's config.yaml without its pruning section" bash -c "
+  diff <(grep -v '^#' '$T_DIR/asha/best.yaml') \
+       <(awk '/^pruning:/ {skip = 1; next} /^[^ ]/ {skip = 0} !skip' \"\$(printf '%s/asha/trials/%04d' '$T_DIR' '$best')/config.yaml\")"
+t_check "asha: best.yaml trains 9 epochs" grep -Eq '^  epochs: 9$' "$T_DIR/asha/best.yaml"
 
 # --- kill -9 of the tuner, then --resume ---
 study "$T_DIR/resume.yaml" "  metric: val_accuracy

@@ -2,6 +2,7 @@
  * the CPU, GPU memory for CUDA. */
 #include "core/buffer.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "core/device.h"
@@ -35,4 +36,16 @@ void ddpc_buffer_zero(ddpc_buffer *buf) {
 
 const char *ddpc_device_name(ddpc_device device) {
   return ddpc_names_get(ddpc_device_names, DDPC_DEVICE_COUNT, (int)device);
+}
+
+bool ddpc_floats_all_finite(const float *x, size_t n) {
+  uint32_t bad = 0;
+  // All exponent bits set is inf or NaN; an integer OR over the buffer vectorizes, where
+  // isfinite's branch per element would not.
+  for (size_t i = 0; i < n; i++) {
+    uint32_t bits;
+    memcpy(&bits, &x[i], sizeof bits);
+    bad |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  return bad == 0;
 }

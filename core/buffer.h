@@ -27,5 +27,7 @@ ddpc_buffer ddpc_buffer_view(const ddpc_buffer *parent, size_t offset, size_t co
 void ddpc_buffer_free(ddpc_buffer *buf);
 void ddpc_buffer_zero(ddpc_buffer *buf);
 const char *ddpc_device_name(ddpc_device device);
+/* Whether none of the n floats at x (host memory) is an infinity or a NaN. */
+bool ddpc_floats_all_finite(const float *x, size_t n);
 
 #endif

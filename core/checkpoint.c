@@ -636,7 +636,29 @@ int ddpc_checkpoint_find_latest(const char *run_dir, char **path, ddpc_checkpoin
     fprintf(stderr, "ddpc: skipping %s: %s\n", files[i].path, reason);
   }
   if (rc == 1) ddpc_error_clear();
+  // Files that are all damaged are not "no checkpoint": starting over would silently
+  // throw the run away.
+  if (rc == 1 && n > 0)
+    rc = ddpc_error_set("%s/checkpoints: none of its %d checkpoint(s) is valid (each is named above with its "
+                        "damage); resume from a checkpoint PATH or start over in another run directory",
+                        run_dir, n);
   checkpoint_files_free(files, n);
+  return rc;
+}
+
+int ddpc_checkpoint_exists(const char *run_dir) {
+  char *dir = NULL;
+  checkpoint_file *files;
+  int n;
+  if (checkpoint_list(run_dir, &dir, &files, &n) != 0) {
+    free(dir);
+    return -1;
+  }
+  checkpoint_files_free(files, n);
+  char *best = dir ? ddpc_format("%s/best.ddpc", dir) : NULL;
+  int rc = n > 0 || (best && access(best, F_OK) == 0) ? 1 : 0;
+  free(best);
+  free(dir);
   return rc;
 }
 

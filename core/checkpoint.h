@@ -41,6 +41,7 @@ typedef enum {
   DDPC_CKPT_OPTIM_V = 4,       // float32 optimizer second moment (may be absent)
   DDPC_CKPT_HISTORY = 5,       // ddpc_epoch_metrics[] (core/metrics.h), one per completed epoch
   DDPC_CKPT_CONFIG = 6,        // the resolved config YAML text (for comparing on resume)
+  DDPC_CKPT_RUN = 7,           // "RUN_ID STARTED_AT": the run's identity, kept across resumes (may be absent)
 } ddpc_ckpt_section_id;
 
 /* Counters and identity of the training state; everything needed besides the arrays. */
@@ -99,8 +100,12 @@ void ddpc_checkpoint_describe(const ddpc_checkpoint *ckpt, FILE *out);
 char *ddpc_checkpoint_path(const char *run_dir, int64_t step);
 /* The newest checkpoint of run_dir that reads and verifies; invalid newer ones are
  * reported on stderr ("skipping ...: <reason>") and skipped. Returns 0 and sets *path
- * (caller frees) and *ckpt; returns 1 when there is no valid checkpoint; -1 on error. */
+ * (caller frees) and *ckpt; returns 1 when there is no checkpoint at all; -1 on error,
+ * also when there are checkpoints but none of them is valid. */
 int ddpc_checkpoint_find_latest(const char *run_dir, char **path, ddpc_checkpoint **ckpt);
+/* 1 when run_dir holds a checkpoint (ckpt-*.ddpc or best.ddpc, valid or not), 0 when none,
+ * -1 when the folder cannot be read. */
+int ddpc_checkpoint_exists(const char *run_dir);
 /* Removes all but the newest keep_last ckpt-*.ddpc files (best.ddpc is kept). */
 int ddpc_checkpoint_prune(const char *run_dir, int keep_last);
 

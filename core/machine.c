@@ -127,8 +127,13 @@ int ddpc_machine_create(ddpc_machine **out, const ddpc_config *cfg) {
   ddpc_machine *m = ddpc_calloc(1, sizeof *m, "state machine");
   if (!m) return -1;
   m->cfg = cfg;
-  int rc = machine_add(m, DDPC_STATE_INIT, DDPC_STATE_TRAIN_EPOCH, ddpc_strdup("start / resume"), ddpc_stop_cond_start,
-                       "start");
+  int rc = 0;
+  if (cfg->stop.max_epochs == 0)
+    rc = machine_add(m, DDPC_STATE_INIT, DDPC_STATE_DONE, ddpc_strdup("max_epochs(0)"), ddpc_stop_cond_evaluation_only,
+                     "max_epochs 0: evaluation only");
+  if (rc == 0)
+    rc = machine_add(m, DDPC_STATE_INIT, DDPC_STATE_TRAIN_EPOCH, ddpc_strdup("start / resume"), ddpc_stop_cond_start,
+                     "start");
   if (rc == 0)
     rc = machine_add(m, DDPC_STATE_TRAIN_EPOCH, DDPC_STATE_PREEMPTED, ddpc_strdup("stop signal"),
                      ddpc_stop_cond_signal, "signal received: checkpoint and stop");
@@ -144,6 +149,13 @@ int ddpc_machine_create(ddpc_machine **out, const ddpc_config *cfg) {
   if (rc == 0)
     rc = machine_add(m, DDPC_STATE_CHECKPOINT, DDPC_STATE_TRAIN_EPOCH, ddpc_strdup("checkpoint written"), NULL,
                      "checkpoint written");
+  // A run that stopped at a review gate resumes here with the reviewer's answer.
+  if (rc == 0 && (cfg->review.after_epochs > 0 || cfg->review.when_enabled))
+    rc = machine_add(m, DDPC_STATE_AWAIT_REVIEW, DDPC_STATE_REJECTED, ddpc_strdup("review answer(reject)"),
+                     ddpc_stop_cond_review_rejected, "rejected by the reviewer");
+  if (rc == 0 && (cfg->review.after_epochs > 0 || cfg->review.when_enabled))
+    rc = machine_add(m, DDPC_STATE_AWAIT_REVIEW, DDPC_STATE_DECIDE, ddpc_strdup("review answer(approve)"),
+                     ddpc_stop_cond_review_approved, "approved by the reviewer");
   if (rc != 0) {
     ddpc_machine_free(m);
     return -1;

@@ -56,3 +56,17 @@ void ddpc_metric_history_free(ddpc_metric_history *h) {
   free(h->epochs);
   memset(h, 0, sizeof *h);
 }
+
+int ddpc_metric_history_best(const ddpc_metric_history *h, const char *name, bool higher_is_better) {
+  int best = -1;
+  double best_value = NAN;
+  for (int i = 0; i < h->count; i++) {
+    double v = ddpc_metric_value(&h->epochs[i], name);
+    if (!isfinite(v)) continue;
+    if (best < 0 || (higher_is_better ? v > best_value : v < best_value)) {
+      best = i;
+      best_value = v;
+    }
+  }
+  return best;
+}

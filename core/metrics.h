@@ -30,5 +30,8 @@ typedef struct {
 
 int ddpc_metric_history_append(ddpc_metric_history *h, const ddpc_epoch_metrics *m);
 void ddpc_metric_history_free(ddpc_metric_history *h);
+/* Index of the epoch with the best finite value of `name` (the first of equal ones), or -1
+ * when no epoch has a finite value. */
+int ddpc_metric_history_best(const ddpc_metric_history *h, const char *name, bool higher_is_better);
 
 #endif

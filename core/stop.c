@@ -29,6 +29,23 @@ bool ddpc_stop_cond_start(const ddpc_config *cfg, const ddpc_machine_facts *fact
   return true;
 }
 
+bool ddpc_stop_cond_evaluation_only(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason) {
+  (void)reason;
+  return cfg->stop.max_epochs == 0 && ddpc_stop_epochs_done(facts) == 0;
+}
+
+bool ddpc_stop_cond_review_approved(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason) {
+  (void)cfg;
+  (void)reason;
+  return facts->review_answer > 0;
+}
+
+bool ddpc_stop_cond_review_rejected(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason) {
+  (void)cfg;
+  (void)reason;
+  return facts->review_answer < 0;
+}
+
 bool ddpc_stop_cond_signal(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason) {
   (void)cfg;
   (void)reason;

@@ -10,6 +10,11 @@
 
 bool ddpc_stop_cond_start(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);
 bool ddpc_stop_cond_signal(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);
+/* INIT: stop.max_epochs 0 on a fresh run evaluates the initial weights only. */
+bool ddpc_stop_cond_evaluation_only(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);
+/* AWAIT_REVIEW, on resume with the reviewer's answer (facts->review_answer). */
+bool ddpc_stop_cond_review_approved(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);
+bool ddpc_stop_cond_review_rejected(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);
 bool ddpc_stop_cond_pruned(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);
 bool ddpc_stop_cond_nonfinite(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);
 bool ddpc_stop_cond_divergence(const ddpc_config *cfg, const ddpc_machine_facts *facts, char **reason);

@@ -1,5 +1,5 @@
-/* Watching a run through the C API: a hook that counts steps and logs every transition,
- * and a stop condition of our own (stop once the training loss falls below a threshold),
+/* Watching a run through the C API: a hook that counts steps, prints each epoch's
+ * validation loss, logs every transition and every checkpoint written, and a stop condition of our own (stop once the training loss falls below a threshold),
  * next to whatever the config declares.
  *   cc hooks_and_stop.c $(pkg-config --cflags --libs --static ddpc) -o hooks_and_stop
  *   ./hooks_and_stop examples/cultivars_csv.yaml 0.2 [key=value]... */
@@ -9,12 +9,24 @@
 
 typedef struct {
   long long steps;     // optimizer steps seen by on_step_end
+  int epochs;          // epochs seen by on_epoch_end
+  int checkpoints;     // checkpoint files seen by on_checkpoint
   int transitions;     // state-machine transitions seen
   double threshold;    // training loss that ends the run
 } watch;
 
 static void on_step_end(void *user, long long step, int epoch, double loss) {
   ((watch *)user)->steps++;
+}
+
+static void on_epoch_end(void *user, const ddpc_epoch_metrics *m) {
+  ((watch *)user)->epochs++;
+  printf("epoch %d val_loss %.6f\n", m->epoch, m->val_loss);
+}
+
+static void on_checkpoint(void *user, const char *path) {
+  ((watch *)user)->checkpoints++;
+  printf("checkpoint %s\n", path);
 }
 
 static void on_transition(void *user, const char *from, const char *to, const char *reason) {
@@ -34,8 +46,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s CONFIG THRESHOLD [key=value]...\n", argv[0]);
     return 2;
   }
-  watch w = {0, 0, atof(argv[2])};
-  ddpc_hooks hooks = {.user = &w, .on_step_end = on_step_end, .on_transition = on_transition};
+  watch w = {0, 0, 0, 0, atof(argv[2])};
+  ddpc_hooks hooks = {.user = &w,
+                      .on_step_end = on_step_end,
+                      .on_epoch_end = on_epoch_end,
+                      .on_transition = on_transition,
+                      .on_checkpoint = on_checkpoint};
   ddpc_stop_condition stop = {.name = "train_loss below threshold", .user = &w, .should_stop = loss_below};
   ddpc_train_options options = {0};
   options.config_path = argv[1];
@@ -51,7 +67,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "training failed: %s\n", ddpc_last_error());
     return 1;
   }
-  printf("state %s after %d epochs, %lld steps seen by the hook, %d transitions\n", result.state,
-         result.epochs_completed, w.steps, w.transitions);
+  printf("state %s after %d epochs, %lld steps seen by the hook, %d epochs, %d checkpoints, %d transitions\n",
+         result.state, result.epochs_completed, w.steps, w.epochs, w.checkpoints, w.transitions);
   return 0;
 }

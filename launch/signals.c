@@ -19,6 +19,9 @@ void ddpc_signals_install(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = signals_on_stop;
   sigemptyset(&sa.sa_mask);
+  // Reads of data files and checkpoints go on as if nothing happened; the flag is looked
+  // at between steps.
+  sa.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &sa, &signals_old_term);
   sigaction(SIGUSR1, &sa, &signals_old_usr1);
 }

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/sysinfo.h"
@@ -97,10 +99,11 @@ static int train_act(train_session *s) {
     case DDPC_STATE_EVALUATE:
       if (train_finish_epoch(s) != 0) return -1;
       ddpc_stop_update(&s->cfg, &s->facts);
-      return 0;
+      return train_checkpoint_save_best(s);
     case DDPC_STATE_CHECKPOINT:
     case DDPC_STATE_PREEMPTED:
     case DDPC_STATE_PRUNED:
+    case DDPC_STATE_REJECTED:
       return train_checkpoint_save(s);
     case DDPC_STATE_AWAIT_REVIEW:
       if (train_checkpoint_save(s) != 0) return -1;
@@ -128,19 +131,15 @@ static int train_resume_state(train_session *s) {
     if (s->comm->rank == 0) train_files_log_review_answer(s, answer);
     s->facts.review_answer = answer;
     s->facts.reviewed_epoch = s->epoch;
-    if (answer < 0) {
-      train_hooks_transition(s, saved, DDPC_STATE_REJECTED, "rejected by the reviewer");
-      s->state = DDPC_STATE_REJECTED;
-      s->stop_reason = ddpc_strdup("rejected by the reviewer");
-      return 0;
-    }
-    s->state = DDPC_STATE_DECIDE;  // decide again: the gate is answered for this epoch
-    return 0;
+    // The table's await_review rows: rejected (a final checkpoint records it), or decide
+    // again, the gate being answered for this epoch.
+    return train_transition(s) != 0 || train_act(s) != 0 ? -1 : 0;
   }
   if (saved == DDPC_STATE_DONE || saved == DDPC_STATE_DIVERGED || saved == DDPC_STATE_REJECTED ||
       saved == DDPC_STATE_PRUNED) {
     ddpc_progress_note(&s->progress, "resume: the run already ended in state %s; nothing to do", ddpc_state_names[saved]);
     s->stop_reason = ddpc_format("already %s", ddpc_state_names[saved]);
+    s->already_ended = true;
     return 0;
   }
   s->state = DDPC_STATE_INIT;  // continue where the checkpoint was: INIT -> train_epoch
@@ -170,26 +169,27 @@ static void train_session_free(train_session *s) {
 static int train_run_session(train_session *s, ddpc_train_result *res) {
   s->start_time = ddpc_time_seconds();
   ddpc_time_iso8601(s->started_at, sizeof s->started_at);
+  // A fresh run's identity; a resumed one takes its run's from the checkpoint.
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  snprintf(s->run_id, sizeof s->run_id, "%016llx%08x",
+           (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec, (unsigned)getpid());
   s->facts.best_value = NAN;
   s->test_loss = s->test_accuracy = NAN;
+  // From the start: a stop signal during set-up (data loading can take a while) is kept
+  // and honoured at the first step boundary, instead of ending the process uncleanly.
+  ddpc_signals_install();
   if (ddpc_comm_create(&s->comm) != 0) return -1;
   if (train_prepare(s) != 0) return -1;
   train_files_install_hooks(s);
   if (!s->hooks) return -1;
-  if (train_checkpoint_restore(s) != 0 || train_agree(s, train_files_start_metrics(s)) != 0) return -1;
+  if (train_checkpoint_restore(s) != 0 || train_agree(s, train_files_write_config(s)) != 0 ||
+      train_agree(s, train_files_start_metrics(s)) != 0)
+    return -1;
   if (train_resume_state(s) != 0) return -1;
-  if (!s->resumed && s->cfg.stop.max_epochs == 0) {
-    // No epoch to train: the initial weights are evaluated (a model's baseline).
-    train_hooks_transition(s, s->state, DDPC_STATE_DONE, "max_epochs 0: evaluation only");
-    s->state = DDPC_STATE_DONE;
-    s->stop_reason = ddpc_strdup("max_epochs 0: evaluation only");
-    if (train_act(s) != 0) train_abort(s);
-  }
-  ddpc_signals_install();
   while (!ddpc_state_is_final(s->state)) {
     if (train_transition(s) != 0 || train_act(s) != 0) train_abort(s);
   }
-  ddpc_signals_restore();
   res->epochs_completed = (int)s->epoch;
   res->test_loss = s->test_loss;
   res->test_accuracy = s->test_accuracy;
@@ -206,7 +206,9 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
                        res->test_loss, res->test_accuracy, res->samples_per_s, res->peak_rss_mb, s->run_dir);
   else
     ddpc_progress_note(&s->progress, "stopped in state %s: %s", res->state, s->stop_reason ? s->stop_reason : "");
-  if (train_files_write_summary(s) != 0 || train_files_write_meta(s, true) != 0) train_abort(s);
+  // A run that had ended keeps its summary and metadata (its test metrics, its end time).
+  if (!s->already_ended && (train_files_write_summary(s) != 0 || train_files_write_meta(s, true) != 0))
+    train_abort(s);
   // A rank leaving with a non-zero code makes mpirun end the others: none leaves before
   // rank 0 has finished the run's files.
   if (s->comm->ops->barrier(s->comm) != 0) train_abort(s);
@@ -224,6 +226,7 @@ int ddpc_train_run(const ddpc_train_options *options, ddpc_train_result *result)
   res->state = "failed";
   ddpc_error_clear();
   int rc = train_run_session(&s, res);
+  ddpc_signals_restore();
   if (rc != 0 && s.comm && s.comm->size > 1) {
     // mpirun ends the whole job as soon as one rank exits with an error, possibly before
     // the reporting rank has printed: under MPI the message is printed here, and the ranks

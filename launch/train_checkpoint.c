@@ -152,8 +152,10 @@ static ddpc_ckpt_meta checkpoint_meta_now(train_session *s, const double *epoch_
 
 static int checkpoint_write_file(train_session *s, const char *path, const ddpc_ckpt_meta *meta) {
   const ddpc_buffer *params = ddpc_model_params(s->model);
-  ddpc_ckpt_section sections[6];
+  ddpc_ckpt_section sections[7];
   int n = 0;
+  char run[sizeof s->run_id + sizeof s->started_at + 2];
+  snprintf(run, sizeof run, "%s %s", s->run_id, s->started_at);
   unsigned char meta_bytes[DDPC_CKPT_META_BYTES];
   ddpc_ckpt_meta_encode(meta, meta_bytes);
   sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_META, "meta", meta_bytes, sizeof meta_bytes};
@@ -165,6 +167,7 @@ static int checkpoint_write_file(train_session *s, const char *path, const ddpc_
   sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_HISTORY, "history", s->history.epochs,
                                       (size_t)s->history.count * sizeof(ddpc_epoch_metrics)};
   sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_CONFIG, "config", s->cfg.resolved_yaml, strlen(s->cfg.resolved_yaml)};
+  sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_RUN, "run", run, strlen(run)};
   return ddpc_checkpoint_write(path, sections, n);
 }
 
@@ -178,14 +181,22 @@ int train_checkpoint_save(train_session *s) {
   if (!path) return -1;
   int rc = checkpoint_write_file(s, path, &meta);
   if (rc == 0) rc = ddpc_checkpoint_prune(s->run_dir, s->cfg.checkpoint.keep_last);
-  // best.ddpc: at an epoch end whose monitored value is the best so far.
+  if (rc == 0) train_hooks_checkpoint(s, path);
+  free(path);
+  return rc;
+}
+
+int train_checkpoint_save_best(train_session *s) {
   const ddpc_checkpoint_config *cc = &s->cfg.checkpoint;
-  if (rc == 0 && cc->keep_best && s->batch_in_epoch == 0 && s->history.count > 0 &&
-      s->facts.best_epoch == s->history.epochs[s->history.count - 1].epoch) {
-    char *best = ddpc_format("%s/checkpoints/best.ddpc", s->run_dir);
-    rc = best ? checkpoint_write_file(s, best, &meta) : -1;
-    free(best);
-  }
+  if (s->comm->rank != 0 || !cc->keep_best || s->history.count == 0) return 0;
+  // Judged by checkpoint.monitor and its mode alone (not early stopping's min_delta), at
+  // every epoch end, so the best epoch is kept whether or not a checkpoint was due then.
+  int best = ddpc_metric_history_best(&s->history, cc->monitor, cc->mode == DDPC_MONITOR_MAX);
+  if (best != s->history.count - 1) return 0;
+  double no_sums[3] = {0.0, 0.0, 0.0};  // an epoch boundary carries no partial sums
+  ddpc_ckpt_meta meta = checkpoint_meta_now(s, no_sums);
+  char *path = ddpc_format("%s/checkpoints/best.ddpc", s->run_dir);
+  int rc = path ? checkpoint_write_file(s, path, &meta) : -1;
   if (rc == 0) train_hooks_checkpoint(s, path);
   free(path);
   return rc;
@@ -256,6 +267,21 @@ static int checkpoint_broadcast(train_session *s, const ddpc_checkpoint *ck, uin
   return s->comm->ops->broadcast(s->comm, dst, bytes, 0);
 }
 
+/* Rank 0: the run id and start time of the run the checkpoint belongs to, so meta.json
+ * describes the run, not the latest process (older checkpoints have no such section). */
+static void checkpoint_restore_identity(train_session *s, const ddpc_checkpoint *ck) {
+  size_t bytes = 0;
+  const char *run = ddpc_checkpoint_section(ck, DDPC_CKPT_RUN, &bytes);
+  const char *space = run ? memchr(run, ' ', bytes) : NULL;
+  if (!space) return;
+  size_t id_len = (size_t)(space - run), at_len = bytes - id_len - 1;
+  if (id_len == 0 || id_len >= sizeof s->run_id || at_len == 0 || at_len >= sizeof s->started_at) return;
+  memcpy(s->run_id, run, id_len);
+  s->run_id[id_len] = '\0';
+  memcpy(s->started_at, space + 1, at_len);
+  s->started_at[at_len] = '\0';
+}
+
 int train_checkpoint_restore(train_session *s) {
   if (!s->opt->resume) return 0;
   ddpc_checkpoint *ck = NULL;
@@ -273,6 +299,7 @@ int train_checkpoint_restore(train_session *s) {
   if (s->comm->rank == 0) {
     size_t bytes = 0;
     ddpc_checkpoint_meta(ck, &meta);  // checked by checkpoint_load
+    checkpoint_restore_identity(s, ck);
     ddpc_checkpoint_section(ck, DDPC_CKPT_HISTORY, &bytes);
     history = (int64_t)(bytes / sizeof(ddpc_epoch_metrics));
   }
@@ -314,6 +341,10 @@ int train_checkpoint_restore(train_session *s) {
     s->epoch_sums[2] = meta.epoch_samples;
   }
   s->epoch_seconds = s->batch_in_epoch > 0 ? meta.epoch_seconds : 0.0;
+  // The learning rate of the last step taken, which the next epoch's metrics report.
+  if (s->step > 0)
+    s->lr = ddpc_schedule_lr(&s->cfg.schedule, s->cfg.optimizer.lr, s->step - 1, s->steps_per_epoch,
+                             s->steps_per_epoch * s->cfg.stop.max_epochs);
   s->state = (ddpc_state)meta.state;
   s->resumed = true;
   return 0;

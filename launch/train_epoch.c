@@ -52,8 +52,21 @@ int train_evaluate(train_session *s, const ddpc_split *split, double *loss, doub
 /* A failure inside the step loop leaves the other ranks inside a collective: only ending
  * the whole job releases them. */
 void train_abort(train_session *s) {
-  fprintf(stderr, "ddpc train: error: rank %d: %s\n", s->comm->rank, ddpc_error_message());
+  char *why = ddpc_strdup(ddpc_error_message());
+  fprintf(stderr, "ddpc train: error: rank %d: %s\n", s->comm->rank, why ? why : "out of memory");
   fflush(stderr);
+  // Rank 0 records the failure it saw (state `failed` in events.jsonl and summary.json);
+  // a failure on another rank shows only in that rank's message, as rank 0 is ended by
+  // the abort before it can learn why.
+  if (s->comm->rank == 0 && s->events && !ddpc_state_is_final(s->state)) {
+    train_hooks_transition(s, s->state, DDPC_STATE_FAILED, why ? why : "error");
+    s->state = DDPC_STATE_FAILED;
+    free(s->stop_reason);
+    s->stop_reason = why;
+    why = NULL;
+    train_files_write_summary(s);
+  }
+  free(why);
   s->comm->ops->abort(s->comm, DDPC_EXIT_FAULT);
 }
 
@@ -105,8 +118,17 @@ static ddpc_loss_result train_step(train_session *s, const uint32_t *pos, int n,
   return r;
 }
 
-/* Every rank learns whether any rank saw a stop signal or a non-finite loss. */
+/* Whether every parameter is finite. A non-finite gradient does not always show in the
+ * loss of its own step, but the optimizer writes it into the parameters, so checking them
+ * at each flag check covers the gradients of every step since the last one. */
+static bool train_params_finite(const train_session *s) {
+  const ddpc_buffer *p = ddpc_model_params(s->model);
+  return ddpc_floats_all_finite(p->data, p->count);
+}
+
+/* Every rank learns whether any rank saw a stop signal or a non-finite loss or parameter. */
 static bool train_flags_raised(train_session *s, bool nonfinite) {
+  nonfinite = nonfinite || !train_params_finite(s);
   double flags[2] = {ddpc_signals_pending() ? 1.0 : 0.0, nonfinite ? 1.0 : 0.0};
   if (s->comm->ops->allreduce_double(s->comm, flags, 2) != 0) train_abort(s);
   s->facts.stop_signal = flags[0] > 0;

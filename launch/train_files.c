@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/hash.h"
@@ -37,16 +38,30 @@ static FILE *files_open(train_session *s, const char *name, const char *mode) {
 
 int train_files_open(train_session *s) {
   if (s->comm->rank != 0) return 0;
+  // A fresh run must not mix with an earlier run's checkpoints: pruning would delete its
+  // own newer-numbered files first and `--resume auto` would pick the old run up.
+  int earlier = s->opt->resume ? 0 : ddpc_checkpoint_exists(s->run_dir);
+  if (earlier < 0) return -1;
+  if (earlier)
+    return ddpc_error_set("%s already holds checkpoints of an earlier run: continue it with --resume auto, or start "
+                          "this run in another directory (--run-dir DIR, or output.dir) or after removing %s",
+                          s->run_dir, s->run_dir);
   if (ddpc_fs_mkdirs(s->run_dir, 0755) != 0) return -1;
-  char *path = ddpc_format("%s/config.yaml", s->run_dir);
-  if (!path) return -1;
-  int rc = ddpc_fs_write_atomic(path, files_write_text, s->cfg.resolved_yaml);
-  free(path);
-  if (rc != 0) return -1;
   if (!(s->events = files_open(s, "events.jsonl", "a"))) return -1;
   if (s->cfg.train.log_every_steps > 0 && !(s->steps_log = files_open(s, "steps.jsonl", s->opt->resume ? "a" : "w")))
     return -1;
   return 0;
+}
+
+/* config.yaml: written once the run is known to go ahead (a refused resume must leave the
+ * run's own config in place). */
+int train_files_write_config(train_session *s) {
+  if (s->comm->rank != 0) return 0;
+  char *path = ddpc_format("%s/config.yaml", s->run_dir);
+  if (!path) return -1;
+  int rc = ddpc_fs_write_atomic(path, files_write_text, s->cfg.resolved_yaml);
+  free(path);
+  return rc;
 }
 
 static void files_metrics_line(FILE *out, const ddpc_epoch_metrics *m) {
@@ -327,13 +342,15 @@ static int files_meta_json(FILE *out, void *user) {
   ddpc_json_string(&j, "ddpc_version", ddpc_version());
   ddpc_json_begin_object(&j, "build");
   ddpc_json_string(&j, "compiler", __VERSION__);
+  ddpc_json_string(&j, "build_type", DDPC_BUILD_TYPE);
+  ddpc_json_string(&j, "options", DDPC_BUILD_OPTIONS);
   ddpc_json_string(&j, "blas_core", ddpc_blas_core_name());
 #ifdef __SANITIZE_ADDRESS__
   ddpc_json_bool(&j, "sanitizers", true);
 #else
   ddpc_json_bool(&j, "sanitizers", false);
 #endif
-  ddpc_json_bool(&j, "cuda", false);
+  ddpc_json_bool(&j, "cuda", ddpc_device_built(DDPC_DEVICE_CUDA));
   ddpc_json_end_object(&j);
   char hash[17];
   snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ddpc_config_hash(&s->cfg));
@@ -370,8 +387,6 @@ int train_files_write_meta(train_session *s, bool finished) {
   if (rc == 0) rc = s->comm->ops->allgather(s->comm, &rss, all_rss, sizeof rss);
   if (rc == 0) rc = s->comm->ops->allgather(s->comm, host, hosts, DDPC_HOST_BYTES);
   if (rc == 0 && s->comm->rank == 0) {
-    if (!s->run_id[0]) snprintf(s->run_id, sizeof s->run_id, "%016llx%08x", (unsigned long long)ddpc_config_hash(&s->cfg) ^
-                                (unsigned long long)(ddpc_time_seconds() * 1e9), (unsigned)getpid());
     char *path = ddpc_format("%s/meta.json", s->run_dir);
     files_meta m = {s, all_rss, hosts, finished};
     rc = path ? ddpc_fs_write_atomic(path, files_meta_json, &m) : -1;

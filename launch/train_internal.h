@@ -75,6 +75,7 @@ typedef struct train_session {
   double train_seconds;     // time inside training steps, this process
   bool quiet_error;         // another rank reports the failure that stopped this one
   bool resumed;             // state came from a checkpoint
+  bool already_ended;       // ...a checkpoint of a run that had ended: its files stay as they are
   char *stop_reason;        // reason of the transition into the final state
   char *prune_reason;       // the tuner's verdict at this rung epoch said prune (NULL: go on)
   double pss_mb_mean;       // proportional set size at the end, mean over ranks
@@ -105,11 +106,15 @@ int train_evaluate(train_session *s, const ddpc_split *split, double *loss, doub
 
 /* train_checkpoint.c */
 int train_checkpoint_save(train_session *s);
+/* Rank 0, after an epoch's evaluation: writes checkpoints/best.ddpc when that epoch is the
+ * best so far by checkpoint.monitor. */
+int train_checkpoint_save_best(train_session *s);
 /* Restores from opt->resume; sets s->resumed. 0 also when "auto" found nothing. */
 int train_checkpoint_restore(train_session *s);
 
 /* train_files.c */
 int train_files_open(train_session *s);
+int train_files_write_config(train_session *s);
 int train_files_start_metrics(train_session *s);
 void train_files_close(train_session *s);
 void train_files_install_hooks(train_session *s);

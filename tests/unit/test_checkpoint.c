@@ -396,9 +396,12 @@ static void test_find_latest_and_prune(void) {
   CHECK(access(p10, F_OK) != 0, "prune removed step 10");
   CHECK(access(best, F_OK) == 0 && access(tmp, F_OK) == 0, "prune leaves best.ddpc and other files");
   EXPECT_ERROR(ddpc_checkpoint_prune(run, 0), "keep_last must be at least 1");
-  // Nothing valid left in the rotation: 1, with both skipped (best.ddpc is not a fallback).
+  // Nothing valid left in the rotation: an error, not a fresh start, with both skipped
+  // (best.ddpc is not a fallback).
   err = find_latest_capture(run, &rc, &path, &ck);
-  CHECK(rc == 1 && path == NULL && ck == NULL, "no valid checkpoint: 1 (rc %d)", rc);
+  CHECK(rc == -1 && path == NULL && ck == NULL, "no valid checkpoint: -1 (rc %d)", rc);
+  CHECK(strstr(ddpc_error_message(), "none of its 2 checkpoint(s) is valid"), "says none is valid: %s",
+        ddpc_error_message());
   CHECK(strstr(err, "ckpt-000000000050.ddpc") && strstr(err, "ckpt-000000000040.ddpc"), "both skipped:\n%s", err);
   free(err);
   free(p10);

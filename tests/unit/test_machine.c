@@ -217,10 +217,19 @@ static void test_dot(void) {
       "  decide -> await_review [label=\"review(every 2 epochs)\"];\n"
       "  decide -> await_review [label=\"review(val_loss > 0.5 or < 0.01)\"];\n"
       "  decide -> train_epoch [label=\"continue\"];\n",
+      "  await_review -> rejected [label=\"review answer(reject)\"];\n"
+      "  await_review -> decide [label=\"review answer(approve)\"];\n",
   };
   CHECK(full && strstr(full, fragments[0]) != NULL, "configured DOT rows in order:\n%s", full ? full : "(none)");
+  CHECK(full && strstr(full, fragments[1]) != NULL, "a review gate's answers leave await_review:\n%s",
+        full ? full : "(none)");
+  CHECK(full && !strstr(full, "max_epochs(0)"), "max_epochs 10: no evaluation-only row");
   CHECK(full && !strstr(full, "decide -> checkpoint"), "every_epochs 0: no checkpoint row");
   free(full);
+  char *eval_only = load_dot("eval_only.yaml", "train: {epochs: 0}\n", NULL);
+  CHECK(eval_only && strstr(eval_only, "  init -> done [label=\"max_epochs(0)\"];\n  init -> train_epoch"),
+        "max_epochs 0: init -> done comes first:\n%s", eval_only ? eval_only : "(none)");
+  free(eval_only);
 }
 
 int main(void) {

@@ -299,7 +299,24 @@ static void test_dropout_eval_and_seeds(void) {
   ddpc_model_free(c);
 }
 
+/* The divergence check's scan: any inf or NaN anywhere, of either sign, is found. */
+static void test_all_finite(void) {
+  float x[37];
+  for (int i = 0; i < 37; i++) x[i] = (float)(i - 18) * 1e37f;
+  CHECK(ddpc_floats_all_finite(x, 37), "finite values, up to 1.8e38, are finite");
+  CHECK(ddpc_floats_all_finite(x, 0), "no values: finite");
+  const float bad[] = {INFINITY, -INFINITY, NAN, -NAN};
+  for (int b = 0; b < 4; b++)
+    for (int at = 0; at < 37; at += 12) {
+      float keep = x[at];
+      x[at] = bad[b];
+      CHECK(!ddpc_floats_all_finite(x, 37), "value %d (%g) at %d is found", b, (double)bad[b], at);
+      x[at] = keep;
+    }
+}
+
 int main(void) {
+  test_all_finite();
   test_mlp();
   test_cnn();
   test_errors();

@@ -717,7 +717,7 @@ static int tune_setup(tune_loop *t) {
 static void tune_loop_free(tune_loop *t) {
   for (int i = 0; i < t->n_trials; i++) {
     ddpc_tune_trial_free(&t->trials[i].rec);
-    free(t->trials[i].metrics.path);
+    ddpc_tune_metrics_reader_free(&t->trials[i].metrics);
     free(t->trials[i].job_id);
     free(t->trials[i].log_path);
   }

@@ -100,33 +100,79 @@ bool ddpc_tune_trial_reap(pid_t pid, ddpc_tune_trial_exit *out) {
   return true;
 }
 
+/* Epochs a reader keeps track of: far beyond any training run, small enough that a corrupt
+ * epoch number cannot ask for gigabytes. */
+#define TRIAL_METRICS_MAX_EPOCHS 10000000
+
+/* Makes room for `epoch` (1-based) in r's tables; false when out of memory or too far. */
+static bool trial_metrics_reserve(ddpc_tune_metrics_reader *r, int epoch) {
+  if (epoch <= r->n_epochs) return true;
+  if (epoch > TRIAL_METRICS_MAX_EPOCHS) return false;
+  int cap = r->n_epochs ? r->n_epochs : 64;
+  while (cap < epoch) cap *= 2;
+  double *values = realloc(r->values, (size_t)cap * sizeof *values);
+  if (values) r->values = values;
+  bool *seen = values ? realloc(r->seen, (size_t)cap * sizeof *seen) : NULL;
+  if (!seen) return false;
+  r->seen = seen;
+  memset(r->seen + r->n_epochs, 0, (size_t)(cap - r->n_epochs) * sizeof *seen);
+  r->n_epochs = cap;
+  return true;
+}
+
+/* Same number, NaN equal to NaN: a null metric read again is no news. */
+static bool trial_same_value(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+
 int ddpc_tune_metrics_read(ddpc_tune_metrics_reader *r, const char *metric,
                            void (*on_epoch)(void *user, int epoch, double value), void *user) {
   FILE *f = fopen(r->path, "r");
   if (!f) return errno == ENOENT ? 0 : ddpc_error_set("%s: %s", r->path, strerror(errno));
+  // Looked at before reading, so a write during the read shows as a change next time.
   struct stat sb;
-  // Shorter than what was read: the run was resumed and wrote its history anew.
-  if (fstat(fileno(f), &sb) == 0 && sb.st_size < r->offset) r->offset = 0;
-  if (fseek(f, r->offset, SEEK_SET) != 0) {
+  if (fstat(fileno(f), &sb) != 0) {
     fclose(f);
-    return ddpc_error_set("%s: cannot seek to byte %ld", r->path, r->offset);
+    return ddpc_error_set("%s: %s", r->path, strerror(errno));
   }
+  if (r->read_once && sb.st_ino == r->ino && sb.st_size == r->size && sb.st_mtim.tv_sec == r->mtime.tv_sec &&
+      sb.st_mtim.tv_nsec == r->mtime.tv_nsec) {
+    fclose(f);
+    return 0;
+  }
+  // The whole file each time it changed: a resumed run truncates it and writes its history
+  // anew, and may have written past where an earlier read stopped before this one; an
+  // offset would then land inside a line. Epochs already passed on with the same value are
+  // not passed on again.
   char *line = NULL;
   size_t cap = 0;
   ssize_t len;
   int lines = 0;
   while ((len = getline(&line, &cap, f)) > 0) {
     if (line[len - 1] != '\n') break;  // still being written: read it next time
-    r->offset += (long)len;
     double epoch = 0, value = NAN;
-    if (ddpc_json_find_number(line, "epoch", &epoch) != 1) continue;
+    if (ddpc_json_find_number(line, "epoch", &epoch) != 1 || epoch != floor(epoch) || epoch < 1) continue;
     if (ddpc_json_find_number(line, metric, &value) != 1) value = NAN;
-    on_epoch(user, (int)epoch, value);
+    int e = (int)fmin(epoch, TRIAL_METRICS_MAX_EPOCHS + 1.0);
+    if (!trial_metrics_reserve(r, e)) continue;  // no room: that epoch is not followed
+    if (r->seen[e - 1] && trial_same_value(r->values[e - 1], value)) continue;
+    r->seen[e - 1] = true;
+    r->values[e - 1] = value;
+    on_epoch(user, e, value);
     lines++;
   }
   free(line);
   fclose(f);
+  r->read_once = true;
+  r->ino = sb.st_ino;
+  r->size = sb.st_size;
+  r->mtime = sb.st_mtim;
   return lines;
+}
+
+void ddpc_tune_metrics_reader_free(ddpc_tune_metrics_reader *r) {
+  free(r->path);
+  free(r->values);
+  free(r->seen);
+  memset(r, 0, sizeof *r);
 }
 
 typedef struct {

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 typedef struct {
   const char *mpirun;            // absolute path of mpirun
@@ -38,17 +39,28 @@ typedef struct {
 /* Whether pid has ended (then *out says how); never blocks. */
 bool ddpc_tune_trial_reap(pid_t pid, ddpc_tune_trial_exit *out);
 
-/* Reader of a trial's metrics.jsonl: complete lines only, from where it stopped. A run
- * resumed after a crash rewrites the file from its history; the reader starts over then. */
+/* Reader of a trial's metrics.jsonl: complete lines only, each epoch passed on once (again
+ * only when its value changed). A run resumed from a checkpoint truncates the file and
+ * writes its history anew; the reader reads the whole file whenever it changed (inode, size
+ * or time), so a rewrite is never read from the middle of a line. Zero it, set path, and
+ * free it with ddpc_tune_metrics_reader_free. */
 typedef struct {
-  char *path;      // RUN_DIR/metrics.jsonl
-  long offset;     // bytes consumed (complete lines)
+  char *path;             // RUN_DIR/metrics.jsonl (owned)
+  double *values;         // the value passed on for each epoch (index epoch - 1)
+  bool *seen;             // whether that epoch was passed on
+  int n_epochs;           // room in values and seen
+  bool read_once;         // ino, size and mtime describe the last read
+  ino_t ino;              // the file as last read: unchanged means nothing new
+  off_t size;
+  struct timespec mtime;
 } ddpc_tune_metrics_reader;
 
-/* Calls on_epoch(user, epoch, value) for each new line having `metric`; lines without it
- * (a null value) are passed with NaN. Returns the lines read, -1 on error. */
+/* Calls on_epoch(user, epoch, value) for each epoch not passed on before, or whose value
+ * changed; lines without `metric` (a null value) are passed with NaN. Returns how many
+ * were passed on, -1 on error. */
 int ddpc_tune_metrics_read(ddpc_tune_metrics_reader *r, const char *metric,
                            void (*on_epoch)(void *user, int epoch, double value), void *user);
+void ddpc_tune_metrics_reader_free(ddpc_tune_metrics_reader *r);
 
 /* Writes RUN_DIR/verdicts/epoch-E ("continue", or "prune REASON") atomically. */
 int ddpc_tune_trial_write_verdict(const char *run_dir, int epoch, bool prune, const char *reason);

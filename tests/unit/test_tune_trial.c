@@ -1,6 +1,7 @@
 /* A local trial's plumbing (launch/tune_trial.c): the mpirun argument vector with and
  * without core binding, the metrics.jsonl reader (complete lines only, a partial last
- * line read later, a file rewritten shorter after a resume read again), verdict files,
+ * line read later, a file rewritten by a resume, shorter or grown past the old end, each
+ * epoch passed on once), verdict files,
  * the tail of a log, and summary.json's state; a started process's log and exit code. */
 #include <math.h>
 #include <stdio.h>
@@ -72,7 +73,9 @@ static void write_file(const char *path, const char *mode, const char *text) {
 
 static void test_metrics_reader(const char *dir) {
   char *path = ddpc_format("%s/metrics.jsonl", dir);
-  ddpc_tune_metrics_reader r = {path, 0};
+  ddpc_tune_metrics_reader r;
+  memset(&r, 0, sizeof r);
+  r.path = path;
   seen_lines s = {{0}, {0}, 0};
   CHECK(ddpc_tune_metrics_read(&r, "val_accuracy", on_epoch, &s) == 0 && s.n == 0, "no file yet: nothing");
   write_file(path, "w", "{\"epoch\": 1, \"val_accuracy\": 0.5}\n{\"epoch\": 2, \"val_acc");
@@ -84,10 +87,28 @@ static void test_metrics_reader(const char *dir) {
             s.values[1] == 0.625 && s.epochs[2] == 3 && isnan(s.values[2]),
         "the rest of line 2, and a null value as NaN");
   CHECK(ddpc_tune_metrics_read(&r, "val_accuracy", on_epoch, &s) == 0 && s.n == 3, "nothing new");
-  write_file(path, "w", "{\"epoch\": 1, \"val_accuracy\": 0.5}\n");  // a resume rewrote it shorter
-  CHECK(ddpc_tune_metrics_read(&r, "val_accuracy", on_epoch, &s) == 1 && s.n == 4 && s.epochs[3] == 1,
-        "a rewritten, shorter file is read from its start");
-  free(path);
+  // A resume from the epoch-1 checkpoint rewrote the file and, before this read, wrote
+  // past the ~110 bytes read so far with longer lines: an offset would land inside the new
+  // line of epoch 2. Read from the start, epochs with new values are passed on, epoch 1
+  // (the same value) is not.
+  write_file(path, "w",
+             "{\"epoch\": 1, \"val_accuracy\": 0.5}\n"
+             "{\"epoch\": 2, \"train_loss\": 0.25, \"val_accuracy\": 0.6875, \"seconds\": 1.5}\n"
+             "{\"epoch\": 3, \"train_loss\": 0.25, \"val_accuracy\": 0.75, \"seconds\": 1.5}\n"
+             "{\"epoch\": 4, \"train_loss\": 0.25, \"val_accuracy\": 0.8125, \"seconds\": 1.5}\n");
+  CHECK(ddpc_tune_metrics_read(&r, "val_accuracy", on_epoch, &s) == 3 && s.n == 6 && s.epochs[3] == 2 &&
+            s.values[3] == 0.6875 && s.epochs[4] == 3 && s.values[4] == 0.75 && s.epochs[5] == 4 &&
+            s.values[5] == 0.8125,
+        "rewritten and grown past the old end: epochs 2, 3 (new values) and 4 (%d lines)", s.n);
+  CHECK(ddpc_tune_metrics_read(&r, "val_accuracy", on_epoch, &s) == 0 && s.n == 6, "nothing new again");
+  // Rewritten shorter (a resume from epoch 1 again): what it still has was passed on already.
+  write_file(path, "w", "{\"epoch\": 1, \"val_accuracy\": 0.5}\n");
+  CHECK(ddpc_tune_metrics_read(&r, "val_accuracy", on_epoch, &s) == 0 && s.n == 6, "a shorter rewrite: no news");
+  write_file(path, "a", "{\"epoch\": 2, \"val_accuracy\": 0.6875}\n{\"epoch\": 3, \"val_accuracy\": 0.7}\n");
+  CHECK(ddpc_tune_metrics_read(&r, "val_accuracy", on_epoch, &s) == 1 && s.n == 7 && s.epochs[6] == 3 &&
+            s.values[6] == 0.7,
+        "then only the epoch whose value differs");
+  ddpc_tune_metrics_reader_free(&r);
 }
 
 static void test_files(const char *dir) {

@@ -15,24 +15,52 @@ static const char *const abort_markers[] = {
     "MPI_ABORT was invoked",
 };
 
-bool ddpc_abort_watch_line_announces_abort(const char *line, size_t len) {
-  for (size_t m = 0; m < sizeof abort_markers / sizeof abort_markers[0]; m++) {
-    size_t mlen = strlen(abort_markers[m]);
+/* Open MPI 4.1's reports (help-errmgr-base.txt, help-plm-base.txt) of a daemon lost
+ * after the start, failed before calling back, or unreachable: the host or its network
+ * failed, not the job's config, although mpirun then exits with 1 like a bad config. */
+static const char *const lost_daemon_markers[] = {
+    "ORTE has lost communication with a remote daemon",
+    "An ORTE daemon has unexpectedly failed",
+    "ORTE was unable to reliably start one or more daemons",
+    "ORTE does not know how to route a message",
+    "A daemon died unexpectedly",
+};
+
+static bool abort_watch_line_has(const char *const *markers, size_t n_markers, const char *line, size_t len) {
+  for (size_t m = 0; m < n_markers; m++) {
+    size_t mlen = strlen(markers[m]);
     for (size_t i = 0; i + mlen <= len; i++)
-      if (memcmp(line + i, abort_markers[m], mlen) == 0) return true;
+      if (memcmp(line + i, markers[m], mlen) == 0) return true;
   }
   return false;
+}
+
+bool ddpc_abort_watch_line_announces_abort(const char *line, size_t len) {
+  return abort_watch_line_has(abort_markers, sizeof abort_markers / sizeof abort_markers[0], line, len);
+}
+
+bool ddpc_abort_watch_line_reports_lost_daemon(const char *line, size_t len) {
+  return abort_watch_line_has(lost_daemon_markers, sizeof lost_daemon_markers / sizeof lost_daemon_markers[0], line,
+                              len);
 }
 
 void ddpc_abort_watch_init(ddpc_abort_watch *w) {
   w->len = 0;
   w->overflowed = false;
   w->announced = false;
+  w->lost_daemon = false;
+}
+
+/* Looks at the line so far: a marker complete in it counts even before its newline. */
+static void abort_watch_scan(ddpc_abort_watch *w) {
+  if (!w->lost_daemon && ddpc_abort_watch_line_reports_lost_daemon(w->line, w->len)) w->lost_daemon = true;
+  if (!w->announced && (w->lost_daemon || ddpc_abort_watch_line_announces_abort(w->line, w->len)))
+    w->announced = true;
 }
 
 /* Scans the pending line and starts a new one. */
 static void abort_watch_end_line(ddpc_abort_watch *w) {
-  if (ddpc_abort_watch_line_announces_abort(w->line, w->len)) w->announced = true;
+  abort_watch_scan(w);
   w->len = 0;
   w->overflowed = false;
 }
@@ -51,6 +79,6 @@ bool ddpc_abort_watch_feed(ddpc_abort_watch *w, const char *bytes, size_t n) {
     }
   }
   // A marker already complete in a partial line counts now: the newline may never come.
-  if (!w->announced && ddpc_abort_watch_line_announces_abort(w->line, w->len)) w->announced = true;
+  abort_watch_scan(w);
   return w->announced;
 }

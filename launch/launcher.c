@@ -79,10 +79,31 @@ static void argv_push(char **argv, int *n, bool *failed, const char *s) {
   else (*n)++;
 }
 
+/* Open MPI settings for jobs across hosts, which a restarting launcher depends on: without
+ * keepalives mpirun never notices a host whose link went away, and without a start-up
+ * timeout it waits forever for a daemon that never calls back (Open MPI's defaults: no
+ * keepalive probes for minutes, orte_startup_timeout 0 = forever). A dead host is found
+ * within about 10 + 3 x 5 s. The user's own --mpirun-arg values win. */
+static const char *const launch_multihost_mca[][2] = {
+    {"oob_tcp_keepalive_time", "10"},
+    {"oob_tcp_keepalive_intvl", "5"},
+    {"oob_tcp_keepalive_probes", "3"},
+    {"orte_startup_timeout", "60"},
+};
+#define LAUNCH_MULTIHOST_MCA_COUNT (sizeof launch_multihost_mca / sizeof launch_multihost_mca[0])
+
+static bool launch_user_sets_mca(const ddpc_launch_options *opt, const char *name) {
+  for (int i = 0; i < opt->n_mpirun_args; i++)
+    if (strcmp(opt->mpirun_args[i], name) == 0) return true;
+  char env[96];
+  snprintf(env, sizeof env, "OMPI_MCA_%s", name);
+  return getenv(env) != NULL;
+}
+
 char **ddpc_launch_build_argv(const ddpc_launch_options *opt, int *argc_out) {
   // Fixed entries (mpirun, 2 root/oversubscribe flags, hostfile pair, -n pair, -x pair,
   // program, train, CONFIG, --run-dir pair, --resume pair, --quiet) stay under 24.
-  size_t cap = 24 + (size_t)opt->n_mpirun_args + 2 * (size_t)opt->n_overrides;
+  size_t cap = 24 + 3 * LAUNCH_MULTIHOST_MCA_COUNT + (size_t)opt->n_mpirun_args + 2 * (size_t)opt->n_overrides;
   char **argv = ddpc_calloc(cap, sizeof *argv, "mpirun argument vector");
   if (!argv) return NULL;
   int n = 0;
@@ -96,6 +117,12 @@ char **ddpc_launch_build_argv(const ddpc_launch_options *opt, int *argc_out) {
   if (opt->hostfile) {
     argv_push(argv, &n, &failed, "--hostfile");
     argv_push(argv, &n, &failed, opt->hostfile);
+    for (size_t m = 0; m < LAUNCH_MULTIHOST_MCA_COUNT; m++) {
+      if (launch_user_sets_mca(opt, launch_multihost_mca[m][0])) continue;
+      argv_push(argv, &n, &failed, "--mca");
+      argv_push(argv, &n, &failed, launch_multihost_mca[m][0]);
+      argv_push(argv, &n, &failed, launch_multihost_mca[m][1]);
+    }
   }
   char ranks[32];
   snprintf(ranks, sizeof ranks, "%d", opt->ranks);
@@ -167,8 +194,9 @@ void ddpc_launch_exec_child(char **argv, pid_t parent, const sigset_t *old_mask,
 
 /* How one attempt ended. */
 typedef struct {
-  int exit_code;  // mpirun's exit code, or 128 + signal
-  int signal;     // the signal that ended mpirun, 0 when it exited
+  int exit_code;     // mpirun's exit code, or 128 + signal
+  int signal;        // the signal that ended mpirun, 0 when it exited
+  bool lost_daemon;  // mpirun reported a daemon lost or not started (a host's fault)
 } launch_outcome;
 
 static double launch_now(void) {
@@ -198,7 +226,7 @@ static launch_relay_result launch_relay_stderr(int fd, ddpc_abort_watch *watch) 
 /* Waits for mpirun while relaying its stderr. Once the job has announced an abort, mpirun
  * gets LAUNCH_ABORT_GRACE_SECONDS to end, then SIGKILL, sent to its process group (mpirun,
  * the local daemons and rsh agents it started). */
-static int launch_supervise(pid_t pid, int stderr_fd, const char *program, int *status) {
+static int launch_supervise(pid_t pid, int stderr_fd, const char *program, int *status, bool *lost_daemon) {
   ddpc_abort_watch watch;
   ddpc_abort_watch_init(&watch);
   bool stream_open = stderr_fd >= 0;
@@ -236,6 +264,7 @@ static int launch_supervise(pid_t pid, int stderr_fd, const char *program, int *
     while (launch_relay_stderr(stderr_fd, &watch) == RELAY_MORE) {
     }
   }
+  *lost_daemon = watch.lost_daemon;
   return 0;
 }
 
@@ -267,7 +296,7 @@ static int launch_spawn_and_wait(char **argv, launch_outcome *out) {
   if (launch_signal_count > 0) kill(pid, launch_signal_count == 1 ? SIGUSR1 : SIGTERM);
   sigprocmask(SIG_SETMASK, &old_mask, NULL);
   int status = 0;
-  int rc = launch_supervise(pid, pipe_fds[0], argv[0], &status);
+  int rc = launch_supervise(pid, pipe_fds[0], argv[0], &status, &out->lost_daemon);
   close(pipe_fds[0]);
   launch_child_pid = 0;
   if (rc != 0) return rc;
@@ -375,7 +404,7 @@ int ddpc_launch_run(const ddpc_launch_options *opt) {
     }
     char started[32], ended[32];
     ddpc_time_iso8601(started, sizeof started);
-    launch_outcome outcome = {0, 0};
+    launch_outcome outcome = {0, 0, false};
     if (launch_spawn_and_wait(argv, &outcome) != 0) {
       fprintf(stderr, "ddpc launch: error: %s\n", ddpc_error_message());
       ddpc_launch_free_argv(argv);
@@ -383,13 +412,17 @@ int ddpc_launch_run(const ddpc_launch_options *opt) {
     }
     ddpc_time_iso8601(ended, sizeof ended);
     rc = outcome.exit_code;
-    // After the launcher itself was told to stop, the job's end is what was asked for.
-    bool fault = ddpc_launch_is_fault(outcome.exit_code, outcome.signal) && launch_signal_count == 0;
+    // After the launcher itself was told to stop, the job's end is what was asked for. A
+    // daemon lost makes mpirun exit with 1, the code of a bad config: its report decides.
+    bool fault = (ddpc_launch_is_fault(outcome.exit_code, outcome.signal) ||
+                  (outcome.lost_daemon && outcome.exit_code != 0)) &&
+                 launch_signal_count == 0;
     bool restart = fault && restarts < opt->max_restarts;
     if (restart) {
       if (!opt->quiet)
-        fprintf(stderr, "ddpc launch: attempt %d ended with %s %d (a fault); restart %d of %d in %g s with --resume auto\n",
+        fprintf(stderr, "ddpc launch: attempt %d ended with %s %d (%s); restart %d of %d in %g s with --resume auto\n",
                 attempt, outcome.signal ? "signal" : "exit code", outcome.signal ? outcome.signal : outcome.exit_code,
+                outcome.lost_daemon ? "a fault: Open MPI lost a daemon, a host or its network failed" : "a fault",
                 restarts + 1, opt->max_restarts, backoff);
       restart = launch_pause(backoff);
     }

@@ -3,8 +3,9 @@
 # through the launcher equals plain mpirun bit for bit; a rank killed mid-run (the
 # DDPC_FAIL_AT hook) is restarted from the last checkpoint to the same weights; with no
 # restarts left it gives up with the job's exit code; a bad config or data file fails
-# once (exit 1, never restarted); SIGTERM to the launcher checkpoints the job (exit 5) and
-# launching again continues it; usage errors exit 2. Every run is bounded by a timeout.
+# once (exit 1, never restarted) unless mpirun reported a lost daemon; exits 3 and 4 pass
+# through; SIGTERM to the launcher checkpoints the job (exit 5) and launching again
+# continues it; usage errors exit 2. Every run is bounded by a timeout.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
 cd "$T_DIR" || exit 1
@@ -135,6 +136,32 @@ t_check "help: exit 0 (rc $T_RC)" test "$T_RC" -eq 0
 t_check "help: usage line" grep -q "^usage: ddpc launch -n N" <<<"$T_OUT"
 t_check "help: exit codes" grep -q "127 mpirun not found" <<<"$T_OUT"
 t_check "ddpc --help lists launch" grep -q "^  launch -n N CONFIG" <<<"$("$DDPC" --help)"
+# (h) How mpirun's own exit is read, through a stand-in mpirun on PATH: its first call
+# prints what FAKE_SAYS and exits with FAKE_EXIT, later calls run the real mpirun.
+real_mpirun=$(command -v mpirun)
+mkdir -p fake
+cat >fake/mpirun <<EOF
+#!/bin/sh
+if [ ! -e "\$FAKE_STATE" ]; then : >"\$FAKE_STATE"; printf '%s\n' "\$FAKE_SAYS" >&2; exit "\$FAKE_EXIT"; fi
+exec "$real_mpirun" "\$@"
+EOF
+chmod +x fake/mpirun
+# Open MPI reporting a lost daemon exits with 1, like a bad config: its report makes it a fault.
+FAKE_STATE=$T_DIR/lost.state FAKE_EXIT=1 FAKE_SAYS="ORTE has lost communication with a remote daemon." \
+  PATH="$T_DIR/fake:$PATH" t_launch 120 -n 2 --max-restarts 1 "$cfg" --run-dir lost "${small[@]}"
+t_check "lost daemon: restarted and finished (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "lost daemon: two attempts, the first restarted" \
+  test "$(t_lines lost/attempts.jsonl)/$(t_jsonl lost/attempts.jsonl 1 exit_code)/$(t_jsonl lost/attempts.jsonl 1 restarted)" = 2/1/True
+t_check "lost daemon: the launcher says why it restarts" grep -q "Open MPI lost a daemon" <<<"$T_ERR"
+t_check "lost daemon: same weights as mpirun" test "$(t_json lost/summary.json params_crc32)" = "$ref_crc"
+# Outcomes of ddpc train are passed on, never restarted: diverged (3), a review gate (4).
+for code in 3 4; do
+  FAKE_STATE=$T_DIR/code$code.state FAKE_EXIT=$code FAKE_SAYS="stand-in mpirun exits $code" \
+    PATH="$T_DIR/fake:$PATH" t_launch 60 -n 2 --max-restarts 2 "$cfg" --run-dir "code$code" "${small[@]}" --quiet
+  t_check "exit $code: passed on without a restart (rc $T_RC, $(t_lines "code$code/attempts.jsonl") attempts)" \
+    test "$T_RC/$(t_lines "code$code/attempts.jsonl")/$(t_jsonl "code$code/attempts.jsonl" 1 restarted)" = "$code/1/False"
+done
+
 timeout -k 5 10 env PATH=/nonexistent "$DDPC" launch -n 2 "$cfg" --run-dir f >out 2>err
 T_RC=$?
 T_ERR=$(cat err)

@@ -34,8 +34,13 @@ t_check "3 hosts give the params_crc32 of 3 ranks on one host" \
 # Faults across the hosts, each run bounded by a timeout. `ddpc launch --max-restarts 2`
 # recovers and ends with the undisturbed run's params_crc32; without restarts the job ends
 # within comm.timeout_seconds plus a few seconds.
-launch_args=()
-for a in "${net_args[@]}"; do launch_args+=(--mpirun-arg "$a"); done
+# ddpc launch gets the hostfile itself (so it adds its multi-host Open MPI settings where
+# the test bed's own do not already set them) and the rest as --mpirun-arg.
+launch_args=(--hostfile "$DDPC_NETNS_RUN/hostfile")
+for ((k = 0; k < ${#net_args[@]}; k++)); do
+  if [ "${net_args[k]}" = --hostfile ]; then k=$((k + 1)); continue; fi
+  launch_args+=(--mpirun-arg "${net_args[k]}")
+done
 launch_args+=(--mpirun-arg --map-by --mpirun-arg node --mpirun-arg -x --mpirun-arg DDPC_CACHE_DIR)
 # 400 epochs (about 7000 steps, several seconds): a fault injected after the first
 # checkpoint (step 20) must land in the middle of training; at 40 epochs the job could end
@@ -72,6 +77,14 @@ rc=$?
 t_check "kill -9 over hosts: launch recovers (rc $rc, victim ${victim:-none})" test "$rc" -eq 0 -a -n "$victim"
 t_check "kill -9 over hosts: same params_crc32 as the undisturbed run" \
   test "$(t_json "$T_DIR/kill/summary.json" params_crc32 2>/dev/null)" = "$calm"
+t_check "kill -9 over hosts: mpirun got each Open MPI setting once, the test bed's own values winning" python3 -c '
+import json, sys
+argv = json.loads(open(sys.argv[1]).readline())["argv"]
+joined = " ".join(argv)
+assert "--hostfile" in argv and "--mca routed direct" in joined, joined
+assert joined.count("oob_tcp_keepalive_time") == 1 and "oob_tcp_keepalive_time 5" in joined, joined
+assert joined.count("orte_startup_timeout") == 1 and "orte_startup_timeout 30" in joined, joined
+' "$T_DIR/kill/attempts.jsonl"
 
 # (b) a partition between h1 and h2 while their daemons still reach mpirun: without
 # restarts the watchdog ends the job within comm.timeout_seconds (4) plus a few seconds.

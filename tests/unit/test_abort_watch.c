@@ -1,5 +1,5 @@
 /* How `ddpc launch` spots an abort in mpirun's stderr (launch/abort_watch.c): the two
- * markers, lines split across reads at every offset, a marker in an unterminated last line,
+ * abort markers and Open MPI's lost-daemon reports, lines split across reads at every offset, a marker in an unterminated last line,
  * ordinary output that must not count, and a line longer than the scan buffer. */
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +18,14 @@ static const char ordinary[] =
     "ddpc: rank 0: checkpoint written: run/checkpoints/ckpt-000003.ddpc\n"
     "[vm:13695] 1 more process has sent help message help-mpi-api.txt / mpi-abort\n";
 
+/* Open MPI 4.1's report when a host's daemon stops answering (help-errmgr-base.txt). */
+static const char lost_daemon[] =
+    "--------------------------------------------------------------------------\n"
+    "ORTE has lost communication with a remote daemon.\n\n"
+    "  HNP daemon   : [[17757,0],0] on node vm\n  Remote daemon: [[17757,0],3] on node h3\n";
+static const char unroutable[] =
+    "ORTE does not know how to route a message to the specified daemon\nlocated on the indicated node:\n";
+
 /* Feeds text split at `cut` into two pieces and returns the verdict. */
 static bool feed_split(const char *text, size_t cut) {
   ddpc_abort_watch w;
@@ -34,6 +42,26 @@ int main(void) {
     CHECK(feed_split(mpirun_notice, cut), "mpirun's MPI_ABORT notice split at %zu not recognised", cut);
   for (size_t cut = 0; cut <= strlen(ordinary); cut++)
     CHECK(!feed_split(ordinary, cut), "ordinary output split at %zu taken for an abort", cut);
+  // A lost daemon: announced (mpirun may hang after it) and marked as the host's fault.
+  for (size_t cut = 0; cut <= strlen(lost_daemon); cut++) {
+    ddpc_abort_watch lw;
+    ddpc_abort_watch_init(&lw);
+    ddpc_abort_watch_feed(&lw, lost_daemon, cut);
+    bool said = ddpc_abort_watch_feed(&lw, lost_daemon + cut, strlen(lost_daemon) - cut);
+    CHECK(said && lw.lost_daemon, "lost-daemon report split at %zu not recognised", cut);
+  }
+  {
+    ddpc_abort_watch lw;
+    ddpc_abort_watch_init(&lw);
+    CHECK(ddpc_abort_watch_feed(&lw, unroutable, strlen(unroutable)) && lw.lost_daemon, "unroutable daemon missed");
+    ddpc_abort_watch_init(&lw);
+    ddpc_abort_watch_feed(&lw, watchdog_line, strlen(watchdog_line));
+    ddpc_abort_watch_feed(&lw, mpirun_notice, strlen(mpirun_notice));
+    CHECK(lw.announced && !lw.lost_daemon, "a watchdog abort is not a lost daemon");
+  }
+  CHECK(ddpc_abort_watch_line_reports_lost_daemon("A daemon died unexpectedly with status 1 while attempting", 57),
+        "a daemon that died at launch is a lost daemon");
+  CHECK(!ddpc_abort_watch_line_reports_lost_daemon(ordinary, strlen(ordinary)), "ordinary output is no lost daemon");
 
   // One byte at a time, ordinary output first, then the marker without its newline.
   ddpc_abort_watch w;

@@ -42,6 +42,12 @@ void ddpc_json_number(ddpc_json *j, const char *key, double value) {
   else fputs("null", j->out);
 }
 
+void ddpc_json_unix_time(ddpc_json *j, const char *key, double seconds) {
+  json_key(j, key);
+  if (isfinite(seconds)) fprintf(j->out, "%.3f", seconds);
+  else fputs("null", j->out);
+}
+
 void ddpc_json_int(ddpc_json *j, const char *key, int64_t value) {
   json_key(j, key);
   fprintf(j->out, "%lld", (long long)value);

@@ -18,6 +18,8 @@ typedef struct {
 void ddpc_json_begin(ddpc_json *j, FILE *out);
 void ddpc_json_string(ddpc_json *j, const char *key, const char *value);
 void ddpc_json_number(ddpc_json *j, const char *key, double value);
+/* Unix seconds with millisecond digits (%.10g would round a timestamp to whole seconds). */
+void ddpc_json_unix_time(ddpc_json *j, const char *key, double seconds);
 void ddpc_json_int(ddpc_json *j, const char *key, int64_t value);
 void ddpc_json_bool(ddpc_json *j, const char *key, bool value);
 /* An array of `n` strings, e.g. a command's argument vector. */

@@ -12,6 +12,12 @@ double ddpc_time_seconds(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double ddpc_time_unix(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 void ddpc_time_iso8601(char *out, size_t out_size) {
   time_t now = time(NULL);
   struct tm tm;

@@ -7,6 +7,8 @@
 
 /* Seconds on a monotonic clock (only differences are meaningful). */
 double ddpc_time_seconds(void);
+/* Seconds since the Unix epoch, wall clock (comparable across processes of one machine). */
+double ddpc_time_unix(void);
 /* Current UTC time as ISO 8601 ("2026-11-22T02:37:30Z") into out. */
 void ddpc_time_iso8601(char *out, size_t out_size);
 /* Peak resident set size of this process so far, in MiB. */

@@ -168,6 +168,7 @@ static void train_session_free(train_session *s) {
 
 static int train_run_session(train_session *s, ddpc_train_result *res) {
   s->start_time = ddpc_time_seconds();
+  s->unix_started = ddpc_time_unix();
   ddpc_time_iso8601(s->started_at, sizeof s->started_at);
   // A fresh run's identity; a resumed one takes its run's from the checkpoint.
   struct timespec now;

@@ -156,8 +156,11 @@ int train_run_epoch(train_session *s) {
     uint32_t at = (uint32_t)k * batch;
     int n = (int)(s->per_rank - at < batch ? s->per_rank - at : batch);
     double t0 = ddpc_time_seconds();
+    if (s->unix_first_step == 0.0) s->unix_first_step = ddpc_time_unix();
     ddpc_loss_result r = train_step(s, s->positions + at, n, total_steps);
-    s->epoch_trained += ddpc_time_seconds() - t0;
+    double t1 = ddpc_time_seconds();
+    s->epoch_trained += t1 - t0;
+    s->unix_last_step = s->unix_started + (t1 - s->start_time);  // no second clock read per step
     s->batch_in_epoch = k + 1;
     nonfinite |= !isfinite(r.loss_sum);
     s->epoch_sums[0] += r.loss_sum;

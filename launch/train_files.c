@@ -218,6 +218,13 @@ static int files_summary(FILE *out, void *user) {
   snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ddpc_config_hash(&s->cfg));
   ddpc_json_string(&j, "config_hash", hash);
   ddpc_json_string(&j, "finished_at", now);
+  // This process's start-up and shut-down cost around its steps (Unix seconds, rank 0).
+  ddpc_json_begin_object(&j, "timeline");
+  ddpc_json_unix_time(&j, "started", s->unix_started);
+  ddpc_json_unix_time(&j, "first_step", s->unix_first_step > 0 ? s->unix_first_step : NAN);
+  ddpc_json_unix_time(&j, "last_step", s->unix_first_step > 0 ? s->unix_last_step : NAN);
+  ddpc_json_unix_time(&j, "summary_written", ddpc_time_unix());
+  ddpc_json_end_object(&j);
   ddpc_json_end(&j);
   fputc('\n', out);
   return 0;

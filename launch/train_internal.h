@@ -71,6 +71,9 @@ typedef struct train_session {
   float lr;                 // learning rate of the last step
   double elapsed_before;    // training time of earlier processes of this run (resume)
   double start_time;        // when this process started the run
+  double unix_started;      // the same, as Unix time (summary.json's timeline)
+  double unix_first_step;   // Unix time this process began its first training step (0: none yet)
+  double unix_last_step;    // Unix time this process finished its latest training step
   int64_t train_samples;    // samples trained on by this process, this rank
   double train_seconds;     // time inside training steps, this process
   bool quiet_error;         // another rank reports the failure that stopped this one

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "ddpc/ddpc.h"
 #include "launch/cli.h"
+#include "launch/run_summary.h"
 
 static const char cli_exit_codes[] =
     "exit codes: 0 done (or rejected at review, or pruned by the tuner), 1 failed (the\n"
@@ -48,20 +49,10 @@ static void cli_resume_usage(FILE *out) {
   fputs(cli_exit_codes, out);
 }
 
-static int cli_exit_code(const ddpc_train_result *r) {
-  // Ended as asked: by a stop condition, a reviewer, or the tuner's pruning verdict.
-  if (strcmp(r->state, "done") == 0 || strcmp(r->state, "rejected") == 0 || strcmp(r->state, "pruned") == 0)
-    return DDPC_EXIT_OK;
-  if (strcmp(r->state, "diverged") == 0) return DDPC_EXIT_DIVERGED;
-  if (strcmp(r->state, "await_review") == 0) return DDPC_EXIT_AWAIT_REVIEW;
-  if (strcmp(r->state, "preempted") == 0) return DDPC_EXIT_PREEMPTED;
-  return DDPC_EXIT_FAILED;
-}
-
 static int cli_run(const char *cmd, ddpc_train_options *opt) {
   ddpc_train_result result;
   int rc = ddpc_train_run(opt, &result);
-  if (rc == 0) return cli_exit_code(&result);
+  if (rc == 0) return ddpc_run_state_exit_code(result.state);
   if (!result.quiet_error) fprintf(stderr, "ddpc %s: error: %s\n", cmd, ddpc_last_error());
   return DDPC_EXIT_FAILED;
 }

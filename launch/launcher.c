@@ -10,15 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "core/fsutil.h"
-#include "launch/abort_watch.h"
 #include "core/json.h"
 #include "core/sysinfo.h"
+#include "launch/abort_watch.h"
+#include "launch/run_summary.h"
 
 /* Longest pause between attempts, in seconds. */
 #define LAUNCH_BACKOFF_CAP 10.0
@@ -26,6 +28,10 @@
  * kills it (see launch/abort_watch.c for why it can hang). Not SIGTERM: an aborting mpirun
  * takes it as a second abort request and crashes in PMIx_Finalize (Open MPI 4.1). */
 #define LAUNCH_ABORT_GRACE_SECONDS 5.0
+/* After the run wrote its summary.json, how long mpirun may take to end before the
+ * launcher ends it: a normal end takes well under a second, but Open MPI 4.1 at times hangs
+ * in its shutdown (MPI_Finalize's fence across a broken network, PMIx_server_finalize). */
+#define LAUNCH_FINISH_GRACE_SECONDS 30.0
 
 /* A second stop signal this soon after the first is the same request delivered twice:
  * `timeout`, for one, signals its child and then its whole process group. */
@@ -192,12 +198,38 @@ void ddpc_launch_exec_child(char **argv, pid_t parent, const sigset_t *old_mask,
   _exit(127);
 }
 
+/* Seconds from environment variable `name`, or `fallback` when unset or not a number >= 0
+ * (which is said once). */
+static double launch_env_seconds(const char *name, double fallback) {
+  const char *v = getenv(name);
+  if (!v || !*v) return fallback;
+  char *end;
+  double s = strtod(v, &end);
+  if (*end != '\0' || !(s >= 0.0)) {
+    fprintf(stderr, "ddpc launch: ignoring %s='%s': not a number of seconds >= 0\n", name, v);
+    return fallback;
+  }
+  return s;
+}
+
 /* How one attempt ended. */
 typedef struct {
   int exit_code;     // mpirun's exit code, or 128 + signal
   int signal;        // the signal that ended mpirun, 0 when it exited
   bool lost_daemon;  // mpirun reported a daemon lost or not started (a host's fault)
+  bool hung_at_end;  // the run had finished but mpirun did not end: the code is the run's
 } launch_outcome;
+
+/* Whether RUN_DIR/summary.json was written at or after `since` (Unix seconds): the run
+ * this attempt started has reached a final state. */
+static bool launch_summary_written_since(const char *run_dir, double since) {
+  char *path = ddpc_format("%s/summary.json", run_dir);
+  struct stat st;
+  bool fresh = path && stat(path, &st) == 0 &&
+               (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec >= since;
+  free(path);
+  return fresh;
+}
 
 static double launch_now(void) {
   struct timespec ts;
@@ -225,12 +257,17 @@ static launch_relay_result launch_relay_stderr(int fd, ddpc_abort_watch *watch) 
 
 /* Waits for mpirun while relaying its stderr. Once the job has announced an abort, mpirun
  * gets LAUNCH_ABORT_GRACE_SECONDS to end, then SIGKILL, sent to its process group (mpirun,
- * the local daemons and rsh agents it started). */
-static int launch_supervise(pid_t pid, int stderr_fd, const char *program, int *status, bool *lost_daemon) {
+ * the local daemons and rsh agents it started); once the run has written its summary,
+ * LAUNCH_FINISH_GRACE_SECONDS, then the same, and the attempt ends as the summary says. */
+static int launch_supervise(pid_t pid, int stderr_fd, const ddpc_launch_options *opt, double started_unix,
+                            int *status, launch_outcome *out) {
+  const char *program = opt->mpirun;
+  // DDPC_LAUNCH_FINISH_GRACE_SECONDS: the tests wait less.
+  const double finish_grace = launch_env_seconds("DDPC_LAUNCH_FINISH_GRACE_SECONDS", LAUNCH_FINISH_GRACE_SECONDS);
   ddpc_abort_watch watch;
   ddpc_abort_watch_init(&watch);
   bool stream_open = stderr_fd >= 0;
-  double announced_at = -1.0;
+  double announced_at = -1.0, finished_at = -1.0, last_look = 0.0;
   bool killed = false;
   for (;;) {
     pid_t done = waitpid(pid, status, WNOHANG);
@@ -244,9 +281,26 @@ static int launch_supervise(pid_t pid, int stderr_fd, const char *program, int *
       struct timespec pause = {0, 100 * 1000 * 1000};
       nanosleep(&pause, NULL);
     }
-    if (watch.announced && announced_at < 0) announced_at = launch_now();
+    double now = launch_now();
+    if (finished_at < 0 && now - last_look >= 1.0) {  // a stat a second
+      last_look = now;
+      if (launch_summary_written_since(opt->run_dir, started_unix)) finished_at = now;
+    }
+    if (!killed && finished_at >= 0 && now - finished_at >= finish_grace) {
+      char *state = ddpc_run_summary_state(opt->run_dir);
+      fprintf(stderr,
+              "ddpc launch: the run ended (state %s in summary.json) but %s has not exited %.0f s later (Open MPI "
+              "hung in its shutdown); ending it\n",
+              state ? state : "?", program, now - finished_at);
+      kill(-pid, SIGKILL);
+      killed = true;
+      out->hung_at_end = true;
+      out->exit_code = ddpc_run_state_exit_code(state);
+      free(state);
+    }
+    if (watch.announced && announced_at < 0) announced_at = now;
     if (announced_at < 0) continue;
-    double waited = launch_now() - announced_at;
+    double waited = now - announced_at;
     if (!killed && waited >= LAUNCH_ABORT_GRACE_SECONDS) {
       fprintf(stderr,
               "ddpc launch: the job announced an abort %.0f s ago but %s has not ended (a host is probably "
@@ -264,12 +318,13 @@ static int launch_supervise(pid_t pid, int stderr_fd, const char *program, int *
     while (launch_relay_stderr(stderr_fd, &watch) == RELAY_MORE) {
     }
   }
-  *lost_daemon = watch.lost_daemon;
+  out->lost_daemon = watch.lost_daemon;
   return 0;
 }
 
 /* Starts argv and waits for it; -1 with an error when it cannot be started. */
-static int launch_spawn_and_wait(char **argv, launch_outcome *out) {
+static int launch_spawn_and_wait(char **argv, const ddpc_launch_options *opt, launch_outcome *out) {
+  double started_unix = ddpc_time_unix();
   int pipe_fds[2] = {-1, -1};
   if (pipe(pipe_fds) != 0) return ddpc_error_set("cannot start %s: pipe: %s", argv[0], strerror(errno));
   // Close-on-exec: mpirun gets the write end as its stderr only, through dup2.
@@ -296,11 +351,13 @@ static int launch_spawn_and_wait(char **argv, launch_outcome *out) {
   if (launch_signal_count > 0) kill(pid, launch_signal_count == 1 ? SIGUSR1 : SIGTERM);
   sigprocmask(SIG_SETMASK, &old_mask, NULL);
   int status = 0;
-  int rc = launch_supervise(pid, pipe_fds[0], argv[0], &status, &out->lost_daemon);
+  int rc = launch_supervise(pid, pipe_fds[0], opt, started_unix, &status, out);
   close(pipe_fds[0]);
   launch_child_pid = 0;
   if (rc != 0) return rc;
-  if (WIFSIGNALED(status)) {
+  if (out->hung_at_end) {
+    out->signal = 0;  // the exit code is the run's (set above); mpirun's own end is not
+  } else if (WIFSIGNALED(status)) {
     out->signal = WTERMSIG(status);
     out->exit_code = 128 + out->signal;
   } else {
@@ -322,14 +379,7 @@ static bool launch_pause(double seconds) {
 
 /* The first pause: 1 s, or DDPC_LAUNCH_BACKOFF_SECONDS (the tests set 0). */
 static double launch_first_backoff(void) {
-  const char *v = getenv("DDPC_LAUNCH_BACKOFF_SECONDS");
-  if (!v || !*v) return 1.0;
-  char *end;
-  double s = strtod(v, &end);
-  if (*end != '\0' || !(s >= 0.0)) {
-    fprintf(stderr, "ddpc launch: ignoring DDPC_LAUNCH_BACKOFF_SECONDS='%s': not a number of seconds >= 0\n", v);
-    return 1.0;
-  }
+  double s = launch_env_seconds("DDPC_LAUNCH_BACKOFF_SECONDS", 1.0);
   return s < LAUNCH_BACKOFF_CAP ? s : LAUNCH_BACKOFF_CAP;
 }
 
@@ -404,8 +454,8 @@ int ddpc_launch_run(const ddpc_launch_options *opt) {
     }
     char started[32], ended[32];
     ddpc_time_iso8601(started, sizeof started);
-    launch_outcome outcome = {0, 0, false};
-    if (launch_spawn_and_wait(argv, &outcome) != 0) {
+    launch_outcome outcome = {0, 0, false, false};
+    if (launch_spawn_and_wait(argv, opt, &outcome) != 0) {
       fprintf(stderr, "ddpc launch: error: %s\n", ddpc_error_message());
       ddpc_launch_free_argv(argv);
       break;

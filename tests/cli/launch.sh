@@ -4,7 +4,8 @@
 # DDPC_FAIL_AT hook) is restarted from the last checkpoint to the same weights; with no
 # restarts left it gives up with the job's exit code; a bad config or data file fails
 # once (exit 1, never restarted) unless mpirun reported a lost daemon; exits 3 and 4 pass
-# through; SIGTERM to the launcher checkpoints the job (exit 5) and launching again
+# through; an mpirun that hangs after the run finished is ended with the run's code;
+# SIGTERM to the launcher checkpoints the job (exit 5) and launching again
 # continues it; usage errors exit 2. Every run is bounded by a timeout.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
@@ -161,6 +162,24 @@ for code in 3 4; do
   t_check "exit $code: passed on without a restart (rc $T_RC, $(t_lines "code$code/attempts.jsonl") attempts)" \
     test "$T_RC/$(t_lines "code$code/attempts.jsonl")/$(t_jsonl "code$code/attempts.jsonl" 1 restarted)" = "$code/1/False"
 done
+
+# mpirun hanging in its shutdown after the run finished (Open MPI 4.1 does at times): the
+# launcher ends it once summary.json is written and the grace is over, with the run's code.
+cat >fake/mpirun-hangs <<EOF
+#!/bin/sh
+"$real_mpirun" "\$@"
+sleep 300
+EOF
+chmod +x fake/mpirun-hangs
+mkdir -p hangbin && ln -sf "$T_DIR/fake/mpirun-hangs" hangbin/mpirun
+start=$(date +%s)
+DDPC_LAUNCH_FINISH_GRACE_SECONDS=2 PATH="$T_DIR/hangbin:$PATH" t_launch 120 -n 2 "$cfg" --run-dir hang "${small[@]}"
+elapsed=$(($(date +%s) - start))
+t_check "hung shutdown: exit 0 as the run's summary says (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "hung shutdown: ended within the grace, not the 300 s sleep (${elapsed}s)" test "$elapsed" -lt 60
+t_check "hung shutdown: the launcher says why" grep -q "the run ended (state done in summary.json) but" <<<"$T_ERR"
+t_check "hung shutdown: one attempt, not restarted, exit_code 0" \
+  test "$(t_lines hang/attempts.jsonl)/$(t_jsonl hang/attempts.jsonl 1 exit_code)/$(t_jsonl hang/attempts.jsonl 1 restarted)" = 1/0/False
 
 timeout -k 5 10 env PATH=/nonexistent "$DDPC" launch -n 2 "$cfg" --run-dir f >out 2>err
 T_RC=$?

@@ -59,7 +59,10 @@ int ddpc_tune_asha_on_result(ddpc_tune_asha *a, int trial, int epoch, double val
   ddpc_tune_asha_rung *r = asha_rung(a, epoch);
   if (!r) return 0;
   for (int i = 0; i < r->n_entries; i++)
-    if (r->entries[i].trial == trial) return 0;
+    if (r->entries[i].trial == trial) {
+      *cutoff = r->entries[i].cutoff;
+      return r->entries[i].stop;
+    }
   // A missing value is neither judged nor recorded (Ray's nanpercentile ignores it too).
   if (!isfinite(value)) return 0;
   int stop = 0;
@@ -78,6 +81,13 @@ int ddpc_tune_asha_on_result(ddpc_tune_asha *a, int trial, int epoch, double val
     r->entries = grown;
     r->cap = cap;
   }
-  r->entries[r->n_entries++] = (ddpc_tune_asha_entry){trial, value};
+  r->entries[r->n_entries++] = (ddpc_tune_asha_entry){trial, value, stop != 0, *cutoff};
   return stop;
+}
+
+int ddpc_tune_asha_stop_epoch(const ddpc_tune_asha *a, int trial) {
+  for (int i = 0; i < a->n_rungs; i++)
+    for (int k = 0; k < a->rungs[i].n_entries; k++)
+      if (a->rungs[i].entries[k].trial == trial && a->rungs[i].entries[k].stop) return a->rungs[i].epoch;
+  return 0;
 }

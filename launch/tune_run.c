@@ -14,10 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/checkpoint.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/json.h"
+#include "core/machine.h"
 #include "core/sysinfo.h"
 #include "launch/launcher.h"
 #include "launch/tune_asha.h"
@@ -314,10 +316,11 @@ static void tune_on_epoch(void *user, int epoch, double value) {
     if (c->rc == 0) c->rc = -1;
     return;
   }
-  // Replaying a trial's past epochs (resume): a trial starting again from its checkpoint
-  // needs no old verdict; a job still running (adopted) may wait for the one its rung
-  // never got when the previous tuner died.
-  if (!l->active || (c->replay && tune_has_verdict(l, epoch))) return;
+  // Replaying a trial's past epochs (resume): a finished trial needs no verdict. One that
+  // goes on (a job still running, adopted, or one started again from its checkpoint) gets
+  // the verdict its rung never got when the previous tuner died: the decision it had then,
+  // the rungs having been rebuilt in arrival order (tune_load_rungs).
+  if (c->replay && (l->rec.state != DDPC_TUNE_TRIAL_RUNNING || tune_has_verdict(l, epoch))) return;
   char *reason = stop ? ddpc_format("asha: %s %.6g %s the cutoff %.6g of rung %d", st->metric, value,
                                     st->maximize ? "below" : "above", st->maximize ? cutoff : -cutoff, epoch)
                       : NULL;
@@ -373,6 +376,39 @@ static void tune_record_end(tune_loop *t, tune_live *l, const ddpc_tune_trial_ex
     tune_say(t, "trial %d %s: %s", l->rec.number, names[l->rec.state], l->rec.reason ? l->rec.reason : "no value");
 }
 
+/* Trial l, about to start again (--resume, or after a crash), was told at a rung to stop. A
+ * checkpoint from before that rung brings it back there, where its verdict file says prune;
+ * one at or past the rung (it was interrupted while waiting for the verdict, and stopped
+ * with a checkpoint) would train on unjudged. It is then PRUNED now, without running again:
+ * its epochs are spent, and the decision stands. Returns 1 when recorded so, 0 to start it,
+ * -1 on error. */
+static int tune_settle_pruned(tune_loop *t, tune_live *l) {
+  int rung = t->study->scheduler == DDPC_TUNE_SCHEDULER_ASHA ? ddpc_tune_asha_stop_epoch(&t->asha, l->rec.number) : 0;
+  if (rung == 0) return 0;
+  char *path = NULL;
+  ddpc_checkpoint *ckpt = NULL;
+  ddpc_ckpt_meta meta;
+  int found = ddpc_checkpoint_find_latest(l->rec.run_dir, &path, &ckpt);
+  int rc = found == 0 ? ddpc_checkpoint_meta(ckpt, &meta) : found;
+  ddpc_checkpoint_free(ckpt);
+  free(path);
+  if (rc < 0) return -1;
+  if (rc > 0 || meta.epoch < rung || meta.state == DDPC_STATE_PRUNED) return 0;
+  char ended[32];
+  ddpc_time_iso8601(ended, sizeof ended);
+  free(l->rec.ended_at);
+  free(l->rec.reason);
+  l->rec.ended_at = ddpc_strdup(ended);
+  l->rec.reason = ddpc_format("asha: pruned at rung %d (decided when it got there; it stopped before it read the "
+                              "verdict, with a checkpoint at epoch %lld)",
+                              rung, (long long)meta.epoch);
+  l->rec.state = DDPC_TUNE_TRIAL_PRUNED;
+  l->rec.has_value = !isnan(l->best);
+  l->rec.value = l->best;
+  tune_say(t, "trial %d PRUNED at rung %d (decided before it stopped)", l->rec.number, rung);
+  return ddpc_tune_store_update_trial(t->store, &l->rec) != 0 ? -1 : 1;
+}
+
 /* Trial l's attempt ended with `e`: record how, restart it after a crash, free its slot. */
 static int tune_finish(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e) {
   if (tune_follow(t, l) != 0) return -1;
@@ -392,6 +428,9 @@ static int tune_finish(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e
     // stays RUNNING in the store; --resume continues it.
     tune_say(t, "trial %d %s", l->rec.number, e->exit_code == 5 ? "checkpointed and stopped" : "stopped");
     rc = ddpc_tune_store_update_trial(t->store, &l->rec);
+  } else if (crashed && !tune_stop_requested && (rc = tune_settle_pruned(t, l)) != 0) {
+    if (rc < 0) return -1;
+    rc = 0;  // recorded PRUNED: its crash came after the decision
   } else if (crashed && l->rec.failures < t->study->max_failures && !tune_stop_requested) {
     // Counted in the store before the restart: a tuner killed now cannot hand the trial
     // fresh restarts on --resume.
@@ -596,11 +635,34 @@ static const tune_backend tune_backend_slurm = {
 
 /* ---- setup, resume, the end ---- */
 
+/* --resume, scheduler asha: the rungs as they were, from the values in the store in the
+ * order they arrived, so that every trial gets the decision it had (and the values of
+ * trials that go on are judged against the same ones as before). */
+static int tune_load_rungs(tune_loop *t) {
+  const ddpc_tune_study *st = t->study;
+  for (int r = 0; r < t->asha.n_rungs && t->asha.rungs[r].epoch < st->asha_max_epochs; r++) {
+    ddpc_tune_intermediate *values = NULL;
+    int n = 0;
+    if (ddpc_tune_store_load_rung(t->store, t->asha.rungs[r].epoch, &values, &n) != 0) return -1;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+      double cutoff;
+      double v = st->maximize ? values[i].value : -values[i].value;
+      rc = ddpc_tune_asha_on_result(&t->asha, values[i].number, values[i].epoch, v, &cutoff) < 0 ? -1 : 0;
+    }
+    free(values);
+    if (rc != 0) return -1;
+  }
+  return 0;
+}
+
+
 /* Loads what the store has (resume): finished trials stay, interrupted ones are queued to
  * continue, the ASHA rungs are rebuilt from the recorded intermediate values. */
 static int tune_load_previous(tune_loop *t) {
   ddpc_tune_trial *recs = NULL;
   int n = 0;
+  if (t->study->scheduler == DDPC_TUNE_SCHEDULER_ASHA && tune_load_rungs(t) != 0) return -1;
   if (ddpc_tune_store_load_trials(t->store, &recs, &n) != 0) return -1;
   for (int i = 0; i < n; i++) {
     tune_live *l = tune_add_live(t);
@@ -755,6 +817,9 @@ static int tune_step(tune_loop *t) {
   for (int i = 0; i < t->n_trials && (slot = tune_free_slot(t)) >= 0; i++) {
     tune_live *l = &t->trials[i];
     if (l->active || l->rec.state != DDPC_TUNE_TRIAL_RUNNING) continue;
+    int settled = tune_settle_pruned(t, l);
+    if (settled < 0) return -1;
+    if (settled) continue;
     tune_say(t, "trial %d continues from its checkpoint", l->rec.number);
     if (tune_start_process(t, l, slot) != 0 || ddpc_tune_store_update_trial(t->store, &l->rec) != 0) return -1;
   }

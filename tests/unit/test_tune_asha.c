@@ -45,10 +45,17 @@ static void test_rule(void) {
   CHECK(ddpc_tune_asha_on_result(&a, 2, 1, 4.0, &cut) == 0 && cut == 2.0, "4 >= cutoff 2 goes on (cut %g)", cut);
   CHECK(ddpc_tune_asha_on_result(&a, 3, 1, 1.0, &cut) == 1 && cut == 3.0, "1 < cutoff 3 stops (cut %g)", cut);
   CHECK(ddpc_tune_asha_on_result(&a, 4, 1, 2.0, &cut) == 0 && cut == 2.0, "2 = cutoff 2 goes on (cut %g)", cut);
-  CHECK(ddpc_tune_asha_on_result(&a, 3, 1, 0.0, &cut) == 0, "a trial recorded at a rung is not judged again");
+  // Judged once: reaching the rung again (a restart from an earlier checkpoint) repeats the
+  // decision, even with another value; the value recorded stays.
+  CHECK(ddpc_tune_asha_on_result(&a, 3, 1, 9.0, &cut) == 1 && cut == 3.0, "a stopped trial is stopped again (cut %g)",
+        cut);
+  CHECK(ddpc_tune_asha_on_result(&a, 2, 1, 0.0, &cut) == 0 && cut == 2.0, "one that went on goes on again");
+  CHECK(a.rungs[0].n_entries == 4 && a.rungs[0].entries[2].value == 1.0, "recorded once, first value kept");
+  CHECK(ddpc_tune_asha_stop_epoch(&a, 3) == 1 && ddpc_tune_asha_stop_epoch(&a, 2) == 0, "where a trial was stopped");
   CHECK(ddpc_tune_asha_on_result(&a, 2, 3, 9.0, &cut) == 0 && isnan(cut), "epoch 3 is no rung");
   CHECK(ddpc_tune_asha_on_result(&a, 2, 2, 5.0, &cut) == 0, "first at rung 2");
   CHECK(ddpc_tune_asha_on_result(&a, 4, 2, 4.0, &cut) == 1 && cut == 5.0, "below the only value at rung 2 stops");
+  CHECK(ddpc_tune_asha_stop_epoch(&a, 4) == 2, "trial 4 stopped at rung 2");
   CHECK(ddpc_tune_asha_on_result(&a, 5, 1, NAN, &cut) == 0 && a.rungs[0].n_entries == 4, "NaN neither judged nor recorded");
   ddpc_tune_asha_free(&a);
 }

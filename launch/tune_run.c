@@ -22,6 +22,7 @@
 #include "core/machine.h"
 #include "core/sysinfo.h"
 #include "launch/launcher.h"
+#include "launch/run_lock.h"
 #include "launch/tune_asha.h"
 #include "launch/tune_slurm.h"
 #include "launch/tune_store.h"
@@ -57,6 +58,7 @@ typedef struct {
   double best;                       // best value of the metric so far (NaN: none)
   double attempt_started;            // when the running attempt started or was adopted (monotonic)
   bool timed_out;                    // asked to stop for tune.trial_max_seconds
+  bool held_said;                    // said that a previous attempt still holds its run directory
 } tune_live;
 
 typedef struct tune_loop tune_loop;
@@ -102,6 +104,7 @@ struct tune_loop {
   double slurm_polled;              // slurm: when squeue last answered or was tried (monotonic)
   bool slurm_failing;               // slurm: the last squeue failed (said once)
   ddpc_tune_live_view *view;        // the live table when stdout is a terminal (NULL: plain lines)
+  bool held;                        // an interrupted trial waits for its run directory's lock
 };
 
 /* ---- small helpers ---- */
@@ -813,17 +816,29 @@ static int tune_step(tune_loop *t) {
   const ddpc_tune_study *st = t->study;
   bool time_left = st->max_seconds <= 0 || ddpc_time_seconds() - t->started < st->max_seconds;
   int slot;
+  t->held = false;  // an interrupted trial waits for its run directory: new ones wait too
   // Interrupted trials from a previous tuner first, then new ones.
   for (int i = 0; i < t->n_trials && (slot = tune_free_slot(t)) >= 0; i++) {
     tune_live *l = &t->trials[i];
     if (l->active || l->rec.state != DDPC_TUNE_TRIAL_RUNNING) continue;
+    // A rank of the attempt the previous tuner started may still be winding down there
+    // (checkpointing after the SIGTERM its tuner's death brought): not two trainings in
+    // one directory (launch/run_lock.h).
+    int busy = ddpc_run_lock_held(l->rec.run_dir);
+    if (busy < 0) return -1;
+    if (busy) {
+      if (!l->held_said) tune_say(t, "trial %d: its previous attempt still runs in %s; waiting", l->rec.number,
+                                  l->rec.run_dir);
+      l->held_said = t->held = true;
+      continue;
+    }
     int settled = tune_settle_pruned(t, l);
     if (settled < 0) return -1;
     if (settled) continue;
     tune_say(t, "trial %d continues from its checkpoint", l->rec.number);
     if (tune_start_process(t, l, slot) != 0 || ddpc_tune_store_update_trial(t->store, &l->rec) != 0) return -1;
   }
-  while (time_left && !t->grid_exhausted && t->n_trials < st->max_trials && (slot = tune_free_slot(t)) >= 0) {
+  while (!t->held && time_left && !t->grid_exhausted && t->n_trials < st->max_trials && (slot = tune_free_slot(t)) >= 0) {
     int rc = tune_start_next(t, slot);
     if (rc < 0) return -1;
     if (rc == 0) break;
@@ -856,7 +871,7 @@ int ddpc_tune_run(const ddpc_tune_study *study, const ddpc_tune_run_options *opt
         if (t.trials[i].active) t.backend->stop(&t, &t.trials[i]);
       forwarded = true;
     }
-    if (!tune_any_running(&t)) break;
+    if (!tune_any_running(&t) && (tune_stop_requested || !t.held)) break;
     tune_draw_live(&t);
     struct timespec pause = {0, (long)(TUNE_POLL_SECONDS * 1e9)};
     nanosleep(&pause, NULL);

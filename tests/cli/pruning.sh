@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Pruning verdicts (config `pruning`, what the tuner's ASHA uses): after each rung epoch
 # rank 0 waits for RUN_DIR/verdicts/epoch-E. "continue" goes on, "prune REASON" checkpoints
-# and ends in state pruned (exit 0); no verdict within wait_seconds goes on with a note.
+# and ends in state pruned (exit 0); no verdict within wait_seconds goes on with a note; a
+# stop signal or the loss of the launching process ends the wait at once (preempted).
 # Checked on 1 rank and on 2 (the decision reaches every rank).
 source "$(dirname "$0")/lib/common.bash"
 cfg="$DDPC_SOURCE_DIR/examples/cultivars_csv.yaml"
@@ -47,6 +48,36 @@ if command -v mpirun >/dev/null; then
   t_check "2 ranks: pruned after the first rung (rc $T_RC: $T_ERR)" \
     test "$T_RC" -eq 0 -a "$(t_json "$dir/summary.json" state)" = pruned -a "$(wc -l <"$dir/metrics.jsonl")" -eq 1
 fi
+
+# The wait ends at once when a stop signal comes: checkpoint and stop (preempted, exit 5),
+# not pruning.wait_seconds later (a tuner killed with -9 has its trials' ranks SIGTERMed).
+dir="$T_DIR/signalled"
+wait_first_epoch() { for _ in $(seq 1 400); do [ -s "$1/metrics.jsonl" ] && return; sleep 0.05; done; }
+# gone PID: waits up to 10 s for PID to end; kills it (and fails the caller) when it does not.
+gone() { for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1"; return 1; }
+"$DDPC" train "$cfg" --run-dir "$dir" "${common[@]}" --set pruning.wait_seconds=120 >"$T_DIR/out" 2>"$T_DIR/err" &
+pid=$!
+wait_first_epoch "$dir"
+sleep 0.2  # now waiting for the verdict of epoch 1
+kill -TERM "$pid"
+gone "$pid"
+wait "$pid"
+rc=$?
+t_check "signal while waiting: exit 5 at once (rc $rc: $(cat "$T_DIR/err"))" test "$rc" -eq 5
+t_check "signal while waiting: preempted after epoch 1" \
+  test "$(t_json "$dir/summary.json" state)" = preempted -a "$(t_json "$dir/summary.json" epochs_completed)" = 1
+t_check "signal while waiting: a checkpoint of epoch 1" \
+  bash -c "'$DDPC' inspect \"\$(ls '$dir'/checkpoints/ckpt-*.ddpc | tail -n 1)\" | grep -Eq '^  epoch +1\$'"
+
+# ... and when the process that started the run is gone (its mpirun killed outright): the
+# run is reparented, notices, and stops the same way.
+dir="$T_DIR/orphaned"
+bash -c '"$0" train "$1" --run-dir "$2" --set train.epochs=6 --set train.batch_size=16 --set "pruning.rungs=[1,2,4]" \
+    --set pruning.wait_seconds=120 --quiet >/dev/null 2>&1 & echo $! >"$2.pid"
+  for _ in $(seq 1 400); do [ -s "$2/metrics.jsonl" ] && break; sleep 0.05; done; sleep 0.2' "$DDPC" "$cfg" "$dir"
+gone "$(cat "$dir.pid")"
+t_check "parent gone while waiting: preempted after epoch 1, within 10 s" \
+  test "$(t_json "$dir/summary.json" state 2>/dev/null)" = preempted -a "$(wc -l <"$dir/metrics.jsonl")" -eq 1
 
 # Bad pruning sections get one clear message.
 t_run train "$cfg" --run-dir "$T_DIR/bad" --set 'pruning.rungs=[3,1]'

@@ -209,6 +209,36 @@ t_check "asha: best.yaml is the best trial's config.yaml without its pruning sec
        <(awk '/^pruning:/ {skip = 1; next} /^[^ ]/ {skip = 0} !skip' \"\$(printf '%s/asha/trials/%04d' '$T_DIR' '$best')/config.yaml\")"
 t_check "asha: best.yaml trains 9 epochs" grep -Eq '^  epochs: 9$' "$T_DIR/asha/best.yaml"
 
+# --- kill -9 of the tuner while a trial waits at a rung: judged there on --resume ---
+# Trial 0 (lr 0.05) sets rung 1; trial 1 (lr 1e-5) reaches it with the tuner frozen, so no
+# verdict comes; the tuner is then killed. The trial stops with a checkpoint at the rung
+# (its wait ends with the SIGTERM), and --resume gives it the decision it had: pruned.
+study "$T_DIR/rung.yaml" "  metric: val_accuracy
+  algorithm: grid
+  max_trials: 2
+  scheduler: {asha: {grace: 1, reduction_factor: 3, max_epochs: 3}}
+  space:
+    optimizer.lr: {choice: [0.05, 0.00001]}"
+"$DDPC" tune "$T_DIR/rung.yaml" --study-dir "$T_DIR/rung" --quiet >/dev/null 2>&1 &
+tuner=$!
+d1="$T_DIR/rung/trials/0001"
+for _ in $(seq 1 1500); do pgrep -f -- "--run-dir $d1" >/dev/null && break; sleep 0.01; done
+kill -STOP "$tuner"  # trial 1 has started; nobody reads its epochs now
+for _ in $(seq 1 600); do [ -s "$d1/metrics.jsonl" ] && break; sleep 0.05; done
+sleep 0.3  # it waits for the verdict of epoch 1
+kill -9 "$tuner"
+wait "$tuner" 2>/dev/null
+for _ in $(seq 1 100); do [ -f "$d1/summary.json" ] && break; sleep 0.05; done
+t_check "rung: the waiting trial stopped at once, checkpointed at its rung" \
+  test "$(t_json "$d1/summary.json" state 2>/dev/null)" = preempted -a "$(t_json "$d1/summary.json" epochs_completed 2>/dev/null)" = 1
+for _ in $(seq 1 100); do pgrep -f -- "--run-dir $d1" >/dev/null || break; sleep 0.05; done
+t_run tune --resume "$T_DIR/rung" --quiet
+db="$T_DIR/rung/study.db"
+t_check "rung: --resume exits 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "rung: trial 1 PRUNED at rung 1, not trained on ($(sql "$db" "select state || ' ' || epochs_done || ' ' || coalesce(reason, '') from trials where number=1"))" \
+  test "$(sql "$db" "select count(*) from trials where number=1 and state='PRUNED' and epochs_done=1 and reason like 'asha: pruned at rung 1%'")" = 1
+t_check "rung: trial 0 COMPLETE" test "$(sql "$db" "select state from trials where number=0")" = COMPLETE
+
 # --- kill -9 of the tuner, then --resume ---
 study "$T_DIR/resume.yaml" "  metric: val_accuracy
   algorithm: tpe

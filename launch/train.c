@@ -220,6 +220,7 @@ int ddpc_train_run(const ddpc_train_options *options, ddpc_train_result *result)
   train_session s;
   memset(&s, 0, sizeof s);
   s.opt = options;
+  s.run_lock = -1;
   ddpc_train_result local;
   ddpc_train_result *res = result ? result : &local;
   memset(res, 0, sizeof *res);

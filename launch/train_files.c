@@ -20,6 +20,7 @@
 #include "core/json.h"
 #include "core/sysinfo.h"
 #include "launch/blas.h"
+#include "launch/run_lock.h"
 #include "launch/train_internal.h"
 
 static int files_write_text(FILE *out, void *user) {
@@ -36,8 +37,15 @@ static FILE *files_open(train_session *s, const char *name, const char *mode) {
   return f;
 }
 
+/* How long a training waits for another one that still holds the run directory (an
+ * attempt winding down after it was told to stop) before it gives up. */
+#define FILES_LOCK_WAIT_SECONDS 10.0
+
 int train_files_open(train_session *s) {
   if (s->comm->rank != 0) return 0;
+  if (ddpc_fs_mkdirs(s->run_dir, 0755) != 0) return -1;
+  // Two trainings writing one directory would interleave checkpoints and metrics.
+  if ((s->run_lock = ddpc_run_lock_take(s->run_dir, FILES_LOCK_WAIT_SECONDS)) < 0) return -1;
   // A fresh run must not mix with an earlier run's checkpoints: pruning would delete its
   // own newer-numbered files first and `--resume auto` would pick the old run up.
   int earlier = s->opt->resume ? 0 : ddpc_checkpoint_exists(s->run_dir);
@@ -46,7 +54,6 @@ int train_files_open(train_session *s) {
     return ddpc_error_set("%s already holds checkpoints of an earlier run: continue it with --resume auto, or start "
                           "this run in another directory (--run-dir DIR, or output.dir) or after removing %s",
                           s->run_dir, s->run_dir);
-  if (ddpc_fs_mkdirs(s->run_dir, 0755) != 0) return -1;
   if (!(s->events = files_open(s, "events.jsonl", "a"))) return -1;
   if (s->cfg.train.log_every_steps > 0 && !(s->steps_log = files_open(s, "steps.jsonl", s->opt->resume ? "a" : "w")))
     return -1;
@@ -97,6 +104,8 @@ void train_files_close(train_session *s) {
   if (s->steps_log) fclose(s->steps_log);
   if (s->events) fclose(s->events);
   s->metrics = s->steps_log = s->events = NULL;
+  ddpc_run_lock_release(s->run_lock);
+  s->run_lock = -1;
 }
 
 /* Built-in hooks. */

@@ -43,6 +43,7 @@ typedef struct train_session {
   ddpc_machine_facts facts; // what rank 0 decides on
   ddpc_metric_history history;  // completed epochs
   const char *run_dir;      // where run files go
+  int run_lock;             // rank 0: descriptor holding RUN_DIR/.lock (launch/run_lock.h), -1 when none
   FILE *metrics;            // metrics.jsonl (rank 0)
   FILE *steps_log;          // steps.jsonl when train.log_every_steps > 0 (rank 0)
   FILE *events;             // events.jsonl (rank 0), appended across resumes

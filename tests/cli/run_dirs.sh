@@ -4,7 +4,8 @@
 # refused resume leaves config.yaml alone; `--resume auto` refuses when every checkpoint
 # is damaged instead of starting over; best.ddpc holds the best epoch by
 # checkpoint.monitor even when no checkpoint was due at that epoch; run_id and started_at
-# survive a resume; a failure on rank 0 ends in state `failed` in events and summary.
+# survive a resume; a failure on rank 0 ends in state `failed` in events and summary; a
+# second training in a directory another one holds is refused.
 source "$(dirname "$0")/lib/common.bash"
 cfg="$DDPC_SOURCE_DIR/examples/cultivars_csv.yaml"
 common=(--set train.epochs=3 --set train.batch_size=16 --quiet)
@@ -95,4 +96,17 @@ assert s["state"] == "failed" and "failure injected by DDPC_FAIL_AT at step 10" 
 ' "$fail/summary.json"
 t_check "injected failure: the transition to failed is in events.jsonl" \
   grep -q '"from":"train_epoch","to":"failed","reason":"failure injected' "$fail/events.jsonl"
+# One training per run directory: a second one waits for the first (which hangs here, at
+# step 5, holding the directory), gives up with a message, and runs once the first is gone.
+busy="$T_DIR/busy"
+DDPC_FAIL_AT="0:5:hang" "$DDPC" train "$cfg" --run-dir "$busy" "${common[@]}" >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 1 100); do [ -e "$busy/events.jsonl" ] && break; sleep 0.1; done
+t_run train "$cfg" --run-dir "$busy" --resume auto "${common[@]}"
+t_expect_error "a second training in a busy run directory is refused" \
+  "$busy: another training is running in this run directory"
+kill -9 "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+t_run train "$cfg" --run-dir "$busy" --resume auto "${common[@]}"
+t_check "once the holder is gone (kill -9), the directory is free (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
 t_finish

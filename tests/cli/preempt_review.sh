@@ -67,4 +67,36 @@ t_run resume "$T_DIR/gate_reject" --reject --quiet
 t_check "gate: --reject exits 0 (rc $T_RC, $T_ERR)" test "$T_RC" -eq 0
 t_check "gate: state rejected" test "$(t_json "$T_DIR/gate_reject/summary.json" state)" = rejected
 t_check "gate: rejection recorded" grep -q '"answer":"reject"' "$T_DIR/gate_reject/events.jsonl"
+t_check "gate: every event has its fields; the answers are transitions of the table" python3 -c '
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1])]
+for e in events:
+    if e.get("event") == "review":
+        assert e["answer"] in ("approve", "reject") and e["by"] and e["time"] and e["epoch"] == 2, e
+    else:
+        assert set(e) == {"time", "from", "to", "reason", "epoch", "step"}, e
+moves = [(e["from"], e["to"], e["reason"]) for e in events if "from" in e]
+assert ("decide", "await_review", "review after 2 epochs") in moves, moves
+assert ("await_review", sys.argv[2], sys.argv[3]) in moves, moves
+' "$T_DIR/gate/events.jsonl" decide "approved by the reviewer"
+t_check "gate: the rejection is a transition too" \
+  grep -q '"from":"await_review","to":"rejected","reason":"rejected by the reviewer"' "$T_DIR/gate_reject/events.jsonl"
+t_run resume "$T_DIR/gate_reject" --approve --quiet
+t_check "gate: a rejected run stays rejected (rc $T_RC)" test "$T_RC/$(t_json "$T_DIR/gate_reject/summary.json" state)" = 0/rejected
+
+# review.when: a gate on a metric's value (val_accuracy above 0.5 is reached in epoch 1).
+t_run train "$cfg" --run-dir "$T_DIR/when" "${common[@]}" --set 'review.when={monitor: val_accuracy, above: 0.5}'
+t_check "review.when: exit code 4 (rc $T_RC, $T_ERR)" test "$T_RC" -eq 4
+t_check "review.when: the question names the monitor and the bound" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert "val_accuracy" in r["question"] and "above 0.5" in r["question"] and r["epoch"] == 1, r
+' "$T_DIR/when/review.json"
+t_run resume "$T_DIR/when" --approve --quiet
+t_check "review.when: asked again after the next epoch (rc $T_RC)" test "$T_RC" -eq 4
+t_check "review.when: the second question is about epoch 2" test "$(t_json "$T_DIR/when/review.json" epoch)" = 2
+
+# Resuming with another data config is refused with the key named, like another model.
+t_run train "$cfg" --run-dir "$T_DIR/ref" --resume auto "${common[@]}" --set data.val_fraction=0.2
+t_expect_error "resume with another data split" "the config differs from the checkpoint's in data.val_fraction"
 t_finish

@@ -109,6 +109,18 @@ struct tune_loop {
 
 /* ---- small helpers ---- */
 
+/* Now as ISO 8601 UTC with milliseconds ("2026-01-02T03:04:05.678Z"), for a trial's start
+ * and end in the store: trials a few seconds long still show how they overlapped. */
+static void tune_time_now(char *out, size_t cap) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  struct tm tm;
+  gmtime_r(&now.tv_sec, &tm);
+  char seconds[24];
+  strftime(seconds, sizeof seconds, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out, cap, "%.19s.%03dZ", seconds, (int)(now.tv_nsec / 1000000 % 1000));
+}
+
 static double tune_better(const tune_loop *t, double a, double b) {
   if (isnan(a)) return b;
   if (isnan(b)) return a;
@@ -265,7 +277,7 @@ static int tune_start_next(tune_loop *t, int slot) {
     return -1;
   }
   char started[32];
-  ddpc_time_iso8601(started, sizeof started);
+  tune_time_now(started, sizeof started);
   l->rec.number = number;
   l->rec.x = x;
   l->rec.n_x = st->space.n_params;
@@ -342,7 +354,7 @@ static int tune_follow(tune_loop *t, tune_live *l) {
 /* Records the end of trial l (COMPLETE, PRUNED or FAIL) given how its last attempt ended. */
 static void tune_record_end(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e) {
   char ended[32];
-  ddpc_time_iso8601(ended, sizeof ended);
+  tune_time_now(ended, sizeof ended);
   free(l->rec.ended_at);
   l->rec.ended_at = ddpc_strdup(ended);
   l->rec.has_value = !isnan(l->best);
@@ -398,7 +410,7 @@ static int tune_settle_pruned(tune_loop *t, tune_live *l) {
   if (rc < 0) return -1;
   if (rc > 0 || meta.epoch < rung || meta.state == DDPC_STATE_PRUNED) return 0;
   char ended[32];
-  ddpc_time_iso8601(ended, sizeof ended);
+  tune_time_now(ended, sizeof ended);
   free(l->rec.ended_at);
   free(l->rec.reason);
   l->rec.ended_at = ddpc_strdup(ended);

@@ -69,6 +69,21 @@ t_check "random study: --set reached the trials (4 epochs)" \
 t_check "random study: the store is intact" test "$(sql "$db" "pragma integrity_check")" = ok
 t_check "random study: best.yaml is a training config" "$DDPC" graph "$T_DIR/rand/best.yaml"
 t_check "random study: the output names the best trial" grep -q "best trial:" "$T_DIR/out"
+# At most 2 trials at once, and they did run side by side: from their start and end in the
+# store (milliseconds; a recorded span holds the process's own).
+t_check "random study: 2 trials at a time, never 3" python3 -c '
+import sqlite3, sys
+from datetime import datetime
+def t(s): return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+rows = sqlite3.connect(sys.argv[1]).execute("select started_at, ended_at from trials").fetchall()
+# An end sorts before a start at the same moment: the next trial starts after one ended.
+events = sorted([(t(a), 1) for a, _ in rows] + [(t(b), -1) for _, b in rows])
+running = peak = 0
+for _, step in events:
+    running += step
+    peak = max(peak, running)
+print("most trials at once:", peak)
+sys.exit(0 if peak == 2 else 1)' "$db"
 t_run tune --status "$T_DIR/rand"
 t_check "--status: a row per trial ($T_OUT)" test "$(printf '%s\n' "$T_OUT" | grep -c COMPLETE)" -ge 6
 t_run tune "$T_DIR/rand.yaml" --study-dir "$T_DIR/rand"
@@ -243,28 +258,41 @@ t_check "rung: trial 0 COMPLETE" test "$(sql "$db" "select state from trials whe
 study "$T_DIR/resume.yaml" "  metric: val_accuracy
   algorithm: tpe
   seed: 5
-  max_trials: 6
+  max_trials: 4
   parallelism: 2
   space:
     optimizer.lr: {loguniform: [0.001, 0.1]}"
-"$DDPC" tune "$T_DIR/resume.yaml" --study-dir "$T_DIR/resume" --set train.epochs=40 --quiet >/dev/null 2>&1 &
+# 1000 epochs (a few seconds): the kill finds trials mid-training, and their mpirun takes
+# about a second to pass the SIGTERM on.
+"$DDPC" tune "$T_DIR/resume.yaml" --study-dir "$T_DIR/resume" --set train.epochs=1000 --quiet >/dev/null 2>&1 &
 tuner=$!
 db="$T_DIR/resume/study.db"
-for _ in $(seq 1 600); do
-  [ -f "$db" ] && [ "$(sql "$db" "select count(*) from trials where state='COMPLETE'" 2>/dev/null)" -ge 2 ] 2>/dev/null && break
-  sleep 0.1
+# Killed once 2 trials are done and the next two are a few epochs in.
+epochs_of() { cat "$T_DIR/resume/trials/$1/metrics.jsonl" 2>/dev/null | wc -l; }
+for _ in $(seq 1 1200); do
+  [ -f "$db" ] && [ "$(sql "$db" "select count(*) from trials where state='COMPLETE'" 2>/dev/null)" -ge 2 ] 2>/dev/null &&
+    [ "$(epochs_of 0002)" -ge 5 ] && [ "$(epochs_of 0003)" -ge 5 ] && break
+  sleep 0.05
 done
 kill -9 "$tuner"
 wait "$tuner" 2>/dev/null
 done_before=$(sql "$db" "select group_concat(number || ':' || attempts) from trials where state='COMPLETE'")
-sleep 1  # the orphaned trials end on their own (SIGTERM from their dead parent)
+interrupted=$(sql "$db" "select group_concat(run_dir, ' ') from trials where state='RUNNING'")
+# The orphaned trials end on their own (their mpirun, SIGTERMed by the kernel when the tuner
+# died, stops them; they checkpoint first); --resume would wait for them only once ddpc
+# train holds its run directory's lock (launch/run_lock.h).
+for _ in $(seq 1 200); do pgrep -f -- "$T_DIR/resume/trials" >/dev/null || break; sleep 0.05; done
 t_run tune --resume "$T_DIR/resume" --quiet
 t_check "resume: exit 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
-t_check "resume: 6 trials COMPLETE" test "$(sql "$db" "select count(*) from trials where state='COMPLETE'")" = 6
+t_check "resume: 4 trials COMPLETE" test "$(sql "$db" "select count(*) from trials where state='COMPLETE'")" = 4
 t_check "resume: finished trials did not run again ($done_before)" bash -c "
   for pair in \$(tr ',' ' ' <<<'$done_before'); do
     n=\${pair%%:*}; a=\${pair##*:}
     [ \"\$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select attempts from trials where number=?\", (int(sys.argv[2]),)).fetchone()[0])' '$db' \"\$n\")\" = \"\$a\" ] || exit 1
   done"
 t_check "resume: the store is intact" test "$(sql "$db" "pragma integrity_check")" = ok
+# The trials the kill interrupted went on from their checkpoints (SIGTERM from their dead
+# mpirun: checkpoint, exit 5), not from scratch.
+t_check "resume: an interrupted trial continued from its checkpoint ($interrupted)" bash -c "
+  for d in $interrupted; do grep -Eq '\"reason\":\"resume\",\"epoch\":[0-9]+,\"step\":[1-9]' \"\$d/events.jsonl\" && exit 0; done; exit 1"
 t_finish

@@ -246,7 +246,6 @@ wait "$tuner" 2>/dev/null
 for _ in $(seq 1 100); do [ -f "$d1/summary.json" ] && break; sleep 0.05; done
 t_check "rung: the waiting trial stopped at once, checkpointed at its rung" \
   test "$(t_json "$d1/summary.json" state 2>/dev/null)" = preempted -a "$(t_json "$d1/summary.json" epochs_completed 2>/dev/null)" = 1
-for _ in $(seq 1 100); do pgrep -f -- "--run-dir $d1" >/dev/null || break; sleep 0.05; done
 t_run tune --resume "$T_DIR/rung" --quiet
 db="$T_DIR/rung/study.db"
 t_check "rung: --resume exits 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
@@ -278,12 +277,13 @@ kill -9 "$tuner"
 wait "$tuner" 2>/dev/null
 done_before=$(sql "$db" "select group_concat(number || ':' || attempts) from trials where state='COMPLETE'")
 interrupted=$(sql "$db" "select group_concat(run_dir, ' ') from trials where state='RUNNING'")
-# The orphaned trials end on their own (their mpirun, SIGTERMed by the kernel when the tuner
-# died, stops them; they checkpoint first); --resume would wait for them only once ddpc
-# train holds its run directory's lock (launch/run_lock.h).
-for _ in $(seq 1 200); do pgrep -f -- "$T_DIR/resume/trials" >/dev/null || break; sleep 0.05; done
+# The orphaned trials are still winding down (their mpirun, SIGTERMed by the kernel when the
+# tuner died, stops them about a second later; they checkpoint first): --resume waits for
+# each to let go of its run directory (RUN_DIR/.lock) before it starts the trial again.
 t_run tune --resume "$T_DIR/resume" --quiet
 t_check "resume: exit 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "resume: no two trainings in one directory (no trial refused its run directory)" \
+  bash -c "! grep -l 'another training is running' '$T_DIR'/resume/trials/*/trial.log"
 t_check "resume: 4 trials COMPLETE" test "$(sql "$db" "select count(*) from trials where state='COMPLETE'")" = 4
 t_check "resume: finished trials did not run again ($done_before)" bash -c "
   for pair in \$(tr ',' ' ' <<<'$done_before'); do

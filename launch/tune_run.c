@@ -837,7 +837,11 @@ static int tune_step(tune_loop *t) {
     // (checkpointing after the SIGTERM its tuner's death brought): not two trainings in
     // one directory (launch/run_lock.h).
     int busy = ddpc_run_lock_held(l->rec.run_dir);
-    if (busy < 0) return -1;
+    if (busy < 0) {
+      // A filesystem without locks (some NFS): the trial's own ddpc train says more.
+      fprintf(stderr, "ddpc tune: trial %d: %s; starting it anyway\n", l->rec.number, ddpc_error_message());
+      busy = 0;
+    }
     if (busy) {
       if (!l->held_said) tune_say(t, "trial %d: its previous attempt still runs in %s; waiting", l->rec.number,
                                   l->rec.run_dir);

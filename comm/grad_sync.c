@@ -189,10 +189,20 @@ static int plan_model_buckets(ddpc_grad_sync *s) {
   return 0;
 }
 
-/* mpi or shm for several ranks, from comm.intra_node and where the ranks run. */
-static int choose_method(const ddpc_comm *comm, const ddpc_comm_config *cfg, grad_sync_method *out) {
+/* mpi or shm for several ranks, from comm.intra_node, where the ranks run and where the
+ * gradients live: on a GPU the buckets go to the communicator's float all-reduce (NCCL),
+ * and the shared-memory exchange, which hands host slots to the optimizer, cannot apply. */
+static int choose_method(const ddpc_comm *comm, const ddpc_comm_config *cfg, ddpc_device device,
+                         grad_sync_method *out) {
   if (comm->size == 1) {
     *out = GRAD_SYNC_NONE;
+    return 0;
+  }
+  if (device == DDPC_DEVICE_CUDA) {
+    if (cfg->intra_node == DDPC_INTRA_NODE_SHM)
+      return ddpc_error_set("comm.intra_node: shm exchanges host memory; with device: cuda the gradients are "
+                            "all-reduced by NCCL (use auto or mpi)");
+    *out = GRAD_SYNC_MPI;
     return 0;
   }
   switch (cfg->intra_node) {
@@ -222,7 +232,7 @@ int ddpc_grad_sync_create(ddpc_grad_sync **out, ddpc_comm *comm, ddpc_model *mod
   s->cfg = *cfg;
   s->n_params = ddpc_model_param_count(model);
   s->n_layers = ddpc_model_layer_count(model);
-  int rc = choose_method(comm, cfg, &s->method);
+  int rc = choose_method(comm, cfg, ddpc_model_params(model)->device, &s->method);
   // The first use of the comm settings, so the watchdog starts here; it covers every
   // collective from now on (train.c creates the communicator before it reads the config).
   // Zero, from callers that fill ddpc_comm_config themselves, leaves the comm unwatched.
@@ -249,7 +259,11 @@ void ddpc_grad_sync_free(ddpc_grad_sync *sync) {
   free(sync);
 }
 
-const char *ddpc_grad_sync_method(const ddpc_grad_sync *sync) { return grad_sync_method_names[sync->method]; }
+const char *ddpc_grad_sync_method(const ddpc_grad_sync *sync) {
+  // GPU buckets go through the same path, but the all-reduce underneath is NCCL's.
+  if (sync->method == GRAD_SYNC_MPI && ddpc_model_params(sync->model)->device == DDPC_DEVICE_CUDA) return "nccl";
+  return grad_sync_method_names[sync->method];
+}
 
 int ddpc_grad_sync_begin(ddpc_grad_sync *sync) {
   sync->error = 0;

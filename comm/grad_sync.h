@@ -38,7 +38,7 @@ typedef struct ddpc_grad_sync ddpc_grad_sync;
 
 int ddpc_grad_sync_create(ddpc_grad_sync **out, ddpc_comm *comm, ddpc_model *model, const ddpc_comm_config *cfg);
 void ddpc_grad_sync_free(ddpc_grad_sync *sync);
-/* Which way was chosen ("mpi", "shm", or "none" for one rank). */
+/* Which way was chosen ("mpi", "shm", "nccl" for GPU gradients, or "none" for one rank). */
 const char *ddpc_grad_sync_method(const ddpc_grad_sync *sync);
 /* Before backward: binds where the model writes this step's gradients, resets buckets. */
 int ddpc_grad_sync_begin(ddpc_grad_sync *sync);

@@ -25,6 +25,11 @@ static void *ddpc_cuda_alloc(size_t bytes, const char *what) {
   return NULL;
 }
 static void ddpc_cuda_free(void *p) {}
+static void *ddpc_cuda_alloc_pinned(size_t bytes, const char *what) {
+  ddpc_error_set("%s: %s", what, DDPC_DEVICE_NO_CUDA_MESSAGE);
+  return NULL;
+}
+static void ddpc_cuda_free_pinned(void *p) {}
 static int ddpc_cuda_zero_async(void *p, size_t bytes) { return ddpc_error_set("%s", DDPC_DEVICE_NO_CUDA_MESSAGE); }
 static int ddpc_cuda_copy_async(void *dst, const void *src, size_t bytes) {
   return ddpc_error_set("%s", DDPC_DEVICE_NO_CUDA_MESSAGE);
@@ -87,6 +92,21 @@ void ddpc_device_free(ddpc_device device, void *p) {
 int ddpc_device_zero(ddpc_device device, void *p, size_t bytes) {
   if (device == DDPC_DEVICE_CUDA) return ddpc_cuda_zero_async(p, bytes);
   if (p) memset(p, 0, bytes);
+  return 0;
+}
+
+void *ddpc_device_alloc_staging(ddpc_device device, size_t bytes, const char *what) {
+  return device == DDPC_DEVICE_CUDA ? ddpc_cuda_alloc_pinned(bytes, what) : ddpc_alloc_aligned(bytes, what);
+}
+
+void ddpc_device_free_staging(ddpc_device device, void *p) {
+  if (device == DDPC_DEVICE_CUDA) ddpc_cuda_free_pinned(p);
+  else free(p);
+}
+
+int ddpc_device_upload_async(void *dst, const void *src, size_t bytes, ddpc_device device) {
+  if (device == DDPC_DEVICE_CUDA) return ddpc_cuda_copy_async(dst, src, bytes);
+  if (bytes) memmove(dst, src, bytes);
   return 0;
 }
 

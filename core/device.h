@@ -40,6 +40,13 @@ void *ddpc_device_alloc(ddpc_device device, size_t bytes, const char *what);
 void ddpc_device_free(ddpc_device device, void *p);
 /* Zeroes `bytes` at p (queued on the compute stream for cuda). */
 int ddpc_device_zero(ddpc_device device, void *p, size_t bytes);
+/* Host memory for data on its way to `device`: page-locked for cuda, so that copies from it
+ * are truly asynchronous; plain 64-byte aligned memory for cpu. Zeroed; NULL with a message. */
+void *ddpc_device_alloc_staging(ddpc_device device, size_t bytes, const char *what);
+void ddpc_device_free_staging(ddpc_device device, void *p);
+/* Copies `bytes` from host memory src to dst on `device`: for cuda queued on the compute
+ * stream (src must stay unchanged until the stream has passed the copy), for cpu at once. */
+int ddpc_device_upload_async(void *dst, const void *src, size_t bytes, ddpc_device device);
 /* Copies between any two devices and returns when dst holds the bytes (a checkpoint of a
  * GPU run copies its parameters to the host this way). */
 int ddpc_device_copy(void *dst, ddpc_device dst_device, const void *src, ddpc_device src_device, size_t bytes);

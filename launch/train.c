@@ -148,10 +148,7 @@ static int train_resume_state(train_session *s) {
 
 static void train_session_free(train_session *s) {
   train_files_close(s);
-  free(s->batch_x);
-  free(s->batch_labels);
-  free(s->batch_targets);
-  free(s->dout);
+  train_device_free(s);
   free(s->positions);
   free(s->hooks);
   free(s->stop_reason);
@@ -163,7 +160,8 @@ static void train_session_free(train_session *s) {
   ddpc_model_free(s->model);
   ddpc_data_free(&s->data);
   ddpc_config_free(&s->cfg);
-  ddpc_comm_destroy(s->comm);
+  ddpc_comm_destroy(s->comm);  // NCCL's communicator goes before the GPU context
+  train_device_close(s);
 }
 
 static int train_run_session(train_session *s, ddpc_train_result *res) {

@@ -151,24 +151,32 @@ static ddpc_ckpt_meta checkpoint_meta_now(train_session *s, const double *epoch_
 }
 
 static int checkpoint_write_file(train_session *s, const char *path, const ddpc_ckpt_meta *meta) {
-  const ddpc_buffer *params = ddpc_model_params(s->model);
-  ddpc_ckpt_section sections[7];
-  int n = 0;
-  char run[sizeof s->run_id + sizeof s->started_at + 2];
-  snprintf(run, sizeof run, "%s %s", s->run_id, s->started_at);
-  unsigned char meta_bytes[DDPC_CKPT_META_BYTES];
-  ddpc_ckpt_meta_encode(meta, meta_bytes);
-  sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_META, "meta", meta_bytes, sizeof meta_bytes};
-  sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_PARAMS, "params", params->data, params->count * sizeof(float)};
-  if (s->opt_state.m.data)
-    sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_OPTIM_M, "optim_m", s->opt_state.m.data, s->opt_state.m.count * sizeof(float)};
-  if (s->opt_state.v.data)
-    sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_OPTIM_V, "optim_v", s->opt_state.v.data, s->opt_state.v.count * sizeof(float)};
-  sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_HISTORY, "history", s->history.epochs,
-                                      (size_t)s->history.count * sizeof(ddpc_epoch_metrics)};
-  sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_CONFIG, "config", s->cfg.resolved_yaml, strlen(s->cfg.resolved_yaml)};
-  sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_RUN, "run", run, strlen(run)};
-  return ddpc_checkpoint_write(path, sections, n);
+  // Host views: a GPU run's arrays are copied down, so the file is the same whatever wrote it.
+  float *copies[3] = {NULL, NULL, NULL};
+  const float *params = train_device_host_view(ddpc_model_params(s->model), &copies[0]);
+  const float *m = s->opt_state.m.data ? train_device_host_view(&s->opt_state.m, &copies[1]) : NULL;
+  const float *v = s->opt_state.v.data ? train_device_host_view(&s->opt_state.v, &copies[2]) : NULL;
+  int rc = -1;
+  if (params && (m || !s->opt_state.m.data) && (v || !s->opt_state.v.data)) {
+    ddpc_ckpt_section sections[7];
+    int n = 0;
+    char run[sizeof s->run_id + sizeof s->started_at + 2];
+    snprintf(run, sizeof run, "%s %s", s->run_id, s->started_at);
+    unsigned char meta_bytes[DDPC_CKPT_META_BYTES];
+    ddpc_ckpt_meta_encode(meta, meta_bytes);
+    sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_META, "meta", meta_bytes, sizeof meta_bytes};
+    sections[n++] =
+        (ddpc_ckpt_section){DDPC_CKPT_PARAMS, "params", params, ddpc_model_params(s->model)->count * sizeof(float)};
+    if (m) sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_OPTIM_M, "optim_m", m, s->opt_state.m.count * sizeof(float)};
+    if (v) sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_OPTIM_V, "optim_v", v, s->opt_state.v.count * sizeof(float)};
+    sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_HISTORY, "history", s->history.epochs,
+                                        (size_t)s->history.count * sizeof(ddpc_epoch_metrics)};
+    sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_CONFIG, "config", s->cfg.resolved_yaml, strlen(s->cfg.resolved_yaml)};
+    sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_RUN, "run", run, strlen(run)};
+    rc = ddpc_checkpoint_write(path, sections, n);
+  }
+  for (int i = 0; i < 3; i++) free(copies[i]);
+  return rc;
 }
 
 int train_checkpoint_save(train_session *s) {
@@ -257,14 +265,20 @@ static int checkpoint_load(train_session *s, ddpc_checkpoint **out) {
   return rc;
 }
 
-/* Copies `bytes` of section id (or zeros when absent on rank 0) to every rank. */
-static int checkpoint_broadcast(train_session *s, const ddpc_checkpoint *ck, uint32_t id, void *dst, size_t bytes) {
+/* Copies section id (or zeros when absent on rank 0) into buffer b on every rank: through
+ * the host (the broadcast is MPI's), then up to the GPU for a GPU run. */
+static int checkpoint_broadcast(train_session *s, const ddpc_checkpoint *ck, uint32_t id, ddpc_buffer *b) {
+  size_t bytes = b->count * sizeof(float);
+  float *dst = train_device_host_target(b);
+  if (!dst) return -1;
   if (s->comm->rank == 0) {
     size_t have = 0;
     const void *src = ddpc_checkpoint_section(ck, id, &have);
     if (src && have == bytes) memcpy(dst, src, bytes);
   }
-  return s->comm->ops->broadcast(s->comm, dst, bytes, 0);
+  int rc = s->comm->ops->broadcast(s->comm, dst, bytes, 0);
+  int up = train_device_commit_host_target(b, dst);
+  return rc != 0 ? rc : up;
 }
 
 /* Rank 0: the run id and start time of the run the checkpoint belongs to, so meta.json
@@ -303,14 +317,11 @@ int train_checkpoint_restore(train_session *s) {
     ddpc_checkpoint_section(ck, DDPC_CKPT_HISTORY, &bytes);
     history = (int64_t)(bytes / sizeof(ddpc_epoch_metrics));
   }
-  ddpc_buffer *params = ddpc_model_params(s->model);
   rc = s->comm->ops->broadcast(s->comm, &meta, sizeof meta, 0);
   if (rc == 0) rc = s->comm->ops->broadcast(s->comm, &history, sizeof history, 0);
-  if (rc == 0) rc = checkpoint_broadcast(s, ck, DDPC_CKPT_PARAMS, params->data, params->count * sizeof(float));
-  if (rc == 0 && s->opt_state.m.data)
-    rc = checkpoint_broadcast(s, ck, DDPC_CKPT_OPTIM_M, s->opt_state.m.data, s->opt_state.m.count * sizeof(float));
-  if (rc == 0 && s->opt_state.v.data)
-    rc = checkpoint_broadcast(s, ck, DDPC_CKPT_OPTIM_V, s->opt_state.v.data, s->opt_state.v.count * sizeof(float));
+  if (rc == 0) rc = checkpoint_broadcast(s, ck, DDPC_CKPT_PARAMS, ddpc_model_params(s->model));
+  if (rc == 0 && s->opt_state.m.data) rc = checkpoint_broadcast(s, ck, DDPC_CKPT_OPTIM_M, &s->opt_state.m);
+  if (rc == 0 && s->opt_state.v.data) rc = checkpoint_broadcast(s, ck, DDPC_CKPT_OPTIM_V, &s->opt_state.v);
   for (int64_t i = 0; rc == 0 && i < history; i++) {
     ddpc_epoch_metrics m;
     memset(&m, 0, sizeof m);

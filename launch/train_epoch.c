@@ -18,14 +18,6 @@ static void train_gather(train_session *s, const ddpc_split *split, const uint32
   ddpc_data_gather(&s->data, split, pos, n, s->batch_x, cls ? s->batch_labels : NULL, cls ? NULL : s->batch_targets);
 }
 
-/* grad_scale: the loss gradient is d(loss_sum / grad_scale); training passes batch x world
- * so that the ranks' summed gradients are their average, with no pass of its own. */
-static ddpc_loss_result train_loss(train_session *s, const float *out, int n, float *dout, double grad_scale) {
-  bool cls = train_is_classification(s);
-  return ddpc_loss_compute(s->cfg.loss, out, cls ? s->batch_labels : NULL, cls ? NULL : s->batch_targets, n,
-                           s->out_width, dout, grad_scale);
-}
-
 /* Mean loss and accuracy over a split; each rank takes every size-th sample and the sums
  * are reduced, so every sample counts exactly once whatever the world size. */
 int train_evaluate(train_session *s, const ddpc_split *split, double *loss, double *accuracy) {
@@ -38,8 +30,11 @@ int train_evaluate(train_session *s, const ddpc_split *split, double *loss, doub
   for (uint32_t at = 0; at < mine; at += (uint32_t)s->cfg.train.eval_batch_size) {
     int n = (int)(mine - at < (uint32_t)s->cfg.train.eval_batch_size ? mine - at : (uint32_t)s->cfg.train.eval_batch_size);
     train_gather(s, split, s->positions + at, n);
-    const float *out = ddpc_model_forward(s->model, s->batch_x, n, &ctx);
-    ddpc_loss_result r = train_loss(s, out, n, NULL, (double)n);
+    const float *out = train_device_forward(s, n, &ctx);
+    if (!out || train_device_loss_add(s, out, n, false, (double)n) != 0) return -1;
+    // One wait a batch: the next gather reuses the staging buffers the device reads.
+    ddpc_loss_result r;
+    if (train_device_loss_take(s, &r) != 0) return -1;
     sums[0] += r.loss_sum;
     sums[1] += (double)r.correct;
   }
@@ -90,8 +85,10 @@ static ddpc_loss_result train_step(train_session *s, const uint32_t *pos, int n,
   ddpc_comm_set_step(s->comm, s->step);
   train_gather(s, &s->data.train, pos, n);
   ddpc_forward_ctx ctx = {true, cfg->seed, (uint64_t)s->step};
-  const float *out = ddpc_model_forward(s->model, s->batch_x, n, &ctx);
-  ddpc_loss_result r = train_loss(s, out, n, s->dout, (double)n * s->comm->size);
+  const float *out = train_device_forward(s, n, &ctx);
+  // grad_scale: the loss gradient is d(loss_sum / grad_scale); batch x world makes the
+  // ranks' summed gradients their average, with no pass of its own.
+  if (!out || train_device_loss_add(s, out, n, true, (double)n * s->comm->size) != 0) train_abort(s);
   if (s->step == s->fail_step && s->comm->rank == s->fail_rank) {
     if (s->fail_action == 'k') raise(SIGKILL);
     if (s->fail_action == 't') raise(SIGTERM);
@@ -104,31 +101,25 @@ static ddpc_loss_result train_step(train_session *s, const uint32_t *pos, int n,
     }
   }
   if (ddpc_grad_sync_begin(s->sync) != 0) train_abort(s);
-  ddpc_model_backward(s->model, s->dout, n, ddpc_grad_sync_layer_ready, s->sync);
+  ddpc_model_backward(s->model, train_device_dout(s), n, ddpc_grad_sync_layer_ready, s->sync);
   ddpc_grad_parts parts;
   if (ddpc_grad_sync_finish(s->sync, &parts) != 0) train_abort(s);
-  float scale = 1.0f;
-  if (cfg->train.grad_clip > 0)
-    ddpc_clip_grad_norm_parts(parts.parts, parts.n_parts, ddpc_model_param_count(s->model), cfg->train.grad_clip,
-                              &scale);
   s->lr = ddpc_schedule_lr(&cfg->schedule, cfg->optimizer.lr, s->step, s->steps_per_epoch, total_steps);
-  ddpc_optimizer_step_parts(&s->opt_state, ddpc_model_params(s->model), parts.parts, parts.n_parts, scale, s->lr);
+  train_device_update(s, &parts, s->lr);
+  // After the whole step is queued: on the GPU this is the step's one wait.
+  ddpc_loss_result r;
+  if (train_device_loss_take(s, &r) != 0) train_abort(s);
   if (cfg->train.log_every_steps > 0 && s->step % cfg->train.log_every_steps == 0) train_log_step(s, &r, n, s->lr);
   s->step++;
   return r;
 }
 
-/* Whether every parameter is finite. A non-finite gradient does not always show in the
- * loss of its own step, but the optimizer writes it into the parameters, so checking them
- * at each flag check covers the gradients of every step since the last one. */
-static bool train_params_finite(const train_session *s) {
-  const ddpc_buffer *p = ddpc_model_params(s->model);
-  return ddpc_floats_all_finite(p->data, p->count);
-}
-
 /* Every rank learns whether any rank saw a stop signal or a non-finite loss or parameter. */
 static bool train_flags_raised(train_session *s, bool nonfinite) {
-  nonfinite = nonfinite || !train_params_finite(s);
+  // A non-finite gradient does not always show in the loss of its own step, but the
+  // optimizer writes it into the parameters: checking them here covers the gradients of
+  // every step since the last check (on the GPU, see train_device_all_finite).
+  nonfinite = nonfinite || !train_device_all_finite(s);
   double flags[2] = {ddpc_signals_pending() ? 1.0 : 0.0, nonfinite ? 1.0 : 0.0};
   if (s->comm->ops->allreduce_double(s->comm, flags, 2) != 0) train_abort(s);
   s->facts.stop_signal = flags[0] > 0;

@@ -55,10 +55,18 @@ typedef struct train_session {
   char fail_action;         // ...by 'f'ailing, or raising SIG'k'ILL, SIG't'ERM or SIG'u'SR1
   int out_width;            // model outputs per sample
   int max_batch;            // largest batch the model was built for
-  float *batch_x;           // (max_batch, features) prepared inputs
-  int32_t *batch_labels;    // (max_batch) class labels, classification
-  float *batch_targets;     // (max_batch, target_width) targets, regression
-  float *dout;              // (batch_size, out_width) loss gradient
+  float *batch_x;           // (max_batch, features) prepared inputs (host; page-locked for cuda)
+  int32_t *batch_labels;    // (max_batch) class labels, classification (host)
+  float *batch_targets;     // (max_batch, target_width) targets, regression (host)
+  float *dout;              // (batch_size, out_width) loss gradient (cpu)
+  ddpc_loss_result loss_pending;  // cpu: loss sums added since the last train_device_loss_take
+  bool device_open;         // cuda: the GPU was opened (closed when the session ends)
+  float *dev_x;             // cuda: batch_x on the GPU
+  int32_t *dev_labels;      // cuda: batch_labels on the GPU
+  float *dev_targets;       // cuda: batch_targets on the GPU
+  float *dev_dout;          // cuda: the loss gradient on the GPU
+  struct ddpc_loss_cuda *loss_gpu;  // cuda: the loss's device scratch and running sums
+  struct ddpc_clip_cuda *clip_gpu;  // cuda: the gradient norm's device scratch
   uint32_t *positions;      // this rank's sample order for the epoch
   uint32_t per_rank;        // training samples each rank takes per epoch (equal on all ranks)
   int64_t steps_per_epoch;  // optimizer steps per epoch
@@ -88,6 +96,33 @@ typedef struct train_session {
   char started_at[32];      // ISO 8601 time this process started
   char run_id[33];          // random hex identifying this run (kept across resumes in meta.json)
 } train_session;
+
+/* train_device.c: what differs between device: cpu and cuda. */
+/* cuda: opens the local rank's GPU and, with several ranks, replaces s->comm by the NCCL
+ * communicator (on failure s->comm is NULL: no collective can follow). cpu: nothing. */
+int train_device_open(train_session *s);
+void train_device_close(train_session *s);
+/* The batch buffers (host staging, and their GPU copies for cuda), the loss and norm scratch. */
+int train_device_alloc_batches(train_session *s, size_t features);
+void train_device_free(train_session *s);
+/* The model's output for the batch gathered into batch_x (copied up first for cuda). */
+const float *train_device_forward(train_session *s, int n, const ddpc_forward_ctx *ctx);
+/* Adds the loss of out (n samples) to the running sums, and writes its gradient (scaled by
+ * 1/grad_scale) when with_grad; take returns the sums since the last take and waits for the
+ * device. */
+int train_device_loss_add(train_session *s, const float *out, int n, bool with_grad, double grad_scale);
+int train_device_loss_take(train_session *s, ddpc_loss_result *sums);
+/* The loss gradient backward starts from (where train_device_loss_add wrote it). */
+const float *train_device_dout(const train_session *s);
+/* Clipping (train.grad_clip) and the optimizer step on the averaged gradient. */
+void train_device_update(train_session *s, const ddpc_grad_parts *parts, float lr);
+/* cpu: no parameter is inf or NaN; cuda: this step's gradient norm is finite. */
+bool train_device_all_finite(train_session *s);
+/* A host view of b (b's memory, or a copy in *copy for the caller to free); NULL on error. */
+const float *train_device_host_view(const ddpc_buffer *b, float **copy);
+/* Host memory to fill b through (b's memory, or a buffer), then commit copies it up and frees. */
+float *train_device_host_target(const ddpc_buffer *b);
+int train_device_commit_host_target(ddpc_buffer *b, float *host);
 
 /* train_setup.c */
 int train_agree(train_session *s, int rc);

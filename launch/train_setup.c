@@ -97,12 +97,12 @@ static int train_load_data(train_session *s) {
 static int train_setup_model(train_session *s) {
   ddpc_config *cfg = &s->cfg;
   s->max_batch = cfg->train.batch_size > cfg->train.eval_batch_size ? cfg->train.batch_size : cfg->train.eval_batch_size;
-  if (ddpc_model_create(&s->model, cfg->layers, cfg->n_layers, s->data.shape, s->max_batch, DDPC_DEVICE_CPU) != 0)
+  if (ddpc_model_create(&s->model, cfg->layers, cfg->n_layers, s->data.shape, s->max_batch, cfg->device) != 0)
     return ddpc_error_prefix("%s: ", cfg->source_path);
   ddpc_shape out = ddpc_model_output_shape(s->model);
   s->out_width = (int)ddpc_shape_size(out);
   if (train_check_compatible(s) != 0) return -1;
-  if (ddpc_optimizer_init(&s->opt_state, &cfg->optimizer, ddpc_model_param_count(s->model), DDPC_DEVICE_CPU) != 0) return -1;
+  if (ddpc_optimizer_init(&s->opt_state, &cfg->optimizer, ddpc_model_param_count(s->model), cfg->device) != 0) return -1;
 
   uint32_t n = s->data.train.count;
   uint32_t world = (uint32_t)s->comm->size;
@@ -115,24 +115,25 @@ static int train_setup_model(train_session *s) {
                           cfg->source_path, n, s->per_rank, world, cfg->train.batch_size);
   s->progress.steps_per_epoch = s->steps_per_epoch;
 
-  size_t features = ddpc_shape_size(s->data.shape);
-  s->batch_x = ddpc_alloc_aligned((size_t)s->max_batch * features * sizeof(float), "batch inputs");
-  s->batch_labels = ddpc_calloc((size_t)s->max_batch, sizeof(int32_t), "batch labels");
-  s->batch_targets = ddpc_alloc_aligned((size_t)s->max_batch * (s->data.target_width + 1) * sizeof(float), "batch targets");
-  s->dout = ddpc_alloc_aligned((size_t)s->max_batch * (size_t)s->out_width * sizeof(float), "loss gradient");
+  if (train_device_alloc_batches(s, ddpc_shape_size(s->data.shape)) != 0) return -1;
   uint32_t largest = n > s->data.val.count ? n : s->data.val.count;
   if (s->data.test.count > largest) largest = s->data.test.count;
   s->positions = ddpc_calloc(largest, sizeof(uint32_t), "sample order");
-  if (!s->batch_x || !s->batch_labels || !s->batch_targets || !s->dout || !s->positions) return -1;
+  if (!s->positions) return -1;
   return ddpc_grad_sync_create(&s->sync, s->comm, s->model, &cfg->comm);
 }
 
 /* Rank 0 initialises the parameters and broadcasts them; every rank then proves it holds
- * the same replica by comparing checksums. */
+ * the same replica by comparing checksums. On the GPU every rank initialises its own: the
+ * weights are drawn on the host from the seed (core/layer_cuda.cu), so they are the same
+ * bits everywhere, and the checksum proves it without a copy through the host. */
 static int train_init_params(train_session *s) {
   ddpc_buffer *params = ddpc_model_params(s->model);
-  if (s->comm->rank == 0) ddpc_model_init_params(s->model, s->cfg.seed);
-  if (s->comm->ops->broadcast(s->comm, params->data, params->count * sizeof(float), 0) != 0) return -1;
+  if (s->comm->rank == 0 || params->device != DDPC_DEVICE_CPU) ddpc_model_init_params(s->model, s->cfg.seed);
+  if (params->device == DDPC_DEVICE_CPU &&
+      s->comm->ops->broadcast(s->comm, params->data, params->count * sizeof(float), 0) != 0)
+    return -1;
+  if (ddpc_device_sync(params->device) != 0) return -1;
   uint32_t crc = ddpc_model_params_crc32(s->model);
   return train_check_same(s, &crc, sizeof crc, "initial parameters (checksum)");
 }
@@ -163,16 +164,12 @@ static bool train_custom_stop_fired(const ddpc_config *cfg, const ddpc_machine_f
   return true;
 }
 
-/* `device: cuda`: every rank asks for a GPU of its own (a missing driver or GPU is a
- * message, not a crash), then the run is refused: the CUDA layers, losses, optimizers and
- * NCCL all-reduce exist (README "GPU (CUDA)") but this training loop does not drive them
- * yet, and training on the CPU instead would silently ignore the config. */
+/* `device: cuda`: every rank asks for a GPU of its own first, so a missing driver or GPU
+ * is one message naming the config, not a crash later. */
 static int train_check_device(const train_session *s) {
   if (s->cfg.device == DDPC_DEVICE_CPU) return 0;
   if (ddpc_device_probe(s->cfg.device, NULL) != 0) return ddpc_error_prefix("%s: ", s->cfg.source_path);
-  return ddpc_error_set("%s: device: %s is not yet wired into training (`ddpc train` runs on the CPU only for now); "
-                        "use device: cpu",
-                        s->cfg.source_path, ddpc_device_name(s->cfg.device));
+  return 0;
 }
 
 /* Everything before the first step, each phase agreed on by all ranks (train_agree). */
@@ -186,6 +183,8 @@ int train_prepare(train_session *s) {
                        "resolved config (every rank must load the same file with the same --set overrides)") != 0)
     return -1;
   if (train_agree(s, train_check_device(s)) != 0) return -1;
+  // Its failure may leave no communicator to agree through: every rank fails by itself.
+  if (train_device_open(s) != 0) return -1;
   s->run_dir = opt->run_dir ? opt->run_dir : s->cfg.output_dir;
   ddpc_progress_init(&s->progress, stdout, opt->quiet || s->comm->rank != 0, s->cfg.stop.max_epochs, 0);
   if (train_agree(s, train_files_open(s)) != 0 || train_load_data(s) != 0) return -1;

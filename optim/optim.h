@@ -42,6 +42,11 @@ void ddpc_optimizer_step(ddpc_optimizer *opt, ddpc_buffer *params, const ddpc_bu
  * scale 1 it is exactly ddpc_optimizer_step. */
 void ddpc_optimizer_step_parts(ddpc_optimizer *opt, ddpc_buffer *params, const float *const *parts, int n_parts,
                                float scale, float lr);
+/* The update of ddpc_optimizer_step for GPU buffers (params and grads on the GPU) with the
+ * gradient scaled by the clipping factor ddpc_clip_grad_norm_cuda left on the device at
+ * d_scale (NULL: no scaling), so a clipped step needs no host synchronisation. */
+void ddpc_optimizer_step_device_scaled(ddpc_optimizer *opt, ddpc_buffer *params, const float *grads,
+                                       const float *d_scale, float lr);
 /* "sgd", "adam", "adamw" and back (exact, lower case); parse returns -1 for an unknown
  * name without recording an error, so the caller can name the file and place. */
 const char *ddpc_optimizer_name(ddpc_optimizer_kind kind);

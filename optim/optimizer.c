@@ -196,6 +196,32 @@ static void adam_step(const ddpc_optimizer_scalars *k, float *restrict p, const 
   }
 }
 
+/* Counts the step and returns its scalars, after checking the state fits params. */
+static ddpc_optimizer_scalars optimizer_begin_step(ddpc_optimizer *opt, const ddpc_buffer *params, float lr) {
+  if (opt->m.data) check_count("first moment", opt->m.count, params->count);
+  if (opt->v.data) check_count("second moment", opt->v.count, params->count);
+  opt->steps++;
+  return ddpc_optimizer_scalars_at(&opt->cfg, lr, opt->steps);
+}
+
+/* The GPU update (optim/optimizer_cuda.cu); a GPU buffer cannot exist without CUDA. */
+static void optimizer_cuda_update(const ddpc_optimizer *opt, const ddpc_optimizer_scalars *k, ddpc_buffer *params,
+                                  const float *g, float scale, const float *d_scale) {
+#ifdef DDPC_HAVE_CUDA
+  ddpc_optimizer_cuda_step(opt, k, params->data, g, scale, d_scale, params->count);
+#else
+  (void)opt, (void)k, (void)params, (void)g, (void)scale, (void)d_scale;
+  fprintf(stderr, "ddpc_optimizer_step: GPU buffers in a build without CUDA\n");
+  abort();
+#endif
+}
+
+void ddpc_optimizer_step_device_scaled(ddpc_optimizer *opt, ddpc_buffer *params, const float *grads,
+                                       const float *d_scale, float lr) {
+  const ddpc_optimizer_scalars k = optimizer_begin_step(opt, params, lr);
+  optimizer_cuda_update(opt, &k, params, grads, 1.0f, d_scale);
+}
+
 void ddpc_optimizer_step_parts(ddpc_optimizer *opt, ddpc_buffer *params, const float *const *parts, int n_parts,
                                float scale, float lr) {
   const size_t n = params->count;
@@ -203,19 +229,14 @@ void ddpc_optimizer_step_parts(ddpc_optimizer *opt, ddpc_buffer *params, const f
     fprintf(stderr, "ddpc_optimizer_step_parts: %d gradient parts, expected at least 1\n", n_parts);
     abort();
   }
-  if (opt->m.data) check_count("first moment", opt->m.count, n);
-  if (opt->v.data) check_count("second moment", opt->v.count, n);
-  opt->steps++;
-  const ddpc_optimizer_scalars k = ddpc_optimizer_scalars_at(&opt->cfg, lr, opt->steps);
+  const ddpc_optimizer_scalars k = optimizer_begin_step(opt, params, lr);
   if (params->device == DDPC_DEVICE_CUDA) {
     // One part only: on the GPU the all-reduce (NCCL) has summed the ranks already.
     if (n_parts != 1) {
       fprintf(stderr, "ddpc_optimizer_step_parts: %d gradient parts on the GPU, expected 1\n", n_parts);
       abort();
     }
-#ifdef DDPC_HAVE_CUDA
-    ddpc_optimizer_cuda_step(opt, &k, params->data, parts[0], scale, NULL, n);
-#endif
+    optimizer_cuda_update(opt, &k, params, parts[0], scale, NULL);
     return;
   }
   if (opt->cfg.kind == DDPC_OPTIMIZER_SGD)

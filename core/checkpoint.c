@@ -568,7 +568,7 @@ static void checkpoint_files_free(checkpoint_file *files, int n) {
 }
 
 /* The ckpt-*.ddpc files of run_dir/checkpoints, newest first. Returns 0 (n may be 0; a
- * missing folder holds none) or -1. *dir receives the folder (caller frees). */
+ * missing folder holds none) and *dir the folder (caller frees), or -1 with nothing to free. */
 static int checkpoint_list(const char *run_dir, char **dir_out, checkpoint_file **out, int *n_out) {
   *out = NULL;
   *n_out = 0;
@@ -576,7 +576,13 @@ static int checkpoint_list(const char *run_dir, char **dir_out, checkpoint_file 
   if (!dir) return -1;
   *dir_out = dir;
   DIR *d = opendir(dir);
-  if (!d) return errno == ENOENT ? 0 : ddpc_error_set("cannot list '%s': %s", dir, strerror(errno));
+  if (!d && errno == ENOENT) return 0;
+  if (!d) {
+    ddpc_error_set("cannot list '%s': %s", dir, strerror(errno));
+    free(dir);
+    *dir_out = NULL;
+    return -1;
+  }
   checkpoint_file *files = NULL;
   int n = 0, cap = 0, rc = 0;
   for (struct dirent *ent; (ent = readdir(d)) != NULL;) {
@@ -602,6 +608,8 @@ static int checkpoint_list(const char *run_dir, char **dir_out, checkpoint_file 
   closedir(d);
   if (rc != 0) {
     checkpoint_files_free(files, n);
+    free(dir);
+    *dir_out = NULL;
     return -1;
   }
   if (n > 1) qsort(files, (size_t)n, sizeof *files, checkpoint_file_newer_first);
@@ -616,10 +624,7 @@ int ddpc_checkpoint_find_latest(const char *run_dir, char **path, ddpc_checkpoin
   char *dir = NULL;
   checkpoint_file *files;
   int n;
-  if (checkpoint_list(run_dir, &dir, &files, &n) != 0) {
-    free(dir);
-    return -1;
-  }
+  if (checkpoint_list(run_dir, &dir, &files, &n) != 0) return -1;
   free(dir);
   int rc = 1;
   for (int i = 0; i < n && rc == 1; i++) {
@@ -650,10 +655,7 @@ int ddpc_checkpoint_exists(const char *run_dir) {
   char *dir = NULL;
   checkpoint_file *files;
   int n;
-  if (checkpoint_list(run_dir, &dir, &files, &n) != 0) {
-    free(dir);
-    return -1;
-  }
+  if (checkpoint_list(run_dir, &dir, &files, &n) != 0) return -1;
   checkpoint_files_free(files, n);
   char *best = dir ? ddpc_format("%s/best.ddpc", dir) : NULL;
   int rc = n > 0 || (best && access(best, F_OK) == 0) ? 1 : 0;
@@ -667,10 +669,7 @@ int ddpc_checkpoint_prune(const char *run_dir, int keep_last) {
   char *dir = NULL;
   checkpoint_file *files;
   int n;
-  if (checkpoint_list(run_dir, &dir, &files, &n) != 0) {
-    free(dir);
-    return -1;
-  }
+  if (checkpoint_list(run_dir, &dir, &files, &n) != 0) return -1;
   int rc = 0;
   for (int i = keep_last; i < n && rc == 0; i++)
     if (unlink(files[i].path) != 0 && errno != ENOENT)

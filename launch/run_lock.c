@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +31,12 @@ int ddpc_run_lock_take(const char *run_dir, double wait_seconds) {
     struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     if (fcntl(fd, F_SETLK, &lock) == 0) break;
     int err = errno;
+    if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS) {
+      // A filesystem without locks (some NFS set-ups): training must still run there.
+      fprintf(stderr, "ddpc: warning: %s: this filesystem offers no locks (%s); nothing keeps a second training out "
+                      "of %s\n", path, strerror(err), run_dir);
+      break;
+    }
     if ((err != EACCES && err != EAGAIN) || ddpc_time_seconds() >= deadline) {
       if (err == EACCES || err == EAGAIN)
         ddpc_error_set("%s: another training is running in this run directory (it holds %s); wait for it to end, "

@@ -11,7 +11,8 @@
 /* Takes the lock of run_dir (which must exist), waiting up to wait_seconds for another
  * holder to end. Returns the descriptor to keep open for the run's life (closing it, or
  * any other descriptor of the file in this process, releases the lock), or -1 with one
- * message naming the directory. */
+ * message naming the directory. On a filesystem without locks it warns on stderr and
+ * returns the descriptor unlocked: the run goes on unguarded rather than not at all. */
 int ddpc_run_lock_take(const char *run_dir, double wait_seconds);
 
 /* 1 when another process holds run_dir's lock, 0 when none does (also when it was never

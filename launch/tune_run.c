@@ -23,6 +23,7 @@
 #include "core/sysinfo.h"
 #include "launch/launcher.h"
 #include "launch/run_lock.h"
+#include "launch/run_summary.h"
 #include "launch/tune_asha.h"
 #include "launch/tune_slurm.h"
 #include "launch/tune_store.h"
@@ -366,7 +367,7 @@ static void tune_record_end(tune_loop *t, tune_live *l, const ddpc_tune_trial_ex
     l->rec.reason = ddpc_format("timed out: stopped after %g s (tune.trial_max_seconds), exit code %d",
                                 t->study->trial_max_seconds, e->exit_code);
   } else if (e->exit_code == 0) {
-    char *state = ddpc_tune_trial_summary_state(l->rec.run_dir);
+    char *state = ddpc_run_summary_state(l->rec.run_dir);
     l->rec.state = state && strcmp(state, "pruned") == 0 ? DDPC_TUNE_TRIAL_PRUNED : DDPC_TUNE_TRIAL_COMPLETE;
     free(state);
   } else {

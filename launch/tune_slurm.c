@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "launch/cli.h"
+#include "launch/run_summary.h"
 #include "launch/slurm_script.h"
 
 /* Warning before a time limit: the ranks then have a minute to write their checkpoint. */
@@ -194,17 +195,10 @@ int ddpc_tune_slurm_job_end(const char *job_id, const char *run_dir, ddpc_tune_t
   int rc = slurm_end_from_scontrol(job_id, e);
   if (rc >= 0) return rc;
   // Forgotten by slurmctld (it ended long ago): the run's own record of its end.
-  static const struct {
-    const char *state;  // summary.json state
-    int exit_code;      // what `ddpc train` exits with in it
-  } codes[] = {{"done", DDPC_EXIT_OK},         {"pruned", DDPC_EXIT_OK},         {"rejected", DDPC_EXIT_OK},
-               {"diverged", DDPC_EXIT_DIVERGED}, {"await_review", DDPC_EXIT_AWAIT_REVIEW},
-               {"preempted", DDPC_EXIT_PREEMPTED}, {"failed", DDPC_EXIT_FAILED}};
-  char *state = ddpc_tune_trial_summary_state(run_dir);
+  char *state = ddpc_run_summary_state(run_dir);
   e->signal = 0;
-  e->exit_code = DDPC_EXIT_FAULT;
-  for (size_t i = 0; state && i < sizeof codes / sizeof codes[0]; i++)
-    if (strcmp(state, codes[i].state) == 0) e->exit_code = codes[i].exit_code;
+  // No summary at all: the job died before the run could end (a crash, restarted).
+  e->exit_code = state ? ddpc_run_state_exit_code(state) : DDPC_EXIT_FAULT;
   free(state);
   return 1;
 }

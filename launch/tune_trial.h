@@ -68,7 +68,4 @@ int ddpc_tune_trial_write_verdict(const char *run_dir, int epoch, bool prune, co
 /* The last `max_lines` lines of a text file (malloc'd), or NULL when it cannot be read. */
 char *ddpc_tune_trial_log_tail(const char *path, int max_lines);
 
-/* The `state` field of RUN_DIR/summary.json (malloc'd: "done", "pruned", ...), or NULL. */
-char *ddpc_tune_trial_summary_state(const char *run_dir);
-
 #endif

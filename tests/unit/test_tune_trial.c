@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "launch/launcher.h"
+#include "launch/run_summary.h"
 #include "launch/tune_trial.h"
 #include "testing.h"
 
@@ -137,11 +138,17 @@ static void test_files(const char *dir) {
   free(log);
 
   char *summary = ddpc_format("%s/summary.json", dir);
-  CHECK(ddpc_tune_trial_summary_state(dir) == NULL, "no summary.json: NULL");
+  CHECK(ddpc_run_summary_state(dir) == NULL, "no summary.json: NULL");
   write_file(summary, "w", "{\"state\": \"pruned\", \"stop_reason\": \"pruned at epoch 3\"}\n");
-  char *state = ddpc_tune_trial_summary_state(dir);
+  char *state = ddpc_run_summary_state(dir);
   CHECK(state && strcmp(state, "pruned") == 0, "state: %s", state ? state : "(null)");
   free(state);
+  // What each final state means as `ddpc train`'s exit code (launcher, Slurm trials).
+  const char *states[] = {"done", "rejected", "pruned", "diverged", "await_review", "preempted", "failed", "?", NULL};
+  const int codes[] = {0, 0, 0, 3, 4, 5, 6, 1, 1};
+  for (int i = 0; i < 9; i++)
+    CHECK(ddpc_run_state_exit_code(states[i]) == codes[i], "state %s: exit code %d, expected %d",
+          states[i] ? states[i] : "(null)", ddpc_run_state_exit_code(states[i]), codes[i]);
   free(summary);
 }
 

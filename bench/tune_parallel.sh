@@ -5,6 +5,7 @@
 #      the same seed (the same 16 configurations): wall times and their ratio.
 #   2. Per-trial overhead on the tiny CSV example (1 epoch), best of 5 each:
 #      mpirun -n 1 /bin/true, mpirun -n 1 ddpc train, and a 10-trial study per trial.
+#      And a trial's fixed cost split into launch -> first step and last step -> exit.
 # Usage: bench/tune_parallel.sh [BUILD_DIR]
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,6 +69,26 @@ best "mpirun -n 1 /bin/true" mpirun "${root[@]}" -n 1 /bin/true
 t_true=$last
 best "mpirun -n 1 ddpc train (1 epoch)" mpirun "${root[@]}" -n 1 "$ddpc" train "$cfg" --run-dir {} --set train.epochs=1 --quiet
 t_train=$last
+# Where a trial's fixed cost goes, from the run's own timeline (summary.json, Unix times):
+# launch -> first step (mpirun, MPI_Init, config, cached data, model), the steps, last
+# step -> mpirun gone (test split, files, MPI_Finalize, mpirun's shutdown). Medians of 5.
+for k in 1 2 3 4 5; do
+  t0=$EPOCHREALTIME
+  mpirun "${root[@]}" -n 1 "$ddpc" train "$cfg" --run-dir "$work/split$k" --set train.epochs=1 --quiet >/dev/null 2>&1
+  t1=$EPOCHREALTIME
+  echo "$t0 $t1 $work/split$k/summary.json"
+done >"$work/split.txt"
+python3 - "$work/split.txt" <<'EOF'
+import json, statistics, sys
+rows = []
+for line in open(sys.argv[1]):
+    t0, t1, path = line.split()
+    tl = json.load(open(path))["timeline"]
+    rows.append((tl["first_step"] - float(t0), tl["last_step"] - tl["first_step"], float(t1) - tl["last_step"]))
+start, steps, end = (statistics.median(c) for c in zip(*rows))
+print(f"mpirun -n 1 ddpc train (1 epoch), medians of 5: launch -> first step {start:.3f} s, "
+      f"steps {steps * 1000:.1f} ms, last step -> exit {end:.3f} s")
+EOF
 cat >"$work/tiny.yaml" <<EOF
 base: $cfg
 tune:

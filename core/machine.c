@@ -150,10 +150,11 @@ int ddpc_machine_create(ddpc_machine **out, const ddpc_config *cfg) {
     rc = machine_add(m, DDPC_STATE_CHECKPOINT, DDPC_STATE_TRAIN_EPOCH, ddpc_strdup("checkpoint written"), NULL,
                      "checkpoint written");
   // A run that stopped at a review gate resumes here with the reviewer's answer.
-  if (rc == 0 && (cfg->review.after_epochs > 0 || cfg->review.when_enabled))
+  bool gated = cfg->review.after_epochs > 0 || cfg->review.when_enabled;
+  if (rc == 0 && gated)
     rc = machine_add(m, DDPC_STATE_AWAIT_REVIEW, DDPC_STATE_REJECTED, ddpc_strdup("review answer(reject)"),
                      ddpc_stop_cond_review_rejected, "rejected by the reviewer");
-  if (rc == 0 && (cfg->review.after_epochs > 0 || cfg->review.when_enabled))
+  if (rc == 0 && gated)
     rc = machine_add(m, DDPC_STATE_AWAIT_REVIEW, DDPC_STATE_DECIDE, ddpc_strdup("review answer(approve)"),
                      ddpc_stop_cond_review_approved, "approved by the reviewer");
   if (rc != 0) {

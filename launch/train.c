@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -169,10 +168,8 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
   s->unix_started = ddpc_time_unix();
   ddpc_time_iso8601(s->started_at, sizeof s->started_at);
   // A fresh run's identity; a resumed one takes its run's from the checkpoint.
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  snprintf(s->run_id, sizeof s->run_id, "%016llx%08x",
-           (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec, (unsigned)getpid());
+  snprintf(s->run_id, sizeof s->run_id, "%016llx%08x", (unsigned long long)(s->unix_started * 1e9),
+           (unsigned)getpid());
   s->facts.best_value = NAN;
   s->test_loss = s->test_accuracy = NAN;
   // From the start: a stop signal during set-up (data loading can take a while) is kept

@@ -32,8 +32,10 @@ static bool on_gpu(const train_session *s) { return s->cfg.device == DDPC_DEVICE
 
 int train_device_open(train_session *s) {
   if (!on_gpu(s)) return 0;
+  // A missing driver or GPU, or more ranks than GPUs, is one message naming the config.
   int rc = ddpc_device_open(DDPC_DEVICE_CUDA, s->comm->local_rank);
   if (rc == 0) s->device_open = true;
+  else ddpc_error_prefix("%s: ", s->cfg.source_path);
   if (train_agree(s, rc) != 0) return -1;
   if (s->comm->size == 1) return 0;
 #ifdef DDPC_HAVE_CUDA
@@ -57,9 +59,11 @@ int train_device_alloc_batches(train_session *s, size_t features) {
   s->batch_x = ddpc_device_alloc_staging(d, batch * features * sizeof(float), "batch inputs");
   s->batch_labels = ddpc_device_alloc_staging(d, batch * sizeof(int32_t), "batch labels");
   s->batch_targets = ddpc_device_alloc_staging(d, batch * targets * sizeof(float), "batch targets");
-  s->dout = ddpc_alloc_aligned(batch * width * sizeof(float), "loss gradient");
-  if (!s->batch_x || !s->batch_labels || !s->batch_targets || !s->dout) return -1;
-  if (!on_gpu(s)) return 0;
+  if (!s->batch_x || !s->batch_labels || !s->batch_targets) return -1;
+  if (!on_gpu(s)) {
+    s->dout = ddpc_alloc_aligned(batch * width * sizeof(float), "loss gradient");
+    return s->dout ? 0 : -1;
+  }
   s->dev_x = ddpc_device_alloc(d, batch * features * sizeof(float), "batch inputs on the GPU");
   s->dev_labels = ddpc_device_alloc(d, batch * sizeof(int32_t), "batch labels on the GPU");
   s->dev_targets = ddpc_device_alloc(d, batch * targets * sizeof(float), "batch targets on the GPU");

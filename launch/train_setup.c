@@ -164,14 +164,6 @@ static bool train_custom_stop_fired(const ddpc_config *cfg, const ddpc_machine_f
   return true;
 }
 
-/* `device: cuda`: every rank asks for a GPU of its own first, so a missing driver or GPU
- * is one message naming the config, not a crash later. */
-static int train_check_device(const train_session *s) {
-  if (s->cfg.device == DDPC_DEVICE_CPU) return 0;
-  if (ddpc_device_probe(s->cfg.device, NULL) != 0) return ddpc_error_prefix("%s: ", s->cfg.source_path);
-  return 0;
-}
-
 /* Everything before the first step, each phase agreed on by all ranks (train_agree). */
 int train_prepare(train_session *s) {
   const ddpc_train_options *opt = s->opt;
@@ -182,8 +174,8 @@ int train_prepare(train_session *s) {
   if (train_check_same(s, &hash, sizeof hash,
                        "resolved config (every rank must load the same file with the same --set overrides)") != 0)
     return -1;
-  if (train_agree(s, train_check_device(s)) != 0) return -1;
-  // Its failure may leave no communicator to agree through: every rank fails by itself.
+  // Agrees on the GPU itself; a failure of the NCCL communicator may leave none to agree
+  // through, and then every rank fails by itself.
   if (train_device_open(s) != 0) return -1;
   s->run_dir = opt->run_dir ? opt->run_dir : s->cfg.output_dir;
   ddpc_progress_init(&s->progress, stdout, opt->quiet || s->comm->rank != 0, s->cfg.stop.max_epochs, 0);

@@ -1,7 +1,8 @@
 /* Tests of the prepared-data cache and its hash: a first load misses and writes the file,
  * the second maps it (pointers into the mapping) and gathers bitwise-identical batches,
- * changed input bytes or settings miss, corrupt files are rebuilt with a warning, an
- * unwritable cache directory only warns. Times a miss and a hit on Fashion-MNIST. */
+ * changed input bytes or settings miss, corrupt files are rebuilt with a warning (also a
+ * single flipped bit anywhere in the data), an unwritable cache directory only warns.
+ * Times a miss and a hit on Fashion-MNIST. */
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -114,6 +115,84 @@ static void expect_rebuild(const ddpc_config *cfg, const ddpc_dataset *ref, cons
   if (rc == 0) ddpc_data_free(&ds);
 }
 
+/* Flips bit `bit` of byte `at` of path. */
+static void flip_bit(const char *path, long at, int bit) {
+  FILE *f = fopen(path, "r+b");
+  CHECK(f != NULL, "open %s", path);
+  if (!f) return;
+  fseek(f, at, SEEK_SET);
+  int c = fgetc(f);
+  fseek(f, at, SEEK_SET);
+  fputc(c ^ (1 << bit), f);
+  fclose(f);
+}
+
+/* One flipped bit inside a section's data is refused with the section named, and the
+ * rebuilt data equals the original; a flip anywhere else in the file never gives data
+ * that differs from the original (a hit is allowed only where nothing is read: padding). */
+static void test_flipped_bits(const ddpc_config *cfg, const ddpc_dataset *ref) {
+  ddpc_dataset hit;
+  if (ddpc_data_load(&hit, cfg) != 0 || !hit.cache_hit) {
+    CHECK(0, "flipped bits: the cache should hit first: %s", ddpc_error_message());
+    return;
+  }
+  // Section offsets, from where a hit points into the mapping.
+  const char *base = ((const ddpc_data_store *)hit.internal)->map;
+  struct {
+    const void *at;    // start of the section in the mapping
+    size_t inside;     // byte within the section to damage
+    const char *name;  // as the warning names it
+  } sections[] = {
+      {hit.fit.x, 17, "training-file samples"},  {hit.fit.labels, 4 * 39 + 3, "training-file labels"},
+      {hit.test_table.x, 0, "test-file samples"}, {hit.test_table.labels, 4 * 11, "test-file labels"},
+      {hit.train.rows, 1, "training split rows"}, {hit.val.rows, 0, "validation split rows"},
+      {hit.test.rows, 2, "test split rows"},      {hit.scale, 4 * 19 + 1, "preprocessing scales"},
+      {hit.shift, 6, "preprocessing shifts"},
+  };
+  long offsets[sizeof sections / sizeof *sections];
+  for (size_t i = 0; i < sizeof sections / sizeof *sections; i++)
+    offsets[i] = (long)((const char *)sections[i].at - base) + (long)sections[i].inside;
+  size_t file_size = ((const ddpc_data_store *)hit.internal)->map_size;
+  ddpc_data_free(&hit);
+  for (size_t i = 0; i < sizeof sections / sizeof *sections; i++) {
+    for (int bit = 0; bit < 8; bit += 7) {
+      flip_bit(ref->cache_path, offsets[i], bit);
+      char *warning = ddpc_format("its %s are damaged (CRC32 mismatch)", sections[i].name);
+      expect_rebuild(cfg, ref, warning);
+      free(warning);
+    }
+  }
+  // Every 37th byte of the file, header and padding included: a hit must hold the original.
+  int refused = 0, hits = 0;
+  for (size_t at = 0; at < file_size; at += 37) {
+    flip_bit(ref->cache_path, (long)at, (int)(at % 8));
+    ddpc_dataset ds;
+    fixture_capture_begin();
+    int rc = ddpc_data_load(&ds, cfg);
+    char *err = fixture_capture_end();
+    CHECK(rc == 0, "byte %zu flipped: the load still works: %s", at, ddpc_error_message());
+    if (rc != 0) {
+      free(err);
+      continue;
+    }
+    if (ds.cache_hit) {
+      hits++;
+      CHECK(err[0] == '\0', "byte %zu flipped: a hit says nothing, got '%s'", at, err);
+      check_same(ref, &ds, "a hit after a flipped bit in padding");
+      ddpc_data_free(&ds);
+      flip_bit(ref->cache_path, (long)at, (int)(at % 8));  // undo it, for the next byte
+    } else {
+      refused++;
+      CHECK(strstr(err, "ignored and rebuilt") != NULL && strchr(err, '\n') == strchr(err, '\0') - 1,
+            "byte %zu flipped: one warning line, got '%s'", at, err);
+      check_same(ref, &ds, "rebuilt after a flipped bit");
+      ddpc_data_free(&ds);
+    }
+    free(err);
+  }
+  CHECK(refused > 0 && refused > hits, "flips refused %d times, in padding %d times", refused, hits);
+}
+
 static void test_idx_cache(void) {
   char *images = fixture_path("tr-img.gz"), *labels = fixture_path("tr-lab.gz");
   char *timages = fixture_path("te-img"), *tlabels = fixture_path("te-lab");
@@ -167,6 +246,8 @@ static void test_idx_cache(void) {
     check_same(&miss, &hit, "hit");
     ddpc_data_free(&hit);
   }
+
+  test_flipped_bits(&cfg, &miss);
 
   // Corrupt caches: truncated, bad magic, a file of another key under this name.
   char *path = ddpc_strdup(miss.cache_path);

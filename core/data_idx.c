@@ -2,10 +2,13 @@
  * number 0x000008NN (0x08 = unsigned byte data, NN = number of dimensions) and the
  * dimensions, then the bytes. Files may be gzip-compressed or raw; zlib tells them apart
  * by the gzip magic, never by the file name. Byte offsets in errors are offsets into the
- * uncompressed stream. */
+ * uncompressed stream. The header's sizes are not trusted for memory: a raw file's length
+ * is checked against them before anything is allocated, and a gzip file's buffer grows
+ * only as decompressed bytes arrive, so a lying header costs an error, not gigabytes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -21,6 +24,7 @@
 typedef struct {
   gzFile f;          // zlib stream (reads raw files as they are)
   const char *path;  // for messages
+  uint64_t size;     // bytes of the file on disk (compressed, for a gzip file)
   uint64_t offset;   // uncompressed bytes consumed
   bool gz;           // the file is gzip-compressed
   bool truncated;    // zlib saw the compressed stream end early
@@ -31,6 +35,13 @@ static int idx_open(idx_file *in, const char *path) {
   in->path = path;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ddpc_error_set("%s: byte 0: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return ddpc_error_set("%s: byte 0: cannot open: %s", path, strerror(err));
+  }
+  in->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : UINT64_MAX;  // a pipe's length is unknown
   in->f = gzdopen(fd, "rb");
   if (!in->f) {
     close(fd);
@@ -123,24 +134,65 @@ static int idx_read_header(idx_file *in, uint32_t want, uint32_t *dims) {
   return 0;
 }
 
-/* Reads exactly `bytes` of data after the header into buf; errors when the file is shorter
- * or longer than the header says. dims_text describes the header's dims, e.g. "10000x28x28". */
-static int idx_read_data(idx_file *in, void *buf, uint64_t bytes, const char *dims_text) {
-  uint64_t start = in->offset;
-  int64_t got = idx_read(in, buf, bytes);
-  if (got < 0) return -1;
-  uint64_t expected = start + bytes;
-  uint64_t actual = start + (uint64_t)got;
-  if ((uint64_t)got == bytes) {
+/* The size error: where the data ends, what the header declares and what the file has.
+ * `what` describes the declared data, e.g. "10000 images of 28x28 bytes". */
+static int idx_size_error(const idx_file *in, uint64_t header, uint64_t actual, uint64_t expected,
+                          const char *what) {
+  return ddpc_error_set("%s: byte %llu: the file has %llu bytes%s, the header declares %s (%llu bytes with the "
+                        "%llu-byte header)%s",
+                        in->path, (unsigned long long)(actual < expected ? actual : expected),
+                        (unsigned long long)actual, in->gz ? " uncompressed" : "", what,
+                        (unsigned long long)expected, (unsigned long long)header,
+                        in->truncated ? " (the gzip stream is truncated)" : "");
+}
+
+/* Reads exactly `bytes` of data after the header into a new buffer (*out, freed by the
+ * caller); errors when the file is shorter or longer than the header says. A raw file's
+ * length is checked first; a gzip stream's buffer grows as data arrives, capped at
+ * `bytes`, so memory follows what the file really holds. */
+static int idx_read_data(idx_file *in, uint64_t bytes, const char *what, unsigned char **out) {
+  *out = NULL;
+  uint64_t start = in->offset, expected = start + bytes;
+  in->gz = !gzdirect(in->f);
+  if (!in->gz && in->size != UINT64_MAX && in->size != expected)
+    return idx_size_error(in, start, in->size, expected, what);
+  // A raw file was measured above; a compressed one starts small and doubles.
+  size_t cap = !in->gz ? (size_t)bytes : (size_t)(bytes < (1u << 20) ? bytes : (1u << 20));
+  unsigned char *buf = ddpc_malloc(cap ? cap : 1, "IDX data");
+  if (!buf) return ddpc_error_prefix("%s: ", in->path);
+  uint64_t got = 0;
+  for (;;) {
+    int64_t n = idx_read(in, buf + got, cap - got);
+    if (n < 0) {
+      free(buf);
+      return -1;
+    }
+    got += (uint64_t)n;
+    if (got < cap || got == bytes) break;  // the data ended, or all of it is here
+    size_t grown = cap * 2 < bytes ? cap * 2 : (size_t)bytes;
+    unsigned char *more = realloc(buf, grown);
+    if (!more) {
+      free(buf);
+      return ddpc_error_set("%s: out of memory (%zu bytes for IDX data)", in->path, grown);
+    }
+    buf = more;
+    cap = grown;
+  }
+  uint64_t actual = start + got;
+  if (got == bytes) {
     int64_t rest = idx_count_rest(in);
-    if (rest < 0) return -1;
+    if (rest < 0) {
+      free(buf);
+      return -1;
+    }
     actual += (uint64_t)rest;
   }
-  if (actual == expected) return 0;
-  return ddpc_error_set("%s: byte %llu: %llu bytes expected from the header (%s), file has %llu%s%s", in->path,
-                        (unsigned long long)(actual < expected ? actual : expected), (unsigned long long)expected,
-                        dims_text, (unsigned long long)actual, in->gz ? " uncompressed" : "",
-                        in->truncated ? " (the gzip stream is truncated)" : "");
+  if (actual != expected) {
+    free(buf);
+    return idx_size_error(in, start, actual, expected, what);
+  }
+  *out = buf;
+  return 0;
 }
 
 int ddpc_idx_read_images(const char *path, ddpc_table *out, ddpc_shape *shape) {
@@ -154,19 +206,12 @@ int ddpc_idx_read_images(const char *path, ddpc_table *out, ddpc_shape *shape) {
     rc = ddpc_error_set("%s: byte 8: images of %ux%u are too large", path, dims[1], dims[2]);
   unsigned char *x = NULL;
   if (rc == 0) {
-    x = ddpc_malloc((size_t)(dims[0] * features), "IDX images");
-    if (!x) rc = ddpc_error_prefix("%s: ", path);
-  }
-  if (rc == 0) {
-    char *text = ddpc_format("%ux%ux%u", dims[0], dims[1], dims[2]);
-    rc = text ? idx_read_data(&in, x, dims[0] * features, text) : -1;
-    free(text);
+    char *what = ddpc_format("%u image%s of %ux%u bytes", dims[0], dims[0] == 1 ? "" : "s", dims[1], dims[2]);
+    rc = what ? idx_read_data(&in, dims[0] * features, what, &x) : -1;
+    free(what);
   }
   idx_close(&in);
-  if (rc != 0) {
-    free(x);
-    return -1;
-  }
+  if (rc != 0) return -1;
   out->rows = dims[0];
   out->features = (uint32_t)features;
   out->dtype = DDPC_DTYPE_U8;
@@ -187,25 +232,19 @@ int ddpc_idx_read_labels(const char *path, int32_t **labels, uint32_t *count) {
   uint32_t n;
   int rc = idx_read_header(&in, IDX_MAGIC_LABELS, &n);
   unsigned char *raw = NULL;
-  int32_t *out = NULL;
   if (rc == 0) {
-    raw = ddpc_malloc(n, "IDX labels");
-    out = ddpc_malloc((size_t)n * sizeof *out, "IDX labels");
-    if (!raw || !out) rc = ddpc_error_prefix("%s: ", path);
-  }
-  if (rc == 0) {
-    char *text = ddpc_format("%u", n);
-    rc = text ? idx_read_data(&in, raw, n, text) : -1;
-    free(text);
+    char *what = ddpc_format("%u label%s of 1 byte", n, n == 1 ? "" : "s");
+    rc = what ? idx_read_data(&in, n, what, &raw) : -1;
+    free(what);
   }
   idx_close(&in);
-  if (rc == 0)
+  // Widened only now that the file has proved to hold n labels.
+  int32_t *out = rc == 0 ? ddpc_malloc((size_t)n * sizeof *out, "IDX labels") : NULL;
+  if (rc == 0 && !out) ddpc_error_prefix("%s: ", path);
+  if (out)
     for (uint32_t i = 0; i < n; i++) out[i] = raw[i];
   free(raw);
-  if (rc != 0) {
-    free(out);
-    return -1;
-  }
+  if (!out) return -1;
   *labels = out;
   *count = n;
   return 0;

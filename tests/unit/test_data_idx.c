@@ -4,6 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/data.h"
@@ -84,11 +87,14 @@ static void test_errors(void) {
   expect_image_error(p, "byte 10: header truncated: an IDX images header is 16 bytes, file has 10 uncompressed");
 
   fixture_idx_images(p, 0, 5, 3, 4, -10);
-  expect_image_error(p, "byte 66: 76 bytes expected from the header (5x3x4), file has 66");
+  expect_image_error(p, "byte 66: the file has 66 bytes, the header declares 5 images of 3x4 bytes (76 bytes "
+                        "with the 16-byte header)");
   fixture_idx_images(p, 1, 5, 3, 4, -10);
-  expect_image_error(p, "byte 66: 76 bytes expected from the header (5x3x4), file has 66 uncompressed");
+  expect_image_error(p, "byte 66: the file has 66 bytes uncompressed, the header declares 5 images of 3x4 bytes "
+                        "(76 bytes with the 16-byte header)");
   fixture_idx_images(p, 0, 5, 3, 4, 7);
-  expect_image_error(p, "byte 76: 76 bytes expected from the header (5x3x4), file has 83");
+  expect_image_error(p, "byte 76: the file has 83 bytes, the header declares 5 images of 3x4 bytes (76 bytes "
+                        "with the 16-byte header)");
 
   // A gzip stream cut in the middle: the size error says so.
   char *full = fixture_path("full.gz");
@@ -100,7 +106,7 @@ static void test_errors(void) {
   fixture_write(p, gzbytes, len / 2, 0);
   ddpc_table t;
   CHECK(ddpc_idx_read_images(p, &t, NULL) != 0, "truncated gzip should fail");
-  CHECK_ERROR_HAS("bytes expected from the header (200x10x10)");
+  CHECK_ERROR_HAS("the header declares 200 images of 10x10 bytes (20016 bytes with the 16-byte header)");
   CHECK_ERROR_HAS("(the gzip stream is truncated)");
   free(gzbytes);
   free(full);
@@ -115,9 +121,88 @@ static void test_errors(void) {
   int32_t *labels = NULL;
   uint32_t n;
   CHECK(ddpc_idx_read_labels(p, &labels, &n) != 0, "short labels should fail");
-  char *want = ddpc_format("%s: byte 11: 12 bytes expected from the header (4), file has 11", p);
+  char *want = ddpc_format("%s: byte 11: the file has 11 bytes, the header declares 4 labels of 1 byte (12 bytes "
+                           "with the 8-byte header)",
+                           p);
   CHECK_ERROR_HAS(want);
   free(want);
+  free(p);
+}
+
+/* Reads `path` (labels or images) in a child process whose address space is limited to
+ * 256 MiB more than it already uses, so a large allocation fails there with "out of
+ * memory" instead of the size error wanted (the parent checks the child's message holds
+ * `part`). AddressSanitizer reserves terabytes of address space, so there the limit is
+ * left off and only the message is checked. */
+static void expect_small_error(const char *path, int labels, const char *part) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    CHECK(0, "pipe");
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+#ifndef __SANITIZE_ADDRESS__
+    long pages = 0;
+    FILE *statm = fopen("/proc/self/statm", "r");
+    if (statm && fscanf(statm, "%ld", &pages) == 1) {
+      rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (256u << 20);
+      struct rlimit rl = {limit, limit};
+      setrlimit(RLIMIT_AS, &rl);
+    }
+    if (statm) fclose(statm);
+#endif
+    int rc;
+    if (labels) {
+      int32_t *y = NULL;
+      uint32_t n = 0;
+      rc = ddpc_idx_read_labels(path, &y, &n);
+      free(y);
+    } else {
+      ddpc_table t;
+      rc = ddpc_idx_read_images(path, &t, NULL);
+      ddpc_table_free(&t);
+    }
+    const char *msg = rc != 0 ? ddpc_error_message() : "(no error)";
+    ssize_t w = write(fds[1], msg, strlen(msg));
+    _exit(w < 0 ? 3 : 0);
+  }
+  close(fds[1]);
+  char msg[1024] = {0};
+  size_t got = 0;
+  ssize_t n;
+  while (got < sizeof msg - 1 && (n = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0) got += (size_t)n;
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: the reader's process ended with status %d", path,
+        status);
+  char *full = ddpc_format("%s: %s", path, part);
+  CHECK(strstr(msg, full) != NULL, "lying header: message '%s' should contain '%s'", msg, full);
+  free(full);
+}
+
+/* Headers that declare gigabytes on a few bytes: the size error, before any allocation
+ * the header asked for, raw and compressed. */
+static void test_lying_headers(void) {
+  char *p = fixture_path("lying.idx");
+  unsigned char buf[16 + 1000] = {0};
+  fixture_be32(buf, 0x801), fixture_be32(buf + 4, 0xffffffffu);
+  fixture_write(p, buf, 8, 0);
+  expect_small_error(p, 1, "byte 8: the file has 8 bytes, the header declares 4294967295 labels of 1 byte "
+                           "(4294967303 bytes with the 8-byte header)");
+  fixture_write(p, buf, 8 + 100, 1);
+  expect_small_error(p, 1, "byte 108: the file has 108 bytes uncompressed, the header declares 4294967295 labels "
+                           "of 1 byte (4294967303 bytes with the 8-byte header)");
+  fixture_be32(buf, 0x803), fixture_be32(buf + 4, 0xffffffffu), fixture_be32(buf + 8, 28), fixture_be32(buf + 12, 28);
+  fixture_write(p, buf, 16 + 100, 0);
+  expect_small_error(p, 0, "byte 116: the file has 116 bytes, the header declares 4294967295 images of 28x28 bytes "
+                           "(3367254359296 bytes with the 16-byte header)");
+  fixture_be32(buf + 4, 100000), fixture_be32(buf + 8, 1000), fixture_be32(buf + 12, 1000);
+  fixture_write(p, buf, 16 + 1000, 1);
+  expect_small_error(p, 0, "byte 1016: the file has 1016 bytes uncompressed, the header declares 100000 images of "
+                           "1000x1000 bytes (100000000016 bytes with the 16-byte header)");
   free(p);
 }
 
@@ -224,6 +309,7 @@ int main(void) {
   test_read_small(0, "raw-despite-the-suffix.gz");
   test_labels();
   test_errors();
+  test_lying_headers();
   test_load();
   test_fashion_mnist();
   return testing_finish();

@@ -12,13 +12,14 @@
 #include "core/error.h"
 #include "launch/cli.h"
 #include "launch/launcher.h"
+#include "launch/start_marker.h"
 
 /* Restarts allowed when --max-restarts is not given. */
 #define CLI_LAUNCH_DEFAULT_RESTARTS 3
 
 static void cli_launch_usage(FILE *out) {
-  fputs("usage: ddpc launch -n N [--hostfile F] [--max-restarts K] [--mpirun-arg ARG]...\n"
-        "                   CONFIG [--set key=value]... [--run-dir DIR] [--quiet]\n"
+  fputs("usage: ddpc launch -n N [--hostfile F] [--max-restarts K] [--startup-timeout S]\n"
+        "                   [--mpirun-arg ARG]... CONFIG [--set key=value]... [--run-dir DIR] [--quiet]\n"
         "\n"
         "Runs `mpirun -n N ddpc train CONFIG --resume auto` and supervises it: output streams\n"
         "through, and when the job ends with a fault (exit code 6, a signal, or any code\n"
@@ -27,10 +28,18 @@ static void cli_launch_usage(FILE *out) {
         "--resume auto is passed every time, so launching again after a preemption (exit 5)\n"
         "continues the run; a fresh run directory starts fresh.\n"
         "\n"
+        "Every attempt is bounded at both ends: one that has not taken its first training step\n"
+        "S seconds after mpirun started (daemons that never call back, an unreachable host)\n"
+        "is ended, mpirun's whole process group, and counts as a fault; so does an attempt\n"
+        "in which mpirun reports a lost, failed or unroutable daemon. One whose run wrote its\n"
+        "summary.json but whose mpirun does not exit within 30 s is ended with the run's code.\n"
+        "\n"
         "options:\n"
         "  -n N                ranks (with no hostfile and N above the cores: --oversubscribe)\n"
         "  --hostfile F        mpirun's hostfile\n"
         "  --max-restarts K    restarts after faults (default 3; 0: none)\n"
+        "  --startup-timeout S seconds from starting mpirun to the first training step before\n"
+        "                      the attempt is taken for hung (default 600; 0: no deadline)\n"
         "  --mpirun-arg ARG    one more mpirun argument, in order (repeatable), e.g.\n"
         "                      --mpirun-arg=-x --mpirun-arg=MY_VAR\n"
         "  --set key=value     override a config key (repeatable; passed to every rank)\n"
@@ -60,27 +69,50 @@ typedef struct {
   const char **overrides;   // storage for run.overrides
 } cli_launch_args;
 
+/* Seconds >= 0 for `option`; -1 after a message when `v` is not such a number. */
+static double cli_launch_parse_seconds(const char *option, const char *v) {
+  char *end;
+  errno = 0;
+  double s = strtod(v, &end);
+  if (end == v || *end != '\0' || errno != 0 || !(s >= 0.0) || s > 1e9) {
+    fprintf(stderr, "ddpc launch: %s expects seconds >= 0, got '%s'\n", option, v);
+    return -1.0;
+  }
+  return s;
+}
+
 /* Returns -1 to go on, or the exit code to return. */
 static int cli_launch_parse(int argc, char **argv, cli_launch_args *a) {
   ddpc_launch_options *o = &a->run;
   o->ranks = 0;
   o->max_restarts = CLI_LAUNCH_DEFAULT_RESTARTS;
+  o->startup_seconds = DDPC_START_MARKER_DEFAULT_SECONDS;
   for (int i = 1; i < argc; i++) {
     const char *v;
+    int got;
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
       cli_launch_usage(stdout);
       return DDPC_EXIT_OK;
-    } else if ((v = ddpc_cli_option_value("launch", argc, argv, &i, "-n"))) {
+    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "-n", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       if ((o->ranks = ddpc_cli_parse_count("launch", "-n", v, 1)) < 0) return DDPC_EXIT_USAGE;
-    } else if ((v = ddpc_cli_option_value("launch", argc, argv, &i, "--max-restarts"))) {
+    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "--max-restarts", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       if ((o->max_restarts = ddpc_cli_parse_count("launch", "--max-restarts", v, 0)) < 0) return DDPC_EXIT_USAGE;
-    } else if ((v = ddpc_cli_option_value("launch", argc, argv, &i, "--hostfile"))) {
+    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "--startup-timeout", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
+      if ((o->startup_seconds = cli_launch_parse_seconds("--startup-timeout", v)) < 0) return DDPC_EXIT_USAGE;
+    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "--hostfile", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       o->hostfile = v;
-    } else if ((v = ddpc_cli_option_value("launch", argc, argv, &i, "--mpirun-arg"))) {
+    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "--mpirun-arg", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       a->mpirun_args[o->n_mpirun_args++] = v;
-    } else if ((v = ddpc_cli_option_value("launch", argc, argv, &i, "--set"))) {
+    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "--set", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       a->overrides[o->n_overrides++] = v;
-    } else if ((v = ddpc_cli_option_value("launch", argc, argv, &i, "--run-dir"))) {
+    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "--run-dir", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       o->run_dir = v;
     } else if (strcmp(argv[i], "--quiet") == 0) {
       o->quiet = true;

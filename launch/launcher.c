@@ -21,6 +21,7 @@
 #include "core/sysinfo.h"
 #include "launch/abort_watch.h"
 #include "launch/run_summary.h"
+#include "launch/start_marker.h"
 
 /* Longest pause between attempts, in seconds. */
 #define LAUNCH_BACKOFF_CAP 10.0
@@ -108,7 +109,8 @@ static bool launch_user_sets_mca(const ddpc_launch_options *opt, const char *nam
 
 char **ddpc_launch_build_argv(const ddpc_launch_options *opt, int *argc_out) {
   // Fixed entries (mpirun, 2 root/oversubscribe flags, hostfile pair, -n pair, -x pair,
-  // program, train, CONFIG, --run-dir pair, --resume pair, --quiet) stay under 24.
+  // -x pair for the start marker, program, train, CONFIG, --run-dir pair, --resume pair,
+  // --quiet) stay under 24.
   size_t cap = 24 + 3 * LAUNCH_MULTIHOST_MCA_COUNT + (size_t)opt->n_mpirun_args + 2 * (size_t)opt->n_overrides;
   char **argv = ddpc_calloc(cap, sizeof *argv, "mpirun argument vector");
   if (!argv) return NULL;
@@ -139,6 +141,13 @@ char **ddpc_launch_build_argv(const ddpc_launch_options *opt, int *argc_out) {
   if (blas_threads && *blas_threads) {
     argv_push(argv, &n, &failed, "-x");
     argv_push(argv, &n, &failed, "OPENBLAS_NUM_THREADS");
+  }
+  if (opt->started_file) {
+    char *pair = ddpc_format("%s=%s", DDPC_START_MARKER_ENV, opt->started_file);
+    argv_push(argv, &n, &failed, "-x");
+    argv_push(argv, &n, &failed, pair ? pair : "");
+    failed = failed || !pair;
+    free(pair);
   }
   argv_push(argv, &n, &failed, opt->self_exe);
   argv_push(argv, &n, &failed, "train");
@@ -218,6 +227,7 @@ typedef struct {
   int signal;        // the signal that ended mpirun, 0 when it exited
   bool lost_daemon;  // mpirun reported a daemon lost or not started (a host's fault)
   bool hung_at_end;  // the run had finished but mpirun did not end: the code is the run's
+  bool hung_at_start;  // no training step within the start-up deadline: ended, a fault
 } launch_outcome;
 
 /* Whether RUN_DIR/summary.json was written at or after `since` (Unix seconds): the run
@@ -267,8 +277,8 @@ static int launch_supervise(pid_t pid, int stderr_fd, const ddpc_launch_options 
   ddpc_abort_watch watch;
   ddpc_abort_watch_init(&watch);
   bool stream_open = stderr_fd >= 0;
-  double announced_at = -1.0, finished_at = -1.0, last_look = 0.0;
-  bool killed = false;
+  double announced_at = -1.0, finished_at = -1.0, last_look = 0.0, started = launch_now();
+  bool killed = false, stepped = false;
   for (;;) {
     pid_t done = waitpid(pid, status, WNOHANG);
     if (done == pid) break;
@@ -282,9 +292,21 @@ static int launch_supervise(pid_t pid, int stderr_fd, const ddpc_launch_options 
       nanosleep(&pause, NULL);
     }
     double now = launch_now();
-    if (finished_at < 0 && now - last_look >= 1.0) {  // a stat a second
+    if (finished_at < 0 && now - last_look >= 1.0) {  // a stat or two a second
       last_look = now;
+      if (!stepped && opt->started_file && ddpc_start_marker_seen(opt->started_file)) stepped = true;
       if (launch_summary_written_since(opt->run_dir, started_unix)) finished_at = now;
+    }
+    // A run that ends without a step (max_epochs 0, a finished run resumed) writes its summary.
+    if (!killed && !stepped && finished_at < 0 && opt->started_file && opt->startup_seconds > 0 &&
+        now - started >= opt->startup_seconds) {
+      fprintf(stderr,
+              "ddpc launch: no training step %.0f s after %s started (--startup-timeout %g): the start hangs (a "
+              "daemon that never called back, a host unreachable, a stuck file system); ending it\n",
+              now - started, program, opt->startup_seconds);
+      kill(-pid, SIGKILL);
+      killed = true;
+      out->hung_at_start = true;
     }
     if (!killed && finished_at >= 0 && now - finished_at >= finish_grace) {
       char *state = ddpc_run_summary_state(opt->run_dir);
@@ -438,7 +460,15 @@ int ddpc_launch_run(const ddpc_launch_options *opt) {
     return 1;
   }
   char *attempts_path = ddpc_format("%s/attempts.jsonl", opt->run_dir);
-  if (!attempts_path) return 1;
+  char *marker = attempts_path ? ddpc_start_marker_prepare(opt->run_dir) : NULL;
+  if (!marker) {
+    fprintf(stderr, "ddpc launch: error: %s\n", ddpc_error_message());
+    free(attempts_path);
+    return 1;
+  }
+  ddpc_launch_options with_marker = *opt;
+  with_marker.started_file = marker;
+  opt = &with_marker;
   struct sigaction old[3];
   launch_signal_count = 0;
   launch_child_pid = 0;
@@ -454,7 +484,8 @@ int ddpc_launch_run(const ddpc_launch_options *opt) {
     }
     char started[32], ended[32];
     ddpc_time_iso8601(started, sizeof started);
-    launch_outcome outcome = {0, 0, false, false};
+    launch_outcome outcome = {0, 0, false, false, false};
+    unlink(marker);  // the previous attempt's: this one's start is still to be seen
     if (launch_spawn_and_wait(argv, opt, &outcome) != 0) {
       fprintf(stderr, "ddpc launch: error: %s\n", ddpc_error_message());
       ddpc_launch_free_argv(argv);
@@ -464,7 +495,7 @@ int ddpc_launch_run(const ddpc_launch_options *opt) {
     rc = outcome.exit_code;
     // After the launcher itself was told to stop, the job's end is what was asked for. A
     // daemon lost makes mpirun exit with 1, the code of a bad config: its report decides.
-    bool fault = (ddpc_launch_is_fault(outcome.exit_code, outcome.signal) ||
+    bool fault = (ddpc_launch_is_fault(outcome.exit_code, outcome.signal) || outcome.hung_at_start ||
                   (outcome.lost_daemon && outcome.exit_code != 0)) &&
                  launch_signal_count == 0;
     bool restart = fault && restarts < opt->max_restarts;
@@ -472,7 +503,9 @@ int ddpc_launch_run(const ddpc_launch_options *opt) {
       if (!opt->quiet)
         fprintf(stderr, "ddpc launch: attempt %d ended with %s %d (%s); restart %d of %d in %g s with --resume auto\n",
                 attempt, outcome.signal ? "signal" : "exit code", outcome.signal ? outcome.signal : outcome.exit_code,
-                outcome.lost_daemon ? "a fault: Open MPI lost a daemon, a host or its network failed" : "a fault",
+                outcome.hung_at_start ? "a fault: no training step within the start-up deadline"
+                : outcome.lost_daemon ? "a fault: Open MPI lost a daemon, a host or its network failed"
+                                      : "a fault",
                 restarts + 1, opt->max_restarts, backoff);
       restart = launch_pause(backoff);
     }
@@ -498,6 +531,8 @@ int ddpc_launch_run(const ddpc_launch_options *opt) {
   sigaction(SIGINT, &old[0], NULL);
   sigaction(SIGTERM, &old[1], NULL);
   sigaction(SIGPIPE, &old[2], NULL);
+  unlink(marker);
+  free(marker);
   free(attempts_path);
   return rc;
 }

@@ -1,7 +1,9 @@
 /* The supervisor behind `ddpc launch`: starts `mpirun ... ddpc train` as a child (an
  * argument vector, no shell), lets it write to the launcher's own stdout/stderr, and when
  * the job ends with a fault (exit code 6, a signal, or any code outside 0..5) starts it
- * again with `--resume auto` after a growing pause, at most max_restarts times. Every
+ * again with `--resume auto` after a growing pause, at most max_restarts times. An attempt
+ * is bounded at both ends: no training step within startup_seconds of its start, or no
+ * exit soon after the run wrote its summary, and mpirun's process group is ended. Every
  * attempt becomes one line of RUN_DIR/attempts.jsonl. SIGINT/SIGTERM to the launcher
  * reach the job as SIGUSR1 (checkpoint and stop, exit 5), a second one (over a second
  * later) as SIGTERM. */
@@ -25,6 +27,10 @@ typedef struct {
   const char *const *overrides;       // "key=value" strings for --set, in order
   int n_overrides;                    // how many
   bool quiet;                         // pass --quiet; no notes from the launcher itself
+  double startup_seconds;             // an attempt with no training step this long after mpirun
+                                      // started is ended as a fault (0: no deadline)
+  const char *started_file;           // the start marker rank 0 creates (launch/start_marker.h),
+                                      // passed as -x DDPC_STARTED_FILE=...; NULL: none
 } ddpc_launch_options;
 
 /* The path of `name` found on PATH (malloc'd), or NULL when there is none. */

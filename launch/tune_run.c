@@ -24,6 +24,7 @@
 #include "launch/launcher.h"
 #include "launch/run_lock.h"
 #include "launch/run_summary.h"
+#include "launch/start_marker.h"
 #include "launch/tune_asha.h"
 #include "launch/tune_slurm.h"
 #include "launch/tune_store.h"
@@ -59,6 +60,8 @@ typedef struct {
   double best;                       // best value of the metric so far (NaN: none)
   double attempt_started;            // when the running attempt started or was adopted (monotonic)
   bool timed_out;                    // asked to stop for tune.trial_max_seconds
+  char *started_file;                // local: the attempt's start marker (launch/start_marker.h)
+  bool stepped;                      // local: the attempt has taken a training step
   bool held_said;                    // said that a previous attempt still holds its run directory
 } tune_live;
 
@@ -76,6 +79,9 @@ typedef struct {
   int (*poll)(tune_loop *t, tune_live *l, ddpc_tune_trial_exit *e);
   /* SIGINT/SIGTERM to the tuner: l's attempt should checkpoint and stop (exit 5). */
   void (*stop)(tune_loop *t, tune_live *l);
+  /* l's attempt took no training step within tune.trial_startup_seconds: end it, so that it
+   * counts as a crash (NULL: the backend has no start-up deadline). */
+  void (*end_hung)(tune_loop *t, tune_live *l);
   /* The tuner ends on an error while l's attempt runs. */
   void (*abandon)(tune_loop *t, tune_live *l);
   /* --resume: follows the attempt a previous tuner left running; 1 adopted, 0 none (NULL:
@@ -234,6 +240,7 @@ static int tune_start_process(tune_loop *t, tune_live *l, int slot) {
   if (rc != 0) return ddpc_error_prefix("trial %d: ", l->rec.number);
   l->active = true;
   l->attempt_started = ddpc_time_seconds();
+  l->stepped = false;
   l->slot = slot;
   if (slot >= 0) t->slot_owner[slot] = l->rec.number;
   l->rec.attempts++;
@@ -499,6 +506,10 @@ static int tune_local_start(tune_loop *t, tune_live *l, int slot, const char *co
       .overrides = overrides,
       .n_overrides = n_overrides,
   };
+  free(l->started_file);
+  l->started_file = ddpc_start_marker_prepare(l->rec.run_dir);
+  if (!l->started_file) return -1;
+  launch.started_file = l->started_file;
   int argc = 0;
   char **argv = ddpc_tune_trial_argv(&launch, &argc);
   l->log_path = ddpc_format("%s/trial.log", l->rec.run_dir);
@@ -524,11 +535,17 @@ static void tune_local_abandon(tune_loop *t, tune_live *l) {
   kill(-l->pid, SIGTERM);
 }
 
+static void tune_local_end_hung(tune_loop *t, tune_live *l) {
+  (void)t;
+  kill(-l->pid, SIGKILL);  // mpirun's process group: its daemons and ranks too
+}
+
 static const tune_backend tune_backend_local = {
     .setup = tune_local_setup,
     .start = tune_local_start,
     .poll = tune_local_poll,
     .stop = tune_local_stop,
+    .end_hung = tune_local_end_hung,
     .abandon = tune_local_abandon,
 };
 
@@ -798,6 +815,7 @@ static void tune_loop_free(tune_loop *t) {
     ddpc_tune_metrics_reader_free(&t->trials[i].metrics);
     free(t->trials[i].job_id);
     free(t->trials[i].log_path);
+    free(t->trials[i].started_file);
   }
   free(t->trials);
   free(t->job_prefix);
@@ -806,6 +824,21 @@ static void tune_loop_free(tune_loop *t) {
   ddpc_tune_asha_free(&t->asha);
   ddpc_tune_sampler_free(t->sampler);
   ddpc_tune_store_close(t->store);
+}
+
+/* Ends trial l's attempt when it has taken no training step within
+ * tune.trial_startup_seconds (a start that hangs: daemons that never call back, a stuck
+ * file system); its end then counts as a crash and is restarted within max_failures. The
+ * marker is looked at only once the deadline has passed. */
+static void tune_check_startup(tune_loop *t, tune_live *l) {
+  double limit = t->study->trial_startup_seconds;
+  if (l->stepped || !l->started_file || !t->backend->end_hung || limit <= 0 || tune_stop_requested) return;
+  if (ddpc_time_seconds() - l->attempt_started < limit) return;
+  l->stepped = true;  // judged once per attempt
+  if (ddpc_start_marker_seen(l->started_file)) return;
+  tune_say(t, "trial %d took no training step within tune.trial_startup_seconds (%g s); ending it", l->rec.number,
+           limit);
+  t->backend->end_hung(t, l);
 }
 
 /* One pass of the loop; -1 on error. */
@@ -821,6 +854,7 @@ static int tune_step(tune_loop *t) {
       t->backend->stop(t, l);
       l->timed_out = true;
     }
+    tune_check_startup(t, l);
     ddpc_tune_trial_exit e;
     int ended = t->backend->poll(t, l, &e);
     if (ended < 0 || (ended ? tune_finish(t, l, &e) : tune_follow(t, l)) != 0) return -1;

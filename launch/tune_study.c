@@ -14,14 +14,15 @@
 #include "core/config_tree.h"
 #include "core/error.h"
 #include "core/metrics.h"
+#include "launch/start_marker.h"
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const char *const study_top_keys[] = {"base", "tune"};
 static const char *const study_tune_keys[] = {"metric", "mode",  "space",          "algorithm",    "max_trials",
                                               "max_seconds", "parallelism", "ranks_per_trial", "scheduler",
-                                              "max_failures", "trial_max_seconds", "seed", "backend",
-                                              "slurm"};
+                                              "max_failures", "trial_max_seconds", "trial_startup_seconds",
+                                              "seed", "backend", "slurm"};
 static const char *const study_mode_names[] = {"min", "max"};
 static const char *const study_algorithm_names[] = {"random", "grid", "tpe"};
 static const char *const study_backend_names[] = {"local", "slurm"};
@@ -293,6 +294,7 @@ static int study_read_tune(ddpc_tune_study *st, const ddpc_config_node *root, co
   st->parallelism = 1;
   st->ranks_per_trial = 1;
   st->max_failures = 1;
+  st->trial_startup_seconds = DDPC_START_MARKER_DEFAULT_SECONDS;
   if (study_enum(tune, "mode", "tune.mode", study_mode_names, 2, &mode) != 0 ||
       study_enum(tune, "algorithm", "tune.algorithm", study_algorithm_names, 3, &algorithm) != 0 ||
       study_enum(tune, "backend", "tune.backend", study_backend_names, 2, &backend) != 0 ||
@@ -302,6 +304,8 @@ static int study_read_tune(ddpc_tune_study *st, const ddpc_config_node *root, co
       study_int(tune, "ranks_per_trial", "tune.ranks_per_trial", 1, 4096, &st->ranks_per_trial) != 0 ||
       study_int(tune, "max_failures", "tune.max_failures", 0, 1000, &st->max_failures) != 0 ||
       study_number(tune, "trial_max_seconds", "tune.trial_max_seconds", 0, 1e9, false, &st->trial_max_seconds) != 0 ||
+      study_number(tune, "trial_startup_seconds", "tune.trial_startup_seconds", 0, 1e9, false,
+                   &st->trial_startup_seconds) != 0 ||
       study_number(tune, "seed", "tune.seed", 0, 9007199254740992.0, true, &seed) != 0)
     return -1;
   if (study_read_slurm(st, tune) != 0) return -1;

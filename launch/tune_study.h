@@ -41,6 +41,8 @@ typedef struct {
   int asha_max_epochs;           // asha: a trial's full length [train.epochs of the base]
   int max_failures;              // restarts of a trial after a crash, before it is FAIL [1]
   double trial_max_seconds;      // an attempt running longer is stopped and FAIL (0: no limit) [0]
+  double trial_startup_seconds;  // local: an attempt with no training step this long after its
+                                 // start is ended, a crash (0: no deadline) [600]
   uint64_t seed;                 // proposals are a function of seed and results [0]
   ddpc_tune_backend backend;     // local | slurm [local]
   char *slurm_time;              // tune.slurm.time: --time of each trial job (NULL: default)

@@ -17,6 +17,7 @@
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "launch/launcher.h"
+#include "launch/start_marker.h"
 
 /* Appends a copy of s; on failure makes later pushes no-ops. */
 static void trial_push(char **argv, int *n, bool *failed, const char *s) {
@@ -26,8 +27,8 @@ static void trial_push(char **argv, int *n, bool *failed, const char *s) {
 }
 
 char **ddpc_tune_trial_argv(const ddpc_tune_trial_launch *l, int *argc_out) {
-  // mpirun, root flag, oversubscribe, -n pair, binding (4), -x pair, program, train, base,
-  // --run-dir pair, --resume pair, --quiet, NULL: under 24.
+  // mpirun, root flag, oversubscribe, -n pair, binding (4), two -x pairs, program, train,
+  // base, --run-dir pair, --resume pair, --quiet, NULL: under 24.
   char **argv = ddpc_calloc(24 + 2 * (size_t)l->n_overrides, sizeof *argv, "trial argument vector");
   if (!argv) return NULL;
   int n = 0;
@@ -49,6 +50,13 @@ char **ddpc_tune_trial_argv(const ddpc_tune_trial_launch *l, int *argc_out) {
   // One BLAS thread per rank: the cores are already divided among ranks and trials.
   trial_push(argv, &n, &failed, "-x");
   trial_push(argv, &n, &failed, "OPENBLAS_NUM_THREADS=1");
+  if (l->started_file) {
+    char *pair = ddpc_format("%s=%s", DDPC_START_MARKER_ENV, l->started_file);
+    trial_push(argv, &n, &failed, "-x");
+    trial_push(argv, &n, &failed, pair ? pair : "");
+    failed = failed || !pair;
+    free(pair);
+  }
   trial_push(argv, &n, &failed, l->self_exe);
   trial_push(argv, &n, &failed, "train");
   trial_push(argv, &n, &failed, l->base_path);

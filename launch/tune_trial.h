@@ -20,6 +20,7 @@ typedef struct {
   bool oversubscribe;            // more ranks than cores in all
   const char *const *overrides;  // "key=value" for --set, in order
   int n_overrides;               // how many
+  const char *started_file;      // the start marker (launch/start_marker.h), or NULL
 } ddpc_tune_trial_launch;
 
 /* The argument vector of a trial (NULL-terminated, every string a copy; free with

@@ -5,7 +5,8 @@
 # restarts left it gives up with the job's exit code; a bad config or data file fails
 # once (exit 1, never restarted) unless mpirun reported a lost daemon; exits 3 and 4 pass
 # through; an mpirun that hangs after the run finished is ended with the run's code;
-# SIGTERM to the launcher checkpoints the job (exit 5) and launching again
+# a start that hangs (a stand-in mpirun that stalls) is ended and restarted; SIGTERM to
+# the launcher checkpoints the job (exit 5) and launching again
 # continues it; usage errors exit 2. Every run is bounded by a timeout.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
@@ -39,7 +40,7 @@ t_check "launch: attempt exit_code 0" test "$(t_jsonl a/attempts.jsonl 1 exit_co
 t_check "launch: attempt not restarted" test "$(t_jsonl a/attempts.jsonl 1 restarted)" = False
 argv=$(t_jsonl a/attempts.jsonl 1 argv)
 t_check "launch: argv runs ddpc train with --resume auto ($argv)" \
-  grep -qF "'-n', '2', '-x', 'OPENBLAS_NUM_THREADS', '$DDPC', 'train', '$cfg', '--run-dir', 'a', '--set', 'train.epochs=4', '--set', 'train.batch_size=8', '--resume', 'auto']" <<<"$argv"
+  grep -qF "'-n', '2', '-x', 'OPENBLAS_NUM_THREADS', '-x', 'DDPC_STARTED_FILE=$T_DIR/a/.started', '$DDPC', 'train', '$cfg', '--run-dir', 'a', '--set', 'train.epochs=4', '--set', 'train.batch_size=8', '--resume', 'auto']" <<<"$argv"
 if [ "$(id -u)" -eq 0 ]; then
   t_check "launch: root gets --allow-run-as-root" grep -q "'--allow-run-as-root'" <<<"$argv"
 fi
@@ -79,7 +80,7 @@ t_check "data error: attempt exit_code 1" test "$(t_jsonl d2/attempts.jsonl 1 ex
 t_check "data error: not restarted" test "$(t_jsonl d2/attempts.jsonl 1 restarted)" = False
 t_check "data error: no giving up" test "$(grep -c "giving up" <<<"$T_ERR")" -eq 0
 t_check "data error: -x OPENBLAS_NUM_THREADS only when set" \
-  grep -qF "'-n', '2', '$DDPC', 'train'" <<<"$(t_jsonl d2/attempts.jsonl 1 argv)"
+  grep -qF "'-n', '2', '-x', 'DDPC_STARTED_FILE=$T_DIR/d2/.started', '$DDPC', 'train'" <<<"$(t_jsonl d2/attempts.jsonl 1 argv)"
 
 # (e) SIGTERM to the launcher: the job checkpoints and stops (5), no restart; launching
 # again continues the run (ddpc launch always passes --resume auto).
@@ -180,6 +181,49 @@ t_check "hung shutdown: ended within the grace, not the 300 s sleep (${elapsed}s
 t_check "hung shutdown: the launcher says why" grep -q "the run ended (state done in summary.json) but" <<<"$T_ERR"
 t_check "hung shutdown: one attempt, not restarted, exit_code 0" \
   test "$(t_lines hang/attempts.jsonl)/$(t_jsonl hang/attempts.jsonl 1 exit_code)/$(t_jsonl hang/attempts.jsonl 1 restarted)" = 1/0/False
+
+# A start that hangs: the stand-in's first call prints Open MPI's routing failure (a lost
+# daemon: a fault at once, ended after the abort grace) or nothing at all (ended at the
+# start-up deadline), then sleeps; the launcher ends it and the restart finishes the run.
+cat >fake/mpirun-stalls <<EOF
+#!/bin/sh
+if [ ! -e "\$FAKE_STATE" ]; then
+  : >"\$FAKE_STATE"
+  [ -n "\$FAKE_SAYS" ] && printf '%s\n' "\$FAKE_SAYS" >&2
+  sleep 300
+  exit 0
+fi
+exec "$real_mpirun" "\$@"
+EOF
+chmod +x fake/mpirun-stalls
+mkdir -p stallbin && ln -sf "$T_DIR/fake/mpirun-stalls" stallbin/mpirun
+route_msg="ORTE does not know how to route a message to the specified daemon located on the indicated node:"
+for dir in route stall; do
+  if [ "$dir" = route ]; then what="unroutable daemon" says=$route_msg; else what="silent stall" says=""; fi
+  start=$(date +%s)
+  FAKE_STATE=$T_DIR/$dir.state FAKE_SAYS=$says PATH="$T_DIR/stallbin:$PATH" \
+    t_launch 240 -n 2 --max-restarts 1 --startup-timeout 20 "$cfg" --run-dir "$dir" "${small[@]}"
+  elapsed=$(($(date +%s) - start))
+  t_check "$what: restarted and finished (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+  t_check "$what: ended well before the stand-in's 300 s sleep (${elapsed}s)" test "$elapsed" -lt 150
+  t_check "$what: the first attempt was killed and restarted" \
+    test "$(t_lines "$dir/attempts.jsonl")/$(t_jsonl "$dir/attempts.jsonl" 1 signal)/$(t_jsonl "$dir/attempts.jsonl" 1 restarted)" = 2/9/True
+  t_check "$what: same weights as mpirun" test "$(t_json "$dir/summary.json" params_crc32)" = "$ref_crc"
+  t_check "$what: the start marker is passed to every rank" \
+    grep -qF "'-x', 'DDPC_STARTED_FILE=$(realpath "$dir")/.started'" <<<"$(t_jsonl "$dir/attempts.jsonl" 2 argv)"
+  if [ "$dir" = route ]; then
+    t_check "$what: a lost daemon, not the start-up deadline ($T_ERR)" \
+      grep -q "Open MPI lost a daemon" <<<"$T_ERR"
+    t_check "$what: ended within the abort grace, not the deadline (${elapsed}s)" \
+      test "$(grep -c "no training step" <<<"$T_ERR")" -eq 0
+  else
+    t_check "$what: the launcher says the start hung ($T_ERR)" \
+      grep -q "no training step [0-9]* s after .* started (--startup-timeout 20)" <<<"$T_ERR"
+  fi
+done
+t_launch 10 -n 2 --startup-timeout soon "$cfg" --run-dir f
+t_check "--startup-timeout soon: exit 2 with a message ($T_ERR)" \
+  test "$T_RC" -eq 2 -a "$T_ERR" = "ddpc launch: --startup-timeout expects seconds >= 0, got 'soon'"
 
 timeout -k 5 10 env PATH=/nonexistent "$DDPC" launch -n 2 "$cfg" --run-dir f >out 2>err
 T_RC=$?

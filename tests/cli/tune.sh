@@ -2,7 +2,8 @@
 # ctest-labels: slow
 # `ddpc tune` end to end on the small CSV example: bad study files refused before any trial,
 # a random study with 2 trials at a time (store, table, best.yaml, --status), failures
-# recorded without stopping the study (divergence, a killed rank, a time limit), ASHA pruning through the
+# recorded without stopping the study (divergence, a killed rank, a time limit, a start
+# that hangs), ASHA pruning through the
 # state machine, and kill -9 of the tuner followed by --resume.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
@@ -150,6 +151,36 @@ t_check "timeout: FAIL as timed out ($(sql "$db" "select reason from trials wher
   test "$(sql "$db" "select count(*) from trials where state='FAIL' and reason like 'timed out%'")" = 1
 t_check "timeout: stopped gracefully (checkpoint, state preempted)" \
   test "$(t_json "$T_DIR/slow/trials/0000/summary.json" state)" = preempted
+
+# A trial whose start hangs (a stand-in mpirun that stalls on its first call, then runs the
+# real one): ended at tune.trial_startup_seconds, counted as a crash, restarted, COMPLETE.
+real_mpirun=$(command -v mpirun)
+mkdir -p "$T_DIR/stallbin"
+cat >"$T_DIR/stallbin/mpirun" <<EOF
+#!/bin/sh
+if [ ! -e "$T_DIR/stall.state" ]; then : >"$T_DIR/stall.state"; sleep 300; exit 0; fi
+exec "$real_mpirun" "\$@"
+EOF
+chmod +x "$T_DIR/stallbin/mpirun"
+study "$T_DIR/stall.yaml" "  metric: val_loss
+  algorithm: random
+  max_trials: 1
+  max_failures: 1
+  trial_startup_seconds: 20
+  space:
+    optimizer.lr: {loguniform: [0.001, 0.01]}"
+start=$(date +%s)
+PATH="$T_DIR/stallbin:$PATH" t_run tune "$T_DIR/stall.yaml" --study-dir "$T_DIR/stall" --set train.epochs=2
+elapsed=$(($(date +%s) - start))
+db="$T_DIR/stall/study.db"
+t_check "hung start: the study exits 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "hung start: ended, not waited out (${elapsed}s)" test "$elapsed" -lt 150
+t_check "hung start: said ($T_OUT)" grep -q "trial 0 took no training step within tune.trial_startup_seconds (20 s)" <<<"$T_OUT"
+t_check "hung start: COMPLETE on its second attempt ($(sql "$db" "select state || ' ' || attempts || ' ' || failures from trials"))" \
+  test "$(sql "$db" "select state || ' ' || attempts || ' ' || failures from trials")" = "COMPLETE 2 1"
+bad startup_negative "  metric: val_loss
+  trial_startup_seconds: -1
+  space: {optimizer.lr: {uniform: [0.01, 0.1]}}" "$T_DIR/startup_negative.yaml:" "tune.trial_startup_seconds"
 
 # A refused command line (exit 2) or a review gate (exit 4) would fail again: FAIL, no restart.
 # A stand-in mpirun ends trial 0 with 4 and trial 1 with 2 without training anything.

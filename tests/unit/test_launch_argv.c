@@ -87,6 +87,13 @@ static void test_argv(void) {
   CHECK(s && strstr(s, " -x OPENBLAS_NUM_THREADS /opt/ddpc/bin/ddpc train "), "BLAS threads exported: %s", s ? s : "");
   unsetenv("OPENBLAS_NUM_THREADS");
   free(s);
+
+  // The start marker reaches every rank, right before the program.
+  o.started_file = "/abs/runs/x/.started";
+  s = joined(&o);
+  CHECK(s && strstr(s, " -x MY_VAR -x DDPC_STARTED_FILE=/abs/runs/x/.started /opt/ddpc/bin/ddpc train "),
+        "start marker exported: %s", s ? s : "");
+  free(s);
 }
 
 static void test_faults(void) {

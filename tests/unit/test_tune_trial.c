@@ -25,7 +25,7 @@ static bool argv_has(char **argv, int argc, const char *a, const char *b) {
 static void test_argv(void) {
   const char *overrides[] = {"optimizer.lr=0.01", "model.variant=small"};
   ddpc_tune_trial_launch l = {"/usr/bin/mpirun", "/opt/ddpc", "/s/base.yaml", "/s/trials/0003", 2, "2,3", false,
-                              overrides, 2};
+                              overrides, 2, "/s/trials/0003/.started"};
   int argc = 0;
   char **argv = ddpc_tune_trial_argv(&l, &argc);
   CHECK(argv && argc > 10 && argv[argc] == NULL, "argv built and NULL-terminated");
@@ -40,6 +40,8 @@ static void test_argv(void) {
   CHECK(argv_has(argv, argc, "--set", "optimizer.lr=0.01") && argv_has(argv, argc, "--set", "model.variant=small"),
         "overrides as --set pairs");
   CHECK(argv_has(argv, argc, "--resume", "auto") && strcmp(argv[argc - 1], "--quiet") == 0, "--resume auto --quiet");
+  CHECK(argv_has(argv, argc, "-x", "DDPC_STARTED_FILE=/s/trials/0003/.started"),
+        "the start marker passed to every rank");
   ddpc_launch_free_argv(argv);
   l.cpu_set = NULL;
   l.oversubscribe = true;

@@ -625,7 +625,6 @@ int ddpc_checkpoint_find_latest(const char *run_dir, char **path, ddpc_checkpoin
   checkpoint_file *files;
   int n;
   if (checkpoint_list(run_dir, &dir, &files, &n) != 0) return -1;
-  free(dir);
   int rc = 1;
   for (int i = 0; i < n && rc == 1; i++) {
     if (ddpc_checkpoint_read(files[i].path, ckpt) == 0) {
@@ -643,10 +642,25 @@ int ddpc_checkpoint_find_latest(const char *run_dir, char **path, ddpc_checkpoin
   if (rc == 1) ddpc_error_clear();
   // Files that are all damaged are not "no checkpoint": starting over would silently
   // throw the run away.
-  if (rc == 1 && n > 0)
-    rc = ddpc_error_set("%s/checkpoints: none of its %d checkpoint(s) is valid (each is named above with its "
-                        "damage); resume from a checkpoint PATH or start over in another run directory",
-                        run_dir, n);
+  if (rc == 1 && n > 0) {
+    // best.ddpc is no part of the rotation `auto` picks from (it may be epochs behind the
+    // newest), but when it is intact it is the run's last good state: offer it by name.
+    char *best = dir ? ddpc_format("%s/best.ddpc", dir) : NULL;
+    ddpc_checkpoint *best_ck = NULL;
+    bool best_ok = best && access(best, F_OK) == 0 && ddpc_checkpoint_read(best, &best_ck) == 0;
+    ddpc_checkpoint_free(best_ck);
+    if (best_ok)
+      rc = ddpc_error_set("%s/checkpoints: none of its %d checkpoint(s) is valid (each is named above with its "
+                          "damage), but %s is intact: resume from it with --resume %s (training continues from "
+                          "its epoch), or start over in another run directory",
+                          run_dir, n, best, best);
+    else
+      rc = ddpc_error_set("%s/checkpoints: none of its %d checkpoint(s) is valid (each is named above with its "
+                          "damage); resume from a checkpoint PATH or start over in another run directory",
+                          run_dir, n);
+    free(best);
+  }
+  free(dir);
   checkpoint_files_free(files, n);
   return rc;
 }

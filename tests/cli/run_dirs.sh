@@ -2,7 +2,8 @@
 # One run directory across several runs: a fresh run refuses a directory that holds an
 # earlier run's checkpoints; resuming a finished run leaves its files as they were; a
 # refused resume leaves config.yaml alone; `--resume auto` refuses when every checkpoint
-# is damaged instead of starting over; best.ddpc holds the best epoch by
+# is damaged instead of starting over, offering an intact best.ddpc as the PATH to resume
+# from (which works); best.ddpc holds the best epoch by
 # checkpoint.monitor even when no checkpoint was due at that epoch; run_id and started_at
 # survive a resume; a failure on rank 0 ends in state `failed` in events and summary; a
 # second training in a directory another one holds is refused.
@@ -43,6 +44,10 @@ t_check "all checkpoints damaged: exit code 1 (rc $T_RC)" test "$T_RC" -eq 1
 t_check "all checkpoints damaged: says none is valid ($T_ERR)" grep -q "none of its 2 checkpoint(s) is valid" <<<"$T_ERR"
 t_check "all checkpoints damaged: each is named" test "$(grep -c "skipping $run/checkpoints/ckpt-" <<<"$T_ERR")" -eq 2
 t_check "all checkpoints damaged: nothing was trained (summary unchanged)" cmp -s "$run/summary.json" "$T_DIR/summary.first"
+t_check "all checkpoints damaged: the intact best.ddpc is offered as a --resume PATH" \
+  grep -q "but $run/checkpoints/best.ddpc is intact: resume from it with --resume $run/checkpoints/best.ddpc" <<<"$T_ERR"
+t_run train "$cfg" --run-dir "$run" --resume "$run/checkpoints/best.ddpc" "${common[@]}"
+t_check "resuming from the offered best.ddpc works (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
 
 # best.ddpc by checkpoint.monitor (val_accuracy) while early stopping watches val_loss,
 # with no checkpoint due before the end: it holds the epoch with the best val_accuracy.

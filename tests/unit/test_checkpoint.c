@@ -397,12 +397,22 @@ static void test_find_latest_and_prune(void) {
   CHECK(access(best, F_OK) == 0 && access(tmp, F_OK) == 0, "prune leaves best.ddpc and other files");
   EXPECT_ERROR(ddpc_checkpoint_prune(run, 0), "keep_last must be at least 1");
   // Nothing valid left in the rotation: an error, not a fresh start, with both skipped
-  // (best.ddpc is not a fallback).
+  // (best.ddpc is not a fallback, but the message offers it as a PATH to resume from).
   err = find_latest_capture(run, &rc, &path, &ck);
   CHECK(rc == -1 && path == NULL && ck == NULL, "no valid checkpoint: -1 (rc %d)", rc);
   CHECK(strstr(ddpc_error_message(), "none of its 2 checkpoint(s) is valid"), "says none is valid: %s",
         ddpc_error_message());
+  char *offer = ddpc_format("but %s is intact: resume from it with --resume %s", best, best);
+  CHECK(strstr(ddpc_error_message(), offer), "offers best.ddpc: %s", ddpc_error_message());
+  free(offer);
   CHECK(strstr(err, "ckpt-000000000050.ddpc") && strstr(err, "ckpt-000000000040.ddpc"), "both skipped:\n%s", err);
+  free(err);
+  // A damaged best.ddpc is not offered.
+  CHECK(truncate(best, 20) == 0, "truncate best.ddpc");
+  err = find_latest_capture(run, &rc, &path, &ck);
+  CHECK(rc == -1 && strstr(ddpc_error_message(), "none of its 2 checkpoint(s) is valid") &&
+            strstr(ddpc_error_message(), "resume from a checkpoint PATH") && !strstr(ddpc_error_message(), "best.ddpc"),
+        "damaged best.ddpc is not offered: %s", ddpc_error_message());
   free(err);
   free(p10);
   free(p30);

@@ -54,6 +54,11 @@ typedef struct {
 int ddpc_data_load(ddpc_dataset *ds, const ddpc_config *cfg);
 void ddpc_data_free(ddpc_dataset *ds);
 
+/* Where a classification dataset's largest label is, for a message about the class count
+ * inferred from it: "FILE:LINE:COLUMN: label N" (CSV) or "FILE: byte B: sample S: label N"
+ * (IDX), the first sample that holds it. NULL when there are no labels; caller frees. */
+char *ddpc_data_describe_max_label(const ddpc_dataset *ds, const ddpc_config *cfg);
+
 /* Gathers split positions pos[0..n) into x (n x features, prepared floats) and labels (n)
  * or targets (n x target_width). labels/targets may be NULL when not wanted. */
 void ddpc_data_gather(const ddpc_dataset *ds, const ddpc_split *split, const uint32_t *pos, int n,

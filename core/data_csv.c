@@ -161,7 +161,7 @@ static int csv_parse_row(const csv_parser *p, const csv_fields *f, int line, flo
       int rc = csv_cell_error(p->path, line, cell, name ? name : "?",
                               c == p->label_index && p->task == DDPC_TASK_CLASSIFICATION
                                   ? "a non-negative integer class label"
-                                  : "a number");
+                                  : "a finite number");
       free(name);
       return rc;
     }
@@ -181,17 +181,19 @@ static int csv_parse_row(const csv_parser *p, const csv_fields *f, int line, flo
   return 0;
 }
 
-static int csv_parse(csv_parser *p, const char *data, size_t size, const char *label_column, ddpc_table *out) {
-  size_t pos = 0, len = 0;
-  int line_no = 0;
+/* Reads the header row into p (its cells, the label column's index); *pos and *line_no
+ * are left after it. */
+static int csv_parse_header(csv_parser *p, const char *data, size_t size, const char *label_column, size_t *pos,
+                            int *line_no) {
+  size_t len = 0;
   const char *line = NULL;
-  if (size >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) pos = 3;  // byte-order mark
-  while ((line = csv_next_line(data, size, &pos, &len)) != NULL) {
-    line_no++;
+  if (size >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) *pos = 3;  // byte-order mark
+  while ((line = csv_next_line(data, size, pos, &len)) != NULL) {
+    (*line_no)++;
     if (!csv_blank(line, len)) break;
   }
   if (!line) return ddpc_error_set("%s:1:1: empty file: a header row of column names is required", p->path);
-  int header_line = line_no;
+  int header_line = *line_no;
   if (csv_split(line, len, &p->header) != 0) return -1;
   p->n_cols = p->header.count;
   p->label_index = -1;
@@ -209,12 +211,24 @@ static int csv_parse(csv_parser *p, const char *data, size_t size, const char *l
   if (p->n_cols < 2)
     return ddpc_error_set("%s:%d: the header has only the label column '%s', no feature columns", p->path,
                           header_line, label_column);
+  return 0;
+}
+
+static int csv_parse(csv_parser *p, const char *data, size_t size, const char *label_column, ddpc_table *out) {
+  size_t pos = 0, len = 0;
+  int line_no = 0;
+  const char *line = NULL;
+  if (csv_parse_header(p, data, size, label_column, &pos, &line_no) != 0) return -1;
   p->label_name = ddpc_strdup(label_column);
   if (!p->label_name) return ddpc_error_set("out of memory");
 
-  // Upper bound on rows: the remaining line ends.
+  // Upper bound on rows: the remaining line ends, and no more rows than the bytes left
+  // can hold (a row has n_cols - 1 commas and a line end), so that a header of a million
+  // columns over blank lines cannot ask for rows x columns of memory the file never fills.
   size_t max_rows = 1;
   for (const char *s = data + pos; (s = memchr(s, '\n', size - (size_t)(s - data))) != NULL; s++) max_rows++;
+  size_t fit_rows = (size - pos) / (size_t)p->n_cols + 1;
+  if (fit_rows < max_rows) max_rows = fit_rows;
   uint32_t features = (uint32_t)p->n_cols - 1;
   float *x = ddpc_malloc(max_rows * features * sizeof(float), "CSV features");
   int32_t *labels = NULL;
@@ -275,6 +289,36 @@ int ddpc_csv_read_checked(const char *path, const char *label_column, ddpc_task 
   int rc = csv_parse(&p, data, size, label_column, out);
   free(p.header.cells);
   free(p.label_name);
+  free(data);
+  return rc;
+}
+
+int ddpc_csv_locate_row(const char *path, const char *label_column, uint32_t row, int *line, int *column) {
+  char *data = NULL;
+  size_t size = 0;
+  if (csv_read_file(path, &data, &size) != 0) return -1;
+  csv_parser p = {.path = path};
+  size_t pos = 0, len = 0;
+  int line_no = 0;
+  int rc = csv_parse_header(&p, data, size, label_column, &pos, &line_no);
+  const char *text = NULL;
+  uint32_t seen = 0;
+  while (rc == 0 && (text = csv_next_line(data, size, &pos, &len)) != NULL) {
+    line_no++;
+    if (csv_blank(text, len) || seen++ < row) continue;
+    csv_fields f = {0};
+    rc = csv_split(text, len, &f);
+    if (rc == 0 && f.count == p.n_cols) {
+      *line = line_no;
+      *column = f.cells[p.label_index].column;
+    } else if (rc == 0) {
+      rc = ddpc_error_set("%s:%d: expected %d fields as in the header, got %d", path, line_no, p.n_cols, f.count);
+    }
+    free(f.cells);
+    break;
+  }
+  if (rc == 0 && !text) rc = ddpc_error_set("%s: no data row %u (the file changed?)", path, row + 1);
+  free(p.header.cells);
   free(data);
   return rc;
 }

@@ -27,6 +27,10 @@ int ddpc_idx_check_labels(const char *path, const int32_t *labels, uint32_t coun
 int ddpc_csv_read_checked(const char *path, const char *label_column, ddpc_task task, int num_classes,
                           ddpc_table *out);
 
+/* CSV: the line and 1-based column of the label cell of data row `row` (0 = the first
+ * non-blank line after the header), for messages about a sample found in a table. */
+int ddpc_csv_locate_row(const char *path, const char *label_column, uint32_t row, int *line, int *column);
+
 /* Splits rows 0..n-1 into train, validation and test (test only when test_fraction > 0).
  * rows_out (n entries) receives the train rows, then the validation rows, then the test
  * rows, each ascending; counts[0..3) their sizes. labels (n) is needed when stratify. */

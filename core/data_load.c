@@ -53,6 +53,28 @@ static int32_t data_max_label(const ddpc_table *t) {
   return m;
 }
 
+char *ddpc_data_describe_max_label(const ddpc_dataset *ds, const ddpc_config *cfg) {
+  const ddpc_data_config *dc = &cfg->data;
+  bool test_separate = ds->test.table == &ds->test_table && ds->test_table.rows > 0;
+  if (!ds->fit.labels || (test_separate && !ds->test_table.labels)) return NULL;
+  // The first sample holding the largest label, training file first (as it was counted).
+  bool in_test = test_separate && data_max_label(&ds->test_table) > data_max_label(&ds->fit);
+  const ddpc_table *t = in_test ? &ds->test_table : &ds->fit;
+  const ddpc_data_source *src = in_test ? &dc->test : &dc->train;
+  int32_t max = data_max_label(t);
+  uint32_t row = 0;
+  while (row < t->rows && t->labels[row] != max) row++;
+  if (row == t->rows) return NULL;
+  if (dc->format == DDPC_DATA_FORMAT_IDX)
+    return ddpc_format("%s: byte %llu: sample %u: label %d", src->labels, 8ull + row, row, max);
+  int line = 0, column = 0;
+  if (ddpc_csv_locate_row(src->path, dc->label_column, row, &line, &column) != 0) {
+    ddpc_error_clear();  // only a detail of another message is lost
+    return ddpc_format("%s: data row %u: label %d", src->path, row + 1, max);
+  }
+  return ddpc_format("%s:%d:%d: label %d", src->path, line, column, max);
+}
+
 /* The uncached path: read, split, prepare. Fills ds and the store's owned memory. */
 static int data_build(ddpc_dataset *ds, const ddpc_config *cfg, ddpc_data_store *store) {
   const ddpc_data_config *dc = &cfg->data;

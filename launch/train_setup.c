@@ -22,10 +22,20 @@ static int train_check_compatible(train_session *s) {
                           cfg->source_path, ddpc_loss_name(cfg->loss),
                           classification ? "classification" : "regression");
   int want = classification ? s->data.num_classes : (int)s->data.target_width;
-  if (s->out_width != want)
-    return ddpc_error_set("%s: the model's last layer gives %d outputs per sample but the data has %d %s", cfg->source_path,
-                          s->out_width, want, classification ? "classes" : "targets");
-  return 0;
+  if (s->out_width == want) return 0;
+  // An inferred count is only as good as the largest label: name the sample it came
+  // from, which is often the one bad label.
+  char *origin = classification && cfg->data.num_classes == 0 ? ddpc_data_describe_max_label(&s->data, cfg) : NULL;
+  if (origin)
+    ddpc_error_set("%s: the model's last layer gives %d outputs per sample but the data has %d classes, counted "
+                   "from its largest label (%s); set data.num_classes to have every label checked against the "
+                   "count",
+                   cfg->source_path, s->out_width, want, origin);
+  else
+    ddpc_error_set("%s: the model's last layer gives %d outputs per sample but the data has %d %s", cfg->source_path,
+                   s->out_width, want, classification ? "classes" : "targets");
+  free(origin);
+  return -1;
 }
 
 /* Every rank learns whether any rank failed at this point of the setup, so all of them

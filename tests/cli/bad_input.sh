@@ -121,4 +121,14 @@ write_idx_config outputs.yaml img.idx lab.idx
 sed -i 's/units: 4}/units: 5}/' outputs.yaml
 t_run train outputs.yaml
 t_expect_error "output width vs classes" "outputs.yaml" "5 outputs" "4 classes"
+# A class count inferred from the labels names the label that set it (often the bad one).
+printf 'a,b,label\n1,2,0\n3,4,1\n\n5,6,7\n1,1,7\n' >inferred.csv
+write_csv_config inferred.yaml inferred.csv
+sed -i '/num_classes/d' inferred.yaml
+t_run train inferred.yaml
+t_expect_error "inferred class count names its label" "inferred.yaml" "2 outputs" "8 classes" \
+  "inferred.csv:5:5: label 7" "data.num_classes"
+write_idx_config inferred_idx.yaml img.idx lab9.idx
+t_run train inferred_idx.yaml
+t_expect_error "inferred class count names its IDX label" "4 outputs" "10 classes" "lab9.idx: byte 17: sample 9: label 9"
 t_finish

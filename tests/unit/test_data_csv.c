@@ -52,9 +52,19 @@ static void expect_error(const char *text, const char *label, ddpc_task task, co
 
 static void test_errors(void) {
   const char *iris = "sepal_length,sepal_width,petal_width,species\n5.1,3.5,0.2,0\n4.9,3.0,abc,0\n";
-  expect_error(iris, "species", DDPC_TASK_CLASSIFICATION, "3:9: column 'petal_width': expected a number, got 'abc'");
-  expect_error("a,b,y\n1,,0\n", "y", DDPC_TASK_CLASSIFICATION, "2:3: column 'b': expected a number, got ''");
-  expect_error("a,b,y\n1,nan,0\n", "y", DDPC_TASK_CLASSIFICATION, "2:3: column 'b': expected a number, got 'nan'");
+  expect_error(iris, "species", DDPC_TASK_CLASSIFICATION,
+               "3:9: column 'petal_width': expected a finite number, got 'abc'");
+  expect_error("a,b,y\n1,,0\n", "y", DDPC_TASK_CLASSIFICATION, "2:3: column 'b': expected a finite number, got ''");
+  // strtod reads these as numbers; a feature must still be finite (and fit a float).
+  expect_error("a,b,y\n1,nan,0\n", "y", DDPC_TASK_CLASSIFICATION,
+               "2:3: column 'b': expected a finite number, got 'nan'");
+  expect_error("a,b,y\n-inf,2,0\n", "y", DDPC_TASK_CLASSIFICATION,
+               "2:1: column 'a': expected a finite number, got '-inf'");
+  expect_error("a,b,y\n1,Infinity,0\n", "y", DDPC_TASK_CLASSIFICATION,
+               "2:3: column 'b': expected a finite number, got 'Infinity'");
+  expect_error("a,b,y\n1,1e39,0\n", "y", DDPC_TASK_CLASSIFICATION,
+               "2:3: column 'b': expected a finite number, got '1e39'");
+  expect_error("a,y\n1,inf\n", "y", DDPC_TASK_REGRESSION, "2:3: column 'y': expected a finite number, got 'inf'");
   expect_error("a,b,y\n1,2,0\n1,2\n", "y", DDPC_TASK_CLASSIFICATION, "3:4: expected 3 fields as in the header, got 2");
   expect_error("a,b,y\n1,2,0,5\n", "y", DDPC_TASK_CLASSIFICATION, "2:7: expected 3 fields as in the header, got 4");
   expect_error("a,b,y\n1,2,0\n", "label", DDPC_TASK_CLASSIFICATION,
@@ -68,7 +78,7 @@ static void test_errors(void) {
                "3:3: column 'y': expected a non-negative integer class label, got '1.5'");
   expect_error("a,y\n1,setosa\n", "y", DDPC_TASK_CLASSIFICATION,
                "2:3: column 'y': expected a non-negative integer class label, got 'setosa'");
-  expect_error("a,y\n1,x\n", "y", DDPC_TASK_REGRESSION, "2:3: column 'y': expected a number, got 'x'");
+  expect_error("a,y\n1,x\n", "y", DDPC_TASK_REGRESSION, "2:3: column 'y': expected a finite number, got 'x'");
   expect_error("y\n1\n", "y", DDPC_TASK_CLASSIFICATION, "1: the header has only the label column 'y'");
 
   // Label range against a configured num_classes: through ddpc_data_load.
@@ -86,6 +96,28 @@ static void test_errors(void) {
   int rc = ddpc_data_load(&ds, &cfg);
   CHECK(rc == 0 && ds.num_classes == 4, "inferred num_classes %d (%s)", ds.num_classes, ddpc_error_message());
   if (rc == 0) ddpc_data_free(&ds);
+
+  // Where an inferred count comes from: the first cell holding the largest label, blank
+  // lines and quoted cells counted as the reader counts them; a larger one in the test file.
+  fixture_text(p, "\n\"a\",y,b\n1,0,2\n\n2,9,3\n  \n3,\"9\",1\n4,1,1\n");
+  rc = ddpc_data_load(&ds, &cfg);
+  char *where = rc == 0 ? ddpc_data_describe_max_label(&ds, &cfg) : NULL;
+  want = ddpc_format("%s:5:3: label 9", p);
+  CHECK(where && strcmp(where, want) == 0, "largest label at '%s', expected '%s'", where ? where : "(null)", want);
+  free(where), free(want);
+  if (rc == 0) ddpc_data_free(&ds);
+  char *test_path = fixture_path("range-test.csv");
+  fixture_text(test_path, "a,y,b\n1,3,1\n1,12,1\n");
+  cfg.data.test.path = test_path;
+  rc = ddpc_data_load(&ds, &cfg);
+  where = rc == 0 ? ddpc_data_describe_max_label(&ds, &cfg) : NULL;
+  want = ddpc_format("%s:3:3: label 12", test_path);
+  CHECK(rc == 0 && ds.num_classes == 13, "inferred from the test file: %d", ds.num_classes);
+  CHECK(where && strcmp(where, want) == 0, "largest label at '%s', expected '%s'", where ? where : "(null)", want);
+  free(where), free(want);
+  if (rc == 0) ddpc_data_free(&ds);
+  cfg.data.test.path = NULL;
+  free(test_path);
   cfg.data.train.path = fixture_path("missing.csv");
   CHECK(ddpc_data_load(&ds, &cfg) != 0, "missing CSV should fail");
   want = ddpc_format("%s: cannot open: No such file or directory", cfg.data.train.path);

@@ -236,6 +236,10 @@ static void test_load(void) {
   CHECK(rc == 0, "load: %s", ddpc_error_message());
   if (rc == 0) {
     CHECK(ds.num_classes == 8, "inferred num_classes %d", ds.num_classes);
+    char *where = ddpc_data_describe_max_label(&ds, &cfg);
+    want = ddpc_format("%s: byte 17: sample 9: label 7", labels);
+    CHECK(where && strcmp(where, want) == 0, "largest label at '%s', expected '%s'", where ? where : "(null)", want);
+    free(where), free(want);
     CHECK(ds.shape.h == 1 && ds.shape.w == 1 && ds.shape.c == 6, "flattened shape (%d,%d,%d)", ds.shape.h,
           ds.shape.w, ds.shape.c);
     CHECK(ds.train.count == 8 && ds.val.count == 2 && ds.test.count == 0, "split %u/%u/%u", ds.train.count,

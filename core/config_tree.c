@@ -65,6 +65,7 @@ static char *where_text(const char *origin, int line, int column) {
   return ddpc_format("%s", origin);
 }
 
+__attribute__((format(printf, 4, 0)))
 static int located_verror(const char *origin, int line, int column, const char *fmt, va_list ap) {
   va_list copy;
   va_copy(copy, ap);

@@ -8,6 +8,7 @@
 
 static char *error_text = NULL;
 
+__attribute__((format(printf, 1, 0)))
 static char *error_vformat(const char *fmt, va_list ap) {
   va_list copy;
   va_copy(copy, ap);

@@ -30,7 +30,10 @@ typedef struct ddpc_comm_ops {
   int (*allgather)(ddpc_comm *comm, const void *send, void *recv, size_t bytes);
   int (*broadcast)(ddpc_comm *comm, void *data, size_t bytes, int root);
   int (*barrier)(ddpc_comm *comm);
-  /* Ends the whole job (every rank) with exit code `code`; does not return. */
+  /* Ends the whole job (every rank) with exit code `code`: the other ranks may be blocked
+   * in a collective that only this releases. With one rank there is no other to release,
+   * so it returns, as it does if the backend failed to end the job; the caller then
+   * returns its error up the stack. Library code never ends the process itself. */
   void (*abort)(ddpc_comm *comm, int code);
   void (*destroy)(ddpc_comm *comm);
 } ddpc_comm_ops;

@@ -140,11 +140,13 @@ static int mpi_barrier(ddpc_comm *c) {
 }
 
 static void mpi_abort(ddpc_comm *c, int code) {
+  // One rank (mpirun -n 1): nobody waits in a collective; the caller returns its error.
+  if (c->size == 1) return;
   // Whatever this rank already printed should reach the user before the job dies.
   fflush(stdout);
   fflush(stderr);
+  // Does not return in practice; if it does, the caller unwinds with its error.
   MPI_Abort(MPI_COMM_WORLD, code);
-  exit(code);  // MPI_Abort does not return in practice; this keeps the contract if it does
 }
 
 static void mpi_destroy(ddpc_comm *c) {

@@ -23,9 +23,11 @@ int ddpc_cli_launch(int argc, char **argv);
 int ddpc_cli_tune(int argc, char **argv);
 
 /* Shared argument helpers (cli_args.c). */
-/* Value of an option given as "--name value" or "--name=value" at argv[*i], advancing *i;
- * NULL when argv[*i] is another option. A missing value exits with DDPC_EXIT_USAGE. */
-const char *ddpc_cli_option_value(const char *cmd, int argc, char **argv, int *i, const char *name);
+/* Takes argv[*i] when it is option `name`, given as "--name value" or "--name=value": 1
+ * with *value set (*i advanced past a separate value); 0 when argv[*i] is another argument;
+ * -1 after a message ("ddpc CMD: option NAME needs a value") when the value is missing,
+ * for the command to return DDPC_EXIT_USAGE (library code does not exit). */
+int ddpc_cli_option_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
 /* A whole number >= min for `option`; -1 after a message ("ddpc CMD: ...") when it is not. */
 int ddpc_cli_parse_count(const char *cmd, const char *option, const char *v, int min);
 /* The path of the running binary (malloc'd): ranks and trials run this same ddpc. NULL

@@ -38,13 +38,18 @@ char *ddpc_cli_self_exe(void) {
   }
 }
 
-const char *ddpc_cli_option_value(const char *cmd, int argc, char **argv, int *i, const char *name) {
+int ddpc_cli_option_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value) {
   size_t len = strlen(name);
-  if (strncmp(argv[*i], name, len) == 0 && argv[*i][len] == '=') return argv[*i] + len + 1;
-  if (strcmp(argv[*i], name) != 0) return NULL;
+  *value = NULL;
+  if (strncmp(argv[*i], name, len) == 0 && argv[*i][len] == '=') {
+    *value = argv[*i] + len + 1;
+    return 1;
+  }
+  if (strcmp(argv[*i], name) != 0) return 0;
   if (*i + 1 >= argc) {
     fprintf(stderr, "ddpc %s: option %s needs a value\n", cmd, name);
-    exit(DDPC_EXIT_USAGE);
+    return -1;
   }
-  return argv[++*i];
+  *value = argv[++*i];
+  return 1;
 }

@@ -53,11 +53,13 @@ int ddpc_cli_graph(int argc, char **argv) {
   int rc = -1;
   for (int i = 1; i < argc && rc < 0; i++) {
     const char *v;
+    int got;
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
       cli_graph_usage(stdout);
       rc = DDPC_EXIT_OK;
-    } else if ((v = ddpc_cli_option_value("graph", argc, argv, &i, "--set"))) {
-      overrides[n_overrides++] = v;
+    } else if ((got = ddpc_cli_option_value("graph", argc, argv, &i, "--set", &v)) != 0) {
+      if (got < 0) rc = DDPC_EXIT_USAGE;
+      else overrides[n_overrides++] = v;
     } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
       fprintf(stderr, "ddpc graph: unknown option '%s' (see ddpc graph --help)\n", argv[i]);
       rc = DDPC_EXIT_USAGE;

@@ -69,23 +69,31 @@ static int submit_positive(const char *opt, const char *v, int *out) {
 static int submit_parse(int argc, char **argv, submit_args *a) {
   for (int i = 1; i < argc; i++) {
     const char *v;
+    int got;
     int bad = 0;
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
       cli_submit_usage(stdout);
       return DDPC_EXIT_OK;
-    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--nodes"))) {
+    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--nodes", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       bad = submit_positive("--nodes", v, &a->script.nodes);
-    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--ntasks-per-node"))) {
+    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--ntasks-per-node", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       bad = submit_positive("--ntasks-per-node", v, &a->script.ntasks_per_node);
-    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--time"))) {
+    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--time", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       a->script.time = v;
-    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--partition"))) {
+    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--partition", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       a->script.partition = v;
-    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--account"))) {
+    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--account", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       a->script.account = v;
-    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--job-name"))) {
+    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--job-name", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       a->script.job_name = v;
-    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--launcher"))) {
+    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--launcher", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       if (strcmp(v, "srun") == 0) {
         a->script.launcher = DDPC_SLURM_LAUNCHER_SRUN;
       } else if (strcmp(v, "mpirun") == 0) {
@@ -94,9 +102,11 @@ static int submit_parse(int argc, char **argv, submit_args *a) {
         fprintf(stderr, "ddpc submit: --launcher is srun or mpirun, got '%s'\n", v);
         bad = 1;
       }
-    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--set"))) {
+    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--set", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       a->overrides[a->script.n_overrides++] = v;
-    } else if ((v = ddpc_cli_option_value("submit", argc, argv, &i, "--run-dir"))) {
+    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--run-dir", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       a->run_dir = v;
     } else if (strcmp(argv[i], "--no-requeue") == 0) {
       a->script.requeue = false;

@@ -54,7 +54,7 @@ static int cli_run(const char *cmd, ddpc_train_options *opt) {
   int rc = ddpc_train_run(opt, &result);
   if (rc == 0) return ddpc_run_state_exit_code(result.state);
   if (!result.quiet_error) fprintf(stderr, "ddpc %s: error: %s\n", cmd, ddpc_last_error());
-  return DDPC_EXIT_FAILED;
+  return result.aborted ? DDPC_EXIT_FAULT : DDPC_EXIT_FAILED;
 }
 
 /* What differs between `train` and `resume`: the positional argument and the options of
@@ -75,11 +75,13 @@ static int cli_parse(const cli_command *c, int argc, char **argv, ddpc_train_opt
   int rc = -1;
   for (int i = 1; i < argc && rc < 0; i++) {
     const char *v;
+    int got;
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
       c->usage(stdout);
       rc = DDPC_EXIT_OK;
-    } else if ((v = ddpc_cli_option_value(c->cmd, argc, argv, &i, "--set"))) {
-      overrides[opt->n_overrides++] = v;
+    } else if ((got = ddpc_cli_option_value(c->cmd, argc, argv, &i, "--set", &v)) != 0) {
+      if (got < 0) rc = DDPC_EXIT_USAGE;
+      else overrides[opt->n_overrides++] = v;
     } else if (strcmp(argv[i], "--quiet") == 0) {
       opt->quiet = 1;
     } else if (c->option(argc, argv, &i, opt, &rc)) {
@@ -103,10 +105,11 @@ static int cli_parse(const cli_command *c, int argc, char **argv, ddpc_train_opt
 
 static int cli_train_option(int argc, char **argv, int *i, ddpc_train_options *opt, int *rc) {
   const char *v;
-  if ((v = ddpc_cli_option_value("train", argc, argv, i, "--run-dir"))) opt->run_dir = v;
-  else if ((v = ddpc_cli_option_value("train", argc, argv, i, "--resume"))) opt->resume = v;
-  else return 0;
-  return 1;
+  int got = ddpc_cli_option_value("train", argc, argv, i, "--run-dir", &v);
+  if (got > 0) opt->run_dir = v;
+  if (got == 0 && (got = ddpc_cli_option_value("train", argc, argv, i, "--resume", &v)) > 0) opt->resume = v;
+  if (got < 0) *rc = DDPC_EXIT_USAGE;
+  return got != 0;
 }
 
 static int cli_resume_option(int argc, char **argv, int *i, ddpc_train_options *opt, int *rc) {

@@ -91,19 +91,25 @@ static int cli_tune_flag_override(cli_tune_args *a, const char *flag, const char
 static int cli_tune_parse(int argc, char **argv, cli_tune_args *a) {
   for (int i = 1; i < argc; i++) {
     const char *v;
+    int got;
     int rc = -1;
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
       cli_tune_usage(stdout);
       return DDPC_EXIT_OK;
-    } else if ((v = ddpc_cli_option_value("tune", argc, argv, &i, "--parallelism"))) {
+    } else if ((got = ddpc_cli_option_value("tune", argc, argv, &i, "--parallelism", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       rc = cli_tune_flag_override(a, "--parallelism", "parallelism", v, 1);
-    } else if ((v = ddpc_cli_option_value("tune", argc, argv, &i, "--ranks-per-trial"))) {
+    } else if ((got = ddpc_cli_option_value("tune", argc, argv, &i, "--ranks-per-trial", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       rc = cli_tune_flag_override(a, "--ranks-per-trial", "ranks_per_trial", v, 1);
-    } else if ((v = ddpc_cli_option_value("tune", argc, argv, &i, "--max-trials"))) {
+    } else if ((got = ddpc_cli_option_value("tune", argc, argv, &i, "--max-trials", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       rc = cli_tune_flag_override(a, "--max-trials", "max_trials", v, 1);
-    } else if ((v = ddpc_cli_option_value("tune", argc, argv, &i, "--study-dir"))) {
+    } else if ((got = ddpc_cli_option_value("tune", argc, argv, &i, "--study-dir", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       a->study_dir = v;
-    } else if ((v = ddpc_cli_option_value("tune", argc, argv, &i, "--set"))) {
+    } else if ((got = ddpc_cli_option_value("tune", argc, argv, &i, "--set", &v)) != 0) {
+      if (got < 0) return DDPC_EXIT_USAGE;
       if (!strchr(v, '=')) {
         fprintf(stderr, "ddpc tune: --set wants key=value, got '%s'\n", v);
         return DDPC_EXIT_USAGE;

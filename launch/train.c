@@ -53,7 +53,8 @@ static void train_ask_custom_stops(train_session *s) {
   }
 }
 
-/* Rank 0 decides the next state; all ranks receive it and its reason. */
+/* Rank 0 decides the next state; all ranks receive it and its reason. Returns -1 on error,
+ * when the job must be aborted. */
 static int train_transition(train_session *s) {
   int32_t to = -1;
   char *reason = NULL;
@@ -71,14 +72,13 @@ static int train_transition(train_session *s) {
   }
   int32_t len = reason ? (int32_t)strlen(reason) : 0;
   if (s->comm->ops->broadcast(s->comm, &to, sizeof to, 0) != 0 || s->comm->ops->broadcast(s->comm, &len, sizeof len, 0))
-    train_abort(s);
+    return -1;
   if (s->comm->rank != 0) {
-    reason = malloc((size_t)len + 1);
-    if (!reason) train_abort(s);
+    reason = ddpc_malloc((size_t)len + 1, "transition reason");
+    if (!reason) return -1;
     reason[len] = '\0';
   }
-  if (len > 0 && s->comm->ops->broadcast(s->comm, reason, (size_t)len, 0) != 0) train_abort(s);
-  if (to < 0) {
+  if ((len > 0 && s->comm->ops->broadcast(s->comm, reason, (size_t)len, 0) != 0) || to < 0) {
     free(reason);
     return -1;
   }
@@ -93,8 +93,7 @@ static int train_transition(train_session *s) {
 static int train_act(train_session *s) {
   switch (s->state) {
     case DDPC_STATE_TRAIN_EPOCH:
-      train_run_epoch(s);
-      return 0;
+      return train_run_epoch(s) < 0 ? -1 : 0;
     case DDPC_STATE_EVALUATE:
       if (train_finish_epoch(s) != 0) return -1;
       ddpc_stop_update(&s->cfg, &s->facts);
@@ -115,6 +114,14 @@ static int train_act(train_session *s) {
   }
 }
 
+/* One move of the machine: the transition, the new state's action, and the run files the
+ * hooks appended to. A failure here is one during training: the job is aborted (with one
+ * rank: -1 is returned). */
+static int train_advance(train_session *s) {
+  if (train_transition(s) != 0 || train_act(s) != 0 || train_files_check(s) != 0) return train_abort(s);
+  return 0;
+}
+
 /* Where a resumed run goes on. A run waiting for review needs the reviewer's answer. */
 static int train_resume_state(train_session *s) {
   if (!s->resumed) return 0;
@@ -132,7 +139,7 @@ static int train_resume_state(train_session *s) {
     s->facts.reviewed_epoch = s->epoch;
     // The table's await_review rows: rejected (a final checkpoint records it), or decide
     // again, the gate being answered for this epoch.
-    return train_transition(s) != 0 || train_act(s) != 0 ? -1 : 0;
+    return train_advance(s);
   }
   if (saved == DDPC_STATE_DONE || saved == DDPC_STATE_DIVERGED || saved == DDPC_STATE_REJECTED ||
       saved == DDPC_STATE_PRUNED) {
@@ -152,6 +159,7 @@ static void train_session_free(train_session *s) {
   free(s->hooks);
   free(s->stop_reason);
   free(s->prune_reason);
+  free(s->write_error);
   ddpc_metric_history_free(&s->history);
   ddpc_machine_free(s->machine);
   ddpc_grad_sync_free(s->sync);
@@ -183,9 +191,8 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
       train_agree(s, train_files_start_metrics(s)) != 0)
     return -1;
   if (train_resume_state(s) != 0) return -1;
-  while (!ddpc_state_is_final(s->state)) {
-    if (train_transition(s) != 0 || train_act(s) != 0) train_abort(s);
-  }
+  while (!ddpc_state_is_final(s->state))
+    if (train_advance(s) != 0) return -1;
   res->epochs_completed = (int)s->epoch;
   res->test_loss = s->test_loss;
   res->test_accuracy = s->test_accuracy;
@@ -193,7 +200,7 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
   res->samples_per_s = s->train_seconds > 0 ? (double)s->train_samples * s->comm->size / s->train_seconds : 0.0;
   res->peak_rss_mb = ddpc_peak_rss_mb();
   double pss = ddpc_pss_mb();
-  if (s->comm->ops->allreduce_double(s->comm, &pss, 1) != 0) train_abort(s);
+  if (s->comm->ops->allreduce_double(s->comm, &pss, 1) != 0) return train_abort(s);
   s->pss_mb_mean = pss / s->comm->size;
   res->wall_seconds = ddpc_time_seconds() - s->start_time;
   res->state = ddpc_state_names[s->state];
@@ -203,11 +210,14 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
   else
     ddpc_progress_note(&s->progress, "stopped in state %s: %s", res->state, s->stop_reason ? s->stop_reason : "");
   // A run that had ended keeps its summary and metadata (its test metrics, its end time).
-  if (!s->already_ended && (train_files_write_summary(s) != 0 || train_files_write_meta(s, true) != 0))
-    train_abort(s);
+  // The appended files are closed first: summary.json must not say done when their last
+  // lines are lost.
+  if (train_files_close_logs(s) != 0 ||
+      (!s->already_ended && (train_files_write_summary(s) != 0 || train_files_write_meta(s, true) != 0)))
+    return train_abort(s);
   // A rank leaving with a non-zero code makes mpirun end the others: none leaves before
   // rank 0 has finished the run's files.
-  if (s->comm->ops->barrier(s->comm) != 0) train_abort(s);
+  if (s->comm->ops->barrier(s->comm) != 0) return train_abort(s);
   return 0;
 }
 
@@ -224,7 +234,9 @@ int ddpc_train_run(const ddpc_train_options *options, ddpc_train_result *result)
   ddpc_error_clear();
   int rc = train_run_session(&s, res);
   ddpc_signals_restore();
-  if (rc != 0 && s.comm && s.comm->size > 1) {
+  // An aborted job with several ranks has ended in train_abort; one that is still here is
+  // on one rank (or its abort failed) and returns the error.
+  if (rc != 0 && s.comm && s.comm->size > 1 && !s.aborted) {
     // mpirun ends the whole job as soon as one rank exits with an error, possibly before
     // the reporting rank has printed: under MPI the message is printed here, and the ranks
     // leave together after it.
@@ -233,7 +245,9 @@ int ddpc_train_run(const ddpc_train_options *options, ddpc_train_result *result)
     s.quiet_error = true;
     s.comm->ops->barrier(s.comm);
   }
+  if (rc != 0) res->state = "failed";  // also when the failure came after a final state
   res->quiet_error = s.quiet_error;
+  res->aborted = s.aborted;
   train_session_free(&s);
   return rc;
 }

@@ -156,7 +156,7 @@ int train_device_loss_take(train_session *s, ddpc_loss_result *sums) {
 
 const float *train_device_dout(const train_session *s) { return on_gpu(s) ? s->dev_dout : s->dout; }
 
-void train_device_update(train_session *s, const ddpc_grad_parts *parts, float lr) {
+int train_device_update(train_session *s, const ddpc_grad_parts *parts, float lr) {
   const ddpc_config *cfg = &s->cfg;
   ddpc_buffer *params = ddpc_model_params(s->model);
   if (!on_gpu(s)) {
@@ -165,21 +165,26 @@ void train_device_update(train_session *s, const ddpc_grad_parts *parts, float l
       ddpc_clip_grad_norm_parts(parts->parts, parts->n_parts, ddpc_model_param_count(s->model), cfg->train.grad_clip,
                                 &scale);
     ddpc_optimizer_step_parts(&s->opt_state, params, parts->parts, parts->n_parts, scale, lr);
-    return;
+    return 0;
   }
 #ifdef DDPC_HAVE_CUDA
   const float *d_scale = NULL;
   const double *d_norm = NULL;
   if (cfg->train.grad_clip > 0 &&
       ddpc_clip_grad_norm_cuda(s->clip_gpu, parts->parts[0], params->count, cfg->train.grad_clip, &d_norm, &d_scale) != 0)
-    train_abort(s);
+    return -1;
   ddpc_optimizer_step_device_scaled(&s->opt_state, params, parts->parts[0], d_scale, lr);
 #endif
+  return 0;
 }
 
-bool train_device_all_finite(train_session *s) {
+int train_device_all_finite(train_session *s, bool *finite) {
   const ddpc_buffer *p = ddpc_model_params(s->model);
-  if (!on_gpu(s)) return ddpc_floats_all_finite(p->data, p->count);
+  *finite = true;
+  if (!on_gpu(s)) {
+    *finite = ddpc_floats_all_finite(p->data, p->count);
+    return 0;
+  }
 #ifdef DDPC_HAVE_CUDA
   // Copying the parameters down every few steps would cost more than the steps: the norm of
   // this step's gradient, taken on the device, is eight bytes. A non-finite gradient of an
@@ -190,11 +195,10 @@ bool train_device_all_finite(train_session *s) {
   double norm = 0.0;
   if (ddpc_clip_grad_norm_cuda(s->clip_gpu, g, p->count, 0.0, &d_norm, &d_scale) != 0 ||
       ddpc_device_copy(&norm, DDPC_DEVICE_CPU, d_norm, DDPC_DEVICE_CUDA, sizeof norm) != 0)
-    train_abort(s);
-  return isfinite(norm);
-#else
-  return true;
+    return -1;
+  *finite = isfinite(norm);
 #endif
+  return 0;
 }
 
 const float *train_device_host_view(const ddpc_buffer *b, float **copy) {

@@ -4,7 +4,9 @@
  *   steps.jsonl    per-step loss when asked  summary.json   the outcome
  *   meta.json      run metadata              review.json    the question of a review gate
  *   checkpoints/   written by train_checkpoint.c
- * The progress display is a hook too; all of them are installed by train_files_install_hooks. */
+ * The progress display is a hook too; all of them are installed by train_files_install_hooks.
+ * Every write to the appended files is checked: a full disk is an error naming the file,
+ * not lines silently lost (a hook cannot return it: train_files_check does). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -71,7 +73,27 @@ int train_files_write_config(train_session *s) {
   return rc;
 }
 
-static void files_metrics_line(FILE *out, const ddpc_epoch_metrics *m) {
+/* Records the first failed write of an appended run file: the error, and s->write_error
+ * for train_files_check (the error itself may be replaced before anyone looks). */
+static int files_write_failed(train_session *s, const char *name, int err) {
+  ddpc_error_set("cannot write '%s/%s': %s", s->run_dir, name, strerror(err));
+  if (!s->write_error) s->write_error = ddpc_strdup(ddpc_error_message());
+  return -1;
+}
+
+int train_files_end_line(train_session *s, FILE *f, const char *name) {
+  // Buffered output fails at the flush at the latest; the error flag keeps any earlier one.
+  errno = 0;
+  if (fputc('\n', f) == EOF || fflush(f) != 0 || ferror(f)) return files_write_failed(s, name, errno ? errno : EIO);
+  return 0;
+}
+
+int train_files_check(train_session *s) {
+  if (!s->write_error) return 0;
+  return ddpc_error_set("%s", s->write_error);
+}
+
+static void files_metrics_json(FILE *out, const ddpc_epoch_metrics *m) {
   ddpc_json j;
   ddpc_json_begin(&j, out);
   ddpc_json_int(&j, "epoch", m->epoch);
@@ -86,8 +108,11 @@ static void files_metrics_line(FILE *out, const ddpc_epoch_metrics *m) {
   ddpc_json_number(&j, "comm_hidden_fraction", m->comm_hidden_fraction);
   ddpc_json_int(&j, "params_crc32", m->params_crc32);
   ddpc_json_end(&j);
-  fputc('\n', out);
-  fflush(out);
+}
+
+static int files_metrics_line(train_session *s, const ddpc_epoch_metrics *m) {
+  files_metrics_json(s->metrics, m);
+  return train_files_end_line(s, s->metrics, "metrics.jsonl");
 }
 
 /* metrics.jsonl starts from the history (a resumed run's history comes from its
@@ -95,23 +120,33 @@ static void files_metrics_line(FILE *out, const ddpc_epoch_metrics *m) {
 int train_files_start_metrics(train_session *s) {
   if (s->comm->rank != 0) return 0;
   if (!(s->metrics = files_open(s, "metrics.jsonl", "w"))) return -1;
-  for (int i = 0; i < s->history.count; i++) files_metrics_line(s->metrics, &s->history.epochs[i]);
+  for (int i = 0; i < s->history.count; i++)
+    if (files_metrics_line(s, &s->history.epochs[i]) != 0) return -1;
   return 0;
 }
 
+int train_files_close_logs(train_session *s) {
+  int rc = train_files_check(s);
+  FILE **logs[] = {&s->metrics, &s->steps_log, &s->events};
+  const char *names[] = {"metrics.jsonl", "steps.jsonl", "events.jsonl"};
+  for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+    // fclose writes what is still buffered: its failure loses lines too.
+    if (*logs[i] && fclose(*logs[i]) != 0 && rc == 0) rc = files_write_failed(s, names[i], errno);
+    *logs[i] = NULL;
+  }
+  return rc;
+}
+
 void train_files_close(train_session *s) {
-  if (s->metrics) fclose(s->metrics);
-  if (s->steps_log) fclose(s->steps_log);
-  if (s->events) fclose(s->events);
-  s->metrics = s->steps_log = s->events = NULL;
+  train_files_close_logs(s);
   ddpc_run_lock_release(s->run_lock);
   s->run_lock = -1;
 }
 
-/* Built-in hooks. */
+/* Built-in hooks; a failed write is left for train_files_check. */
 static void files_hook_metrics(void *user, const ddpc_epoch_metrics *m) {
   train_session *s = user;
-  if (s->metrics) files_metrics_line(s->metrics, m);
+  if (s->metrics) files_metrics_line(s, m);
 }
 
 static void files_event_begin(train_session *s, ddpc_json *j) {
@@ -132,8 +167,7 @@ static void files_hook_transition(void *user, const char *from, const char *to, 
   ddpc_json_int(&j, "epoch", s->epoch);
   ddpc_json_int(&j, "step", s->step);
   ddpc_json_end(&j);
-  fputc('\n', s->events);
-  fflush(s->events);
+  train_files_end_line(s, s->events, "events.jsonl");
 }
 
 static void files_hook_progress_epoch(void *user, const ddpc_epoch_metrics *m) {
@@ -182,8 +216,7 @@ void train_files_log_review_answer(train_session *s, int answer) {
   ddpc_json_string(&j, "by", who ? who : "unknown");
   ddpc_json_int(&j, "epoch", s->epoch);
   ddpc_json_end(&j);
-  fputc('\n', s->events);
-  fflush(s->events);
+  train_files_end_line(s, s->events, "events.jsonl");
 }
 
 static const char *files_monitor(const train_session *s) {
@@ -273,7 +306,8 @@ static int files_review_json(FILE *out, void *user) {
   // The metrics so far, as metrics.jsonl has them, so the reviewer needs one file.
   for (int i = 0; i < s->history.count; i++) {
     if (i) fputc(',', out);
-    files_metrics_line(out, &s->history.epochs[i]);
+    files_metrics_json(out, &s->history.epochs[i]);
+    fputc('\n', out);
   }
   fputs("]}\n", out);
   return 0;

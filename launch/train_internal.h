@@ -86,6 +86,8 @@ typedef struct train_session {
   int64_t train_samples;    // samples trained on by this process, this rank
   double train_seconds;     // time inside training steps, this process
   bool quiet_error;         // another rank reports the failure that stopped this one
+  bool aborted;             // train_abort ran: a failure during training ended the run
+  char *write_error;        // the first failed write of an appended run file (hooks cannot return it)
   bool resumed;             // state came from a checkpoint
   bool already_ended;       // ...a checkpoint of a run that had ended: its files stay as they are
   char *stop_reason;        // reason of the transition into the final state
@@ -115,9 +117,10 @@ int train_device_loss_take(train_session *s, ddpc_loss_result *sums);
 /* The loss gradient backward starts from (where train_device_loss_add wrote it). */
 const float *train_device_dout(const train_session *s);
 /* Clipping (train.grad_clip) and the optimizer step on the averaged gradient. */
-void train_device_update(train_session *s, const ddpc_grad_parts *parts, float lr);
-/* cpu: no parameter is inf or NaN; cuda: this step's gradient norm is finite. */
-bool train_device_all_finite(train_session *s);
+int train_device_update(train_session *s, const ddpc_grad_parts *parts, float lr);
+/* *finite: cpu: no parameter is inf or NaN; cuda: this step's gradient norm is finite.
+ * Returns -1 when the device could not say. */
+int train_device_all_finite(train_session *s, bool *finite);
 /* A host view of b (b's memory, or a copy in *copy for the caller to free); NULL on error. */
 const float *train_device_host_view(const ddpc_buffer *b, float **copy);
 /* Host memory to fill b through (b's memory, or a buffer), then commit copies it up and frees. */
@@ -135,9 +138,11 @@ bool train_is_classification(const train_session *s);
 void train_await_verdict(train_session *s);
 
 /* train_epoch.c */
-void train_abort(train_session *s);
+/* Ends the job after a failure during training (rank 0 records state `failed` first); with
+ * one rank it returns -1 instead, for the caller to return. Reports once. */
+int train_abort(train_session *s);
 /* Runs the current epoch from batch_in_epoch on. Returns 0 when the epoch finished, 1 when
- * a stop signal or a non-finite loss (see facts) interrupted it. */
+ * a stop signal or a non-finite loss (see facts) interrupted it, -1 on error. */
 int train_run_epoch(train_session *s);
 /* Validation metrics of the epoch just finished, appended to the history. */
 int train_finish_epoch(train_session *s);
@@ -155,6 +160,15 @@ int train_checkpoint_restore(train_session *s);
 int train_files_open(train_session *s);
 int train_files_write_config(train_session *s);
 int train_files_start_metrics(train_session *s);
+/* Ends a line of an appended run file (metrics.jsonl, events.jsonl, steps.jsonl: `name`)
+ * and flushes it; a failed write is an error naming the file, also kept for
+ * train_files_check. */
+int train_files_end_line(train_session *s, FILE *f, const char *name);
+/* -1 with the error when a write to an appended run file has failed (in a hook). */
+int train_files_check(train_session *s);
+/* Closes the appended files, each close checked (it writes what was buffered). */
+int train_files_close_logs(train_session *s);
+/* Closes whatever is open, unchecked (the run has failed already), and releases the lock. */
 void train_files_close(train_session *s);
 void train_files_install_hooks(train_session *s);
 int train_files_write_summary(train_session *s);

@@ -22,8 +22,16 @@ t_check "missing CONFIG is explained" grep -q "missing CONFIG" <<<"$T_ERR"
 t_run train x.yaml --bogus
 t_check "unknown option exits 2" test "$T_RC" -eq 2
 t_check "unknown option is named" grep -q "unknown option '--bogus'" <<<"$T_ERR"
-t_run train x.yaml --set
-t_check "--set without value exits 2" test "$T_RC" -eq 2
+# An option missing its value, in every subcommand: one message and exit 2, returned by
+# the library's parser rather than ended in it.
+for args in "train x.yaml --set" "train x.yaml --run-dir" "train x.yaml --resume" "resume d --set" "graph x --set" \
+  "submit x --nodes" "launch x -n" "tune x --study-dir"; do
+  read -ra argv <<<"$args"
+  t_run "${argv[@]}"
+  t_check "$args: exits 2 ($T_RC)" test "$T_RC" -eq 2
+  t_check "$args: one message naming the option: $T_ERR" \
+    test "$T_ERR" = "ddpc ${argv[0]}: option ${argv[-1]} needs a value"
+done
 t_run graph "$DDPC_SOURCE_DIR/examples/cultivars_csv.yaml" --set 'stop.early_stopping={patience: 2}'
 t_check "graph exits 0" test "$T_RC" -eq 0
 t_check "graph prints DOT with the early-stopping row" grep -q "early_stopping" <<<"$T_OUT"

@@ -85,14 +85,20 @@ typedef struct {
   const char *state;                // final state: "done", "diverged", "preempted", "await_review",
                                     // "rejected" or "failed"
   int quiet_error;                  // the failure is reported by another rank: print nothing
+  int aborted;                      // the failure came during training, not while setting up (the
+                                    // job was aborted; `ddpc train` exits 6 and --resume auto
+                                    // continues from the last checkpoint)
 } ddpc_train_result;
 
 /* Trains as the config says. Returns 0 when the run reached a final state (result->state
  * says which: done, diverged, preempted, await_review, rejected); otherwise non-zero, with
- * the reason in ddpc_last_error(). Under MPI with several ranks, the message of a failure
- * found while setting up is printed to stderr by the one rank that reports it (mpirun
- * would otherwise end the job before it could be printed) and result->quiet_error is set
- * on every rank. */
+ * the reason in ddpc_last_error() and result->state "failed". On one rank it always
+ * returns: a failure during training (an I/O error, a full disk) leaves the process to the
+ * caller. Under MPI with several ranks, a failure during training ends the whole job
+ * (MPI_Abort), as the other ranks wait for this one in a collective; the message of a
+ * failure found while setting up is printed to stderr by the one rank that reports it
+ * (mpirun would otherwise end the job before it could be printed) and result->quiet_error
+ * is set on every rank. */
 int ddpc_train_run(const ddpc_train_options *options, ddpc_train_result *result);
 
 /* The message of the last failure ("run.yaml:3:7: unknown key 'lr' ..."), or "". */

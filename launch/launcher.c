@@ -20,6 +20,7 @@
 #include "core/json.h"
 #include "core/sysinfo.h"
 #include "launch/abort_watch.h"
+#include "launch/run_lock.h"
 #include "launch/run_summary.h"
 #include "launch/start_marker.h"
 
@@ -33,6 +34,13 @@
  * launcher ends it: a normal end takes well under a second, but Open MPI 4.1 at times hangs
  * in its shutdown (MPI_Finalize's fence across a broken network, PMIx_server_finalize). */
 #define LAUNCH_FINISH_GRACE_SECONDS 30.0
+
+/* Before a restart, how long the launcher waits for the previous attempt's rank 0 to let go
+ * of the run directory's lock (launch/run_lock.h). Killing mpirun's process group does not
+ * reach the daemons Open MPI started on other hosts (orted --daemonize leaves the group);
+ * they end their ranks once they notice mpirun is gone, which can take seconds under load.
+ * A new attempt started before then would meet the old rank 0's lock and give up. */
+#define LAUNCH_LOCK_WAIT_SECONDS 60.0
 
 /* A second stop signal this soon after the first is the same request delivered twice:
  * `timeout`, for one, signals its child and then its whole process group. */
@@ -399,6 +407,25 @@ static bool launch_pause(double seconds) {
   return launch_signal_count == 0;
 }
 
+/* Waits until no process of an earlier attempt holds run_dir (at most
+ * LAUNCH_LOCK_WAIT_SECONDS, or until a stop signal); says so when it has to wait. */
+static void launch_wait_for_run_dir(const char *run_dir, bool quiet) {
+  double start = launch_now();
+  bool said = false;
+  for (;;) {
+    int held = ddpc_run_lock_held(run_dir);
+    if (held <= 0 || launch_signal_count > 0) return;  // free, or cannot be told: ddpc train says more
+    if (!said && !quiet) fprintf(stderr, "ddpc launch: the previous attempt's rank 0 still holds %s; waiting\n", run_dir);
+    said = true;
+    if (launch_now() - start >= LAUNCH_LOCK_WAIT_SECONDS) {
+      fprintf(stderr, "ddpc launch: %s still held after %.0f s; starting the next attempt anyway\n", run_dir,
+              LAUNCH_LOCK_WAIT_SECONDS);
+      return;
+    }
+    launch_pause(0.1);
+  }
+}
+
 /* The first pause: 1 s, or DDPC_LAUNCH_BACKOFF_SECONDS (the tests set 0). */
 static double launch_first_backoff(void) {
   double s = launch_env_seconds("DDPC_LAUNCH_BACKOFF_SECONDS", 1.0);
@@ -508,6 +535,8 @@ int ddpc_launch_run(const ddpc_launch_options *opt) {
                                       : "a fault",
                 restarts + 1, opt->max_restarts, backoff);
       restart = launch_pause(backoff);
+      if (restart) launch_wait_for_run_dir(opt->run_dir, opt->quiet);
+      restart = restart && launch_signal_count == 0;
     }
     launch_attempt rec = {attempt, started, ended, outcome, restart, argv, argc};
     int recorded = launch_record_attempt(attempts_path, &rec);

@@ -141,5 +141,25 @@ int ddpc_layer_check_sizes(const ddpc_layer *layer, int max_batch) {
     return ddpc_layer_fail(layer, "output shape %dx%dx%d is empty", o.h, o.w, o.c);
   if (ddpc_layer_check_floats(layer, "its parameters", (double)layer->n_params) != 0) return -1;
   double act = (double)o.h * (double)o.w * (double)o.c * (double)max_batch;
-  return ddpc_layer_check_floats(layer, "its output for the batch", act);
+  if (ddpc_layer_check_floats(layer, "its output for the batch", act) != 0) return -1;
+  // The model allocates these after every layer is set up; they are claimed now so that
+  // the layers' own scratch is refused too once the total would not fit.
+  if (ddpc_layer_claim(layer, "its parameters and their gradients", 2.0 * (double)layer->n_params * sizeof(float)))
+    return -1;
+  return ddpc_layer_claim(layer, "its output for the batch", act * sizeof(float));
 }
+
+int ddpc_layer_claim(const ddpc_layer *layer, const char *what, double bytes) {
+  ddpc_memory_budget *b = layer->budget;
+  if (!b) return 0;
+  b->used += bytes;
+  if (b->limit <= 0.0 || b->used <= b->limit) return 0;
+  return ddpc_layer_fail(layer,
+                         "with %s the model needs %.0f bytes (%.1f GiB: parameters, gradients, activations and "
+                         "scratch for batches of %d), more than the %.0f bytes (%.1f GiB) of %s; use fewer or "
+                         "smaller layers or a smaller batch",
+                         what, b->used, b->used / 1073741824.0, b->max_batch, b->limit, b->limit / 1073741824.0,
+                         b->limit_what);
+}
+
+bool ddpc_layer_planning(const ddpc_layer *layer) { return layer->budget && layer->budget->planning; }

@@ -53,6 +53,17 @@ int ddpc_layer_kind_parse(const char *name);
 
 typedef struct ddpc_layer ddpc_layer;
 
+/* The host memory a model claims, counted while its layers are set up: every buffer is
+ * zeroed when allocated, so a model too big for the machine must be refused before any
+ * of it is touched, not by the kernel's OOM killer halfway through. */
+typedef struct {
+  double used;             // bytes claimed so far (parameters, gradients, activations, scratch)
+  double limit;            // bytes the process may use (ddpc_memory_limit); 0: not checked
+  const char *limit_what;  // where the limit comes from, for the message
+  int max_batch;           // the batch the activations are sized for, for the message
+  bool planning;           // setup only claims and returns before allocating (the model's first pass)
+} ddpc_memory_budget;
+
 /* Per-step context handed to forward: dropout draws from (seed, step, layer index). */
 typedef struct {
   bool training;   // dropout active, saved state kept for backward
@@ -62,7 +73,8 @@ typedef struct {
 
 typedef struct {
   /* Checks the spec against the input shape, sets layer->out and layer->n_params,
-   * and allocates per-layer scratch for up to max_batch samples. */
+   * claims from layer->budget what it and the model will allocate for it, and then
+   * (unless ddpc_layer_planning) allocates per-layer scratch for up to max_batch samples. */
   int (*setup)(ddpc_layer *layer, int max_batch);
   /* Writes initial parameters into layer->params (seeded, counter-based). */
   void (*init_params)(ddpc_layer *layer, uint64_t seed);
@@ -86,6 +98,7 @@ struct ddpc_layer {
   float *params;              // view into the model's flat parameter buffer
   float *grads;               // view into the model's flat gradient buffer
   void *state;                // kind-specific scratch (im2col, masks, statistics)
+  ddpc_memory_budget *budget; // the model's host memory count; NULL where not counted (GPU)
 };
 
 const ddpc_layer_ops *ddpc_layer_ops_for(ddpc_layer_kind kind);
@@ -107,9 +120,16 @@ int ddpc_layer_fail(const ddpc_layer *layer, const char *fmt, ...) __attribute__
 /* Refuses, with an error naming `what`, a buffer of `count` floats over the per-layer limit
  * (4 GiB). count is a double so that absurd products of ints cannot overflow first. */
 int ddpc_layer_check_floats(const ddpc_layer *layer, const char *what, double count);
-/* Checks layer->n_params and layer->out for max_batch samples against that limit; setup
- * calls it before allocating anything. */
+/* Checks layer->n_params and layer->out for max_batch samples against that limit and
+ * claims them (parameters, gradients, activations) from layer->budget; setup calls it
+ * before allocating anything. */
 int ddpc_layer_check_sizes(const ddpc_layer *layer, int max_batch);
+/* Claims `bytes` more from layer->budget (what: for the message), refusing with the
+ * bytes needed and the limit when the model would outgrow it. Setup claims its scratch
+ * with it before allocating any. */
+int ddpc_layer_claim(const ddpc_layer *layer, const char *what, double bytes);
+/* True in the model's planning pass: setup returns once it has claimed, allocating nothing. */
+bool ddpc_layer_planning(const ddpc_layer *layer);
 /* Weights of linear/conv2d: He normal or Xavier uniform per layer->spec.init, drawn from
  * ddpc_rng_make(seed, DDPC_RNG_INIT, layer->index, 0). */
 void ddpc_layer_init_weights(const ddpc_layer *layer, float *w, size_t count, int fan_in, int fan_out,

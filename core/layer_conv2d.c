@@ -47,6 +47,12 @@ static int conv_setup(ddpc_layer *layer, int max_batch) {
   double col_floats = (double)max_batch * layer->out.h * layer->out.w * kkc;
   if (!direct && ddpc_layer_check_floats(layer, "its im2col scratch for the batch", col_floats) != 0)
     return -1;
+  // Both im2col buffers are claimed before either is allocated (and zeroed).
+  bool has_dcol = !direct && layer->index > 0;
+  double col_bytes = direct ? 0.0 : col_floats * sizeof(float) * (has_dcol ? 2.0 : 1.0);
+  if (ddpc_layer_claim(layer, has_dcol ? "its im2col scratch and gradient" : "its im2col scratch", col_bytes) != 0)
+    return -1;
+  if (ddpc_layer_planning(layer)) return 0;
   conv_state *st = ddpc_calloc(1, sizeof *st, "conv2d state");
   if (!st) return -1;
   st->kernel = s->kernel;
@@ -56,9 +62,8 @@ static int conv_setup(ddpc_layer *layer, int max_batch) {
   st->direct = direct;
   if (!direct) {
     st->col = ddpc_alloc_aligned((size_t)col_floats * sizeof(float), "conv2d im2col scratch");
-    if (st->col && layer->index > 0)
-      st->dcol = ddpc_alloc_aligned((size_t)col_floats * sizeof(float), "conv2d im2col gradient");
-    if (!st->col || (layer->index > 0 && !st->dcol)) {
+    if (st->col && has_dcol) st->dcol = ddpc_alloc_aligned((size_t)col_floats * sizeof(float), "conv2d im2col gradient");
+    if (!st->col || (has_dcol && !st->dcol)) {
       free(st->col);
       free(st);
       return -1;

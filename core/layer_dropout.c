@@ -23,9 +23,12 @@ static int dropout_setup(ddpc_layer *layer, int max_batch) {
   layer->out = layer->in;
   layer->n_params = 0;
   if (ddpc_layer_check_sizes(layer, max_batch) != 0) return -1;
+  size_t mask_bytes = ddpc_shape_size(layer->in) * (size_t)max_batch * sizeof(float);
+  if (ddpc_layer_claim(layer, "its mask", (double)mask_bytes) != 0) return -1;
+  if (ddpc_layer_planning(layer)) return 0;
   dropout_state *st = ddpc_calloc(1, sizeof *st, "dropout state");
   if (!st) return -1;
-  st->mask = ddpc_alloc_aligned(ddpc_shape_size(layer->in) * (size_t)max_batch * sizeof(float), "dropout mask");
+  st->mask = ddpc_alloc_aligned(mask_bytes, "dropout mask");
   if (!st->mask) {
     free(st);
     return -1;

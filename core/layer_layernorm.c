@@ -22,6 +22,8 @@ static int norm_setup(ddpc_layer *layer, int max_batch) {
   layer->n_params = 2 * (size_t)layer->in.c;
   if (ddpc_layer_check_sizes(layer, max_batch) != 0) return -1;
   size_t rows = (size_t)layer->in.h * (size_t)layer->in.w * (size_t)max_batch;
+  if (ddpc_layer_claim(layer, "its statistics", 2.0 * (double)rows * sizeof(float)) != 0) return -1;
+  if (ddpc_layer_planning(layer)) return 0;
   norm_state *st = ddpc_calloc(1, sizeof *st, "layernorm state");
   if (!st) return -1;
   st->mean = ddpc_alloc_aligned(2 * rows * sizeof(float), "layernorm statistics");

@@ -28,12 +28,14 @@ static int pool_setup(ddpc_layer *layer, int max_batch) {
   layer->out.c = in.c;
   layer->n_params = 0;
   if (ddpc_layer_check_sizes(layer, max_batch) != 0) return -1;
+  size_t argmax_bytes = ddpc_shape_size(layer->out) * (size_t)max_batch * sizeof(uint32_t);
+  if (ddpc_layer_claim(layer, "its argmax indices", (double)argmax_bytes) != 0) return -1;
+  if (ddpc_layer_planning(layer)) return 0;
   pool_state *st = ddpc_calloc(1, sizeof *st, "maxpool2d state");
   if (!st) return -1;
   st->kernel = s->kernel;
   st->stride = stride;
-  st->argmax = ddpc_alloc_aligned(ddpc_shape_size(layer->out) * (size_t)max_batch * sizeof(uint32_t),
-                                  "maxpool2d argmax");
+  st->argmax = ddpc_alloc_aligned(argmax_bytes, "maxpool2d argmax");
   if (!st->argmax) {
     free(st);
     return -1;

@@ -12,6 +12,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/sysinfo.h"
 #ifdef DDPC_HAVE_CUDA
 #include "core/layer_cuda.h"
 #endif
@@ -28,7 +29,9 @@ struct ddpc_model {
   float *own_grads;          // the gradient memory create allocated, freed at the end
   ddpc_buffer *acts;         // acts[i]: output of layer i for max_batch samples
   ddpc_buffer dgrad[2];      // ping-pong input gradients; layer i writes dgrad[i % 2]
+  size_t max_dgrad;          // floats of each dgrad buffer: the largest input but layer 0's, for max_batch
   const float *last_input;   // x of the last forward, which the first layer's backward reads
+  ddpc_memory_budget budget; // host memory claimed by the layers as they are set up (CPU)
 };
 
 static void model_release(ddpc_model *model) {
@@ -50,9 +53,12 @@ void ddpc_model_free(ddpc_model *model) {
   if (model) model_release(model);
 }
 
-/* Sets up every layer in turn: each one's input is the previous one's output. */
-static int model_setup_layers(ddpc_model *model, const ddpc_layer_spec *specs) {
+/* One pass of setup over every layer in turn (each one's input is the previous one's
+ * output), then the claim of the two ping-pong input-gradient buffers, the one buffer no
+ * layer claims, for the layer with the largest input. */
+static int model_setup_pass(ddpc_model *model, const ddpc_layer_spec *specs) {
   ddpc_shape shape = model->input;
+  model->n_params = 0;
   for (int i = 0; i < model->n_layers; i++) {
     ddpc_layer *layer = &model->layers[i];
     layer->spec = specs[i];
@@ -63,12 +69,34 @@ static int model_setup_layers(ddpc_model *model, const ddpc_layer_spec *specs) {
     if (model->device == DDPC_DEVICE_CUDA) layer->ops = ddpc_layer_cuda_ops_for(specs[i].kind);
 #endif
     if (!layer->ops) return ddpc_error_set("model layer %d: unknown layer kind %d", i, (int)specs[i].kind);
+    layer->budget = model->device == DDPC_DEVICE_CPU ? &model->budget : NULL;
     if (layer->ops->setup(layer, model->max_batch) != 0) return -1;
     layer->param_offset = model->n_params;
     model->n_params += layer->n_params;
     shape = layer->out;
   }
-  return 0;
+  model->max_dgrad = 0;
+  int widest = 0;
+  for (int i = 1; i < model->n_layers; i++) {  // layer 0's input gradient is never computed
+    size_t in = ddpc_shape_size(model->layers[i].in) * (size_t)model->max_batch;
+    if (in > model->max_dgrad) model->max_dgrad = in, widest = i;
+  }
+  return ddpc_layer_claim(&model->layers[widest], "the model's two input-gradient buffers sized for its input",
+                          2.0 * (double)model->max_dgrad * sizeof(float));
+}
+
+/* Every buffer is zeroed as it is allocated, so a CPU model is first only planned: each
+ * layer claims its memory and allocates nothing, and a model too big for the machine is
+ * refused before any of it is touched. The second pass sets it up for real. */
+static int model_setup_layers(ddpc_model *model, const ddpc_layer_spec *specs) {
+  if (model->device == DDPC_DEVICE_CPU) {
+    model->budget.planning = true;
+    int rc = model_setup_pass(model, specs);
+    model->budget.planning = false;
+    model->budget.used = 0.0;  // claimed again below, as it is allocated
+    if (rc != 0) return -1;
+  }
+  return model_setup_pass(model, specs);
 }
 
 static int model_alloc_buffers(ddpc_model *model, ddpc_device device) {
@@ -82,18 +110,15 @@ static int model_alloc_buffers(ddpc_model *model, ddpc_device device) {
   model->params.count = model->grads.count = model->n_params;
   model->acts = ddpc_calloc((size_t)model->n_layers, sizeof *model->acts, "model activations");
   if (!model->acts) return -1;
-  size_t max_dgrad = 0;
   for (int i = 0; i < model->n_layers; i++) {
     ddpc_layer *layer = &model->layers[i];
     layer->params = model->params.data + layer->param_offset;
     layer->grads = model->grads.data + layer->param_offset;
     size_t out = ddpc_shape_size(layer->out) * (size_t)model->max_batch;
     if (ddpc_buffer_alloc(&model->acts[i], out, device, "layer activations") != 0) return -1;
-    size_t in = ddpc_shape_size(layer->in) * (size_t)model->max_batch;
-    if (i > 0 && in > max_dgrad) max_dgrad = in;  // layer 0's input gradient is never computed
   }
-  for (int k = 0; k < 2 && max_dgrad > 0; k++)
-    if (ddpc_buffer_alloc(&model->dgrad[k], max_dgrad, device, "input gradients") != 0) return -1;
+  for (int k = 0; k < 2 && model->max_dgrad > 0; k++)
+    if (ddpc_buffer_alloc(&model->dgrad[k], model->max_dgrad, device, "input gradients") != 0) return -1;
   return 0;
 }
 
@@ -114,6 +139,8 @@ int ddpc_model_create(ddpc_model **out, const ddpc_layer_spec *specs, int n_laye
   model->input = input;
   model->max_batch = max_batch;
   model->device = device;
+  model->budget.limit = ddpc_memory_limit(&model->budget.limit_what);
+  model->budget.max_batch = max_batch;
   model->layers = ddpc_calloc((size_t)n_layers, sizeof *model->layers, "model layers");
   if (!model->layers) {
     free(model);
@@ -162,6 +189,8 @@ void ddpc_model_backward(ddpc_model *model, const float *dout, int batch, ddpc_g
     dy = dx;
   }
 }
+
+double ddpc_model_host_bytes(const ddpc_model *model) { return model->budget.used; }
 
 ddpc_buffer *ddpc_model_params(ddpc_model *model) { return &model->params; }
 ddpc_buffer *ddpc_model_grads(ddpc_model *model) { return &model->grads; }

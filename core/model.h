@@ -51,6 +51,9 @@ ddpc_buffer *ddpc_model_params(ddpc_model *model);
 uint32_t ddpc_model_params_crc32(const ddpc_model *model);
 ddpc_buffer *ddpc_model_grads(ddpc_model *model);
 size_t ddpc_model_param_count(const ddpc_model *model);
+/* Bytes of host memory the model holds (parameters, gradients, activations, scratch);
+ * 0 for a GPU model, whose buffers are on the device. */
+double ddpc_model_host_bytes(const ddpc_model *model);
 ddpc_shape ddpc_model_input_shape(const ddpc_model *model);
 ddpc_shape ddpc_model_output_shape(const ddpc_model *model);
 int ddpc_model_layer_count(const ddpc_model *model);

@@ -1,10 +1,12 @@
-/* Clocks and peak memory (see sysinfo.h). */
+/* Clocks, peak memory and the memory limit (see sysinfo.h). */
 #include "core/sysinfo.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 double ddpc_time_seconds(void) {
   struct timespec ts;
@@ -23,6 +25,44 @@ void ddpc_time_iso8601(char *out, size_t out_size) {
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(out, out_size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+// Processes of this node that share its memory (ddpc_memory_set_sharers).
+static int memory_sharers = 1;
+
+void ddpc_memory_set_sharers(int processes) { memory_sharers = processes > 1 ? processes : 1; }
+
+double ddpc_memory_limit(const char **what) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  double limit = pages > 0 && page > 0 ? (double)pages * (double)page : 0.0;
+  *what = "physical memory";
+  static const struct {
+    int resource;      // RLIMIT_*
+    const char *name;  // for the message
+  } limits[] = {{RLIMIT_AS, "the address-space limit (ulimit -v)"}, {RLIMIT_DATA, "the data-segment limit (ulimit -d)"}};
+  // A container's memory limit (cgroup v2) is what its processes really have.
+  FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
+  double cgroup = 0.0;  // "max" (no limit) does not scan as a number
+  bool contained = f && fscanf(f, "%lf", &cgroup) == 1 && cgroup > 0.0 && (limit == 0.0 || cgroup < limit);
+  if (f) fclose(f);
+  if (contained) {
+    limit = cgroup;
+    *what = "the container's memory limit (cgroup memory.max)";
+  }
+  if (memory_sharers > 1) {
+    limit /= memory_sharers;
+    *what = contained ? "this rank's share of the container's memory limit (one of the ranks on this node)"
+                      : "this rank's share of physical memory (one of the ranks on this node)";
+  }
+  for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+    struct rlimit rl;
+    if (getrlimit(limits[i].resource, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) continue;
+    if (limit == 0.0 || (double)rl.rlim_cur < limit) {
+      limit = (double)rl.rlim_cur;
+      *what = limits[i].name;
+    }
+  }
+  return limit;
 }
 
 double ddpc_peak_rss_mb(void) {

@@ -1,5 +1,6 @@
 /* Clocks and process statistics for run metadata: monotonic seconds for durations,
- * wall-clock timestamps for logs, and peak resident memory. */
+ * wall-clock timestamps for logs, peak resident memory; and the memory a process may
+ * use, against which sizes taken from a config are checked before allocating. */
 #ifndef DDPC_CORE_SYSINFO_H
 #define DDPC_CORE_SYSINFO_H
 
@@ -11,6 +12,15 @@ double ddpc_time_seconds(void);
 double ddpc_time_unix(void);
 /* Current UTC time as ISO 8601 ("2026-11-22T02:37:30Z") into out. */
 void ddpc_time_iso8601(char *out, size_t out_size);
+/* Bytes of memory this process may count on: physical memory, or less where a container
+ * limit (cgroup v2 memory.max) or an address-space or data-segment limit (ulimit -v,
+ * ulimit -d) is set. *what names the
+ * source ("physical memory", ...). 0 when nothing is known. */
+double ddpc_memory_limit(const char **what);
+/* Tells ddpc_memory_limit that `processes` processes (the ranks of this node) share the
+ * node's memory: each then counts on its share of physical memory or of the container's
+ * limit (ulimit values are per process and stay whole). */
+void ddpc_memory_set_sharers(int processes);
 /* Peak resident set size of this process so far, in MiB. */
 double ddpc_peak_rss_mb(void);
 /* Proportional set size now, in MiB: pages shared with other processes (a data cache

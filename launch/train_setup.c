@@ -7,6 +7,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/sysinfo.h"
 #include "launch/train_internal.h"
 
 bool train_is_classification(const train_session *s) { return s->cfg.loss == DDPC_LOSS_CROSS_ENTROPY; }
@@ -104,6 +105,29 @@ static int train_load_data(train_session *s) {
   return train_agree(s, rc);
 }
 
+/* The model refused itself if it alone outgrew this rank's memory (ddpc_model_create);
+ * with the optimizer's state and the batch buffers it must still fit, checked before those
+ * are allocated (and zeroed). */
+static int train_check_memory(train_session *s) {
+  const ddpc_config *cfg = &s->cfg;
+  if (cfg->device != DDPC_DEVICE_CPU) return 0;  // device memory runs out with a message of its own
+  const char *limit_what = NULL;
+  double limit = ddpc_memory_limit(&limit_what);
+  double model = ddpc_model_host_bytes(s->model);
+  double state = (double)ddpc_optimizer_state_buffers(&cfg->optimizer) * (double)ddpc_model_param_count(s->model) *
+                 sizeof(float);
+  double per_sample = (double)ddpc_shape_size(s->data.shape) + s->out_width + s->data.target_width + 2.0;
+  double batch = (double)s->max_batch * per_sample * sizeof(float);
+  double need = model + state + batch;
+  if (limit <= 0.0 || need <= limit) return 0;
+  const double gib = 1073741824.0;
+  return ddpc_error_set("%s: training needs %.0f bytes (%.1f GiB: the model %.1f GiB, the state of optimizer '%s' "
+                        "%.1f GiB, batch buffers for train.batch_size / eval_batch_size %d %.1f GiB), more than the "
+                        "%.0f bytes (%.1f GiB) of %s: use a smaller model or batch",
+                        cfg->source_path, need, need / gib, model / gib, ddpc_optimizer_name(cfg->optimizer.kind),
+                        state / gib, s->max_batch, batch / gib, limit, limit / gib, limit_what);
+}
+
 static int train_setup_model(train_session *s) {
   ddpc_config *cfg = &s->cfg;
   s->max_batch = cfg->train.batch_size > cfg->train.eval_batch_size ? cfg->train.batch_size : cfg->train.eval_batch_size;
@@ -111,7 +135,7 @@ static int train_setup_model(train_session *s) {
     return ddpc_error_prefix("%s: ", cfg->source_path);
   ddpc_shape out = ddpc_model_output_shape(s->model);
   s->out_width = (int)ddpc_shape_size(out);
-  if (train_check_compatible(s) != 0) return -1;
+  if (train_check_compatible(s) != 0 || train_check_memory(s) != 0) return -1;
   if (ddpc_optimizer_init(&s->opt_state, &cfg->optimizer, ddpc_model_param_count(s->model), cfg->device) != 0) return -1;
 
   uint32_t n = s->data.train.count;
@@ -188,6 +212,7 @@ int train_prepare(train_session *s) {
   // through, and then every rank fails by itself.
   if (train_device_open(s) != 0) return -1;
   s->run_dir = opt->run_dir ? opt->run_dir : s->cfg.output_dir;
+  ddpc_memory_set_sharers(s->comm->local_size);  // memory sizes are checked against this rank's share
   ddpc_progress_init(&s->progress, stdout, opt->quiet || s->comm->rank != 0, s->cfg.stop.max_epochs, 0);
   if (train_agree(s, train_files_open(s)) != 0 || train_load_data(s) != 0) return -1;
   ddpc_progress_note(&s->progress, "data: %u train, %u validation, %u test samples; cache %s (%.2f s)",

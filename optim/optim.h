@@ -25,6 +25,9 @@ typedef struct {
  * ddpc_optimizer_step runs the CUDA kernels of optim/optimizer_cuda.cu for GPU buffers). */
 int ddpc_optimizer_init(ddpc_optimizer *opt, const ddpc_optimizer_config *cfg, size_t n_params,
                         ddpc_device device);
+/* How many n_params-float buffers of state ddpc_optimizer_init allocates (0, 1 or 2), so
+ * that memory can be checked before it is. */
+int ddpc_optimizer_state_buffers(const ddpc_optimizer_config *cfg);
 void ddpc_optimizer_free(ddpc_optimizer *opt);
 /* One update of params from grads at learning rate lr (the scheduled value). The update
  * rules match torch.optim.SGD / Adam / AdamW with the same hyperparameters, computed per

@@ -56,6 +56,11 @@ static int check_config(const ddpc_optimizer_config *cfg) {
   return check_at_least("eps", cfg->eps, 0.0f);
 }
 
+int ddpc_optimizer_state_buffers(const ddpc_optimizer_config *cfg) {
+  if (cfg->kind != DDPC_OPTIMIZER_SGD) return 2;  // Adam's moments m and v
+  return cfg->momentum != 0.0f ? 1 : 0;          // SGD's momentum buffer, when it has one
+}
+
 int ddpc_optimizer_init(ddpc_optimizer *opt, const ddpc_optimizer_config *cfg, size_t n_params,
                         ddpc_device device) {
   memset(opt, 0, sizeof *opt);
@@ -63,10 +68,9 @@ int ddpc_optimizer_init(ddpc_optimizer *opt, const ddpc_optimizer_config *cfg, s
   // The state lives where the parameters do; a device this build lacks fails in the
   // allocation with the reason.
   opt->cfg = *cfg;
-  bool needs_m = cfg->kind != DDPC_OPTIMIZER_SGD || cfg->momentum != 0.0f;
-  bool needs_v = cfg->kind != DDPC_OPTIMIZER_SGD;
-  if (needs_m && ddpc_buffer_alloc(&opt->m, n_params, device, "optimizer first moment")) goto fail;
-  if (needs_v && ddpc_buffer_alloc(&opt->v, n_params, device, "optimizer second moment")) goto fail;
+  int buffers = ddpc_optimizer_state_buffers(cfg);
+  if (buffers >= 1 && ddpc_buffer_alloc(&opt->m, n_params, device, "optimizer first moment")) goto fail;
+  if (buffers >= 2 && ddpc_buffer_alloc(&opt->v, n_params, device, "optimizer second moment")) goto fail;
   return 0;
 fail:
   ddpc_optimizer_free(opt);

@@ -1,10 +1,14 @@
 /* Model assembly: shapes and parameter counts of the reference MLP and CNN, error messages
  * for bad specs, model-level gradients against finite differences, dropout at eval,
- * seeded initialisation, and the on_ready callbacks that drive gradient all-reduce. */
+ * seeded initialisation, the on_ready callbacks that drive gradient all-reduce, and the
+ * memory a model claims, refused before allocating when it outgrows the process's limit. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/loss.h"
@@ -315,7 +319,79 @@ static void test_all_finite(void) {
     }
 }
 
+/* The memory a CPU model claims: parameters and gradients, activations and the two
+ * input-gradient buffers, as counted before they are allocated. */
+static void test_host_bytes(void) {
+  ddpc_layer_spec specs[3] = {spec_linear(3), spec_of(DDPC_LAYER_RELU), spec_linear(2)};
+  ddpc_model *m = NULL;
+  int rc = ddpc_model_create(&m, specs, 3, ddpc_shape_vector(4), 5, DDPC_DEVICE_CPU);
+  CHECK(rc == 0, "small model: %s", ddpc_error_message());
+  if (rc != 0) return;
+  // (15 + 8) params x 2 + 40 activation floats + 2 x 15 input-gradient floats, 4 bytes each.
+  double want = ((15.0 + 8.0) * 2.0 + 40.0 + 30.0) * 4.0;
+  CHECK(ddpc_model_host_bytes(m) == want, "host bytes %.0f, expected %.0f", ddpc_model_host_bytes(m), want);
+  ddpc_model_free(m);
+}
+
+/* A model whose layers each fit the per-layer limit but not, together, the memory the
+ * process may use: refused with the layer, the bytes and the limit named, before any of
+ * it is allocated. Run in a child whose address space is limited to 512 MiB more than it
+ * uses (AddressSanitizer reserves terabytes of it, so there the test is skipped). */
+static void test_memory_limit(void) {
+#ifdef __SANITIZE_ADDRESS__
+  printf("address-space limit under AddressSanitizer: skipped\n");
+#else
+  int fds[2];
+  if (pipe(fds) != 0) return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    long pages = 0;
+    FILE *statm = fopen("/proc/self/statm", "r");
+    if (!statm || fscanf(statm, "%ld", &pages) != 1) _exit(3);
+    fclose(statm);
+    rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (512u << 20);
+    struct rlimit rl = {limit, limit};
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(3);
+    // Eight 3x3 convolutions of 64 filters on 32x32 for batches of 64: about 2.1 GiB in all
+    // (each im2col pair 288 MiB, each output 16 MiB), no buffer near the 4 GiB per layer.
+    ddpc_layer_spec specs[8];
+    for (int i = 0; i < 8; i++) specs[i] = spec_conv(64, 3, 1);
+    ddpc_model *m = NULL;
+    int rc = ddpc_model_create(&m, specs, 8, shape3(32, 32, 3), 64, DDPC_DEVICE_CPU);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%d %ld %s", rc, ru.ru_maxrss, rc != 0 ? ddpc_error_message() : "");
+    ssize_t w = write(fds[1], msg, strlen(msg));
+    _exit(w < 0 ? 3 : 0);
+  }
+  close(fds[1]);
+  char msg[1024] = {0};
+  size_t got = 0;
+  ssize_t n;
+  while (got < sizeof msg - 1 && (n = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0) got += (size_t)n;
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  int rc = 0;
+  long rss_kb = 0;
+  int at = 0;
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && sscanf(msg, "%d %ld %n", &rc, &rss_kb, &at) == 2,
+        "child: status %d, '%s'", status, msg);
+  const char *text = msg + at;
+  CHECK(rc != 0, "a model beyond the address-space limit is refused");
+  CHECK(strstr(text, "model layer ") && strstr(text, "(conv2d): with its ") && strstr(text, " the model needs ") &&
+            strstr(text, "scratch for batches of 64), more than the ") &&
+            strstr(text, "of the address-space limit (ulimit -v)"),
+        "the message names the layer, the bytes and the limit: %s", text);
+  CHECK(rss_kb < 200 * 1024, "refused before allocating: peak RSS %ld KiB", rss_kb);
+#endif
+}
+
 int main(void) {
+  test_host_bytes();
+  test_memory_limit();
   test_all_finite();
   test_mlp();
   test_cnn();

@@ -3,9 +3,8 @@
  * ddpc_data_load, and the real Fashion-MNIST test set when it is installed. */
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -129,58 +128,38 @@ static void test_errors(void) {
   free(p);
 }
 
-/* Reads `path` (labels or images) in a child process whose address space is limited to
- * 256 MiB more than it already uses, so a large allocation fails there with "out of
- * memory" instead of the size error wanted (the parent checks the child's message holds
- * `part`). AddressSanitizer reserves terabytes of address space, so there the limit is
- * left off and only the message is checked. */
+typedef struct {
+  const char *path;  // the IDX file
+  int labels;        // read as labels (else images)
+} idx_read_job;
+
+/* Reads the file and writes the error message (or "(no error)") into text. */
+static void idx_read_limited(void *arg, char *text, size_t size) {
+  const idx_read_job *job = arg;
+  int rc;
+  if (job->labels) {
+    int32_t *y = NULL;
+    uint32_t n = 0;
+    rc = ddpc_idx_read_labels(job->path, &y, &n);
+    free(y);
+  } else {
+    ddpc_table t;
+    rc = ddpc_idx_read_images(job->path, &t, NULL);
+    ddpc_table_free(&t);
+  }
+  snprintf(text, size, "%s", rc != 0 ? ddpc_error_message() : "(no error)");
+}
+
+/* Reads `path` (labels or images) where a large allocation fails (testing_run_limited,
+ * 256 MiB more than the process uses) and expects the message to hold `part`. */
 static void expect_small_error(const char *path, int labels, const char *part) {
-  int fds[2];
-  if (pipe(fds) != 0) {
-    CHECK(0, "pipe");
-    return;
-  }
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-#ifndef __SANITIZE_ADDRESS__
-    long pages = 0;
-    FILE *statm = fopen("/proc/self/statm", "r");
-    if (statm && fscanf(statm, "%ld", &pages) == 1) {
-      rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (256u << 20);
-      struct rlimit rl = {limit, limit};
-      setrlimit(RLIMIT_AS, &rl);
-    }
-    if (statm) fclose(statm);
-#endif
-    int rc;
-    if (labels) {
-      int32_t *y = NULL;
-      uint32_t n = 0;
-      rc = ddpc_idx_read_labels(path, &y, &n);
-      free(y);
-    } else {
-      ddpc_table t;
-      rc = ddpc_idx_read_images(path, &t, NULL);
-      ddpc_table_free(&t);
-    }
-    const char *msg = rc != 0 ? ddpc_error_message() : "(no error)";
-    ssize_t w = write(fds[1], msg, strlen(msg));
-    _exit(w < 0 ? 3 : 0);
-  }
-  close(fds[1]);
-  char msg[1024] = {0};
-  size_t got = 0;
-  ssize_t n;
-  while (got < sizeof msg - 1 && (n = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0) got += (size_t)n;
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: the reader's process ended with status %d", path,
-        status);
+  idx_read_job job = {path, labels};
+  char *msg = testing_run_limited(256u << 20, idx_read_limited, &job, NULL);
+  CHECK(msg != NULL, "%s: the reader's process failed", path);
   char *full = ddpc_format("%s: %s", path, part);
-  CHECK(strstr(msg, full) != NULL, "lying header: message '%s' should contain '%s'", msg, full);
+  CHECK(msg && strstr(msg, full) != NULL, "lying header: message '%s' should contain '%s'", msg ? msg : "", full);
   free(full);
+  free(msg);
 }
 
 /* Headers that declare gigabytes on a few bytes: the size error, before any allocation

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "core/error.h"
 #include "core/loss.h"
@@ -333,60 +331,42 @@ static void test_host_bytes(void) {
   ddpc_model_free(m);
 }
 
-/* A model whose layers each fit the per-layer limit but not, together, the memory the
- * process may use: refused with the layer, the bytes and the limit named, before any of
- * it is allocated. Run in a child whose address space is limited to 512 MiB more than it
- * uses (AddressSanitizer reserves terabytes of it, so there the test is skipped). */
+/* Creates a model whose layers each fit the per-layer limit but not, together, 512 MiB:
+ * eight 3x3 convolutions of 64 filters on 32x32 for batches of 64, about 2.1 GiB in all
+ * (each im2col pair 288 MiB, each output 16 MiB). Writes "rc peak-RSS-KiB message". */
+static void create_too_big(void *arg, char *text, size_t size) {
+  (void)arg;
+  ddpc_layer_spec specs[8];
+  for (int i = 0; i < 8; i++) specs[i] = spec_conv(64, 3, 1);
+  ddpc_model *m = NULL;
+  int rc = ddpc_model_create(&m, specs, 8, shape3(32, 32, 3), 64, DDPC_DEVICE_CPU);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  snprintf(text, size, "%d %ld %s", rc, ru.ru_maxrss, rc != 0 ? ddpc_error_message() : "");
+  ddpc_model_free(m);
+}
+
+/* That model, where the address space is limited to 512 MiB more than the process uses:
+ * refused with the layer, the bytes and the limit named, before any of it is allocated. */
 static void test_memory_limit(void) {
-#ifdef __SANITIZE_ADDRESS__
-  printf("address-space limit under AddressSanitizer: skipped\n");
-#else
-  int fds[2];
-  if (pipe(fds) != 0) return;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    long pages = 0;
-    FILE *statm = fopen("/proc/self/statm", "r");
-    if (!statm || fscanf(statm, "%ld", &pages) != 1) _exit(3);
-    fclose(statm);
-    rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (512u << 20);
-    struct rlimit rl = {limit, limit};
-    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(3);
-    // Eight 3x3 convolutions of 64 filters on 32x32 for batches of 64: about 2.1 GiB in all
-    // (each im2col pair 288 MiB, each output 16 MiB), no buffer near the 4 GiB per layer.
-    ddpc_layer_spec specs[8];
-    for (int i = 0; i < 8; i++) specs[i] = spec_conv(64, 3, 1);
-    ddpc_model *m = NULL;
-    int rc = ddpc_model_create(&m, specs, 8, shape3(32, 32, 3), 64, DDPC_DEVICE_CPU);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%d %ld %s", rc, ru.ru_maxrss, rc != 0 ? ddpc_error_message() : "");
-    ssize_t w = write(fds[1], msg, strlen(msg));
-    _exit(w < 0 ? 3 : 0);
+  bool limited = false;
+  char *msg = testing_run_limited(512u << 20, create_too_big, NULL, &limited);
+  if (!limited) {
+    printf("address-space limit under AddressSanitizer: skipped\n");
+    free(msg);
+    return;
   }
-  close(fds[1]);
-  char msg[1024] = {0};
-  size_t got = 0;
-  ssize_t n;
-  while (got < sizeof msg - 1 && (n = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0) got += (size_t)n;
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  int rc = 0;
+  int rc = 0, at = 0;
   long rss_kb = 0;
-  int at = 0;
-  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && sscanf(msg, "%d %ld %n", &rc, &rss_kb, &at) == 2,
-        "child: status %d, '%s'", status, msg);
-  const char *text = msg + at;
+  CHECK(msg && sscanf(msg, "%d %ld %n", &rc, &rss_kb, &at) == 2, "child: '%s'", msg ? msg : "(failed)");
+  const char *text = msg ? msg + at : "";
   CHECK(rc != 0, "a model beyond the address-space limit is refused");
   CHECK(strstr(text, "model layer ") && strstr(text, "(conv2d): with its ") && strstr(text, " the model needs ") &&
             strstr(text, "scratch for batches of 64), more than the ") &&
             strstr(text, "of the address-space limit (ulimit -v)"),
         "the message names the layer, the bytes and the limit: %s", text);
   CHECK(rss_kb < 200 * 1024, "refused before allocating: peak RSS %ld KiB", rss_kb);
-#endif
+  free(msg);
 }
 
 int main(void) {

@@ -5,7 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TESTING_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TESTING_ASAN 1
+#endif
+#endif
 
 int testing_passed = 0;
 int testing_failed = 0;
@@ -47,4 +57,51 @@ const char *testing_temp_dir(void) {
     exit(2);
   }
   return dir;
+}
+
+char *testing_run_limited(size_t extra, void (*fn)(void *arg, char *text, size_t size), void *arg, bool *limited) {
+#ifdef TESTING_ASAN
+  bool limit = false;
+#else
+  bool limit = true;
+#endif
+  if (limited) *limited = limit;
+  enum { TEXT_SIZE = 4096 };
+  int fds[2];
+  if (pipe(fds) != 0) return NULL;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return NULL;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    long pages = 0;
+    FILE *statm = fopen("/proc/self/statm", "r");
+    if (!statm || fscanf(statm, "%ld", &pages) != 1) _exit(3);
+    fclose(statm);
+    rlim_t at = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)extra;
+    struct rlimit rl = {at, at};
+    if (limit && setrlimit(RLIMIT_AS, &rl) != 0) _exit(3);
+    char text[TEXT_SIZE] = {0};
+    fn(arg, text, sizeof text);
+    text[sizeof text - 1] = '\0';
+    ssize_t w = write(fds[1], text, strlen(text));
+    _exit(w < 0 ? 3 : 0);
+  }
+  close(fds[1]);
+  char *text = calloc(TEXT_SIZE, 1);
+  size_t got = 0;
+  ssize_t n;
+  while (text && got < TEXT_SIZE - 1 && (n = read(fds[0], text + got, TEXT_SIZE - 1 - got)) > 0) got += (size_t)n;
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    free(text);
+    return NULL;
+  }
+  return text;
 }

@@ -18,6 +18,14 @@ const char *testing_source_path(const char *relative);
 /* A fresh private temporary directory for this test program; removed by the caller's OS. */
 const char *testing_temp_dir(void);
 
+/* Runs fn(arg, text, size) in a child process whose address space is limited to `extra`
+ * bytes more than it already uses, so that a large allocation fails there with "out of
+ * memory" instead of passing unnoticed (overcommit would grant it). fn writes what it
+ * found into text (NUL-terminated). Returns that text, or NULL when the child failed.
+ * AddressSanitizer reserves terabytes of address space, so there no limit is set and
+ * *limited (when not NULL) says so. */
+char *testing_run_limited(size_t extra, void (*fn)(void *arg, char *text, size_t size), void *arg, bool *limited);
+
 #define CHECK(cond, ...) testing_check((cond), __FILE__, __LINE__, __VA_ARGS__)
 #define CHECK_NEAR(a, b, tol, what)                                                     \
   testing_check(fabs((double)(a) - (double)(b)) <= (tol), __FILE__, __LINE__,          \

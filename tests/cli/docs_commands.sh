@@ -167,12 +167,19 @@ for page in pages:
                 script.append(f"__docs_run {shlex.quote(f'{where} (ddpc graph)')} 0 "
                               f"{shlex.quote('ddpc graph ' + shlex.quote(target) + ' > /dev/null')}")
                 n_cmds += 1
-    for ln, line in enumerate(lines, 1):  # inline code in prose
-        if ln - 1 in in_block:
+    paragraphs, cur = [], None  # inline code in prose, by paragraph: a span may wrap lines
+    for ln, line in enumerate(lines, 1):
+        if ln - 1 in in_block or not line.strip():
+            cur = None
             continue
-        for span in re.findall(r"`([^`]+)`", line):
-            if re.match(r"(\S*/bin/)?ddpc\s", span):
-                check_ddpc_words(f"{page}:{ln} (inline)", span)
+        if cur is None:
+            cur = [ln, ""]
+            paragraphs.append(cur)
+        cur[1] += " " + line.strip()
+    for ln, text in paragraphs:
+        for span in re.findall(r"(`+)(.+?)\1", text):
+            if re.match(r"(\S*/bin/)?ddpc\s", span[1].strip()):
+                check_ddpc_words(f"{page}:{ln} (inline)", span[1].strip())
     if script:
         os.makedirs(work, exist_ok=True)
         spath = os.path.join(tdir, "work", os.path.basename(work) + ".bash")

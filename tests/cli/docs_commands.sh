@@ -12,6 +12,7 @@
 #              known program.
 #   everywhere (blocks and inline code): `ddpc SUB` is a subcommand and every --option
 #              after it appears in `ddpc SUB --help`.
+#   prose      a source file in inline code with its folder (`core/model.c`) exists.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
 export OMPI_MCA_rmaps_base_oversubscribe=1  # the pages' mpirun -n 2 on any machine, no flag
@@ -177,6 +178,9 @@ for page in pages:
             paragraphs.append(cur)
         cur[1] += " " + line.strip()
     for ln, text in paragraphs:
+        # Source files named with their folder exist (a file that moved is renamed here too).
+        for f in re.findall(r"`((?:core|comm|optim|launch|tune|tests|bench|examples|cmake|\.ci)/[\w./-]+\.(?:c|h|cu|sh|py))`", text):
+            say(os.path.exists(os.path.join(src, f)), f"{page}:{ln}: `{f}` exists")
         for span in re.findall(r"(`+)(.+?)\1", text):
             if re.match(r"(\S*/bin/)?ddpc\s", span[1].strip()):
                 check_ddpc_words(f"{page}:{ln} (inline)", span[1].strip())

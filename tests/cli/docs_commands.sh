@@ -13,6 +13,7 @@
 #   everywhere (blocks and inline code): `ddpc SUB` is a subcommand and every --option
 #              after it appears in `ddpc SUB --help`.
 #   prose      a source file in inline code with its folder (`core/model.c`) exists.
+#              Relative links reach a file, and their #anchor one of its headings.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
 export OMPI_MCA_rmaps_base_oversubscribe=1  # the pages' mpirun -n 2 on any machine, no flag
@@ -178,6 +179,21 @@ for page in pages:
             paragraphs.append(cur)
         cur[1] += " " + line.strip()
     for ln, text in paragraphs:
+        # Relative links reach a file, and a #part one of its headings (GitHub's anchors).
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            fpart, _, anchor = target.partition("#")
+            fpath = os.path.normpath(os.path.join(os.path.dirname(path), fpart)) if fpart else path
+            rel = os.path.relpath(fpath, src)
+            if not os.path.exists(fpath):
+                say(rel in STATIC_ONLY, f"{page}:{ln}: link to {target}: no such file"
+                    + (" (not written yet)" if rel in STATIC_ONLY else ""))
+                continue
+            if anchor and fpath.endswith(".md"):
+                heads = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+                         for h in re.findall(r"^#+\s+(.*)$", open(fpath, encoding="utf-8").read(), re.M)}
+                say(anchor in heads, f"{page}:{ln}: link to {target}: a heading of {rel}")
         # Source files named with their folder exist (a file that moved is renamed here too).
         for f in re.findall(r"`((?:core|comm|optim|launch|tune|tests|bench|examples|cmake|\.ci)/[\w./-]+\.(?:c|h|cu|sh|py))`", text):
             say(os.path.exists(os.path.join(src, f)), f"{page}:{ln}: `{f}` exists")

@@ -19,8 +19,8 @@
 
 #include "core/config_tree.h"
 #include "core/error.h"
-#include "launch/tune_sampler.h"
-#include "launch/tune_space.h"
+#include "tune/tune_sampler.h"
+#include "tune/tune_space.h"
 
 static const char *const bench_space_yaml =
     "space:\n"

@@ -19,9 +19,8 @@
 
 #include "comm/watchdog.h"
 #include "core/error.h"
+#include "core/exit_code.h"
 
-/* launch/cli.h's DDPC_EXIT_FAULT: a rank failed during training and the job was aborted. */
-#define WATCHDOG_EXIT_CODE 6
 /* The monitor looks four times per timeout, at least once a second, at most every 10 ms. */
 #define WATCHDOG_CHECKS_PER_TIMEOUT 4.0
 #define WATCHDOG_MAX_TICK_SECONDS 1.0
@@ -97,8 +96,8 @@ static void watchdog_fire(watchdog_state *st, char *line) {
   if (st->device.abort) st->device.abort(st->device.user);
   // The communicator thread is blocked in MPI or the shared-memory wait, not in stdio.
   fflush(stdout);
-  if (st->mpi_abort_allowed) MPI_Abort(MPI_COMM_WORLD, WATCHDOG_EXIT_CODE);
-  _exit(WATCHDOG_EXIT_CODE);
+  if (st->mpi_abort_allowed) MPI_Abort(MPI_COMM_WORLD, DDPC_EXIT_FAULT);
+  _exit(DDPC_EXIT_FAULT);  // a rank failed during training: the job was aborted
 }
 
 static double tick_seconds(double timeout_seconds) {

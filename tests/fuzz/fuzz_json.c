@@ -1,7 +1,7 @@
 /* Fuzzes the readers of the JSON files that ddpc reads back from a run directory: the
  * input is written as summary.json, whose state the launcher and the tuner read
- * (launch/run_summary.c), and as metrics.jsonl, whose per-epoch metric the tuner follows
- * (launch/tune_trial.c, core/json.c), read twice as the tuner's polling does; and as
+ * (launch/jobs/run_summary.c), and as metrics.jsonl, whose per-epoch metric the tuner follows
+ * (tune/tune_trial.c, core/json.c), read twice as the tuner's polling does; and as
  * trial.log, whose tail the tuner keeps for a failed trial. */
 #include <math.h>
 #include <stdlib.h>
@@ -11,8 +11,9 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "fuzz_common.h"
-#include "launch/run_summary.h"
-#include "launch/tune_trial.h"
+#include "core/exit_code.h"
+#include "launch/jobs/run_summary.h"
+#include "tune/tune_trial.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,7 +28,7 @@ static void fuzz_on_epoch(void *user, int epoch, double value) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *summary = fuzz_write("summary.json", data, size);
   char *state = ddpc_run_summary_state(fuzz_dir());
-  (void)ddpc_run_state_exit_code(state);
+  (void)ddpc_exit_code_of_state(state);
   free(state);
   fuzz_remove(summary);
 

@@ -1,4 +1,4 @@
-/* Fuzzes opening the study store of `ddpc tune` (launch/tune_store.c, SQLite) with
+/* Fuzzes opening the study store of `ddpc tune` (tune/tune_store.c, SQLite) with
  * arbitrary bytes as study.db: read-only as `ddpc tune --status` does (settings, every
  * trial, their metrics, a rung, the table printed), then for writing as `ddpc tune
  * --resume` does (which may upgrade an older schema), then an integrity check. */
@@ -6,8 +6,8 @@
 
 #include "core/error.h"
 #include "fuzz_common.h"
-#include "launch/tune_store.h"
-#include "launch/tune_table.h"
+#include "tune/tune_store.h"
+#include "tune/tune_table.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

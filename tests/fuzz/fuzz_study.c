@@ -1,4 +1,4 @@
-/* Fuzzes the study file reader of `ddpc tune` (launch/tune_study.c, launch/tune_space.c):
+/* Fuzzes the study file reader of `ddpc tune` (tune/tune_study.c, tune/tune_space.c):
  * the input is a tune.yaml, optionally followed by `--set` overrides (tune.KEY=V for the
  * study, others for the trials), each after a NUL byte. The study sits in a folder with a
  * training config `train.yaml` for `base: train.yaml` (an inline base is written as
@@ -9,8 +9,8 @@
 
 #include "core/error.h"
 #include "fuzz_common.h"
-#include "launch/tune_space.h"
-#include "launch/tune_study.h"
+#include "tune/tune_space.h"
+#include "tune/tune_study.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

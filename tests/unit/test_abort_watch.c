@@ -1,10 +1,10 @@
-/* How `ddpc launch` spots an abort in mpirun's stderr (launch/abort_watch.c): the two
+/* How `ddpc launch` spots an abort in mpirun's stderr (launch/jobs/abort_watch.c): the two
  * abort markers and Open MPI's lost-daemon reports, lines split across reads at every offset, a marker in an unterminated last line,
  * ordinary output that must not count, and a line longer than the scan buffer. */
 #include <stdio.h>
 #include <string.h>
 
-#include "launch/abort_watch.h"
+#include "launch/jobs/abort_watch.h"
 #include "testing.h"
 
 static const char watchdog_line[] =

@@ -1,4 +1,4 @@
-/* What `ddpc launch` runs and when it restarts (launch/launcher.c): the mpirun argument
+/* What `ddpc launch` runs and when it restarts (launch/jobs/launcher.c): the mpirun argument
  * vector in each case (root, oversubscription, hostfile with the multi-host Open MPI
  * settings unless the user gives them, extra mpirun arguments, --set, --resume auto), and
  * which exits count as faults. */
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "launch/launcher.h"
+#include "launch/jobs/launcher.h"
 #include "testing.h"
 
 /* The vector as one space-separated string (the test's own view; nothing runs it). */

@@ -1,4 +1,4 @@
-/* The batch script of `ddpc submit` (launch/slurm_script.c): shell quoting that bash reads
+/* The batch script of `ddpc submit` (launch/jobs/slurm_script.c): shell quoting that bash reads
  * back byte for byte, #SBATCH lines sbatch parses as one argument each, and the body's
  * step command, signal forwarding and requeue, checked as literal text. */
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "launch/slurm_script.h"
+#include "launch/jobs/slurm_script.h"
 #include "testing.h"
 
 static void check_quote(const char *in, const char *want) {

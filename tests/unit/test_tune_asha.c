@@ -1,4 +1,4 @@
-/* The tuner's ASHA rule (launch/tune_asha.c) against Ray Tune's AsyncHyperBandScheduler
+/* The tuner's ASHA rule (tune/tune_asha.c) against Ray Tune's AsyncHyperBandScheduler
  * with one bracket: rung epochs, numpy's linear percentile, the stop decision with the
  * values recorded before, the first trial at a rung, and the documented example of Ray's
  * _Bracket (values 2, 4 continue, 1 stops; cutoffs 3 then 2). */
@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
-#include "launch/tune_asha.h"
+#include "tune/tune_asha.h"
 #include "testing.h"
 
 static void test_rungs(void) {

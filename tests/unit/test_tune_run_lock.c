@@ -1,4 +1,4 @@
-/* The run directory's lock (launch/run_lock.c), which keeps a restarted trial from training
+/* The run directory's lock (launch/train/run_lock.c), which keeps a restarted trial from training
  * beside the previous attempt's lingering rank: held by another process is seen without
  * taking it, a second taker waits and then gives up with a message naming the directory,
  * and the lock is free once its holder is gone (also when it was killed). */
@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "core/sysinfo.h"
-#include "launch/run_lock.h"
+#include "launch/train/run_lock.h"
 #include "testing.h"
 
 int main(void) {

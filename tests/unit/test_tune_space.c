@@ -1,4 +1,4 @@
-/* Tests of the tuner's search space (launch/tune_space.c) and its two simple samplers:
+/* Tests of the tuner's search space (tune/tune_space.c) and its two simple samplers:
  * parsing every distribution, every error message with its file:line, the --set text of a
  * value (shortest round trip, integers, choices as YAML flow text that reads back the same),
  * table labels, grid values, grid enumeration order and exhaustion, and random draws that
@@ -10,8 +10,8 @@
 
 #include "core/config_tree.h"
 #include "core/error.h"
-#include "launch/tune_sampler.h"
-#include "launch/tune_space.h"
+#include "tune/tune_sampler.h"
+#include "tune/tune_space.h"
 #include "testing.h"
 
 static int file_counter;  // makes each YAML file name unique

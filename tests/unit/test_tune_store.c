@@ -1,4 +1,4 @@
-/* The tuner's study store (launch/tune_store.c) and trials table (launch/tune_table.c):
+/* The tuner's study store (tune/tune_store.c) and trials table (tune/tune_table.c):
  * every field of a trial round-trips, updates, idempotent per-epoch values and a rung's
  * arrival order, trials by number, settings, a reopened store keeps everything, WAL mode,
  * a read-only reader beside a live writer, refusal of foreign, damaged, non-ddpc and newer
@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "launch/tune_store.h"
-#include "launch/tune_table.h"
+#include "tune/tune_store.h"
+#include "tune/tune_table.h"
 #include "testing.h"
 
 /* Checks a call's status and, for a failure, that its message has `words`. The message is

@@ -1,4 +1,4 @@
-/* Tests of the tuner's TPE (launch/tune_tpe.c) against hyperopt's tpe.py: the Parzen
+/* Tests of the tuner's TPE (tune/tune_tpe.c) against hyperopt's tpe.py: the Parzen
  * estimator's components, weights and sigmas, the densities and the forgetting weights on
  * small examples whose expected values come from hyperopt 0.3.0 itself
  * (adaptive_parzen_normal, GMM1_lpdf, LGMM1_lpdf, linear_forgetting_weights, the
@@ -13,9 +13,9 @@
 
 #include "core/config_tree.h"
 #include "core/error.h"
-#include "launch/tune_sampler.h"
-#include "launch/tune_space.h"
-#include "launch/tune_tpe.h"
+#include "tune/tune_sampler.h"
+#include "tune/tune_space.h"
+#include "tune/tune_tpe.h"
 #include "testing.h"
 
 #define TOL 1e-12

@@ -1,4 +1,4 @@
-/* A local trial's plumbing (launch/tune_trial.c): the mpirun argument vector with and
+/* A local trial's plumbing (tune/tune_trial.c): the mpirun argument vector with and
  * without core binding, the metrics.jsonl reader (complete lines only, a partial last
  * line read later, a file rewritten by a resume, shorter or grown past the old end, each
  * epoch passed on once), verdict files,
@@ -11,9 +11,10 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "launch/launcher.h"
-#include "launch/run_summary.h"
-#include "launch/tune_trial.h"
+#include "launch/jobs/launcher.h"
+#include "core/exit_code.h"
+#include "launch/jobs/run_summary.h"
+#include "tune/tune_trial.h"
 #include "testing.h"
 
 static bool argv_has(char **argv, int argc, const char *a, const char *b) {
@@ -149,8 +150,8 @@ static void test_files(const char *dir) {
   const char *states[] = {"done", "rejected", "pruned", "diverged", "await_review", "preempted", "failed", "?", NULL};
   const int codes[] = {0, 0, 0, 3, 4, 5, 6, 1, 1};
   for (int i = 0; i < 9; i++)
-    CHECK(ddpc_run_state_exit_code(states[i]) == codes[i], "state %s: exit code %d, expected %d",
-          states[i] ? states[i] : "(null)", ddpc_run_state_exit_code(states[i]), codes[i]);
+    CHECK((int)ddpc_exit_code_of_state(states[i]) == codes[i], "state %s: exit code %d, expected %d",
+          states[i] ? states[i] : "(null)", (int)ddpc_exit_code_of_state(states[i]), codes[i]);
   free(summary);
 }
 

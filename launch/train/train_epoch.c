@@ -1,0 +1,222 @@
+/* The compute of a training session: optimizer steps, epochs and evaluation. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "core/error.h"
+#include "core/json.h"
+#include "core/sysinfo.h"
+#include "core/exit_code.h"
+#include "launch/train/signals.h"
+#include "launch/train/start_marker.h"
+#include "launch/train/train_internal.h"
+
+static void train_gather(train_session *s, const ddpc_split *split, const uint32_t *pos, int n) {
+  bool cls = train_is_classification(s);
+  ddpc_data_gather(&s->data, split, pos, n, s->batch_x, cls ? s->batch_labels : NULL, cls ? NULL : s->batch_targets);
+}
+
+/* Mean loss and accuracy over a split; each rank takes every size-th sample and the sums
+ * are reduced, so every sample counts exactly once whatever the world size. */
+int train_evaluate(train_session *s, const ddpc_split *split, double *loss, double *accuracy) {
+  *loss = *accuracy = NAN;
+  if (split->count == 0) return 0;
+  uint32_t mine = 0;
+  for (uint32_t i = (uint32_t)s->comm->rank; i < split->count; i += (uint32_t)s->comm->size) s->positions[mine++] = i;
+  ddpc_forward_ctx ctx = {false, s->cfg.seed, (uint64_t)s->step};
+  double sums[3] = {0.0, 0.0, (double)mine};  // loss, correct, samples
+  for (uint32_t at = 0; at < mine; at += (uint32_t)s->cfg.train.eval_batch_size) {
+    int n = (int)(mine - at < (uint32_t)s->cfg.train.eval_batch_size ? mine - at : (uint32_t)s->cfg.train.eval_batch_size);
+    train_gather(s, split, s->positions + at, n);
+    const float *out = train_device_forward(s, n, &ctx);
+    if (!out || train_device_loss_add(s, out, n, false, (double)n) != 0) return -1;
+    // One wait a batch: the next gather reuses the staging buffers the device reads.
+    ddpc_loss_result r;
+    if (train_device_loss_take(s, &r) != 0) return -1;
+    sums[0] += r.loss_sum;
+    sums[1] += (double)r.correct;
+  }
+  if (s->comm->ops->allreduce_double(s->comm, sums, 3) != 0) return -1;
+  *loss = sums[0] / sums[2];
+  if (train_is_classification(s)) *accuracy = sums[1] / sums[2];
+  return 0;
+}
+
+/* A failure during training leaves the other ranks inside a collective: only ending the
+ * whole job releases them. With one rank the abort returns and so does this, for the
+ * caller to return up to ddpc_train_run, which returns the error to its own caller. */
+int train_abort(train_session *s) {
+  if (s->aborted) return -1;
+  s->aborted = true;
+  char *why = ddpc_strdup(ddpc_error_message());
+  // Several ranks: this rank's message now, as the abort ends the process. One rank: the
+  // caller of ddpc_train_run reports it (ddpc_last_error).
+  if (s->comm->size > 1) {
+    fprintf(stderr, "ddpc train: error: rank %d: %s\n", s->comm->rank, why ? why : "out of memory");
+    fflush(stderr);
+    s->quiet_error = true;
+  }
+  // Rank 0 records the failure it saw (state `failed` in events.jsonl and summary.json);
+  // a failure on another rank shows only in that rank's message, as rank 0 is ended by
+  // the abort before it can learn why.
+  if (s->comm->rank == 0 && s->events && !ddpc_state_is_final(s->state)) {
+    train_hooks_transition(s, s->state, DDPC_STATE_FAILED, why ? why : "error");
+    s->state = DDPC_STATE_FAILED;
+    free(s->stop_reason);
+    s->stop_reason = ddpc_strdup(why ? why : "error");
+    train_files_write_summary(s);
+  }
+  s->comm->ops->abort(s->comm, DDPC_EXIT_FAULT);
+  // Writing the run files may have failed too; the first failure is the one to report.
+  if (why) ddpc_error_set("%s", why);
+  free(why);
+  return -1;
+}
+
+/* steps.jsonl: the global mean loss of this step (a collective, so only when asked for). */
+static int train_log_step(train_session *s, const ddpc_loss_result *r, int n, float lr) {
+  double sums[2] = {r->loss_sum, (double)n};
+  if (s->comm->ops->allreduce_double(s->comm, sums, 2) != 0) return -1;
+  if (s->comm->rank != 0) return 0;
+  ddpc_json j;
+  ddpc_json_begin(&j, s->steps_log);
+  ddpc_json_int(&j, "step", s->step);
+  ddpc_json_number(&j, "loss", sums[0] / sums[1]);
+  ddpc_json_number(&j, "lr", lr);
+  ddpc_json_end(&j);
+  return train_files_end_line(s, s->steps_log, "steps.jsonl");
+}
+
+/* One optimizer step on this rank's batch at positions pos[0..n); *r receives the loss.
+ * Returns -1 on error, when the job must be aborted. */
+static int train_step(train_session *s, const uint32_t *pos, int n, int64_t total_steps, ddpc_loss_result *r) {
+  const ddpc_config *cfg = &s->cfg;
+  ddpc_comm_set_step(s->comm, s->step);
+  train_gather(s, &s->data.train, pos, n);
+  ddpc_forward_ctx ctx = {true, cfg->seed, (uint64_t)s->step};
+  const float *out = train_device_forward(s, n, &ctx);
+  // grad_scale: the loss gradient is d(loss_sum / grad_scale); batch x world makes the
+  // ranks' summed gradients their average, with no pass of its own.
+  if (!out || train_device_loss_add(s, out, n, true, (double)n * s->comm->size) != 0) return -1;
+  if (s->step == s->fail_step && s->comm->rank == s->fail_rank) {
+    if (s->fail_action == 'k') raise(SIGKILL);
+    if (s->fail_action == 't') raise(SIGTERM);
+    if (s->fail_action == 'u') raise(SIGUSR1);
+    if (s->fail_action == 'h')
+      for (;;) pause();  // stops taking part, as a rank behind a cut network link would
+    if (s->fail_action == 'f')
+      return ddpc_error_set("failure injected by DDPC_FAIL_AT at step %lld", (long long)s->step);
+  }
+  if (ddpc_grad_sync_begin(s->sync) != 0) return -1;
+  ddpc_model_backward(s->model, train_device_dout(s), n, ddpc_grad_sync_layer_ready, s->sync);
+  ddpc_grad_parts parts;
+  if (ddpc_grad_sync_finish(s->sync, &parts) != 0) return -1;
+  s->lr = ddpc_schedule_lr(&cfg->schedule, cfg->optimizer.lr, s->step, s->steps_per_epoch, total_steps);
+  if (train_device_update(s, &parts, s->lr) != 0) return -1;
+  // After the whole step is queued: on the GPU this is the step's one wait.
+  if (train_device_loss_take(s, r) != 0) return -1;
+  if (cfg->train.log_every_steps > 0 && s->step % cfg->train.log_every_steps == 0 &&
+      train_log_step(s, r, n, s->lr) != 0)
+    return -1;
+  s->step++;
+  return 0;
+}
+
+/* Every rank learns whether any rank saw a stop signal or a non-finite loss or parameter:
+ * 1 when one did, 0 when none did, -1 on error. */
+static int train_flags_raised(train_session *s, bool nonfinite) {
+  // A non-finite gradient does not always show in the loss of its own step, but the
+  // optimizer writes it into the parameters: checking them here covers the gradients of
+  // every step since the last check (on the GPU, see train_device_all_finite).
+  bool finite = true;
+  if (!nonfinite && train_device_all_finite(s, &finite) != 0) return -1;
+  nonfinite = nonfinite || !finite;
+  double flags[2] = {ddpc_signals_pending() ? 1.0 : 0.0, nonfinite ? 1.0 : 0.0};
+  if (s->comm->ops->allreduce_double(s->comm, flags, 2) != 0) return -1;
+  s->facts.stop_signal = flags[0] > 0;
+  s->facts.nonfinite = flags[1] > 0;
+  return s->facts.stop_signal || s->facts.nonfinite ? 1 : 0;
+}
+
+int train_run_epoch(train_session *s) {
+  const ddpc_config *cfg = &s->cfg;
+  if (s->batch_in_epoch == 0) {
+    s->epoch_sums[0] = s->epoch_sums[1] = s->epoch_sums[2] = 0.0;
+    s->epoch_seconds = 0.0;
+  }
+  s->epoch_started = ddpc_time_seconds();
+  s->epoch_trained = 0.0;
+  ddpc_progress_epoch_begin(&s->progress);
+  ddpc_sampler_mode mode = cfg->train.drop_last ? DDPC_SAMPLER_DROP : DDPC_SAMPLER_PAD;
+  ddpc_sampler_epoch_positions(cfg->seed, (uint64_t)s->epoch, s->data.train.count, s->comm->rank, s->comm->size, mode,
+                               s->positions);
+  int64_t total_steps = s->steps_per_epoch * cfg->stop.max_epochs;
+  uint32_t batch = (uint32_t)cfg->train.batch_size;
+  bool nonfinite = false;
+  int interrupted = 0;
+  for (int64_t k = s->batch_in_epoch; k < s->steps_per_epoch; k++) {
+    uint32_t at = (uint32_t)k * batch;
+    int n = (int)(s->per_rank - at < batch ? s->per_rank - at : batch);
+    double t0 = ddpc_time_seconds();
+    bool first_step = s->unix_first_step == 0.0;
+    if (first_step) s->unix_first_step = ddpc_time_unix();
+    ddpc_loss_result r;
+    if (train_step(s, s->positions + at, n, total_steps, &r) != 0) return -1;
+    // The supervisor that started this job bounds its start-up until this file appears.
+    if (first_step && s->comm->rank == 0) ddpc_start_marker_write();
+    double t1 = ddpc_time_seconds();
+    s->epoch_trained += t1 - t0;
+    s->unix_last_step = s->unix_started + (t1 - s->start_time);  // no second clock read per step
+    s->batch_in_epoch = k + 1;
+    nonfinite |= !isfinite(r.loss_sum);
+    s->epoch_sums[0] += r.loss_sum;
+    s->epoch_sums[1] += (double)r.correct;
+    s->epoch_sums[2] += n;
+    ddpc_progress_step(&s->progress, (int)s->epoch + 1, k + 1, (int64_t)s->epoch_sums[2] * s->comm->size,
+                       s->epoch_sums[0] / s->epoch_sums[2]);
+    train_hooks_step_end(s, r.loss_sum / n);
+    bool last = k + 1 == s->steps_per_epoch;
+    // Every rank takes these collectives at the same steps: they depend on the step only.
+    if ((k + 1) % TRAIN_FLAG_CHECK_STEPS == 0 || last) {
+      interrupted = train_flags_raised(s, nonfinite);
+      if (interrupted < 0) return -1;
+      if (interrupted) break;
+    }
+    if (!last && cfg->checkpoint.every_steps > 0 && s->step % cfg->checkpoint.every_steps == 0 &&
+        train_checkpoint_save(s) != 0)
+      return -1;
+  }
+  s->train_seconds += s->epoch_trained;
+  s->train_samples += (int64_t)s->epoch_sums[2];
+  return interrupted;
+}
+
+int train_finish_epoch(train_session *s) {
+  ddpc_grad_sync_stats st = ddpc_grad_sync_take_stats(s->sync);
+  double sums[6] = {s->epoch_sums[0], s->epoch_sums[1], s->epoch_sums[2], st.comm_seconds, st.exposed_seconds,
+                    s->epoch_trained};
+  if (s->comm->ops->allreduce_double(s->comm, sums, 6) != 0) return -1;
+  ddpc_epoch_metrics m;
+  m.epoch = (int)s->epoch + 1;
+  m.train_loss = sums[0] / sums[2];
+  m.train_accuracy = train_is_classification(s) ? sums[1] / sums[2] : NAN;
+  m.lr = s->lr;
+  // Throughput of all ranks: samples over the mean time each rank spent in steps.
+  m.samples_per_s = sums[5] > 0 ? sums[2] / (sums[5] / s->comm->size) : NAN;
+  m.comm_seconds = sums[3] / s->comm->size;
+  m.comm_hidden_fraction = sums[3] > 0 ? 1.0 - sums[4] / sums[3] : NAN;
+  // Lockstep is the invariant everything else rests on: prove it every epoch.
+  uint32_t crc = ddpc_model_params_crc32(s->model);
+  if (train_check_same(s, &crc, sizeof crc, "parameters after an epoch (replicas drifted apart)") != 0) return -1;
+  m.params_crc32 = crc;
+  if (train_evaluate(s, &s->data.val, &m.val_loss, &m.val_accuracy) != 0) return -1;
+  m.seconds = s->epoch_seconds + ddpc_time_seconds() - s->epoch_started;
+  s->epoch++;
+  s->batch_in_epoch = 0;
+  if (ddpc_metric_history_append(&s->history, &m) != 0) return -1;
+  train_hooks_epoch_end(s, &m);
+  return 0;
+}

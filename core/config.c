@@ -1,8 +1,9 @@
-/* The config schema: walks the tree of config_tree.c key by key, checks each value's type
- * and range, fills in every default and resolves relative paths, producing a ddpc_config.
- * Every check names the place (file:line:col or the --set text) and the dotted key, so the
- * first error is enough for a user to fix the input. The reference of all keys lives in
- * the README ("Configuration"); keep the two in step. */
+/* The config schema: walks the tree of config_tree.c key by key, reads each value with the
+ * typed readers of config_read.c (type and range checked), fills in every default and
+ * resolves relative paths, producing a ddpc_config. Every check names the place
+ * (file:line:col or the --set text) and the dotted key, so the first error is enough for a
+ * user to fix the input. The reference of all keys lives in the README ("Configuration");
+ * keep the two in step. */
 // realpath() is XSI, beyond the POSIX level the build asks for.
 #define _XOPEN_SOURCE 700
 
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config_read.h"
 #include "core/config_tree.h"
 #include "core/device.h"
 #include "core/error.h"
@@ -39,233 +41,11 @@ typedef struct {
   char *cwd;              // absolute current folder: base of relative paths given by --set
 } config_ctx;
 
-/* A map being read and its dotted path ("" for the top level). map may be NULL when the
- * section is absent: every key then reads as absent. */
-typedef struct {
-  const ddpc_config_node *map;
-  const char *path;
-} section;
-
-typedef struct {
-  double lo, hi;       // bounds, -INFINITY/INFINITY when open-ended
-  bool lo_open;        // lo itself is not allowed
-  bool hi_open;        // hi itself is not allowed
-} num_range;
-
-static char *join_names(const char *const *names, int n) {
-  size_t len = 1;
-  for (int i = 0; i < n; i++) len += strlen(names[i]) + 2;
-  char *s = ddpc_malloc(len, "name list");
-  if (!s) return NULL;
-  s[0] = '\0';
-  for (int i = 0; i < n; i++) {
-    if (i) strcat(s, ", ");
-    strcat(s, names[i]);
-  }
-  return s;
-}
-
-static char *key_path(const char *parent, const char *key) {
-  return *parent ? ddpc_format("%s.%s", parent, key) : ddpc_strdup(key);
-}
-
-/* The node under `key`, or NULL when absent or written as null. *path gets the dotted
- * path (caller frees) when the node is returned. */
-static const ddpc_config_node *field(section s, const char *key, char **path) {
-  const ddpc_config_node *n = ddpc_config_node_get(s.map, key);
-  if (!n || (n->kind == DDPC_CONFIG_NODE_SCALAR && n->is_null)) return NULL;
-  *path = key_path(s.path, key);
-  return *path ? n : NULL;
-}
-
-static int unknown_name_error(const ddpc_config_node *at, bool at_key, const char *lead, const char *given,
-                              const char *const *names, int n) {
-  const char *hint = ddpc_config_suggest(given, names, n);
-  char *list = join_names(names, n);
-  if (!list) return -1;
-  int rc = hint ? (at_key ? ddpc_config_key_error(at, "%s; did you mean '%s'?", lead, hint)
-                          : ddpc_config_node_error(at, "%s; expected one of %s; did you mean '%s'?", lead, list, hint))
-                : (at_key ? ddpc_config_key_error(at, "%s; valid keys: %s", lead, list)
-                          : ddpc_config_node_error(at, "%s; expected one of %s", lead, list));
-  free(list);
-  return rc;
-}
-
-/* Every key of s.map must be one of `allowed`; `where` names the map in the message. */
-static int check_keys(section s, const char *where, const char *const *allowed, int n) {
-  if (!s.map) return 0;
-  for (size_t i = 0; i < s.map->n_items; i++) {
-    const ddpc_config_node *item = s.map->items[i];
-    bool ok = false;
-    for (int k = 0; k < n && !ok; k++) ok = strcmp(item->key, allowed[k]) == 0;
-    if (ok) continue;
-    char *lead = ddpc_format("unknown key '%s' in %s", item->key, where);
-    if (!lead) return -1;
-    unknown_name_error(item, true, lead, item->key, allowed, n);
-    free(lead);
-    return -1;
-  }
-  return 0;
-}
-
-static int missing_key(const config_ctx *ctx, section s, const char *key) {
+static int missing_key(const config_ctx *ctx, ddpc_config_section s, const char *key) {
   const char *dot = *s.path ? "." : "";
   if (s.map && s.map->line > 0)
     return ddpc_config_node_error(s.map, "missing required key '%s%s%s'", s.path, dot, key);
   return ddpc_error_set("%s: missing required key '%s%s%s'", ctx->tree.path, s.path, dot, key);
-}
-
-/* ---- scalar readers on one node; path is the dotted key for messages ---- */
-
-static int node_int(const ddpc_config_node *n, const char *path, int64_t lo, int64_t hi, int64_t *out) {
-  if (n->kind != DDPC_CONFIG_NODE_SCALAR) return ddpc_config_type_error(n, path, "an integer");
-  const char *s = n->value;
-  char *end = NULL;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  bool digits = *s && (*s == '-' || *s == '+' || (*s >= '0' && *s <= '9'));
-  if (!digits || end == s || *end != '\0') return ddpc_config_type_error(n, path, "an integer");
-  if (errno == ERANGE || v < lo || v > hi) {
-    if (hi == INT64_MAX)
-      return ddpc_config_node_error(n, "%s: must be >= %lld, got %s", path, (long long)lo, s);
-    return ddpc_config_node_error(n, "%s: must be between %lld and %lld, got %s", path, (long long)lo,
-                                  (long long)hi, s);
-  }
-  *out = v;
-  return 0;
-}
-
-static char *range_text(num_range r) {
-  bool has_lo = isfinite(r.lo), has_hi = isfinite(r.hi);
-  if (has_lo && has_hi && !r.lo_open && !r.hi_open) return ddpc_format("between %g and %g", r.lo, r.hi);
-  if (has_lo && has_hi)
-    return ddpc_format("%s %g and %s %g", r.lo_open ? ">" : ">=", r.lo, r.hi_open ? "<" : "<=", r.hi);
-  if (has_lo) return ddpc_format("%s %g", r.lo_open ? ">" : ">=", r.lo);
-  if (has_hi) return ddpc_format("%s %g", r.hi_open ? "<" : "<=", r.hi);
-  return ddpc_format("a finite number");
-}
-
-/* as_float: the value is stored in a float, so the range is checked on the float. */
-static int node_number(const ddpc_config_node *n, const char *path, num_range r, bool as_float, double *out) {
-  if (n->kind != DDPC_CONFIG_NODE_SCALAR) return ddpc_config_type_error(n, path, "a number");
-  const char *s = n->value;
-  char *end = NULL;
-  double v = strtod(s, &end);
-  if (!*s || end == s || *end != '\0' || isnan(v)) return ddpc_config_type_error(n, path, "a number");
-  bool overflow = isfinite(v) && as_float && !isfinite((float)v);
-  if (as_float) v = (double)(float)v;
-  bool ok = isfinite(v) && (r.lo_open ? v > r.lo : v >= r.lo) && (r.hi_open ? v < r.hi : v <= r.hi);
-  if (!ok) {
-    char *text = range_text(r);
-    if (!text) return -1;
-    ddpc_config_node_error(n, "%s: must be %s%s, got %s", path, text, overflow ? " (and fit a float)" : "", s);
-    free(text);
-    return -1;
-  }
-  *out = v;
-  return 0;
-}
-
-static int node_bool(const ddpc_config_node *n, const char *path, bool *out) {
-  static const char *const yes[] = {"true", "True", "TRUE"};
-  static const char *const no[] = {"false", "False", "FALSE"};
-  if (n->kind == DDPC_CONFIG_NODE_SCALAR) {
-    for (int i = 0; i < 3; i++) {
-      if (strcmp(n->value, yes[i]) == 0) return *out = true, 0;
-      if (strcmp(n->value, no[i]) == 0) return *out = false, 0;
-    }
-  }
-  return ddpc_config_type_error(n, path, "true or false");
-}
-
-static int node_string(const ddpc_config_node *n, const char *path, char **out) {
-  if (n->kind != DDPC_CONFIG_NODE_SCALAR) return ddpc_config_type_error(n, path, "a string");
-  if (!n->value[0]) return ddpc_config_node_error(n, "%s: must not be empty", path);
-  char *s = ddpc_strdup(n->value);
-  if (!s) return -1;
-  free(*out);
-  *out = s;
-  return 0;
-}
-
-static int node_enum(const ddpc_config_node *n, const char *path, const char *const *names, int count, int *out) {
-  if (n->kind != DDPC_CONFIG_NODE_SCALAR) {
-    char *list = join_names(names, count);
-    char *what = list ? ddpc_format("one of %s", list) : NULL;
-    if (what) ddpc_config_type_error(n, path, what);
-    free(what);
-    free(list);
-    return -1;
-  }
-  for (int i = 0; i < count; i++)
-    if (strcmp(n->value, names[i]) == 0) return *out = i, 0;
-  char *lead = ddpc_format("%s: unknown value '%s'", path, n->value);
-  if (!lead) return -1;
-  unknown_name_error(n, false, lead, n->value, names, count);
-  free(lead);
-  return -1;
-}
-
-/* ---- the same readers on `key` of a section: 0 = absent (out untouched), 1 = read ---- */
-
-#define FIELD_READ(call)                                           \
-  do {                                                             \
-    char *path = NULL;                                             \
-    const ddpc_config_node *n = field(s, key, &path);              \
-    if (!n) return 0;                                              \
-    int rc = (call);                                               \
-    free(path);                                                    \
-    return rc == 0 ? 1 : -1;                                       \
-  } while (0)
-
-static int get_int(section s, const char *key, int64_t lo, int64_t hi, int64_t *out) {
-  FIELD_READ(node_int(n, path, lo, hi, out));
-}
-
-static int get_int32(section s, const char *key, int lo, int hi, int *out) {
-  int64_t v = *out;
-  int rc = get_int(s, key, lo, hi, &v);
-  *out = (int)v;
-  return rc;
-}
-
-static int get_number(section s, const char *key, num_range r, bool as_float, double *out) {
-  FIELD_READ(node_number(n, path, r, as_float, out));
-}
-
-static int get_double(section s, const char *key, num_range r, double *out) {
-  return get_number(s, key, r, false, out);
-}
-
-static int get_float(section s, const char *key, num_range r, float *out) {
-  double v = *out;
-  int rc = get_number(s, key, r, true, &v);
-  *out = (float)v;
-  return rc;
-}
-
-static int get_bool(section s, const char *key, bool *out) { FIELD_READ(node_bool(n, path, out)); }
-
-static int get_string(section s, const char *key, char **out) { FIELD_READ(node_string(n, path, out)); }
-
-static int get_enum(section s, const char *key, const char *const *names, int count, int *out) {
-  FIELD_READ(node_enum(n, path, names, count, out));
-}
-
-/* The map under `key`; out->map stays NULL when it is absent. */
-static int get_section(section s, const char *key, const char *path, section *out) {
-  out->map = NULL;
-  out->path = path;
-  char *p = NULL;
-  const ddpc_config_node *n = field(s, key, &p);
-  if (!n) return 0;
-  int rc = 0;
-  if (n->kind == DDPC_CONFIG_NODE_MAP)
-    out->map = n;
-  else
-    rc = ddpc_config_type_error(n, p, "a map of keys");
-  free(p);
-  return rc;
 }
 
 /* base + "/" + value unless value is already absolute. The file need not exist yet. */
@@ -286,32 +66,32 @@ static int absolute_path(const char *base, const char *value, char **out) {
 
 /* A path value: relative ones are taken from the config file's folder when written in the
  * file, from the current folder when given by --set. */
-static int get_path(const config_ctx *ctx, section s, const char *key, char **out) {
+static int get_path(const config_ctx *ctx, ddpc_config_section s, const char *key, char **out) {
   char *path = NULL;
-  const ddpc_config_node *n = field(s, key, &path);
+  const ddpc_config_node *n = ddpc_config_field(s, key, &path);
   if (!n) return 0;
   char *value = NULL;
-  int rc = node_string(n, path, &value);
+  int rc = ddpc_config_read_string(n, path, &value);
   free(path);
   if (rc == 0) rc = absolute_path(n->line > 0 ? ctx->file_dir : ctx->cwd, value, out);
   free(value);
   return rc == 0 ? 1 : -1;
 }
 
-static const num_range unit_interval_open = {0, 1, false, true};      // [0, 1)
-static const num_range non_negative = {0, INFINITY, false, false};     // [0, inf)
-static const num_range positive = {0, INFINITY, true, false};          // (0, inf)
-static const num_range any_finite = {-INFINITY, INFINITY, false, false};
+static const ddpc_config_range unit_interval_open = {0, 1, false, true};      // [0, 1)
+static const ddpc_config_range non_negative = {0, INFINITY, false, false};     // [0, inf)
+static const ddpc_config_range positive = {0, INFINITY, true, false};          // (0, inf)
+static const ddpc_config_range any_finite = {-INFINITY, INFINITY, false, false};
 
 /* ---- data ---- */
 
 static const char *const source_keys_idx[] = {"images", "labels"};
 static const char *const source_keys_csv[] = {"path"};
 
-static int read_source(const config_ctx *ctx, section data, const char *key, const char *path, bool required,
-                       ddpc_data_format format, ddpc_data_source *src, bool *given) {
-  section s;
-  if (get_section(data, key, path, &s) != 0) return -1;
+static int read_source(const config_ctx *ctx, ddpc_config_section data, const char *key, const char *path,
+                       bool required, ddpc_data_format format, ddpc_data_source *src, bool *given) {
+  ddpc_config_section s;
+  if (ddpc_config_get_section(data, key, path, &s) != 0) return -1;
   *given = s.map != NULL;
   if (!s.map) return required ? missing_key(ctx, data, key) : 0;
   bool csv = format == DDPC_DATA_FORMAT_CSV;
@@ -325,7 +105,7 @@ static int read_source(const config_ctx *ctx, section data, const char *key, con
         return ddpc_config_key_error(s.map->items[i], "%s.%s: only used with data.format: %s (data.format is %s)",
                                      path, other[k], ddpc_config_format_names[!csv],
                                      ddpc_config_format_names[csv]);
-  if (check_keys(s, path, keys, n_keys) != 0) return -1;
+  if (ddpc_config_check_keys(s, path, keys, n_keys) != 0) return -1;
   for (int k = 0; k < n_keys; k++) {
     char **slot = csv ? &src->path : (k == 0 ? &src->images : &src->labels);
     int rc = get_path(ctx, s, keys[k], slot);
@@ -343,7 +123,7 @@ static int read_shape(const ddpc_config_node *n, const char *path, ddpc_shape *s
   for (size_t i = 0; i < n->n_items; i++) {
     char *p = ddpc_format("%s.%zu", path, i);
     int64_t v = 0;
-    int rc = p ? node_int(n->items[i], p, 1, 1 << 24, &v) : -1;
+    int rc = p ? ddpc_config_read_int(n->items[i], p, 1, 1 << 24, &v) : -1;
     free(p);
     if (rc != 0) return -1;
     total *= v;
@@ -356,10 +136,10 @@ static int read_shape(const ddpc_config_node *n, const char *path, ddpc_shape *s
   return 0;
 }
 
-static int read_prep_scale(section s, const char *path, ddpc_prep_step *step) {
+static int read_prep_scale(ddpc_config_section s, const char *path, ddpc_prep_step *step) {
   double m = 0, d = 0;
-  int has_m = get_number(s, "multiply", any_finite, true, &m);
-  int has_d = has_m < 0 ? -1 : get_number(s, "divide", any_finite, true, &d);
+  int has_m = ddpc_config_get_number(s, "multiply", any_finite, true, &m);
+  int has_d = has_m < 0 ? -1 : ddpc_config_get_number(s, "divide", any_finite, true, &d);
   if (has_m < 0 || has_d < 0) return -1;
   const ddpc_config_node *dn = ddpc_config_node_get(s.map, "divide");
   if (has_m && has_d) return ddpc_config_key_error(dn, "%s: give either multiply or divide, not both", path);
@@ -389,13 +169,13 @@ static int read_prep_step(const config_ctx *ctx, const ddpc_config_node *item, c
                                COUNT(reshape_keys)};
   if (item->kind != DDPC_CONFIG_NODE_MAP)
     return ddpc_config_type_error(item, path, "a map like {op: scale, divide: 255}");
-  section s = {item, path};
+  ddpc_config_section s = {item, path};
   int op = 0;
-  int rc = get_enum(s, "op", prep_op_names, COUNT(prep_op_names), &op);
+  int rc = ddpc_config_get_enum(s, "op", prep_op_names, COUNT(prep_op_names), &op);
   if (rc <= 0) return rc < 0 ? -1 : missing_key(ctx, s, "op");
   char *where = ddpc_format("%s (op %s)", path, prep_op_names[op]);
   if (!where) return -1;
-  rc = check_keys(s, where, keys[op], n_keys[op]);
+  rc = ddpc_config_check_keys(s, where, keys[op], n_keys[op]);
   free(where);
   if (rc != 0) return -1;
   memset(step, 0, sizeof *step);
@@ -405,7 +185,7 @@ static int read_prep_step(const config_ctx *ctx, const ddpc_config_node *item, c
       return read_prep_scale(s, path, step);
     case DDPC_PREP_STANDARDIZE: {
       int mode = DDPC_STANDARDIZE_GLOBAL;
-      rc = get_enum(s, "mode", ddpc_config_standardize_names, 2, &mode);
+      rc = ddpc_config_get_enum(s, "mode", ddpc_config_standardize_names, 2, &mode);
       step->standardize = (ddpc_standardize_mode)mode;
       return rc < 0 ? -1 : 0;
     }
@@ -413,7 +193,7 @@ static int read_prep_step(const config_ctx *ctx, const ddpc_config_node *item, c
       return 0;
     case DDPC_PREP_RESHAPE: {
       char *p = NULL;
-      const ddpc_config_node *n = field(s, "shape", &p);
+      const ddpc_config_node *n = ddpc_config_field(s, "shape", &p);
       if (!n) return missing_key(ctx, s, "shape");
       rc = read_shape(n, p, &step->shape);
       free(p);
@@ -423,9 +203,9 @@ static int read_prep_step(const config_ctx *ctx, const ddpc_config_node *item, c
   return 0;
 }
 
-static int read_preprocess(const config_ctx *ctx, section data, ddpc_data_config *dc) {
+static int read_preprocess(const config_ctx *ctx, ddpc_config_section data, ddpc_data_config *dc) {
   char *path = NULL;
-  const ddpc_config_node *n = field(data, "preprocess", &path);
+  const ddpc_config_node *n = ddpc_config_field(data, "preprocess", &path);
   if (!n) return 0;
   int rc = 0;
   if (n->kind != DDPC_CONFIG_NODE_LIST)
@@ -459,12 +239,12 @@ static int default_cache_dir(const config_ctx *ctx, char **out) {
   return rc;
 }
 
-static int read_fractions(section data, bool has_test, ddpc_data_config *dc) {
+static int read_fractions(ddpc_config_section data, bool has_test, ddpc_data_config *dc) {
   dc->val_fraction = 0.1;
   dc->test_fraction = has_test ? 0.0 : 0.1;
-  int has_val = get_double(data, "val_fraction", unit_interval_open, &dc->val_fraction);
+  int has_val = ddpc_config_get_double(data, "val_fraction", unit_interval_open, &dc->val_fraction);
   if (has_val < 0) return -1;
-  int has_tf = get_double(data, "test_fraction", unit_interval_open, &dc->test_fraction);
+  int has_tf = ddpc_config_get_double(data, "test_fraction", unit_interval_open, &dc->test_fraction);
   if (has_tf < 0) return -1;
   const ddpc_config_node *tn = ddpc_config_node_get(data.map, "test_fraction");
   if (has_test && dc->test_fraction > 0)
@@ -477,31 +257,31 @@ static int read_fractions(section data, bool has_test, ddpc_data_config *dc) {
   return 0;
 }
 
-static int read_data(const config_ctx *ctx, section top, ddpc_data_config *dc) {
+static int read_data(const config_ctx *ctx, ddpc_config_section top, ddpc_data_config *dc) {
   static const char *const keys[] = {"format",       "task",          "train",    "test",
                                      "label_column", "num_classes",   "val_fraction",
                                      "test_fraction", "stratify",     "preprocess",
                                      "cache",        "cache_dir"};
-  section data;
-  if (get_section(top, "data", "data", &data) != 0) return -1;
+  ddpc_config_section data;
+  if (ddpc_config_get_section(top, "data", "data", &data) != 0) return -1;
   if (!data.map) return missing_key(ctx, top, "data");
-  if (check_keys(data, "data", keys, COUNT(keys)) != 0) return -1;
+  if (ddpc_config_check_keys(data, "data", keys, COUNT(keys)) != 0) return -1;
   int format = DDPC_DATA_FORMAT_IDX, task = DDPC_TASK_CLASSIFICATION;
-  if (get_enum(data, "format", ddpc_config_format_names, 2, &format) < 0) return -1;
-  if (get_enum(data, "task", ddpc_config_task_names, 2, &task) < 0) return -1;
+  if (ddpc_config_get_enum(data, "format", ddpc_config_format_names, 2, &format) < 0) return -1;
+  if (ddpc_config_get_enum(data, "task", ddpc_config_task_names, 2, &task) < 0) return -1;
   dc->format = (ddpc_data_format)format;
   dc->task = (ddpc_task)task;
   bool has_train = false, has_test = false;
   if (read_source(ctx, data, "train", "data.train", true, dc->format, &dc->train, &has_train) != 0) return -1;
   if (read_source(ctx, data, "test", "data.test", false, dc->format, &dc->test, &has_test) != 0) return -1;
   dc->label_column = ddpc_strdup("label");
-  if (!dc->label_column || get_string(data, "label_column", &dc->label_column) < 0) return -1;
-  if (get_int32(data, "num_classes", 0, 100000, &dc->num_classes) < 0) return -1;
+  if (!dc->label_column || ddpc_config_get_string(data, "label_column", &dc->label_column) < 0) return -1;
+  if (ddpc_config_get_int32(data, "num_classes", 0, 100000, &dc->num_classes) < 0) return -1;
   if (read_fractions(data, has_test, dc) != 0) return -1;
-  if (get_bool(data, "stratify", &dc->stratify) < 0) return -1;
+  if (ddpc_config_get_bool(data, "stratify", &dc->stratify) < 0) return -1;
   if (read_preprocess(ctx, data, dc) != 0) return -1;
   dc->cache = true;
-  if (get_bool(data, "cache", &dc->cache) < 0) return -1;
+  if (ddpc_config_get_bool(data, "cache", &dc->cache) < 0) return -1;
   int rc = get_path(ctx, data, "cache_dir", &dc->cache_dir);
   if (rc < 0) return -1;
   return rc == 0 ? default_cache_dir(ctx, &dc->cache_dir) : 0;
@@ -535,28 +315,30 @@ static const char *const *layer_keys(ddpc_layer_kind kind, int *n) {
 static int read_layer(const config_ctx *ctx, const ddpc_config_node *item, const char *path, ddpc_layer_spec *spec) {
   if (item->kind != DDPC_CONFIG_NODE_MAP)
     return ddpc_config_type_error(item, path, "a layer map like {type: linear, units: 128}");
-  section s = {item, path};
+  ddpc_config_section s = {item, path};
   int index = 0;
-  int rc = get_enum(s, "type", ddpc_layer_kind_names, DDPC_LAYER_COUNT, &index);
+  int rc = ddpc_config_get_enum(s, "type", ddpc_layer_kind_names, DDPC_LAYER_COUNT, &index);
   if (rc <= 0) return rc < 0 ? -1 : missing_key(ctx, s, "type");
   *spec = ddpc_layer_spec_default((ddpc_layer_kind)index);
   int n_keys = 0;
   const char *const *keys = layer_keys(spec->kind, &n_keys);
   char *where = ddpc_format("%s (a %s layer)", path, ddpc_layer_kind_names[index]);
   if (!where) return -1;
-  rc = check_keys(s, where, keys, n_keys);
+  rc = ddpc_config_check_keys(s, where, keys, n_keys);
   free(where);
   if (rc != 0) return -1;
   // Keys that do not belong to this kind were refused above, so each read is absent
   // unless it applies.
   int init = (int)spec->init;
-  int has_units = get_int32(s, "units", 1, 1 << 20, &spec->units);
-  int has_filters = has_units < 0 ? -1 : get_int32(s, "filters", 1, 65536, &spec->filters);
-  int has_kernel = has_filters < 0 ? -1 : get_int32(s, "kernel", 1, 64, &spec->kernel);
-  int has_stride = has_kernel < 0 ? -1 : get_int32(s, "stride", 1, 64, &spec->stride);
-  if (has_stride < 0 || get_int32(s, "padding", 0, 64, &spec->padding) < 0 || get_bool(s, "bias", &spec->bias) < 0 ||
-      get_enum(s, "init", ddpc_config_init_names, 3, &init) < 0 ||
-      get_float(s, "p", unit_interval_open, &spec->p) < 0 || get_float(s, "eps", positive, &spec->eps) < 0)
+  int has_units = ddpc_config_get_int32(s, "units", 1, 1 << 20, &spec->units);
+  int has_filters = has_units < 0 ? -1 : ddpc_config_get_int32(s, "filters", 1, 65536, &spec->filters);
+  int has_kernel = has_filters < 0 ? -1 : ddpc_config_get_int32(s, "kernel", 1, 64, &spec->kernel);
+  int has_stride = has_kernel < 0 ? -1 : ddpc_config_get_int32(s, "stride", 1, 64, &spec->stride);
+  if (has_stride < 0 || ddpc_config_get_int32(s, "padding", 0, 64, &spec->padding) < 0 ||
+      ddpc_config_get_bool(s, "bias", &spec->bias) < 0 ||
+      ddpc_config_get_enum(s, "init", ddpc_config_init_names, 3, &init) < 0 ||
+      ddpc_config_get_float(s, "p", unit_interval_open, &spec->p) < 0 ||
+      ddpc_config_get_float(s, "eps", positive, &spec->eps) < 0)
     return -1;
   spec->init = (ddpc_init_kind)init;
   if (spec->kind == DDPC_LAYER_LINEAR && !has_units) return missing_key(ctx, s, "units");
@@ -595,12 +377,12 @@ static int read_layer_list(const config_ctx *ctx, const ddpc_config_node *list, 
 
 static int read_model_variants(const config_ctx *ctx, const ddpc_config_node *model, ddpc_config *cfg) {
   static const char *const keys[] = {"variant", "variants"};
-  section s = {model, "model"};
-  if (check_keys(s, "model", keys, COUNT(keys)) != 0) return -1;
-  int rc = get_string(s, "variant", &cfg->model_variant);
+  ddpc_config_section s = {model, "model"};
+  if (ddpc_config_check_keys(s, "model", keys, COUNT(keys)) != 0) return -1;
+  int rc = ddpc_config_get_string(s, "variant", &cfg->model_variant);
   if (rc <= 0) return rc < 0 ? -1 : missing_key(ctx, s, "variant");
   char *path = NULL;
-  const ddpc_config_node *variants = field(s, "variants", &path);
+  const ddpc_config_node *variants = ddpc_config_field(s, "variants", &path);
   if (!variants) return missing_key(ctx, s, "variants");
   rc = 0;
   if (variants->kind != DDPC_CONFIG_NODE_MAP)
@@ -615,7 +397,7 @@ static int read_model_variants(const config_ctx *ctx, const ddpc_config_node *mo
     char *lead = ddpc_format("model.variant: unknown variant '%s'", cfg->model_variant);
     if (names && lead) {
       for (size_t i = 0; i < variants->n_items; i++) names[i] = variants->items[i]->key;
-      unknown_name_error(ddpc_config_node_get(model, "variant"), false, lead, cfg->model_variant, names,
+      ddpc_config_unknown_name_error(ddpc_config_node_get(model, "variant"), false, lead, cfg->model_variant, names,
                          (int)variants->n_items);
     }
     free(lead);
@@ -636,7 +418,7 @@ static int read_model_variants(const config_ctx *ctx, const ddpc_config_node *mo
   return rc;
 }
 
-static int read_model(const config_ctx *ctx, section top, ddpc_config *cfg) {
+static int read_model(const config_ctx *ctx, ddpc_config_section top, ddpc_config *cfg) {
   const ddpc_config_node *model = ddpc_config_node_get(top.map, "model");
   if (!model || (model->kind == DDPC_CONFIG_NODE_SCALAR && model->is_null)) return missing_key(ctx, top, "model");
   if (model->kind == DDPC_CONFIG_NODE_LIST) return read_layer_list(ctx, model, "model", cfg->layers, &cfg->n_layers);
@@ -646,9 +428,9 @@ static int read_model(const config_ctx *ctx, section top, ddpc_config *cfg) {
 
 /* ---- optimizer, schedule, train, output ---- */
 
-static int read_betas(section s, ddpc_optimizer_config *o) {
+static int read_betas(ddpc_config_section s, ddpc_optimizer_config *o) {
   char *path = NULL;
-  const ddpc_config_node *n = field(s, "betas", &path);
+  const ddpc_config_node *n = ddpc_config_field(s, "betas", &path);
   if (!n) return 0;
   int rc = 0;
   if (n->kind != DDPC_CONFIG_NODE_LIST || n->n_items != 2)
@@ -656,7 +438,7 @@ static int read_betas(section s, ddpc_optimizer_config *o) {
   double b[2] = {0, 0};
   for (size_t i = 0; rc == 0 && i < 2; i++) {
     char *p = ddpc_format("%s.%zu", path, i);
-    rc = p ? node_number(n->items[i], p, unit_interval_open, true, &b[i]) : -1;
+    rc = p ? ddpc_config_read_number(n->items[i], p, unit_interval_open, true, &b[i]) : -1;
     free(p);
   }
   free(path);
@@ -665,24 +447,27 @@ static int read_betas(section s, ddpc_optimizer_config *o) {
   return rc;
 }
 
-static int read_optimizer(section top, ddpc_optimizer_config *o) {
+static int read_optimizer(ddpc_config_section top, ddpc_optimizer_config *o) {
   static const char *const keys[] = {"name", "lr", "momentum", "nesterov", "weight_decay", "betas", "eps"};
-  section s;
-  if (get_section(top, "optimizer", "optimizer", &s) != 0 || check_keys(s, "optimizer", keys, COUNT(keys)) != 0)
+  ddpc_config_section s;
+  if (ddpc_config_get_section(top, "optimizer", "optimizer", &s) != 0 ||
+      ddpc_config_check_keys(s, "optimizer", keys, COUNT(keys)) != 0)
     return -1;
   memset(o, 0, sizeof *o);
   int name = 0;
-  if (get_enum(s, "name", ddpc_optimizer_names, DDPC_OPTIMIZER_COUNT, &name) < 0) return -1;
+  if (ddpc_config_get_enum(s, "name", ddpc_optimizer_names, DDPC_OPTIMIZER_COUNT, &name) < 0) return -1;
   o->kind = (ddpc_optimizer_kind)name;
   o->lr = 0.01f;
   o->weight_decay = o->kind == DDPC_OPTIMIZER_ADAMW ? 0.01f : 0.0f;
   o->beta1 = 0.9f;
   o->beta2 = 0.999f;
   o->eps = 1e-8f;
-  const num_range lr_range = {0, 10, true, false};
-  if (get_float(s, "lr", lr_range, &o->lr) < 0 || get_float(s, "momentum", unit_interval_open, &o->momentum) < 0 ||
-      get_bool(s, "nesterov", &o->nesterov) < 0 || get_float(s, "weight_decay", non_negative, &o->weight_decay) < 0 ||
-      read_betas(s, o) != 0 || get_float(s, "eps", positive, &o->eps) < 0)
+  const ddpc_config_range lr_range = {0, 10, true, false};
+  if (ddpc_config_get_float(s, "lr", lr_range, &o->lr) < 0 ||
+      ddpc_config_get_float(s, "momentum", unit_interval_open, &o->momentum) < 0 ||
+      ddpc_config_get_bool(s, "nesterov", &o->nesterov) < 0 ||
+      ddpc_config_get_float(s, "weight_decay", non_negative, &o->weight_decay) < 0 || read_betas(s, o) != 0 ||
+      ddpc_config_get_float(s, "eps", positive, &o->eps) < 0)
     return -1;
   if (o->nesterov && o->momentum == 0)
     return ddpc_config_node_error(ddpc_config_node_get(s.map, "nesterov"),
@@ -690,39 +475,45 @@ static int read_optimizer(section top, ddpc_optimizer_config *o) {
   return 0;
 }
 
-static int read_schedule(section top, ddpc_schedule_config *sc) {
+static int read_schedule(ddpc_config_section top, ddpc_schedule_config *sc) {
   static const char *const keys[] = {"name", "warmup_steps", "step_size", "gamma", "min_lr"};
-  section s;
-  if (get_section(top, "schedule", "schedule", &s) != 0 || check_keys(s, "schedule", keys, COUNT(keys)) != 0)
+  ddpc_config_section s;
+  if (ddpc_config_get_section(top, "schedule", "schedule", &s) != 0 ||
+      ddpc_config_check_keys(s, "schedule", keys, COUNT(keys)) != 0)
     return -1;
   memset(sc, 0, sizeof *sc);
   int name = 0;
-  if (get_enum(s, "name", ddpc_schedule_names, DDPC_SCHEDULE_COUNT, &name) < 0) return -1;
+  if (ddpc_config_get_enum(s, "name", ddpc_schedule_names, DDPC_SCHEDULE_COUNT, &name) < 0) return -1;
   sc->kind = (ddpc_schedule_kind)name;
   sc->step_size = 1;
   sc->gamma = 0.1f;
-  const num_range gamma_range = {0, 1, true, false};
-  if (get_int(s, "warmup_steps", 0, INT64_MAX, &sc->warmup_steps) < 0 ||
-      get_int32(s, "step_size", 1, INT_MAX, &sc->step_size) < 0 || get_float(s, "gamma", gamma_range, &sc->gamma) < 0 ||
-      get_float(s, "min_lr", non_negative, &sc->min_lr) < 0)
+  const ddpc_config_range gamma_range = {0, 1, true, false};
+  if (ddpc_config_get_int(s, "warmup_steps", 0, INT64_MAX, &sc->warmup_steps) < 0 ||
+      ddpc_config_get_int32(s, "step_size", 1, INT_MAX, &sc->step_size) < 0 ||
+      ddpc_config_get_float(s, "gamma", gamma_range, &sc->gamma) < 0 ||
+      ddpc_config_get_float(s, "min_lr", non_negative, &sc->min_lr) < 0)
     return -1;
   return 0;
 }
 
-static int read_train(section top, ddpc_train_config *t) {
+static int read_train(ddpc_config_section top, ddpc_train_config *t) {
   static const char *const keys[] = {"epochs", "batch_size", "eval_batch_size", "drop_last", "grad_clip",
                                      "log_every_steps"};
-  section s;
-  if (get_section(top, "train", "train", &s) != 0 || check_keys(s, "train", keys, COUNT(keys)) != 0) return -1;
+  ddpc_config_section s;
+  if (ddpc_config_get_section(top, "train", "train", &s) != 0 ||
+      ddpc_config_check_keys(s, "train", keys, COUNT(keys)) != 0)
+    return -1;
   t->epochs = 10;
   t->batch_size = 64;
   t->eval_batch_size = 0;  // not given: the training batch size (see below)
   t->drop_last = true;
   t->grad_clip = 0;
-  if (get_int32(s, "epochs", 0, 1000000, &t->epochs) < 0 || get_int32(s, "batch_size", 1, 1 << 20, &t->batch_size) < 0 ||
-      get_int32(s, "eval_batch_size", 1, 1 << 20, &t->eval_batch_size) < 0 || get_bool(s, "drop_last", &t->drop_last) < 0 ||
-      get_double(s, "grad_clip", non_negative, &t->grad_clip) < 0 ||
-      get_int32(s, "log_every_steps", 0, INT_MAX, &t->log_every_steps) < 0)
+  if (ddpc_config_get_int32(s, "epochs", 0, 1000000, &t->epochs) < 0 ||
+      ddpc_config_get_int32(s, "batch_size", 1, 1 << 20, &t->batch_size) < 0 ||
+      ddpc_config_get_int32(s, "eval_batch_size", 1, 1 << 20, &t->eval_batch_size) < 0 ||
+      ddpc_config_get_bool(s, "drop_last", &t->drop_last) < 0 ||
+      ddpc_config_get_double(s, "grad_clip", non_negative, &t->grad_clip) < 0 ||
+      ddpc_config_get_int32(s, "log_every_steps", 0, INT_MAX, &t->log_every_steps) < 0)
     return -1;
   // Evaluation at the training batch size needs no activation memory beyond training's
   // (a larger one made the CNN's buffers 4x bigger for no speed gained).
@@ -730,18 +521,21 @@ static int read_train(section top, ddpc_train_config *t) {
   return 0;
 }
 
-static int read_comm(section top, ddpc_comm_config *c) {
+static int read_comm(ddpc_config_section top, ddpc_comm_config *c) {
   static const char *const keys[] = {"bucket_mb", "overlap", "intra_node", "timeout_seconds"};
-  section s;
-  if (get_section(top, "comm", "comm", &s) != 0 || check_keys(s, "comm", keys, COUNT(keys)) != 0) return -1;
+  ddpc_config_section s;
+  if (ddpc_config_get_section(top, "comm", "comm", &s) != 0 ||
+      ddpc_config_check_keys(s, "comm", keys, COUNT(keys)) != 0)
+    return -1;
   c->bucket_mb = DDPC_DEFAULT_BUCKET_MB;
   c->overlap = true;
   c->timeout_seconds = DDPC_DEFAULT_COMM_TIMEOUT_SECONDS;
   int intra = DDPC_INTRA_NODE_AUTO;
-  const num_range bucket_range = {0, 1024, true, false};
-  if (get_double(s, "bucket_mb", bucket_range, &c->bucket_mb) < 0 || get_bool(s, "overlap", &c->overlap) < 0 ||
-      get_enum(s, "intra_node", ddpc_intra_node_names, DDPC_INTRA_NODE_COUNT, &intra) < 0 ||
-      get_double(s, "timeout_seconds", positive, &c->timeout_seconds) < 0)
+  const ddpc_config_range bucket_range = {0, 1024, true, false};
+  if (ddpc_config_get_double(s, "bucket_mb", bucket_range, &c->bucket_mb) < 0 ||
+      ddpc_config_get_bool(s, "overlap", &c->overlap) < 0 ||
+      ddpc_config_get_enum(s, "intra_node", ddpc_intra_node_names, DDPC_INTRA_NODE_COUNT, &intra) < 0 ||
+      ddpc_config_get_double(s, "timeout_seconds", positive, &c->timeout_seconds) < 0)
     return -1;
   c->intra_node = (ddpc_intra_node)intra;
   return 0;
@@ -753,58 +547,52 @@ static const char *const monitor_mode_names[2] = {"min", "max"};
 
 /* `key` of s names a metric (core/metrics.h); *out keeps `fallback` when absent
  * (required: absent is an error). */
-static int get_monitor(const config_ctx *ctx, section s, const char *key, const char *fallback, bool required,
-                       char **out) {
-  int rc = get_string(s, key, out);
-  if (rc < 0) return -1;
-  if (rc == 0) {
-    if (required) return missing_key(ctx, s, key);
-    return (*out = ddpc_strdup(fallback)) ? 0 : -1;
-  }
-  if (ddpc_metric_known(*out)) return 0;
-  char *lead = ddpc_format("%s.%s: unknown metric '%s'", s.path, key, *out);
-  if (!lead) return -1;
-  unknown_name_error(ddpc_config_node_get(s.map, key), false, lead, *out, ddpc_metric_names, ddpc_metric_name_count);
-  free(lead);
-  return -1;
+static int get_monitor(const config_ctx *ctx, ddpc_config_section s, const char *key, const char *fallback,
+                       bool required, char **out) {
+  int rc = ddpc_config_get_metric(s, key, out);
+  if (rc != 0) return rc < 0 ? -1 : 0;
+  if (required) return missing_key(ctx, s, key);
+  return (*out = ddpc_strdup(fallback)) ? 0 : -1;
 }
 
 /* The optional `mode` key; absent: inferred from the monitor's name (accuracies improve upward). */
-static int get_monitor_mode(section s, const char *monitor, ddpc_monitor_mode *mode) {
+static int get_monitor_mode(ddpc_config_section s, const char *monitor, ddpc_monitor_mode *mode) {
   int m = ddpc_metric_higher_is_better(monitor) ? DDPC_MONITOR_MAX : DDPC_MONITOR_MIN;
-  if (get_enum(s, "mode", monitor_mode_names, 2, &m) < 0) return -1;
+  if (ddpc_config_get_enum(s, "mode", monitor_mode_names, 2, &m) < 0) return -1;
   *mode = (ddpc_monitor_mode)m;
   return 0;
 }
 
 /* A required number under `key`. */
-static int need_number(const config_ctx *ctx, section s, const char *key, double *out) {
-  int rc = get_double(s, key, any_finite, out);
+static int need_number(const config_ctx *ctx, ddpc_config_section s, const char *key, double *out) {
+  int rc = ddpc_config_get_double(s, key, any_finite, out);
   if (rc < 0) return -1;
   return rc == 0 ? missing_key(ctx, s, key) : 0;
 }
 
-static int read_early_stopping(const config_ctx *ctx, section stop, ddpc_early_stopping_config *es) {
+static int read_early_stopping(const config_ctx *ctx, ddpc_config_section stop, ddpc_early_stopping_config *es) {
   static const char *const keys[] = {"monitor", "mode", "patience", "min_delta"};
-  section s;
-  if (get_section(stop, "early_stopping", "stop.early_stopping", &s) != 0 ||
-      check_keys(s, "stop.early_stopping", keys, COUNT(keys)) != 0)
+  ddpc_config_section s;
+  if (ddpc_config_get_section(stop, "early_stopping", "stop.early_stopping", &s) != 0 ||
+      ddpc_config_check_keys(s, "stop.early_stopping", keys, COUNT(keys)) != 0)
     return -1;
   es->enabled = s.map != NULL;  // `early_stopping: {}` enables it with every default
   if (!es->enabled) return 0;
   es->patience = 3;
   es->min_delta = 0;
   if (get_monitor(ctx, s, "monitor", "val_loss", false, &es->monitor) != 0 ||
-      get_monitor_mode(s, es->monitor, &es->mode) != 0 || get_int32(s, "patience", 0, INT_MAX, &es->patience) < 0 ||
-      get_double(s, "min_delta", non_negative, &es->min_delta) < 0)
+      get_monitor_mode(s, es->monitor, &es->mode) != 0 ||
+      ddpc_config_get_int32(s, "patience", 0, INT_MAX, &es->patience) < 0 ||
+      ddpc_config_get_double(s, "min_delta", non_negative, &es->min_delta) < 0)
     return -1;
   return 0;
 }
 
-static int read_target(const config_ctx *ctx, section stop, ddpc_target_config *t) {
+static int read_target(const config_ctx *ctx, ddpc_config_section stop, ddpc_target_config *t) {
   static const char *const keys[] = {"monitor", "mode", "value"};
-  section s;
-  if (get_section(stop, "target", "stop.target", &s) != 0 || check_keys(s, "stop.target", keys, COUNT(keys)) != 0)
+  ddpc_config_section s;
+  if (ddpc_config_get_section(stop, "target", "stop.target", &s) != 0 ||
+      ddpc_config_check_keys(s, "stop.target", keys, COUNT(keys)) != 0)
     return -1;
   t->enabled = s.map != NULL;
   if (!t->enabled) return 0;
@@ -814,11 +602,11 @@ static int read_target(const config_ctx *ctx, section stop, ddpc_target_config *
   return 0;
 }
 
-static int read_divergence(const config_ctx *ctx, section stop, ddpc_divergence_config *d) {
+static int read_divergence(const config_ctx *ctx, ddpc_config_section stop, ddpc_divergence_config *d) {
   static const char *const keys[] = {"monitor", "above"};
-  section s;
-  if (get_section(stop, "divergence", "stop.divergence", &s) != 0 ||
-      check_keys(s, "stop.divergence", keys, COUNT(keys)) != 0)
+  ddpc_config_section s;
+  if (ddpc_config_get_section(stop, "divergence", "stop.divergence", &s) != 0 ||
+      ddpc_config_check_keys(s, "stop.divergence", keys, COUNT(keys)) != 0)
     return -1;
   d->enabled = s.map != NULL;
   if (!d->enabled) return 0;
@@ -828,26 +616,29 @@ static int read_divergence(const config_ctx *ctx, section stop, ddpc_divergence_
   return 0;
 }
 
-static int read_stop(const config_ctx *ctx, section top, ddpc_config *cfg) {
+static int read_stop(const config_ctx *ctx, ddpc_config_section top, ddpc_config *cfg) {
   static const char *const keys[] = {"max_epochs", "max_seconds", "early_stopping", "target", "divergence"};
   ddpc_stop_config *st = &cfg->stop;
-  section s;
-  if (get_section(top, "stop", "stop", &s) != 0 || check_keys(s, "stop", keys, COUNT(keys)) != 0) return -1;
+  ddpc_config_section s;
+  if (ddpc_config_get_section(top, "stop", "stop", &s) != 0 ||
+      ddpc_config_check_keys(s, "stop", keys, COUNT(keys)) != 0)
+    return -1;
   st->max_epochs = cfg->train.epochs;
   st->max_seconds = 0;
-  if (get_int32(s, "max_epochs", 0, 1000000, &st->max_epochs) < 0 ||
-      get_double(s, "max_seconds", non_negative, &st->max_seconds) < 0 ||
+  if (ddpc_config_get_int32(s, "max_epochs", 0, 1000000, &st->max_epochs) < 0 ||
+      ddpc_config_get_double(s, "max_seconds", non_negative, &st->max_seconds) < 0 ||
       read_early_stopping(ctx, s, &st->early_stopping) != 0 || read_target(ctx, s, &st->target) != 0 ||
       read_divergence(ctx, s, &st->divergence) != 0)
     return -1;
   return 0;
 }
 
-static int read_checkpoint(const config_ctx *ctx, section top, ddpc_config *cfg) {
+static int read_checkpoint(const config_ctx *ctx, ddpc_config_section top, ddpc_config *cfg) {
   static const char *const keys[] = {"every_epochs", "every_steps", "keep_last", "keep_best", "monitor", "mode"};
   ddpc_checkpoint_config *c = &cfg->checkpoint;
-  section s;
-  if (get_section(top, "checkpoint", "checkpoint", &s) != 0 || check_keys(s, "checkpoint", keys, COUNT(keys)) != 0)
+  ddpc_config_section s;
+  if (ddpc_config_get_section(top, "checkpoint", "checkpoint", &s) != 0 ||
+      ddpc_config_check_keys(s, "checkpoint", keys, COUNT(keys)) != 0)
     return -1;
   c->every_epochs = 1;
   c->every_steps = 0;
@@ -855,9 +646,10 @@ static int read_checkpoint(const config_ctx *ctx, section top, ddpc_config *cfg)
   c->keep_best = true;
   // best.ddpc follows what early stopping judges by, so "best" means one thing in a run.
   const ddpc_early_stopping_config *es = &cfg->stop.early_stopping;
-  if (get_int32(s, "every_epochs", 0, INT_MAX, &c->every_epochs) < 0 ||
-      get_int(s, "every_steps", 0, INT64_MAX, &c->every_steps) < 0 ||
-      get_int32(s, "keep_last", 1, INT_MAX, &c->keep_last) < 0 || get_bool(s, "keep_best", &c->keep_best) < 0 ||
+  if (ddpc_config_get_int32(s, "every_epochs", 0, INT_MAX, &c->every_epochs) < 0 ||
+      ddpc_config_get_int(s, "every_steps", 0, INT64_MAX, &c->every_steps) < 0 ||
+      ddpc_config_get_int32(s, "keep_last", 1, INT_MAX, &c->keep_last) < 0 ||
+      ddpc_config_get_bool(s, "keep_best", &c->keep_best) < 0 ||
       get_monitor(ctx, s, "monitor", es->enabled ? es->monitor : "val_loss", false, &c->monitor) != 0)
     return -1;
   // Absent mode with early stopping's own monitor takes early stopping's mode too.
@@ -866,20 +658,22 @@ static int read_checkpoint(const config_ctx *ctx, section top, ddpc_config *cfg)
   return 0;
 }
 
-static int read_review(const config_ctx *ctx, section top, ddpc_review_config *r) {
+static int read_review(const config_ctx *ctx, ddpc_config_section top, ddpc_review_config *r) {
   static const char *const keys[] = {"after_epochs", "when"};
   static const char *const when_keys[] = {"monitor", "above", "below"};
-  section s, w;
-  if (get_section(top, "review", "review", &s) != 0 || check_keys(s, "review", keys, COUNT(keys)) != 0 ||
-      get_section(s, "when", "review.when", &w) != 0 || check_keys(w, "review.when", when_keys, COUNT(when_keys)) != 0)
+  ddpc_config_section s, w;
+  if (ddpc_config_get_section(top, "review", "review", &s) != 0 ||
+      ddpc_config_check_keys(s, "review", keys, COUNT(keys)) != 0 ||
+      ddpc_config_get_section(s, "when", "review.when", &w) != 0 ||
+      ddpc_config_check_keys(w, "review.when", when_keys, COUNT(when_keys)) != 0)
     return -1;
   r->after_epochs = 0;
-  if (get_int32(s, "after_epochs", 0, INT_MAX, &r->after_epochs) < 0) return -1;
+  if (ddpc_config_get_int32(s, "after_epochs", 0, INT_MAX, &r->after_epochs) < 0) return -1;
   r->when_enabled = w.map != NULL;
   if (!r->when_enabled) return 0;
   if (get_monitor(ctx, w, "monitor", NULL, true, &r->when_monitor) != 0) return -1;
-  int above = get_double(w, "above", any_finite, &r->when_above);
-  int below = above < 0 ? -1 : get_double(w, "below", any_finite, &r->when_below);
+  int above = ddpc_config_get_double(w, "above", any_finite, &r->when_above);
+  int below = above < 0 ? -1 : ddpc_config_get_double(w, "below", any_finite, &r->when_below);
   if (above < 0 || below < 0) return -1;
   r->when_has_above = above == 1;
   r->when_has_below = below == 1;
@@ -887,16 +681,18 @@ static int read_review(const config_ctx *ctx, section top, ddpc_review_config *r
   return 0;
 }
 
-static int read_pruning(section top, ddpc_pruning_config *p) {
+static int read_pruning(ddpc_config_section top, ddpc_pruning_config *p) {
   static const char *const keys[] = {"rungs", "wait_seconds"};
-  section s;
-  if (get_section(top, "pruning", "pruning", &s) != 0 || check_keys(s, "pruning", keys, COUNT(keys)) != 0) return -1;
+  ddpc_config_section s;
+  if (ddpc_config_get_section(top, "pruning", "pruning", &s) != 0 ||
+      ddpc_config_check_keys(s, "pruning", keys, COUNT(keys)) != 0)
+    return -1;
   p->n_rungs = 0;
   p->wait_seconds = 300;
   if (!s.map) return 0;
-  if (get_double(s, "wait_seconds", positive, &p->wait_seconds) < 0) return -1;
+  if (ddpc_config_get_double(s, "wait_seconds", positive, &p->wait_seconds) < 0) return -1;
   char *path = NULL;
-  const ddpc_config_node *rungs = field(s, "rungs", &path);
+  const ddpc_config_node *rungs = ddpc_config_field(s, "rungs", &path);
   if (!rungs) return ddpc_config_node_error(s.map, "pruning: needs 'rungs', a list of epochs such as [1, 3, 9]");
   int rc = 0;
   if (rungs->kind != DDPC_CONFIG_NODE_LIST)
@@ -906,7 +702,7 @@ static int read_pruning(section top, ddpc_pruning_config *p) {
   for (size_t i = 0; rc == 0 && rungs->kind == DDPC_CONFIG_NODE_LIST && i < rungs->n_items; i++) {
     char *item_path = ddpc_format("%s.%zu", path, i);
     int64_t v = 0;
-    rc = item_path ? node_int(rungs->items[i], item_path, 1, 1000000, &v) : -1;
+    rc = item_path ? ddpc_config_read_int(rungs->items[i], item_path, 1, 1000000, &v) : -1;
     if (rc == 0 && p->n_rungs > 0 && v <= p->rungs[p->n_rungs - 1])
       rc = ddpc_config_node_error(rungs->items[i], "%s: rungs must ascend, got %lld after %d", item_path, (long long)v,
                                   p->rungs[p->n_rungs - 1]);
@@ -917,11 +713,13 @@ static int read_pruning(section top, ddpc_pruning_config *p) {
   return rc;
 }
 
-static int read_output(section top, ddpc_config *cfg) {
+static int read_output(ddpc_config_section top, ddpc_config *cfg) {
   static const char *const keys[] = {"dir"};
-  section s;
-  if (get_section(top, "output", "output", &s) != 0 || check_keys(s, "output", keys, COUNT(keys)) != 0) return -1;
-  int rc = get_string(s, "dir", &cfg->output_dir);
+  ddpc_config_section s;
+  if (ddpc_config_get_section(top, "output", "output", &s) != 0 ||
+      ddpc_config_check_keys(s, "output", keys, COUNT(keys)) != 0)
+    return -1;
+  int rc = ddpc_config_get_string(s, "dir", &cfg->output_dir);
   if (rc < 0) return -1;
   if (rc == 0 && !(cfg->output_dir = ddpc_format("runs/%s", cfg->name))) return -1;
   return 0;
@@ -936,8 +734,8 @@ static char *default_name(const char *path) {
   return len > 0 ? ddpc_format("%.*s", len, base) : ddpc_strdup("run");
 }
 
-static int read_name(const config_ctx *ctx, section top, ddpc_config *cfg) {
-  int rc = get_string(top, "name", &cfg->name);
+static int read_name(const config_ctx *ctx, ddpc_config_section top, ddpc_config *cfg) {
+  int rc = ddpc_config_get_string(top, "name", &cfg->name);
   if (rc < 0) return -1;
   if (rc == 0) return (cfg->name = default_name(ctx->tree.path)) ? 0 : -1;
   // The name becomes a folder (runs/<name>), so it must be one path component.
@@ -951,9 +749,9 @@ static int read_name(const config_ctx *ctx, section top, ddpc_config *cfg) {
 /* `device`: cpu or cuda. A build without CUDA refuses cuda here, where the message can name
  * the line; whether a GPU is present is each rank's own question, asked when training sets
  * up (ddpc launch may run where the ranks' GPUs are not). */
-static int read_device(section top, ddpc_config *cfg) {
+static int read_device(ddpc_config_section top, ddpc_config *cfg) {
   int device = DDPC_DEVICE_CPU;
-  if (get_enum(top, "device", ddpc_device_names, DDPC_DEVICE_COUNT, &device) < 0) return -1;
+  if (ddpc_config_get_enum(top, "device", ddpc_device_names, DDPC_DEVICE_COUNT, &device) < 0) return -1;
   cfg->device = (ddpc_device)device;
   if (!ddpc_device_built(cfg->device))
     return ddpc_config_node_error(ddpc_config_node_get(top.map, "device"), "device: %s: %s",
@@ -964,14 +762,14 @@ static int read_device(section top, ddpc_config *cfg) {
 static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
   static const char *const keys[] = {"name", "seed", "device", "data", "model", "loss", "optimizer", "schedule", "train", "comm",
                                      "stop", "checkpoint", "review", "pruning", "output"};
-  section top = {ctx->tree.root, ""};
-  if (check_keys(top, "the top level", keys, COUNT(keys)) != 0 || read_name(ctx, top, cfg) != 0) return -1;
+  ddpc_config_section top = {ctx->tree.root, ""};
+  if (ddpc_config_check_keys(top, "the top level", keys, COUNT(keys)) != 0 || read_name(ctx, top, cfg) != 0) return -1;
   int64_t seed = 0;
-  if (get_int(top, "seed", 0, INT64_MAX, &seed) < 0) return -1;
+  if (ddpc_config_get_int(top, "seed", 0, INT64_MAX, &seed) < 0) return -1;
   cfg->seed = (uint64_t)seed;
   if (read_device(top, cfg) != 0 || read_data(ctx, top, &cfg->data) != 0 || read_model(ctx, top, cfg) != 0) return -1;
   int loss = cfg->data.task == DDPC_TASK_REGRESSION ? DDPC_LOSS_MSE : DDPC_LOSS_CROSS_ENTROPY;
-  if (get_enum(top, "loss", ddpc_loss_names, DDPC_LOSS_COUNT, &loss) < 0) return -1;
+  if (ddpc_config_get_enum(top, "loss", ddpc_loss_names, DDPC_LOSS_COUNT, &loss) < 0) return -1;
   cfg->loss = (ddpc_loss_kind)loss;
   if (read_optimizer(top, &cfg->optimizer) != 0 || read_schedule(top, &cfg->schedule) != 0 ||
       read_train(top, &cfg->train) != 0 || read_comm(top, &cfg->comm) != 0 || read_stop(ctx, top, cfg) != 0 ||

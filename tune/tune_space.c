@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config_read.h"
 #include "core/error.h"
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -37,13 +38,8 @@ static int space_dist_index(const char *name) {
 
 /* A finite number from a scalar node; `what` names it in the message. */
 static int space_read_number(const ddpc_config_node *node, const char *what, double *out) {
-  if (node->kind != DDPC_CONFIG_NODE_SCALAR || node->is_null) return ddpc_config_type_error(node, what, "a number");
-  char *end = NULL;
-  double v = strtod(node->value, &end);
-  if (end == node->value || *end != '\0' || !isfinite(v))
-    return ddpc_config_type_error(node, what, "a number");
-  *out = v;
-  return 0;
+  static const ddpc_config_range any_finite = {-INFINITY, INFINITY, false, false};
+  return ddpc_config_read_number(node, what, any_finite, false, out);
 }
 
 /* The list of `arity` numbers of uniform/loguniform/quniform/int, into v[]. */

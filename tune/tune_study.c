@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/config_read.h"
 #include "core/config_tree.h"
 #include "core/error.h"
 #include "core/metrics.h"
@@ -28,74 +29,8 @@ static const char *const study_algorithm_names[] = {"random", "grid", "tpe"};
 static const char *const study_backend_names[] = {"local", "slurm"};
 static const char *const study_asha_keys[] = {"grace", "reduction_factor", "max_epochs"};
 static const char *const study_slurm_keys[] = {"time", "partition", "account"};
-
-/* Unknown keys of a map: one message naming the key, the nearest valid one, and all. */
-static int study_check_keys(const ddpc_config_node *map, const char *where, const char *const *allowed, int n) {
-  for (size_t i = 0; i < map->n_items; i++) {
-    const char *key = map->items[i]->key;
-    bool known = false;
-    for (int k = 0; k < n && !known; k++) known = strcmp(key, allowed[k]) == 0;
-    if (known) continue;
-    const char *near = ddpc_config_suggest(key, allowed, n);
-    char *all = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&all, &len);
-    for (int k = 0; f && k < n; k++) fprintf(f, "%s%s", k ? ", " : "", allowed[k]);
-    if (f) fclose(f);
-    int rc = near ? ddpc_config_key_error(map->items[i], "unknown key '%s' in %s; did you mean '%s'?", key, where, near)
-                  : ddpc_config_key_error(map->items[i], "unknown key '%s' in %s; valid keys: %s", key, where,
-                                          all ? all : "?");
-    free(all);
-    return rc;
-  }
-  return 0;
-}
-
-/* A scalar under `key` of `map`: 1 found (text in *text), 0 absent or null, -1 not a scalar. */
-static int study_scalar(const ddpc_config_node *map, const char *key, const char *path, const char **text) {
-  const ddpc_config_node *n = map ? ddpc_config_node_get(map, key) : NULL;
-  if (!n || (n->kind == DDPC_CONFIG_NODE_SCALAR && n->is_null)) return 0;
-  if (n->kind != DDPC_CONFIG_NODE_SCALAR) return ddpc_config_type_error(n, path, "a single value");
-  *text = n->value;
-  return 1;
-}
-
-/* A number in [lo, hi] under `key`; keeps *out when absent. */
-static int study_number(const ddpc_config_node *map, const char *key, const char *path, double lo, double hi,
-                        bool integer, double *out) {
-  const char *text = NULL;
-  int rc = study_scalar(map, key, path, &text);
-  if (rc <= 0) return rc;
-  char *end = NULL;
-  errno = 0;
-  double v = strtod(text, &end);
-  const ddpc_config_node *n = ddpc_config_node_get(map, key);
-  if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v) || (integer && v != floor(v)))
-    return ddpc_config_type_error(n, path, integer ? "a whole number" : "a number");
-  if (v < lo || v > hi) return ddpc_config_node_error(n, "%s: must be between %g and %g, got %s", path, lo, hi, text);
-  *out = v;
-  return 0;
-}
-
-static int study_int(const ddpc_config_node *map, const char *key, const char *path, int lo, int hi, int *out) {
-  double v = *out;
-  if (study_number(map, key, path, lo, hi, true, &v) != 0) return -1;
-  *out = (int)v;
-  return 0;
-}
-
-/* One of `names` under `key`; keeps *out when absent. */
-static int study_enum(const ddpc_config_node *map, const char *key, const char *path, const char *const *names, int n,
-                      int *out) {
-  const char *text = NULL;
-  int rc = study_scalar(map, key, path, &text);
-  if (rc <= 0) return rc;
-  for (int i = 0; i < n; i++)
-    if (strcmp(text, names[i]) == 0) return (*out = i), 0;
-  const char *near = ddpc_config_suggest(text, names, n);
-  return ddpc_config_node_error(ddpc_config_node_get(map, key), "%s: unknown value '%s'%s%s%s", path, text,
-                                near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
-}
+// Durations of the study: from 0 (no limit) to about 30 years.
+static const ddpc_config_range study_seconds = {0, 1e9, false, false};
 
 /* tune.scheduler: `fifo`, `asha` (every default) or `{asha: {grace, reduction_factor, max_epochs}}`. */
 static int study_read_scheduler(ddpc_tune_study *st, const ddpc_config_node *tune, int base_epochs) {
@@ -109,7 +44,7 @@ static int study_read_scheduler(ddpc_tune_study *st, const ddpc_config_node *tun
   if (n->kind == DDPC_CONFIG_NODE_SCALAR) {
     int kind = 0;
     static const char *const kinds[] = {"fifo", "asha"};
-    if (study_enum(tune, "scheduler", "tune.scheduler", kinds, 2, &kind) != 0) return -1;
+    if (ddpc_config_get_enum((ddpc_config_section){tune, "tune"}, "scheduler", kinds, 2, &kind) < 0) return -1;
     st->scheduler = (ddpc_tune_scheduler_kind)kind;
     return 0;
   }
@@ -120,11 +55,11 @@ static int study_read_scheduler(ddpc_tune_study *st, const ddpc_config_node *tun
   asha = n->items[0];
   if (asha->kind == DDPC_CONFIG_NODE_SCALAR && asha->is_null) return 0;
   if (asha->kind != DDPC_CONFIG_NODE_MAP) return ddpc_config_type_error(asha, "tune.scheduler.asha", "a map");
-  if (study_check_keys(asha, "tune.scheduler.asha", study_asha_keys, COUNT(study_asha_keys)) != 0 ||
-      study_int(asha, "grace", "tune.scheduler.asha.grace", 1, 1000000, &st->asha_grace) != 0 ||
-      study_int(asha, "reduction_factor", "tune.scheduler.asha.reduction_factor", 2, 1000, &st->asha_reduction_factor) !=
-          0 ||
-      study_int(asha, "max_epochs", "tune.scheduler.asha.max_epochs", 1, 1000000, &st->asha_max_epochs) != 0)
+  ddpc_config_section s = {asha, "tune.scheduler.asha"};
+  if (ddpc_config_check_keys(s, s.path, study_asha_keys, COUNT(study_asha_keys)) != 0 ||
+      ddpc_config_get_int32(s, "grace", 1, 1000000, &st->asha_grace) < 0 ||
+      ddpc_config_get_int32(s, "reduction_factor", 2, 1000, &st->asha_reduction_factor) < 0 ||
+      ddpc_config_get_int32(s, "max_epochs", 1, 1000000, &st->asha_max_epochs) < 0)
     return -1;
   if (st->asha_max_epochs < st->asha_grace)
     return ddpc_config_node_error(asha, "tune.scheduler.asha: max_epochs (%d) must be >= grace (%d)",
@@ -137,15 +72,12 @@ static int study_read_slurm(ddpc_tune_study *st, const ddpc_config_node *tune) {
   const ddpc_config_node *s = ddpc_config_node_get(tune, "slurm");
   if (!s || (s->kind == DDPC_CONFIG_NODE_SCALAR && s->is_null)) return 0;
   if (s->kind != DDPC_CONFIG_NODE_MAP) return ddpc_config_type_error(s, "tune.slurm", "a map of time, partition, account");
-  if (study_check_keys(s, "tune.slurm", study_slurm_keys, COUNT(study_slurm_keys)) != 0) return -1;
-  char **fields[] = {&st->slurm_time, &st->slurm_partition, &st->slurm_account};
-  static const char *const paths[] = {"tune.slurm.time", "tune.slurm.partition", "tune.slurm.account"};
-  for (int i = 0; i < COUNT(study_slurm_keys); i++) {
-    const char *text = NULL;
-    int rc = study_scalar(s, study_slurm_keys[i], paths[i], &text);
-    if (rc < 0) return -1;
-    if (rc == 1 && !(*fields[i] = ddpc_strdup(text))) return -1;
-  }
+  ddpc_config_section slurm = {s, "tune.slurm"};
+  if (ddpc_config_check_keys(slurm, slurm.path, study_slurm_keys, COUNT(study_slurm_keys)) != 0 ||
+      ddpc_config_get_string(slurm, "time", &st->slurm_time) < 0 ||
+      ddpc_config_get_string(slurm, "partition", &st->slurm_partition) < 0 ||
+      ddpc_config_get_string(slurm, "account", &st->slurm_account) < 0)
+    return -1;
   return 0;
 }
 
@@ -278,35 +210,31 @@ static int study_read_tune(ddpc_tune_study *st, const ddpc_config_node *root, co
   if (!tune || tune->kind != DDPC_CONFIG_NODE_MAP)
     return tune ? ddpc_config_type_error(tune, "tune", "a map")
                 : ddpc_error_set("%s: missing 'tune': metric, space and the search settings", path);
-  if (study_check_keys(tune, "tune", study_tune_keys, COUNT(study_tune_keys)) != 0) return -1;
-  const char *metric = NULL;
-  int rc = study_scalar(tune, "metric", "tune.metric", &metric);
+  ddpc_config_section s = {tune, "tune"};
+  if (ddpc_config_check_keys(s, "tune", study_tune_keys, COUNT(study_tune_keys)) != 0) return -1;
+  int rc = ddpc_config_get_metric(s, "metric", &st->metric);
   if (rc < 0) return -1;
   if (rc == 0) return ddpc_config_node_error(tune, "tune: missing 'metric', e.g. val_accuracy or val_loss");
-  if (!ddpc_metric_known(metric))
-    return ddpc_config_node_error(ddpc_config_node_get(tune, "metric"), "tune.metric: unknown metric '%s'", metric);
-  if (!(st->metric = ddpc_strdup(metric))) return -1;
-  int mode = ddpc_metric_higher_is_better(metric) ? 1 : 0;
+  int mode = ddpc_metric_higher_is_better(st->metric) ? 1 : 0;
   int algorithm = DDPC_TUNE_ALGORITHM_TPE, backend = DDPC_TUNE_BACKEND_LOCAL;
-  double seed = 0;
+  int64_t seed = 0;
   st->max_trials = 20;
   st->max_seconds = 0;
   st->parallelism = 1;
   st->ranks_per_trial = 1;
   st->max_failures = 1;
   st->trial_startup_seconds = DDPC_START_MARKER_DEFAULT_SECONDS;
-  if (study_enum(tune, "mode", "tune.mode", study_mode_names, 2, &mode) != 0 ||
-      study_enum(tune, "algorithm", "tune.algorithm", study_algorithm_names, 3, &algorithm) != 0 ||
-      study_enum(tune, "backend", "tune.backend", study_backend_names, 2, &backend) != 0 ||
-      study_int(tune, "max_trials", "tune.max_trials", 1, 1000000, &st->max_trials) != 0 ||
-      study_number(tune, "max_seconds", "tune.max_seconds", 0, 1e9, false, &st->max_seconds) != 0 ||
-      study_int(tune, "parallelism", "tune.parallelism", 1, 4096, &st->parallelism) != 0 ||
-      study_int(tune, "ranks_per_trial", "tune.ranks_per_trial", 1, 4096, &st->ranks_per_trial) != 0 ||
-      study_int(tune, "max_failures", "tune.max_failures", 0, 1000, &st->max_failures) != 0 ||
-      study_number(tune, "trial_max_seconds", "tune.trial_max_seconds", 0, 1e9, false, &st->trial_max_seconds) != 0 ||
-      study_number(tune, "trial_startup_seconds", "tune.trial_startup_seconds", 0, 1e9, false,
-                   &st->trial_startup_seconds) != 0 ||
-      study_number(tune, "seed", "tune.seed", 0, 9007199254740992.0, true, &seed) != 0)
+  if (ddpc_config_get_enum(s, "mode", study_mode_names, 2, &mode) < 0 ||
+      ddpc_config_get_enum(s, "algorithm", study_algorithm_names, 3, &algorithm) < 0 ||
+      ddpc_config_get_enum(s, "backend", study_backend_names, 2, &backend) < 0 ||
+      ddpc_config_get_int32(s, "max_trials", 1, 1000000, &st->max_trials) < 0 ||
+      ddpc_config_get_double(s, "max_seconds", study_seconds, &st->max_seconds) < 0 ||
+      ddpc_config_get_int32(s, "parallelism", 1, 4096, &st->parallelism) < 0 ||
+      ddpc_config_get_int32(s, "ranks_per_trial", 1, 4096, &st->ranks_per_trial) < 0 ||
+      ddpc_config_get_int32(s, "max_failures", 0, 1000, &st->max_failures) < 0 ||
+      ddpc_config_get_double(s, "trial_max_seconds", study_seconds, &st->trial_max_seconds) < 0 ||
+      ddpc_config_get_double(s, "trial_startup_seconds", study_seconds, &st->trial_startup_seconds) < 0 ||
+      ddpc_config_get_int(s, "seed", 0, INT64_MAX, &seed) < 0)
     return -1;
   if (study_read_slurm(st, tune) != 0) return -1;
   st->maximize = mode == 1;
@@ -333,7 +261,9 @@ int ddpc_tune_study_load(ddpc_tune_study *st, const char *path, const char *cons
     else if (!(st->trial_overrides[st->n_trial_overrides++] = ddpc_strdup(overrides[i])))
       rc = -1;
   }
-  if (rc == 0) rc = study_check_keys(tree.root, "the study file", study_top_keys, COUNT(study_top_keys));
+  if (rc == 0)
+    rc = ddpc_config_check_keys((ddpc_config_section){tree.root, ""}, "the study file", study_top_keys,
+                                COUNT(study_top_keys));
   if (rc == 0) rc = study_read_base(st, tree.root, path, study_dir);
   if (rc == 0) rc = study_read_tune(st, tree.root, path);
   ddpc_config base;

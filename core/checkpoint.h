@@ -95,6 +95,8 @@ void ddpc_checkpoint_free(ddpc_checkpoint *ckpt);
  * and history; what `ddpc inspect` prints. */
 void ddpc_checkpoint_describe(const ddpc_checkpoint *ckpt, FILE *out);
 
+/* ---- the run directory's checkpoints (checkpoint_dir.c) ---- */
+
 /* Checkpoints of a run live in RUN_DIR/checkpoints/ named ckpt-<step, 12 digits>.ddpc, and
  * the best one (by the monitored metric) as RUN_DIR/checkpoints/best.ddpc. */
 char *ddpc_checkpoint_path(const char *run_dir, int64_t step);

@@ -17,65 +17,28 @@
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "launch/jobs/launcher.h"
-#include "launch/train/start_marker.h"
-
-/* Appends a copy of s; on failure makes later pushes no-ops. */
-static void trial_push(char **argv, int *n, bool *failed, const char *s) {
-  if (*failed) return;
-  if (!(argv[*n] = ddpc_strdup(s))) *failed = true;
-  else (*n)++;
-}
+#include "launch/jobs/mpirun_argv.h"
 
 char **ddpc_tune_trial_argv(const ddpc_tune_trial_launch *l, int *argc_out) {
-  // mpirun, root flag, oversubscribe, -n pair, binding (4), two -x pairs, program, train,
-  // base, --run-dir pair, --resume pair, --quiet, NULL: under 24.
-  char **argv = ddpc_calloc(24 + 2 * (size_t)l->n_overrides, sizeof *argv, "trial argument vector");
-  if (!argv) return NULL;
-  int n = 0;
-  bool failed = false;
-  char ranks[32];
-  snprintf(ranks, sizeof ranks, "%d", l->ranks);
-  trial_push(argv, &n, &failed, l->mpirun);
-  if (geteuid() == 0) trial_push(argv, &n, &failed, "--allow-run-as-root");
-  if (l->oversubscribe) trial_push(argv, &n, &failed, "--oversubscribe");
-  trial_push(argv, &n, &failed, "-n");
-  trial_push(argv, &n, &failed, ranks);
-  // Concurrent trials each get their own cores; when they must share, none is bound.
-  trial_push(argv, &n, &failed, "--bind-to");
-  trial_push(argv, &n, &failed, l->cpu_set ? "core" : "none");
-  if (l->cpu_set) {
-    trial_push(argv, &n, &failed, "--cpu-set");
-    trial_push(argv, &n, &failed, l->cpu_set);
-  }
-  // One BLAS thread per rank: the cores are already divided among ranks and trials.
-  trial_push(argv, &n, &failed, "-x");
-  trial_push(argv, &n, &failed, "OPENBLAS_NUM_THREADS=1");
-  if (l->started_file) {
-    char *pair = ddpc_format("%s=%s", DDPC_START_MARKER_ENV, l->started_file);
-    trial_push(argv, &n, &failed, "-x");
-    trial_push(argv, &n, &failed, pair ? pair : "");
-    failed = failed || !pair;
-    free(pair);
-  }
-  trial_push(argv, &n, &failed, l->self_exe);
-  trial_push(argv, &n, &failed, "train");
-  trial_push(argv, &n, &failed, l->base_path);
-  trial_push(argv, &n, &failed, "--run-dir");
-  trial_push(argv, &n, &failed, l->run_dir);
-  for (int i = 0; i < l->n_overrides; i++) {
-    trial_push(argv, &n, &failed, "--set");
-    trial_push(argv, &n, &failed, l->overrides[i]);
-  }
-  // A trial restarted after a crash, or by `ddpc tune --resume`, continues its checkpoint.
-  trial_push(argv, &n, &failed, "--resume");
-  trial_push(argv, &n, &failed, "auto");
-  trial_push(argv, &n, &failed, "--quiet");
-  if (failed) {
-    ddpc_launch_free_argv(argv);
-    return NULL;
-  }
-  *argc_out = n;
-  return argv;
+  ddpc_mpirun_train m = {
+      .mpirun = l->mpirun,
+      .oversubscribe = l->oversubscribe,
+      .ranks = l->ranks,
+      // Concurrent trials each get their own cores; when they must share, none is bound.
+      .bind_to = l->cpu_set ? "core" : "none",
+      .cpu_set = l->cpu_set,
+      // One BLAS thread per rank: the cores are already divided among ranks and trials.
+      .blas_export = "OPENBLAS_NUM_THREADS=1",
+      .started_file = l->started_file,
+      .self_exe = l->self_exe,
+      .config_path = l->base_path,
+      .run_dir = l->run_dir,
+      .overrides = l->overrides, .n_overrides = l->n_overrides,
+      // A trial restarted after a crash, or by `ddpc tune --resume`, continues its
+      // checkpoint (--resume auto); its output goes to trial.log, progress lines unwanted.
+      .quiet = true,
+  };
+  return ddpc_mpirun_train_argv(&m, argc_out);
 }
 
 pid_t ddpc_tune_trial_start(char **argv, const char *log_path) {

@@ -20,6 +20,7 @@
 #include "core/json.h"
 #include "core/sysinfo.h"
 #include "launch/jobs/abort_watch.h"
+#include "launch/jobs/mpirun_argv.h"
 #include "launch/train/run_lock.h"
 #include "core/exit_code.h"
 #include "launch/jobs/run_summary.h"
@@ -82,102 +83,27 @@ char *ddpc_launch_find_program(const char *name) {
   return NULL;
 }
 
-void ddpc_launch_free_argv(char **argv) {
-  if (!argv) return;
-  for (char **a = argv; *a; a++) free(*a);
-  free(argv);
-}
-
-/* Appends a copy of s; on failure leaves an error and makes later pushes no-ops. */
-static void argv_push(char **argv, int *n, bool *failed, const char *s) {
-  if (*failed) return;
-  if (!(argv[*n] = ddpc_strdup(s))) *failed = true;
-  else (*n)++;
-}
-
-/* Open MPI settings for jobs across hosts, which a restarting launcher depends on: without
- * keepalives mpirun never notices a host whose link went away, and without a start-up
- * timeout it waits forever for a daemon that never calls back (Open MPI's defaults: no
- * keepalive probes for minutes, orte_startup_timeout 0 = forever). A dead host is found
- * within about 10 + 3 x 5 s. The user's own --mpirun-arg values win. */
-static const char *const launch_multihost_mca[][2] = {
-    {"oob_tcp_keepalive_time", "10"},
-    {"oob_tcp_keepalive_intvl", "5"},
-    {"oob_tcp_keepalive_probes", "3"},
-    {"orte_startup_timeout", "60"},
-};
-#define LAUNCH_MULTIHOST_MCA_COUNT (sizeof launch_multihost_mca / sizeof launch_multihost_mca[0])
-
-static bool launch_user_sets_mca(const ddpc_launch_options *opt, const char *name) {
-  for (int i = 0; i < opt->n_mpirun_args; i++)
-    if (strcmp(opt->mpirun_args[i], name) == 0) return true;
-  char env[96];
-  snprintf(env, sizeof env, "OMPI_MCA_%s", name);
-  return getenv(env) != NULL;
-}
-
 char **ddpc_launch_build_argv(const ddpc_launch_options *opt, int *argc_out) {
-  // Fixed entries (mpirun, 2 root/oversubscribe flags, hostfile pair, -n pair, -x pair,
-  // -x pair for the start marker, program, train, CONFIG, --run-dir pair, --resume pair,
-  // --quiet) stay under 24.
-  size_t cap = 24 + 3 * LAUNCH_MULTIHOST_MCA_COUNT + (size_t)opt->n_mpirun_args + 2 * (size_t)opt->n_overrides;
-  char **argv = ddpc_calloc(cap, sizeof *argv, "mpirun argument vector");
-  if (!argv) return NULL;
-  int n = 0;
-  bool failed = false;
-  argv_push(argv, &n, &failed, opt->mpirun);
-  if (geteuid() == 0) argv_push(argv, &n, &failed, "--allow-run-as-root");
-  // Without a hostfile every rank lands on this machine; Open MPI refuses more ranks
-  // than cores unless told.
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  if (!opt->hostfile && cores > 0 && opt->ranks > cores) argv_push(argv, &n, &failed, "--oversubscribe");
-  if (opt->hostfile) {
-    argv_push(argv, &n, &failed, "--hostfile");
-    argv_push(argv, &n, &failed, opt->hostfile);
-    for (size_t m = 0; m < LAUNCH_MULTIHOST_MCA_COUNT; m++) {
-      if (launch_user_sets_mca(opt, launch_multihost_mca[m][0])) continue;
-      argv_push(argv, &n, &failed, "--mca");
-      argv_push(argv, &n, &failed, launch_multihost_mca[m][0]);
-      argv_push(argv, &n, &failed, launch_multihost_mca[m][1]);
-    }
-  }
-  char ranks[32];
-  snprintf(ranks, sizeof ranks, "%d", opt->ranks);
-  argv_push(argv, &n, &failed, "-n");
-  argv_push(argv, &n, &failed, ranks);
-  for (int i = 0; i < opt->n_mpirun_args; i++) argv_push(argv, &n, &failed, opt->mpirun_args[i]);
   const char *blas_threads = getenv("OPENBLAS_NUM_THREADS");
-  if (blas_threads && *blas_threads) {
-    argv_push(argv, &n, &failed, "-x");
-    argv_push(argv, &n, &failed, "OPENBLAS_NUM_THREADS");
-  }
-  if (opt->started_file) {
-    char *pair = ddpc_format("%s=%s", DDPC_START_MARKER_ENV, opt->started_file);
-    argv_push(argv, &n, &failed, "-x");
-    argv_push(argv, &n, &failed, pair ? pair : "");
-    failed = failed || !pair;
-    free(pair);
-  }
-  argv_push(argv, &n, &failed, opt->self_exe);
-  argv_push(argv, &n, &failed, "train");
-  argv_push(argv, &n, &failed, opt->config_path);
-  argv_push(argv, &n, &failed, "--run-dir");
-  argv_push(argv, &n, &failed, opt->run_dir);
-  for (int i = 0; i < opt->n_overrides; i++) {
-    argv_push(argv, &n, &failed, "--set");
-    argv_push(argv, &n, &failed, opt->overrides[i]);
-  }
-  // Always: a fresh run directory starts fresh anyway, and a run the user launches again
-  // after a preemption (exit 5) continues where it stopped.
-  argv_push(argv, &n, &failed, "--resume");
-  argv_push(argv, &n, &failed, "auto");
-  if (opt->quiet) argv_push(argv, &n, &failed, "--quiet");
-  if (failed) {
-    ddpc_launch_free_argv(argv);
-    return NULL;
-  }
-  *argc_out = n;
-  return argv;
+  ddpc_mpirun_train m = {
+      .mpirun = opt->mpirun,
+      // Without a hostfile every rank lands on this machine; Open MPI refuses more ranks
+      // than cores unless told.
+      .oversubscribe = !opt->hostfile && cores > 0 && opt->ranks > cores,
+      .hostfile = opt->hostfile,
+      .ranks = opt->ranks,
+      .extra = opt->mpirun_args, .n_extra = opt->n_mpirun_args,
+      // The user's thread count reaches every rank, on this host and the others.
+      .blas_export = blas_threads && *blas_threads ? "OPENBLAS_NUM_THREADS" : NULL,
+      .started_file = opt->started_file,
+      .self_exe = opt->self_exe,
+      .config_path = opt->config_path,
+      .run_dir = opt->run_dir,
+      .overrides = opt->overrides, .n_overrides = opt->n_overrides,
+      .quiet = opt->quiet,
+  };
+  return ddpc_mpirun_train_argv(&m, argc_out);
 }
 
 bool ddpc_launch_is_fault(int exit_code, int signal) {

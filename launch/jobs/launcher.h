@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "launch/jobs/mpirun_argv.h"
+
 typedef struct {
   const char *mpirun;                 // absolute path of mpirun
   const char *self_exe;               // the ddpc binary every rank runs
@@ -36,11 +38,12 @@ typedef struct {
 /* The path of `name` found on PATH (malloc'd), or NULL when there is none. */
 char *ddpc_launch_find_program(const char *name);
 
-/* Builds the argument vector of one attempt: NULL-terminated, *argc_out entries, every
- * string a copy; free with ddpc_launch_free_argv. NULL with an error set when out of
- * memory. */
+/* Builds the argument vector of one attempt (launch/jobs/mpirun_argv.h): --oversubscribe
+ * when there is no hostfile and more ranks than cores, the hostfile with the multi-host
+ * Open MPI settings, the extra mpirun arguments, -x OPENBLAS_NUM_THREADS when it is set
+ * here. NULL-terminated, *argc_out entries, every string a copy; free with
+ * ddpc_launch_free_argv. NULL with an error set when out of memory. */
 char **ddpc_launch_build_argv(const ddpc_launch_options *opt, int *argc_out);
-void ddpc_launch_free_argv(char **argv);
 
 /* Whether an mpirun exit is a fault worth a restart: exit code 6, any code outside 0..5,
  * or an end by a signal (`signal` > 0). */

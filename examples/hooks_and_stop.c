@@ -4,24 +4,25 @@
  *   cc hooks_and_stop.c $(pkg-config --cflags --libs --static ddpc) -o hooks_and_stop
  *   ./hooks_and_stop examples/cultivars_csv.yaml 0.2 [key=value]... */
 #include <ddpc/ddpc.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 typedef struct {
-  long long steps;     // optimizer steps seen by on_step_end
+  int64_t steps;       // optimizer steps seen by on_step_end
   int epochs;          // epochs seen by on_epoch_end
   int checkpoints;     // checkpoint files seen by on_checkpoint
   int transitions;     // state-machine transitions seen
   double threshold;    // training loss that ends the run
 } watch;
 
-static void on_step_end(void *user, long long step, int epoch, double loss) {
+static void on_step_end(void *user, int64_t step, int32_t epoch, double loss) {
   ((watch *)user)->steps++;
 }
 
 static void on_epoch_end(void *user, const ddpc_epoch_metrics *m) {
   ((watch *)user)->epochs++;
-  printf("epoch %d val_loss %.6f\n", m->epoch, m->val_loss);
+  printf("epoch %" PRId32 " val_loss %.6f\n", m->epoch, m->val_loss);
 }
 
 static void on_checkpoint(void *user, const char *path) {
@@ -67,7 +68,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "training failed: %s\n", ddpc_last_error());
     return 1;
   }
-  printf("state %s after %d epochs, %lld steps seen by the hook, %d epochs, %d checkpoints, %d transitions\n",
+  printf("state %s after %" PRId32 " epochs, %" PRId64 " steps seen by the hook, %d epochs, %d checkpoints, "
+         "%d transitions\n",
          result.state, result.epochs_completed, w.steps, w.epochs, w.checkpoints, w.transitions);
   return 0;
 }

@@ -2,6 +2,7 @@
  *   cc train_from_c.c $(pkg-config --cflags --libs --static ddpc) -o train_from_c
  *   ./train_from_c examples/cultivars_csv.yaml optimizer.lr=0.02 */
 #include <ddpc/ddpc.h>
+#include <inttypes.h>
 #include <stdio.h>
 
 int main(int argc, char **argv) {
@@ -19,7 +20,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "training failed: %s\n", ddpc_last_error());
     return 1;
   }
-  printf("ddpc %s: %d epochs, test accuracy %.4f, params crc32 %08lx\n", ddpc_version(), result.epochs_completed,
-         result.test_accuracy, result.params_crc32);
+  printf("ddpc %s: %" PRId32 " epochs, test accuracy %.4f, params crc32 %08" PRIx32 "\n", ddpc_version(),
+         result.epochs_completed, result.test_accuracy, result.params_crc32);
   return 0;
 }

@@ -1,6 +1,7 @@
 /* Progress display for `ddpc train` (see progress.h). */
 #include "launch/train/progress.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ static void progress_value(FILE *out, const char *name, double v) {
 void ddpc_progress_epoch_end(ddpc_progress *p, const ddpc_epoch_metrics *m) {
   if (p->quiet) return;
   if (p->live) fputs("\r\033[K", p->out);
-  fprintf(p->out, "epoch %d/%d", m->epoch, p->epochs);
+  fprintf(p->out, "epoch %" PRId32 "/%d", m->epoch, p->epochs);
   progress_value(p->out, "train_loss", m->train_loss);
   progress_value(p->out, "train_acc", m->train_accuracy);
   progress_value(p->out, "val_loss", m->val_loss);

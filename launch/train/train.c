@@ -19,7 +19,7 @@
 
 void train_hooks_step_end(train_session *s, double loss) {
   for (int i = 0; i < s->n_hooks; i++)
-    if (s->hooks[i].on_step_end) s->hooks[i].on_step_end(s->hooks[i].user, (long long)s->step - 1, (int)s->epoch + 1, loss);
+    if (s->hooks[i].on_step_end) s->hooks[i].on_step_end(s->hooks[i].user, s->step - 1, (int32_t)s->epoch + 1, loss);
 }
 
 void train_hooks_epoch_end(train_session *s, const ddpc_epoch_metrics *m) {
@@ -193,7 +193,7 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
   if (train_resume_state(s) != 0) return -1;
   while (!ddpc_state_is_final(s->state))
     if (train_advance(s) != 0) return -1;
-  res->epochs_completed = (int)s->epoch;
+  res->epochs_completed = (int32_t)s->epoch;
   res->test_loss = s->test_loss;
   res->test_accuracy = s->test_accuracy;
   res->params_crc32 = ddpc_model_params_crc32(s->model);
@@ -254,4 +254,9 @@ int ddpc_train_run(const ddpc_train_options *options, ddpc_train_result *result)
 
 const char *ddpc_last_error(void) { return ddpc_error_message(); }
 
-const char *ddpc_version(void) { return "0.1.0"; }
+#define TRAIN_STRINGIFY(x) #x
+#define TRAIN_VERSION_STRING(major, minor, patch) TRAIN_STRINGIFY(major) "." TRAIN_STRINGIFY(minor) "." TRAIN_STRINGIFY(patch)
+
+const char *ddpc_version(void) {
+  return TRAIN_VERSION_STRING(DDPC_VERSION_MAJOR, DDPC_VERSION_MINOR, DDPC_VERSION_PATCH);
+}

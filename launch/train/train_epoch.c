@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -199,8 +200,10 @@ int train_finish_epoch(train_session *s) {
   double sums[6] = {s->epoch_sums[0], s->epoch_sums[1], s->epoch_sums[2], st.comm_seconds, st.exposed_seconds,
                     s->epoch_trained};
   if (s->comm->ops->allreduce_double(s->comm, sums, 6) != 0) return -1;
+  // Zeroed: the checkpoint's history section keeps the record's bytes, padding included.
   ddpc_epoch_metrics m;
-  m.epoch = (int)s->epoch + 1;
+  memset(&m, 0, sizeof m);
+  m.epoch = (int32_t)s->epoch + 1;
   m.train_loss = sums[0] / sums[2];
   m.train_accuracy = train_is_classification(s) ? sums[1] / sums[2] : NAN;
   m.lr = s->lr;

@@ -175,7 +175,7 @@ static void files_hook_progress_epoch(void *user, const ddpc_epoch_metrics *m) {
   ddpc_progress_epoch_end(&s->progress, m);
 }
 
-static void files_hook_progress_step(void *user, long long step, int epoch, double loss) {
+static void files_hook_progress_step(void *user, int64_t step, int32_t epoch, double loss) {
   train_session *s = user;
   int64_t k = s->batch_in_epoch;
   ddpc_progress_step(&s->progress, epoch, k, (int64_t)s->epoch_sums[2] * s->comm->size,

@@ -4,6 +4,7 @@
  * same process, and a clean run at the end still trains to `done`. A failure while setting
  * up is not a fault during training (result.aborted stays 0). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +183,7 @@ static void test_clean_run_after(void) {
   ddpc_train_result res;
   int rc = contract_train(dir, (const char *const[]){"train.epochs=3", NULL}, NULL, NULL, &res);
   CHECK(rc == 0 && strcmp(res.state, "done") == 0 && res.epochs_completed == 3 && res.aborted == 0,
-        "after all the failures, a clean run in the same process: rc %d, state %s, %d epochs: %s", rc, res.state,
+        "after all the failures, a clean run in the same process: rc %d, state %s, %" PRId32 " epochs: %s", rc, res.state,
         res.epochs_completed, ddpc_last_error());
   CHECK(res.test_accuracy > 0.5, "and it learns (test accuracy %.3f)", res.test_accuracy);
   free(dir);

@@ -3,24 +3,36 @@
  * The library is driven by a declarative YAML config (see README.md). This header is the
  * stable surface for programs that embed ddpc: run a training job from a config, watch it
  * through hooks, add stop conditions of your own, and read its outcome. Link with
- * `pkg-config --libs --static ddpc`. */
+ * `pkg-config --libs --static ddpc`. The functions marked DDPC_API are the library's only
+ * exported symbols (it is compiled with -fvisibility=hidden; tests/cli/exports.sh checks). */
 #ifndef DDPC_DDPC_H
 #define DDPC_DDPC_H
+
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define DDPC_API __attribute__((visibility("default")))
+#else
+#define DDPC_API
+#endif
+
+/* The version, kept here and nowhere else: CMakeLists.txt reads these three lines for
+ * project(VERSION), and so ddpc.pc, `ddpc --version` and meta.json agree with them. */
 #define DDPC_VERSION_MAJOR 0
 #define DDPC_VERSION_MINOR 1
 #define DDPC_VERSION_PATCH 0
 
-/* "0.1.0" */
-const char *ddpc_version(void);
+/* The version of the linked library, "MAJOR.MINOR.PATCH" (compare with the macros above to
+ * tell whether a program was built against this release's header). */
+DDPC_API const char *ddpc_version(void);
 
 /* Metrics of one finished epoch, as metrics.jsonl records them. */
 typedef struct ddpc_epoch_metrics {
-  int epoch;                    // 1-based
+  int32_t epoch;                // 1-based (checkpoints keep this record's memory layout)
   double train_loss;            // mean over the epoch's training samples
   double train_accuracy;        // fraction correct during training (NaN for regression)
   double val_loss;              // mean over the validation split (NaN when there is none)
@@ -30,7 +42,7 @@ typedef struct ddpc_epoch_metrics {
   double seconds;               // wall time of the epoch, evaluation included
   double comm_seconds;          // time with gradient communication in flight (mean over ranks)
   double comm_hidden_fraction;  // share of comm_seconds overlapped with backward (NaN: none)
-  unsigned int params_crc32;    // CRC32 of the parameters at the epoch's end (same on every rank)
+  uint32_t params_crc32;        // CRC32 of the parameters at the epoch's end (same on every rank)
 } ddpc_epoch_metrics;
 
 /* Callbacks into a run. Every member may be NULL. They run on rank 0 only (where the run
@@ -39,7 +51,7 @@ typedef struct ddpc_epoch_metrics {
 typedef struct {
   void *user;  // passed back to every callback
   /* After every optimizer step: global step (0-based), epoch (1-based), this rank's batch loss. */
-  void (*on_step_end)(void *user, long long step, int epoch, double loss);
+  void (*on_step_end)(void *user, int64_t step, int32_t epoch, double loss);
   /* After an epoch's evaluation. */
   void (*on_epoch_end)(void *user, const ddpc_epoch_metrics *metrics);
   /* On every state-machine transition, with the reason ("early stopping: ..."). */
@@ -75,15 +87,15 @@ typedef struct {
 
 /* Outcome of a run, also written to RUN_DIR/summary.json. */
 typedef struct {
-  int epochs_completed;             // full epochs trained
+  int32_t epochs_completed;         // full epochs trained
   double test_loss;                 // mean loss on the test split (NaN when there is none)
   double test_accuracy;             // fraction correct on the test split (classification)
-  unsigned long params_crc32;       // zlib CRC32 of the final parameter bytes, model order
+  uint32_t params_crc32;            // zlib CRC32 of the final parameter bytes, model order
   double samples_per_s;             // training throughput over the whole run
   double wall_seconds;              // from start to summary
   double peak_rss_mb;               // peak resident memory of this process
   const char *state;                // final state: "done", "diverged", "preempted", "await_review",
-                                    // "rejected" or "failed"
+                                    // "rejected", "pruned" (a tuner's verdict) or "failed"
   int quiet_error;                  // the failure is reported by another rank: print nothing
   int aborted;                      // the failure came during training, not while setting up (the
                                     // job was aborted; `ddpc train` exits 6 and --resume auto
@@ -91,18 +103,18 @@ typedef struct {
 } ddpc_train_result;
 
 /* Trains as the config says. Returns 0 when the run reached a final state (result->state
- * says which: done, diverged, preempted, await_review, rejected); otherwise non-zero, with
- * the reason in ddpc_last_error() and result->state "failed". On one rank it always
- * returns: a failure during training (an I/O error, a full disk) leaves the process to the
- * caller. Under MPI with several ranks, a failure during training ends the whole job
- * (MPI_Abort), as the other ranks wait for this one in a collective; the message of a
- * failure found while setting up is printed to stderr by the one rank that reports it
+ * says which: done, diverged, preempted, await_review, rejected, pruned); otherwise
+ * non-zero, with the reason in ddpc_last_error() and result->state "failed". On one rank
+ * it always returns: a failure during training (an I/O error, a full disk) leaves the
+ * process to the caller. Under MPI with several ranks, a failure during training ends the
+ * whole job (MPI_Abort), as the other ranks wait for this one in a collective; the message
+ * of a failure found while setting up is printed to stderr by the one rank that reports it
  * (mpirun would otherwise end the job before it could be printed) and result->quiet_error
  * is set on every rank. */
-int ddpc_train_run(const ddpc_train_options *options, ddpc_train_result *result);
+DDPC_API int ddpc_train_run(const ddpc_train_options *options, ddpc_train_result *result);
 
 /* The message of the last failure ("run.yaml:3:7: unknown key 'lr' ..."), or "". */
-const char *ddpc_last_error(void);
+DDPC_API const char *ddpc_last_error(void);
 
 #ifdef __cplusplus
 }

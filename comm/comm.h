@@ -1,7 +1,9 @@
 /* The communicator: everything the training loop needs from other ranks goes through
- * here, so no other module calls MPI. Backends: comm_self.c (one process, no MPI) and
- * comm_mpi.c (Open MPI; NCCL joins for GPUs later). ddpc_comm_create picks MPI when the
- * process was started by mpirun or srun, the self backend otherwise. */
+ * here, so no other module calls MPI. Backends: comm_self.c (one process, no MPI),
+ * comm_mpi.c (Open MPI) and, in a CUDA build, comm_nccl.c (wraps an MPI communicator so
+ * that float all-reduces of GPU buffers run with NCCL).
+ * ddpc_comm_create picks MPI when the process was started by mpirun or srun, the self
+ * backend otherwise. */
 #ifndef DDPC_COMM_COMM_H
 #define DDPC_COMM_COMM_H
 

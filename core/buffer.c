@@ -19,11 +19,6 @@ int ddpc_buffer_alloc(ddpc_buffer *buf, size_t count, ddpc_device device, const 
   return 0;
 }
 
-ddpc_buffer ddpc_buffer_view(const ddpc_buffer *parent, size_t offset, size_t count) {
-  ddpc_buffer view = {parent->data + offset, count, parent->device, false};
-  return view;
-}
-
 void ddpc_buffer_free(ddpc_buffer *buf) {
   if (buf->owned) ddpc_device_free(buf->device, buf->data);
   memset(buf, 0, sizeof *buf);

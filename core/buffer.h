@@ -1,7 +1,9 @@
 /* Device-aware float buffers. Every parameter, gradient, optimizer state and activation
  * lives in a ddpc_buffer that knows its device (host memory, or GPU memory in a build with
- * CUDA; see core/device.h), so callers do not change with the device. A view shares its
- * parent's memory: per-layer parameters and (later) gradient buckets are views into one flat buffer. */
+ * CUDA; see core/device.h), so callers do not change with the device. A buffer that does
+ * not own its memory points into memory owned elsewhere (the model's gradients, bound to a
+ * shared-memory slot); per-layer parameters and gradient buckets are plain ranges of the
+ * model's flat buffers (core/model.h). */
 #ifndef DDPC_CORE_BUFFER_H
 #define DDPC_CORE_BUFFER_H
 
@@ -22,8 +24,6 @@ typedef struct {
 
 /* Allocates `count` zeroed floats on `device`, 64-byte aligned. 0 on success. */
 int ddpc_buffer_alloc(ddpc_buffer *buf, size_t count, ddpc_device device, const char *what);
-/* A view of `count` floats starting at `offset` in `parent`; never owns memory. */
-ddpc_buffer ddpc_buffer_view(const ddpc_buffer *parent, size_t offset, size_t count);
 void ddpc_buffer_free(ddpc_buffer *buf);
 void ddpc_buffer_zero(ddpc_buffer *buf);
 const char *ddpc_device_name(ddpc_device device);

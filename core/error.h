@@ -1,6 +1,7 @@
 /* Error reporting for the whole library. A failing function records one message with
- * ddpc_error_set() and returns a non-zero status; the caller that decides to stop (the
- * `ddpc` command, later the communicator's abort) prints ddpc_error_message() once.
+ * ddpc_error_set() and returns a non-zero status; the caller that decides to stop prints
+ * ddpc_error_message() once: the `ddpc` command, a program through ddpc_last_error(), or,
+ * with several ranks, the training session before it aborts the job (train_abort).
  * Messages name the file and place ("run.yaml:12:5: ...") so a user can fix the input. */
 #ifndef DDPC_CORE_ERROR_H
 #define DDPC_CORE_ERROR_H

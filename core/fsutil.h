@@ -1,4 +1,4 @@
-/* Filesystem helpers shared by run directories, the data cache and (later) checkpoints:
+/* Filesystem helpers shared by run directories, the data cache and checkpoints:
  * `mkdir -p`, and atomic replacement of a file (temporary name, fsync, rename, fsync of
  * the folder) so a reader sees either the old file or the complete new one. */
 #ifndef DDPC_CORE_FSUTIL_H

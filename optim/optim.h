@@ -1,6 +1,6 @@
 /* Optimizers, learning-rate schedules and gradient clipping over the model's flat
  * parameter and gradient buffers. State (momentum, Adam moments) is flat too, in the same
- * order, so it can be checkpointed as one section and sharded later. */
+ * order, so it is checkpointed as one section per state buffer. */
 #ifndef DDPC_OPTIM_OPTIM_H
 #define DDPC_OPTIM_OPTIM_H
 

@@ -1,5 +1,6 @@
-/* The `ddpc` command: dispatches to its subcommands. Exit codes (also in README.md):
- * see launch/cli/cli.h (0 done, 1 failed, 2 usage, 3 diverged, 4 awaiting review, 5 preempted). */
+/* The `ddpc` command: dispatches to its subcommands. Exit codes are defined once, in
+ * core/exit_code.h (0 done, 1 failed, 2 usage, 3 diverged, 4 awaiting review, 5 preempted,
+ * 6 a fault during training); each subcommand's --help lists those it returns. */
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,9 @@ static void main_usage(FILE *out) {
         "options:\n"
         "  -h, --help     show this help (`ddpc train --help` for the command's own)\n"
         "  --version      print the version\n"
+        "\n"
+        "exit codes: each command's --help lists its own (`ddpc train --help`); 2 is a bad\n"
+        "command line\n"
         "\n"
         "environment:\n"
         "  DDPC_BLAS_CORETYPE  OpenBLAS kernels: auto (best for this CPU, default), env\n"

@@ -50,26 +50,9 @@ int ddpc_cli_graph(int argc, char **argv) {
   if (!overrides) return DDPC_EXIT_FAILED;
   const char *config_path = NULL;
   int n_overrides = 0;
-  int rc = -1;
-  for (int i = 1; i < argc && rc < 0; i++) {
-    const char *v;
-    int got;
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      cli_graph_usage(stdout);
-      rc = DDPC_EXIT_OK;
-    } else if ((got = ddpc_cli_option_value("graph", argc, argv, &i, "--set", &v)) != 0) {
-      if (got < 0) rc = DDPC_EXIT_USAGE;
-      else overrides[n_overrides++] = v;
-    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      fprintf(stderr, "ddpc graph: unknown option '%s' (see ddpc graph --help)\n", argv[i]);
-      rc = DDPC_EXIT_USAGE;
-    } else if (!config_path) {
-      config_path = argv[i];
-    } else {
-      fprintf(stderr, "ddpc graph: unexpected argument '%s': only one CONFIG is taken\n", argv[i]);
-      rc = DDPC_EXIT_USAGE;
-    }
-  }
+  const ddpc_cli_option options[] = {DDPC_CLI_OPT_REPEATABLE("--set", overrides, &n_overrides)};
+  const ddpc_cli_command c = {"graph", cli_graph_usage, options, 1, "CONFIG", &config_path, false};
+  int rc = ddpc_cli_parse(&c, argc, argv);
   if (rc < 0 && !config_path) {
     fputs("ddpc graph: missing CONFIG (a YAML file; see ddpc graph --help)\n", stderr);
     rc = DDPC_EXIT_USAGE;

@@ -1,12 +1,9 @@
 /* `ddpc launch`: argument parsing, usage text and exit codes; the supervisor itself is
  * ddpc_launch_run (launch/jobs/launcher.c). The config is loaded here once, to resolve the run
  * directory and to stop early with the config's own message rather than N ranks' worth. */
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -69,67 +66,26 @@ typedef struct {
   const char **overrides;   // storage for run.overrides
 } cli_launch_args;
 
-/* Seconds >= 0 for `option`; -1 after a message when `v` is not such a number. */
-static double cli_launch_parse_seconds(const char *option, const char *v) {
-  char *end;
-  errno = 0;
-  double s = strtod(v, &end);
-  if (end == v || *end != '\0' || errno != 0 || !(s >= 0.0) || s > 1e9) {
-    fprintf(stderr, "ddpc launch: %s expects seconds >= 0, got '%s'\n", option, v);
-    return -1.0;
-  }
-  return s;
-}
-
 /* Returns -1 to go on, or the exit code to return. */
 static int cli_launch_parse(int argc, char **argv, cli_launch_args *a) {
   ddpc_launch_options *o = &a->run;
   o->ranks = 0;
   o->max_restarts = CLI_LAUNCH_DEFAULT_RESTARTS;
   o->startup_seconds = DDPC_START_MARKER_DEFAULT_SECONDS;
-  for (int i = 1; i < argc; i++) {
-    const char *v;
-    int got;
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      cli_launch_usage(stdout);
-      return DDPC_EXIT_OK;
-    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "-n", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      if ((o->ranks = ddpc_cli_parse_count("launch", "-n", v, 1)) < 0) return DDPC_EXIT_USAGE;
-    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "--max-restarts", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      if ((o->max_restarts = ddpc_cli_parse_count("launch", "--max-restarts", v, 0)) < 0) return DDPC_EXIT_USAGE;
-    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "--startup-timeout", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      if ((o->startup_seconds = cli_launch_parse_seconds("--startup-timeout", v)) < 0) return DDPC_EXIT_USAGE;
-    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "--hostfile", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      o->hostfile = v;
-    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "--mpirun-arg", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      a->mpirun_args[o->n_mpirun_args++] = v;
-    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "--set", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      a->overrides[o->n_overrides++] = v;
-    } else if ((got = ddpc_cli_option_value("launch", argc, argv, &i, "--run-dir", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      o->run_dir = v;
-    } else if (strcmp(argv[i], "--quiet") == 0) {
-      o->quiet = true;
-    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      fprintf(stderr, "ddpc launch: unknown option '%s' (see ddpc launch --help)\n", argv[i]);
-      return DDPC_EXIT_USAGE;
-    } else if (!o->config_path) {
-      o->config_path = argv[i];
-    } else {
-      fprintf(stderr, "ddpc launch: unexpected argument '%s': only one CONFIG is taken\n", argv[i]);
-      return DDPC_EXIT_USAGE;
-    }
-  }
-  if (!o->config_path) {
-    fputs("ddpc launch: missing CONFIG (see ddpc launch --help)\n", stderr);
-    return DDPC_EXIT_USAGE;
-  }
+  const ddpc_cli_option options[] = {
+      DDPC_CLI_OPT_COUNT("-n", &o->ranks, 1),
+      DDPC_CLI_OPT_COUNT("--max-restarts", &o->max_restarts, 0),
+      DDPC_CLI_OPT_SECONDS("--startup-timeout", &o->startup_seconds),
+      DDPC_CLI_OPT_STRING("--hostfile", &o->hostfile),
+      DDPC_CLI_OPT_REPEATABLE("--mpirun-arg", a->mpirun_args, &o->n_mpirun_args),
+      DDPC_CLI_OPT_REPEATABLE("--set", a->overrides, &o->n_overrides),
+      DDPC_CLI_OPT_STRING("--run-dir", &o->run_dir),
+      DDPC_CLI_OPT_FLAG("--quiet", &o->quiet),
+  };
+  const ddpc_cli_command c = {"launch", cli_launch_usage, options, sizeof options / sizeof options[0],
+                              "CONFIG", &o->config_path, true};
+  int rc = ddpc_cli_parse(&c, argc, argv);
+  if (rc >= 0) return rc;
   if (o->ranks == 0) {
     fputs("ddpc launch: missing -n N, the number of ranks (see ddpc launch --help)\n", stderr);
     return DDPC_EXIT_USAGE;

@@ -3,7 +3,6 @@
  * run from an argument vector (no shell) and its refusal is reported in one line. */
 #define _XOPEN_SOURCE 700  // realpath
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,81 +52,41 @@ typedef struct {
   bool dry_run;               // print, do not write or submit
 } submit_args;
 
-static int submit_positive(const char *opt, const char *v, int *out) {
-  char *end;
-  errno = 0;
-  long n = strtol(v, &end, 10);
-  if (errno || end == v || *end || n < 1 || n > INT_MAX) {
-    fprintf(stderr, "ddpc submit: %s needs a whole number >= 1, got '%s'\n", opt, v);
-    return -1;
+/* --launcher: srun or mpirun. */
+static int submit_launcher(const char *cmd, const ddpc_cli_option *option, const char *v) {
+  ddpc_slurm_launcher *launcher = option->dest;
+  if (strcmp(v, "srun") == 0) {
+    *launcher = DDPC_SLURM_LAUNCHER_SRUN;
+  } else if (strcmp(v, "mpirun") == 0) {
+    *launcher = DDPC_SLURM_LAUNCHER_MPIRUN;
+  } else {
+    fprintf(stderr, "ddpc %s: %s is srun or mpirun, got '%s'\n", cmd, option->name, v);
+    return DDPC_EXIT_USAGE;
   }
-  *out = (int)n;
-  return 0;
+  return -1;
 }
 
 /* Returns -1 to go on, or the exit code to return. */
 static int submit_parse(int argc, char **argv, submit_args *a) {
-  for (int i = 1; i < argc; i++) {
-    const char *v;
-    int got;
-    int bad = 0;
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      cli_submit_usage(stdout);
-      return DDPC_EXIT_OK;
-    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--nodes", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      bad = submit_positive("--nodes", v, &a->script.nodes);
-    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--ntasks-per-node", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      bad = submit_positive("--ntasks-per-node", v, &a->script.ntasks_per_node);
-    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--time", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      a->script.time = v;
-    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--partition", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      a->script.partition = v;
-    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--account", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      a->script.account = v;
-    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--job-name", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      a->script.job_name = v;
-    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--launcher", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      if (strcmp(v, "srun") == 0) {
-        a->script.launcher = DDPC_SLURM_LAUNCHER_SRUN;
-      } else if (strcmp(v, "mpirun") == 0) {
-        a->script.launcher = DDPC_SLURM_LAUNCHER_MPIRUN;
-      } else {
-        fprintf(stderr, "ddpc submit: --launcher is srun or mpirun, got '%s'\n", v);
-        bad = 1;
-      }
-    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--set", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      a->overrides[a->script.n_overrides++] = v;
-    } else if ((got = ddpc_cli_option_value("submit", argc, argv, &i, "--run-dir", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      a->run_dir = v;
-    } else if (strcmp(argv[i], "--no-requeue") == 0) {
-      a->script.requeue = false;
-    } else if (strcmp(argv[i], "--dry-run") == 0) {
-      a->dry_run = true;
-    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      fprintf(stderr, "ddpc submit: unknown option '%s' (see ddpc submit --help)\n", argv[i]);
-      bad = 1;
-    } else if (!a->config) {
-      a->config = argv[i];
-    } else {
-      fprintf(stderr, "ddpc submit: unexpected argument '%s': only one CONFIG is taken\n", argv[i]);
-      bad = 1;
-    }
-    if (bad) return DDPC_EXIT_USAGE;
-  }
-  if (!a->config) {
-    fprintf(stderr, "ddpc submit: missing CONFIG (see ddpc submit --help)\n");
-    return DDPC_EXIT_USAGE;
-  }
-  return -1;
+  bool no_requeue = false;
+  const ddpc_cli_option options[] = {
+      DDPC_CLI_OPT_COUNT("--nodes", &a->script.nodes, 1),
+      DDPC_CLI_OPT_COUNT("--ntasks-per-node", &a->script.ntasks_per_node, 1),
+      DDPC_CLI_OPT_STRING("--time", &a->script.time),
+      DDPC_CLI_OPT_STRING("--partition", &a->script.partition),
+      DDPC_CLI_OPT_STRING("--account", &a->script.account),
+      DDPC_CLI_OPT_STRING("--job-name", &a->script.job_name),
+      DDPC_CLI_OPT_CALL("--launcher", submit_launcher, &a->script.launcher, 0),
+      DDPC_CLI_OPT_REPEATABLE("--set", a->overrides, &a->script.n_overrides),
+      DDPC_CLI_OPT_STRING("--run-dir", &a->run_dir),
+      DDPC_CLI_OPT_FLAG("--no-requeue", &no_requeue),
+      DDPC_CLI_OPT_FLAG("--dry-run", &a->dry_run),
+  };
+  const ddpc_cli_command c = {"submit", cli_submit_usage, options, sizeof options / sizeof options[0],
+                              "CONFIG", &a->config, true};
+  int rc = ddpc_cli_parse(&c, argc, argv);
+  if (no_requeue) a->script.requeue = false;
+  return rc;
 }
 
 /* `path` made absolute against the working directory (the job may start elsewhere). */

@@ -57,100 +57,64 @@ static int cli_run(const char *cmd, ddpc_train_options *opt) {
   return result.aborted ? DDPC_EXIT_FAULT : DDPC_EXIT_FAILED;
 }
 
-/* What differs between `train` and `resume`: the positional argument and the options of
- * their own. */
+/* Parsed command line of `train` or `resume`; strings point into argv. */
 typedef struct {
-  const char *cmd;         // "train" or "resume"
-  const char *positional;  // "CONFIG" or "RUN_DIR"
-  void (*usage)(FILE *out);
-  /* Takes argv[*i] when it is an option of this command: returns 1, or 0 when it is not;
-   * may set *rc to an exit code to stop. */
-  int (*option)(int argc, char **argv, int *i, ddpc_train_options *opt, int *rc);
-} cli_command;
+  ddpc_train_options opt;  // what ddpc_train_run gets
+  const char **overrides;  // storage for opt.overrides (argc slots)
+  bool quiet;              // --quiet
+  bool approve;            // resume --approve
+  bool reject;             // resume --reject
+} cli_train_args;
 
-/* Parses argv into opt; returns -1 to go on and run, or the exit code to return. The
- * positional argument goes to *positional. */
-static int cli_parse(const cli_command *c, int argc, char **argv, ddpc_train_options *opt, const char **overrides,
-                     const char **positional) {
-  int rc = -1;
-  for (int i = 1; i < argc && rc < 0; i++) {
-    const char *v;
-    int got;
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      c->usage(stdout);
-      rc = DDPC_EXIT_OK;
-    } else if ((got = ddpc_cli_option_value(c->cmd, argc, argv, &i, "--set", &v)) != 0) {
-      if (got < 0) rc = DDPC_EXIT_USAGE;
-      else overrides[opt->n_overrides++] = v;
-    } else if (strcmp(argv[i], "--quiet") == 0) {
-      opt->quiet = 1;
-    } else if (c->option(argc, argv, &i, opt, &rc)) {
-    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      fprintf(stderr, "ddpc %s: unknown option '%s' (see ddpc %s --help)\n", c->cmd, argv[i], c->cmd);
-      rc = DDPC_EXIT_USAGE;
-    } else if (!*positional) {
-      *positional = argv[i];
-    } else {
-      fprintf(stderr, "ddpc %s: unexpected argument '%s': only one %s is taken\n", c->cmd, argv[i], c->positional);
-      rc = DDPC_EXIT_USAGE;
-    }
-  }
-  if (rc < 0 && !*positional) {
-    fprintf(stderr, "ddpc %s: missing %s (see ddpc %s --help)\n", c->cmd, c->positional, c->cmd);
+/* Parses argv for `resume` (resume true) or `train`; -1 to go on and run, or the exit code
+ * to return. */
+static int cli_train_parse(bool resume, int argc, char **argv, cli_train_args *a) {
+  ddpc_train_options *o = &a->opt;
+  // `train` takes the first four, `resume` the last four.
+  const ddpc_cli_option options[] = {
+      DDPC_CLI_OPT_STRING("--run-dir", &o->run_dir),
+      DDPC_CLI_OPT_STRING("--resume", &o->resume),
+      DDPC_CLI_OPT_REPEATABLE("--set", a->overrides, &o->n_overrides),
+      DDPC_CLI_OPT_FLAG("--quiet", &a->quiet),
+      DDPC_CLI_OPT_FLAG("--approve", &a->approve),
+      DDPC_CLI_OPT_FLAG("--reject", &a->reject),
+  };
+  const ddpc_cli_command c = resume ? (ddpc_cli_command){"resume", cli_resume_usage, options + 2, 4, "RUN_DIR",
+                                                         &o->run_dir, true}
+                                    : (ddpc_cli_command){"train", cli_train_usage, options, 4, "CONFIG",
+                                                         &o->config_path, true};
+  int rc = ddpc_cli_parse(&c, argc, argv);
+  o->overrides = a->overrides;
+  o->quiet = a->quiet;
+  o->review_answer = a->approve ? 1 : a->reject ? -1 : 0;
+  if (rc < 0 && a->approve && a->reject) {
+    fputs("ddpc resume: --approve and --reject exclude each other\n", stderr);
     rc = DDPC_EXIT_USAGE;
   }
-  opt->overrides = overrides;
   return rc;
 }
 
-static int cli_train_option(int argc, char **argv, int *i, ddpc_train_options *opt, int *rc) {
-  const char *v;
-  int got = ddpc_cli_option_value("train", argc, argv, i, "--run-dir", &v);
-  if (got > 0) opt->run_dir = v;
-  if (got == 0 && (got = ddpc_cli_option_value("train", argc, argv, i, "--resume", &v)) > 0) opt->resume = v;
-  if (got < 0) *rc = DDPC_EXIT_USAGE;
-  return got != 0;
-}
-
-static int cli_resume_option(int argc, char **argv, int *i, ddpc_train_options *opt, int *rc) {
-  if (strcmp(argv[*i], "--approve") != 0 && strcmp(argv[*i], "--reject") != 0) return 0;
-  int answer = argv[*i][2] == 'a' ? 1 : -1;
-  if (opt->review_answer && opt->review_answer != answer) {
-    fputs("ddpc resume: --approve and --reject exclude each other\n", stderr);
-    *rc = DDPC_EXIT_USAGE;
-  }
-  opt->review_answer = answer;
-  return 1;
-}
-
-int ddpc_cli_train(int argc, char **argv) {
-  static const cli_command train = {"train", "CONFIG", cli_train_usage, cli_train_option};
-  ddpc_train_options opt;
-  memset(&opt, 0, sizeof opt);
-  const char **overrides = calloc((size_t)argc, sizeof *overrides);
-  if (!overrides) return DDPC_EXIT_FAILED;
-  int rc = cli_parse(&train, argc, argv, &opt, overrides, &opt.config_path);
-  if (rc < 0) rc = cli_run("train", &opt);
-  free(overrides);
-  return rc;
-}
-
-int ddpc_cli_resume(int argc, char **argv) {
-  static const cli_command resume = {"resume", "RUN_DIR", cli_resume_usage, cli_resume_option};
-  ddpc_train_options opt;
-  memset(&opt, 0, sizeof opt);
-  const char **overrides = calloc((size_t)argc, sizeof *overrides);
-  if (!overrides) return DDPC_EXIT_FAILED;
-  int rc = cli_parse(&resume, argc, argv, &opt, overrides, &opt.run_dir);
+/* `train`, or `resume` (`train RUN_DIR/config.yaml --run-dir RUN_DIR --resume auto`). */
+static int cli_train_main(bool resume, int argc, char **argv) {
+  cli_train_args a;
+  memset(&a, 0, sizeof a);
+  a.overrides = calloc((size_t)argc, sizeof *a.overrides);
+  if (!a.overrides) return DDPC_EXIT_FAILED;
+  int rc = cli_train_parse(resume, argc, argv, &a);
   char *config = NULL;
-  if (rc < 0) {
+  if (rc < 0 && resume) {
     // The run's own resolved config: resuming with another would be refused anyway.
-    config = ddpc_format("%s/config.yaml", opt.run_dir);
-    opt.config_path = config;
-    opt.resume = "auto";
-    rc = config ? cli_run("resume", &opt) : DDPC_EXIT_FAILED;
+    config = ddpc_format("%s/config.yaml", a.opt.run_dir);
+    a.opt.config_path = config;
+    a.opt.resume = "auto";
+    if (!config) rc = DDPC_EXIT_FAILED;
   }
+  if (rc < 0) rc = cli_run(resume ? "resume" : "train", &a.opt);
   free(config);
-  free(overrides);
+  free(a.overrides);
   return rc;
 }
+
+int ddpc_cli_train(int argc, char **argv) { return cli_train_main(false, argc, argv); }
+
+int ddpc_cli_resume(int argc, char **argv) { return cli_train_main(true, argc, argv); }

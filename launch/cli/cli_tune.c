@@ -78,60 +78,49 @@ typedef struct {
   int n_owned;              // how many
 } cli_tune_args;
 
-static int cli_tune_flag_override(cli_tune_args *a, const char *flag, const char *key, const char *v, int min) {
-  if (ddpc_cli_parse_count("tune", flag, v, min) < 0) return DDPC_EXIT_USAGE;
-  char *o = ddpc_format("tune.%s=%s", key, v);
+/* --parallelism, --ranks-per-trial, --max-trials: a whole number >= 1 that becomes the
+ * override tune.KEY=V (KEY: the option's name without "--", '-' as '_'), in its place
+ * among the --set values, so that the later of the two wins. */
+static int cli_tune_flag_override(const char *cmd, const ddpc_cli_option *option, const char *v) {
+  cli_tune_args *a = option->dest;
+  if (ddpc_cli_parse_count(cmd, option->name, v, option->min) < 0) return DDPC_EXIT_USAGE;
+  char *o = ddpc_format("tune.%s=%s", option->name + 2, v);
   if (!o) return DDPC_EXIT_FAILED;
+  for (char *c = o + strlen("tune."); *c != '='; c++)
+    if (*c == '-') *c = '_';
   a->owned[a->n_owned++] = o;
   a->overrides[a->n_overrides++] = o;
   return -1;
 }
 
+/* --set: key=value, kept in order with the flags' overrides. */
+static int cli_tune_set(const char *cmd, const ddpc_cli_option *option, const char *v) {
+  cli_tune_args *a = option->dest;
+  if (!strchr(v, '=')) {
+    fprintf(stderr, "ddpc %s: %s wants key=value, got '%s'\n", cmd, option->name, v);
+    return DDPC_EXIT_USAGE;
+  }
+  a->overrides[a->n_overrides++] = v;
+  return -1;
+}
+
 /* Returns -1 to go on, or the exit code. */
 static int cli_tune_parse(int argc, char **argv, cli_tune_args *a) {
-  for (int i = 1; i < argc; i++) {
-    const char *v;
-    int got;
-    int rc = -1;
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      cli_tune_usage(stdout);
-      return DDPC_EXIT_OK;
-    } else if ((got = ddpc_cli_option_value("tune", argc, argv, &i, "--parallelism", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      rc = cli_tune_flag_override(a, "--parallelism", "parallelism", v, 1);
-    } else if ((got = ddpc_cli_option_value("tune", argc, argv, &i, "--ranks-per-trial", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      rc = cli_tune_flag_override(a, "--ranks-per-trial", "ranks_per_trial", v, 1);
-    } else if ((got = ddpc_cli_option_value("tune", argc, argv, &i, "--max-trials", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      rc = cli_tune_flag_override(a, "--max-trials", "max_trials", v, 1);
-    } else if ((got = ddpc_cli_option_value("tune", argc, argv, &i, "--study-dir", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      a->study_dir = v;
-    } else if ((got = ddpc_cli_option_value("tune", argc, argv, &i, "--set", &v)) != 0) {
-      if (got < 0) return DDPC_EXIT_USAGE;
-      if (!strchr(v, '=')) {
-        fprintf(stderr, "ddpc tune: --set wants key=value, got '%s'\n", v);
-        return DDPC_EXIT_USAGE;
-      }
-      a->overrides[a->n_overrides++] = v;
-    } else if (strcmp(argv[i], "--resume") == 0) {
-      a->resume = true;
-    } else if (strcmp(argv[i], "--status") == 0) {
-      a->status = true;
-    } else if (strcmp(argv[i], "--quiet") == 0) {
-      a->quiet = true;
-    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      fprintf(stderr, "ddpc tune: unknown option '%s' (see ddpc tune --help)\n", argv[i]);
-      return DDPC_EXIT_USAGE;
-    } else if (!a->target) {
-      a->target = argv[i];
-    } else {
-      fprintf(stderr, "ddpc tune: unexpected argument '%s'\n", argv[i]);
-      return DDPC_EXIT_USAGE;
-    }
-    if (rc >= 0) return rc;
-  }
+  const ddpc_cli_option options[] = {
+      DDPC_CLI_OPT_CALL("--parallelism", cli_tune_flag_override, a, 1),
+      DDPC_CLI_OPT_CALL("--ranks-per-trial", cli_tune_flag_override, a, 1),
+      DDPC_CLI_OPT_CALL("--max-trials", cli_tune_flag_override, a, 1),
+      DDPC_CLI_OPT_STRING("--study-dir", &a->study_dir),
+      DDPC_CLI_OPT_CALL("--set", cli_tune_set, a, 0),
+      DDPC_CLI_OPT_FLAG("--resume", &a->resume),
+      DDPC_CLI_OPT_FLAG("--status", &a->status),
+      DDPC_CLI_OPT_FLAG("--quiet", &a->quiet),
+  };
+  // The positional argument is STUDY.yaml or STUDY_DIR, as --resume and --status say.
+  const ddpc_cli_command c = {"tune", cli_tune_usage, options, sizeof options / sizeof options[0], NULL, &a->target,
+                              false};
+  int rc = ddpc_cli_parse(&c, argc, argv);
+  if (rc >= 0) return rc;
   if (!a->target) {
     fputs(a->resume || a->status ? "ddpc tune: missing STUDY_DIR (see ddpc tune --help)\n"
                                  : "ddpc tune: missing STUDY.yaml (see ddpc tune --help)\n",

@@ -84,7 +84,7 @@ static int file_put(const char *path, const unsigned char *data, size_t bytes) {
  * one byte written per case instead of the whole file. */
 static int file_flip(const char *path, size_t at, unsigned char mask) {
   int fd = open(path, O_RDWR);
-  unsigned char b;
+  unsigned char b = 0;
   int rc = fd >= 0 && pread(fd, &b, 1, (off_t)at) == 1 ? 0 : -1;
   b ^= mask;
   if (rc == 0 && pwrite(fd, &b, 1, (off_t)at) != 1) rc = -1;

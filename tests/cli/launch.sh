@@ -116,7 +116,7 @@ if [ -f "$fm/train-images-idx3-ubyte.gz" ]; then
   t_check "two signals: one attempt, not restarted" test "$(t_lines e2/attempts.jsonl)" -eq 1 -a \
     "$(t_jsonl e2/attempts.jsonl 1 restarted)" = False
 else
-  echo "SKIPPED part (e): no $fm"
+  t_skip "part (e): no $fm"
 fi
 
 # (f) Usage errors exit 2; --help answers; no mpirun exits 127.

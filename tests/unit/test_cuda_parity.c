@@ -433,13 +433,13 @@ static void test_errors(void) {
 
 int main(void) {
 #ifndef DDPC_HAVE_CUDA
-  printf("SKIPPED: no CUDA device: %s\n", DDPC_DEVICE_NO_CUDA_MESSAGE);
-  return 77;
+  testing_skip("no CUDA device: %s", DDPC_DEVICE_NO_CUDA_MESSAGE);
+  return testing_finish();
 #else
   int count = 0;
   if (ddpc_device_probe(DDPC_DEVICE_CUDA, &count) != 0) {
-    printf("SKIPPED: no CUDA device (%s)\n", ddpc_error_message());
-    return 77;
+    testing_skip("no CUDA device (%s)", ddpc_error_message());
+    return testing_finish();
   }
   if (ddpc_device_open(DDPC_DEVICE_CUDA, 0) != 0) {
     fprintf(stderr, "cannot open GPU 0: %s\n", ddpc_error_message());

@@ -352,7 +352,7 @@ static void test_fashion_mnist(void) {
   char images[] = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
   char labels[] = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz";
   if (access(images, R_OK) != 0 || access(labels, R_OK) != 0) {
-    printf("Fashion-MNIST not installed: timing skipped\n");
+    testing_skip("Fashion-MNIST is not installed: the cache timing on real data");
     return;
   }
   char *dir = fixture_path("fmnist-cache");

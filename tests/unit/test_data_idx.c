@@ -1,11 +1,10 @@
 /* Tests of the IDX reader: raw and gzip files (told apart by content, not name), every
- * malformed-file error with its file and byte offset, the image/label checks of
- * ddpc_data_load, and the real Fashion-MNIST test set when it is installed. */
+ * malformed-file error with its file and byte offset, and the image/label checks of
+ * ddpc_data_load. The real Fashion-MNIST files: test_data_fashion_mnist.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "core/data.h"
@@ -255,37 +254,6 @@ static void test_load(void) {
   free(labels);
 }
 
-/* The real Fashion-MNIST test set: compares against a direct zlib read. */
-static int test_fashion_mnist(void) {
-  const char *images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-  const char *labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
-  if (access(images, R_OK) != 0 || access(labels, R_OK) != 0) {
-    printf("Fashion-MNIST not installed: real-data part skipped\n");
-    return 0;
-  }
-  ddpc_table t;
-  ddpc_shape shape;
-  int rc = ddpc_idx_read_images(images, &t, &shape);
-  CHECK(rc == 0, "t10k images: %s", ddpc_error_message());
-  int32_t *y = NULL;
-  uint32_t n = 0;
-  CHECK(ddpc_idx_read_labels(labels, &y, &n) == 0, "t10k labels: %s", ddpc_error_message());
-  CHECK(t.rows == 10000 && n == 10000 && t.features == 784, "t10k: %u images, %u labels, %u features", t.rows, n,
-        t.features);
-  CHECK(shape.h == 28 && shape.w == 28 && shape.c == 1, "t10k shape");
-  static const int first[10] = {9, 2, 1, 1, 6, 1, 4, 6, 5, 7};
-  for (int i = 0; i < 10 && y; i++) CHECK(y[i] == first[i], "t10k label %d: %d vs %d", i, y[i], first[i]);
-  unsigned char direct[16 + 784];
-  gzFile f = gzopen(images, "rb");
-  int got = gzread(f, direct, sizeof direct);
-  gzclose(f);
-  CHECK(got == (int)sizeof direct && rc == 0 && memcmp(direct + 16, t.x, 784) == 0,
-        "first image bytes match a direct read");
-  ddpc_table_free(&t);
-  free(y);
-  return 1;
-}
-
 int main(void) {
   test_read_small(0, "raw.idx");
   test_read_small(1, "compressed-without-gz-suffix");
@@ -294,6 +262,5 @@ int main(void) {
   test_errors();
   test_lying_headers();
   test_load();
-  test_fashion_mnist();
   return testing_finish();
 }

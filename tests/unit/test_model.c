@@ -352,7 +352,7 @@ static void test_memory_limit(void) {
   bool limited = false;
   char *msg = testing_run_limited(512u << 20, create_too_big, NULL, &limited);
   if (!limited) {
-    printf("address-space limit under AddressSanitizer: skipped\n");
+    testing_skip("the address-space limit (AddressSanitizer reserves terabytes of address space)");
     free(msg);
     return;
   }

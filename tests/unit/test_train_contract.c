@@ -191,8 +191,8 @@ static void test_clean_run_after(void) {
 
 int main(void) {
   if (!contract_config()) {
-    fprintf(stderr, "SKIPPED: DDPC_SOURCE_DIR is not set\n");
-    return 77;
+    testing_skip("DDPC_SOURCE_DIR is not set (run through ctest)");
+    return testing_finish();
   }
   char *cache = contract_path("cache");
   setenv("DDPC_CACHE_DIR", cache, 1);

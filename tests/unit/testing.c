@@ -19,6 +19,7 @@
 
 int testing_passed = 0;
 int testing_failed = 0;
+int testing_skipped = 0;
 
 void testing_check(bool ok, const char *file, int line, const char *fmt, ...) {
   if (ok) {
@@ -34,9 +35,24 @@ void testing_check(bool ok, const char *file, int line, const char *fmt, ...) {
   fputc('\n', stderr);
 }
 
+void testing_skip(const char *fmt, ...) {
+  testing_skipped++;
+  fputs("SKIPPED: ", stdout);
+  va_list ap;
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  fputc('\n', stdout);
+}
+
 int testing_finish(void) {
-  printf("%d passed, %d failed\n", testing_passed, testing_failed);
-  return testing_failed == 0 ? 0 : 1;
+  printf("%d passed, %d failed, %d skipped\n", testing_passed, testing_failed, testing_skipped);
+  if (testing_failed > 0) return 1;
+  if (testing_passed == 0 && testing_skipped == 0) {
+    fprintf(stderr, "FAILED: no check ran (a test program must check something, or say what it skipped)\n");
+    return 1;
+  }
+  return testing_passed == 0 ? 77 : 0;
 }
 
 const char *testing_source_path(const char *relative) {

@@ -1,5 +1,7 @@
-/* A small test harness shared by the unit tests: checks that report file and line,
- * and a counter so each program ends with "N passed, N failed". */
+/* A small test harness shared by the unit tests: checks that report file and line, parts
+ * skipped with their reason, and counters so each program ends with "N passed, N failed,
+ * N skipped". A program that ran no check and skipped nothing fails; one that skipped
+ * everything it had (no check ran) exits 77, which CTest reports as skipped. */
 #ifndef DDPC_TESTING_H
 #define DDPC_TESTING_H
 
@@ -8,10 +10,15 @@
 
 extern int testing_passed;
 extern int testing_failed;
+extern int testing_skipped;
 
 void testing_check(bool ok, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Prints the totals and returns the process exit code (0 when nothing failed). */
+/* Records a part of the program that cannot run here, printing "SKIPPED: <why>". */
+void testing_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the totals and returns the process exit code: 1 when a check failed or when no
+ * check ran and nothing was skipped (a test that tests nothing), 77 (skipped) when no
+ * check ran but a part was skipped, 0 otherwise (skipped parts are then in the totals). */
 int testing_finish(void);
 /* Absolute path of a file inside the source tree (from DDPC_SOURCE_DIR), or NULL. */
 const char *testing_source_path(const char *relative);

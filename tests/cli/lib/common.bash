@@ -6,6 +6,7 @@ set -uo pipefail
 : "${DDPC_SOURCE_DIR:?}"
 T_PASSED=0
 T_FAILED=0
+T_SKIPPED=0
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ddpc-cli-XXXXXX")
 export DDPC_CACHE_DIR="$T_DIR/cache"
 trap 'rm -rf "$T_DIR"' EXIT
@@ -16,10 +17,21 @@ t_check() {  # t_check DESCRIPTION COMMAND... : passes when the command succeeds
   local what=$1; shift
   if "$@"; then t_ok; else t_fail "$what"; fi
 }
+# t_skip WHY: a part of the script that cannot run here (printed as "SKIPPED: WHY").
+t_skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "SKIPPED: $*"; }
+# Ends the script: 1 when a check failed or when no check ran and nothing was skipped (a
+# test that tests nothing), 77 (CTest: skipped) when only skips happened, 0 otherwise.
 t_finish() {
-  echo "$T_PASSED passed, $T_FAILED failed"
-  [ "$T_FAILED" -eq 0 ]
-  exit $?
+  echo "$T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
+  if [ "$T_FAILED" -ne 0 ]; then exit 1; fi
+  if [ "$T_PASSED" -eq 0 ]; then
+    if [ "$T_SKIPPED" -eq 0 ]; then
+      echo "FAILED: no check ran (a test script must check something, or say what it skipped)" >&2
+      exit 1
+    fi
+    exit 77
+  fi
+  exit 0
 }
 # JSON field of a file: t_json FILE KEY -> prints the value (python3 reads it).
 t_json() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v)' "$1" "$2"; }

@@ -8,8 +8,10 @@
 
 #include "comm/comm.h"
 
-/* Sums passed/failed over all ranks, prints the totals on rank 0, destroys comm and
- * returns the exit code (0 only when no rank failed). Every rank must call it. */
+/* Sums passed/failed/skipped over all ranks, prints the totals on rank 0, destroys comm
+ * and returns the exit code as testing_finish does, over all ranks: 1 when a rank failed
+ * or no rank checked or skipped anything, 77 when only skips happened, 0 otherwise.
+ * Every rank must call it. */
 int mpi_testing_finish(ddpc_comm *comm);
 /* True when every rank's `bytes` at data hash the same (allgather of a 64-bit hash). */
 bool mpi_testing_all_equal(ddpc_comm *comm, const void *data, size_t bytes);

@@ -1,7 +1,8 @@
 /* The tuner's scheduler loop (see tune_run.h). One thread; every 50 ms it collects ended
  * trials, reads new epoch lines of the running ones, answers ASHA rungs, and refills free
  * slots. Only this process writes the study store. How a trial runs is a backend's
- * business (a few functions each): local mpirun processes, or Slurm batch jobs. */
+ * business (a few functions each, tune_run_internal.h): local mpirun processes
+ * (tune_backend_local.c), or Slurm batch jobs (tune_backend_slurm.c). */
 #include "tune/tune_run.h"
 
 #include <errno.h>
@@ -21,12 +22,11 @@
 #include "core/json.h"
 #include "core/machine.h"
 #include "core/sysinfo.h"
-#include "launch/jobs/launcher.h"
 #include "launch/train/run_lock.h"
 #include "launch/jobs/run_summary.h"
 #include "launch/train/start_marker.h"
 #include "tune/tune_asha.h"
-#include "tune/tune_slurm.h"
+#include "tune/tune_run_internal.h"
 #include "tune/tune_store.h"
 #include "tune/tune_table.h"
 #include "tune/tune_trial.h"
@@ -35,9 +35,6 @@
 #define TUNE_POLL_SECONDS 0.05
 /* Lines of a failed trial's log kept in the store. */
 #define TUNE_LOG_TAIL_LINES 20
-/* How often squeue is asked about the trial jobs (backend slurm): each call is an RPC to
- * slurmctld, which a cluster's users share. */
-#define TUNE_SLURM_POLL_SECONDS 1.0
 
 /* SIGINT/SIGTERM to the tuner: stop starting trials, let the running ones checkpoint. */
 static volatile sig_atomic_t tune_stop_requested;
@@ -46,73 +43,6 @@ static void tune_on_signal(int sig) {
   (void)sig;
   tune_stop_requested = 1;
 }
-
-/* A trial as the loop follows it. */
-typedef struct {
-  ddpc_tune_trial rec;               // what the store has
-  bool active;                       // an attempt runs (a process, or a job in the queue)
-  pid_t pid;                         // local: the attempt's mpirun
-  char *job_id;                      // slurm: the attempt's batch job
-  bool queued;                       // slurm: the last squeue listed the job
-  char *log_path;                    // the attempt's output (the tail of a failed one is kept)
-  int slot;                          // the slot it occupies (-1: none)
-  ddpc_tune_metrics_reader metrics;  // its metrics.jsonl
-  double best;                       // best value of the metric so far (NaN: none)
-  double attempt_started;            // when the running attempt started or was adopted (monotonic)
-  bool timed_out;                    // asked to stop for tune.trial_max_seconds
-  char *started_file;                // local: the attempt's start marker (launch/train/start_marker.h)
-  bool stepped;                      // local: the attempt has taken a training step
-  bool held_said;                    // said that a previous attempt still holds its run directory
-} tune_live;
-
-typedef struct tune_loop tune_loop;
-
-/* How trials run: one set of functions per tune.backend, so the loop never asks which. */
-typedef struct {
-  /* Prepares the backend once, before any trial (NULL: nothing to do). */
-  int (*setup)(tune_loop *t);
-  /* Starts an attempt of l (its run directory exists): sets l's handle and log_path. */
-  int (*start)(tune_loop *t, tune_live *l, int slot, const char *const *overrides, int n_overrides);
-  /* Once a pass, before the trials are polled: learns about all of them at once (NULL: none). */
-  int (*refresh)(tune_loop *t);
-  /* 1 when l's attempt has ended (how in *e), 0 while it runs, -1 on error. */
-  int (*poll)(tune_loop *t, tune_live *l, ddpc_tune_trial_exit *e);
-  /* SIGINT/SIGTERM to the tuner: l's attempt should checkpoint and stop (exit 5). */
-  void (*stop)(tune_loop *t, tune_live *l);
-  /* l's attempt took no training step within tune.trial_startup_seconds: end it, so that it
-   * counts as a crash (NULL: the backend has no start-up deadline). */
-  void (*end_hung)(tune_loop *t, tune_live *l);
-  /* The tuner ends on an error while l's attempt runs. */
-  void (*abandon)(tune_loop *t, tune_live *l);
-  /* --resume: follows the attempt a previous tuner left running; 1 adopted, 0 none (NULL:
-   * attempts never outlive their tuner). */
-  int (*adopt)(tune_loop *t, tune_live *l);
-  /* l's attempt has ended and its end is in the store (NULL: nothing to do). */
-  void (*release)(tune_loop *t, tune_live *l);
-} tune_backend;
-
-struct tune_loop {
-  const ddpc_tune_study *study;     // what to run
-  const ddpc_tune_run_options *opt; // where and how
-  ddpc_tune_store *store;           // the study store
-  ddpc_tune_sampler *sampler;       // proposes parameters
-  ddpc_tune_asha asha;              // rung bookkeeping (scheduler asha)
-  tune_live *trials;                // every trial of the study, by number
-  int n_trials;                     // how many
-  int cap;                          // allocated
-  int *slot_owner;                  // trial number per slot (-1: free)
-  int n_slots;                      // parallelism
-  bool bind_cores;                  // each slot has cores of its own
-  double started;                   // when this tuner process started (monotonic)
-  bool grid_exhausted;              // the grid has no point left
-  char *rung_override;              // "pruning.rungs=[...]" for asha, or NULL
-  const tune_backend *backend;      // how trials run
-  char *job_prefix;                 // slurm: job names are PREFIX.NNNN
-  double slurm_polled;              // slurm: when squeue last answered or was tried (monotonic)
-  bool slurm_failing;               // slurm: the last squeue failed (said once)
-  ddpc_tune_live_view *view;        // the live table when stdout is a terminal (NULL: plain lines)
-  bool held;                        // an interrupted trial waits for its run directory's lock
-};
 
 /* ---- small helpers ---- */
 
@@ -134,8 +64,7 @@ static double tune_better(const tune_loop *t, double a, double b) {
   return t->study->maximize ? fmax(a, b) : fmin(a, b);
 }
 
-static void tune_say(const tune_loop *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tune_say(const tune_loop *t, const char *fmt, ...) {
+void tune_say(const tune_loop *t, const char *fmt, ...) {
   if (t->opt->quiet) return;
   if (t->view) ddpc_tune_live_erase(t->view, stdout);  // the line goes above the table
   char when[32];
@@ -472,199 +401,6 @@ static int tune_finish(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e
   if (rc == 0 && t->backend->release) t->backend->release(t, l);
   return rc;
 }
-
-/* ---- backend local: mpirun processes on this machine ---- */
-
-/* Each slot gets ranks_per_trial cores of its own when all the slots fit the machine. */
-static int tune_local_setup(tune_loop *t) {
-  const ddpc_tune_study *st = t->study;
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  t->bind_cores = cores > 0 && (long)st->parallelism * st->ranks_per_trial <= cores;
-  if (!t->bind_cores && !t->opt->quiet)
-    fprintf(stderr, "ddpc tune: %d trials x %d ranks exceed the %ld cores: trials share cores (unbound)\n",
-            st->parallelism, st->ranks_per_trial, cores);
-  return 0;
-}
-
-static int tune_local_start(tune_loop *t, tune_live *l, int slot, const char *const *overrides, int n_overrides) {
-  const ddpc_tune_study *st = t->study;
-  bool bind = t->bind_cores && slot >= 0;
-  char cpu_set[256] = "";
-  if (bind) {
-    size_t used = 0;
-    for (int r = 0; r < st->ranks_per_trial && used < sizeof cpu_set - 16; r++)
-      used += (size_t)snprintf(cpu_set + used, sizeof cpu_set - used, "%s%d", r ? "," : "", slot * st->ranks_per_trial + r);
-  }
-  ddpc_tune_trial_launch launch = {
-      .mpirun = t->opt->mpirun,
-      .self_exe = t->opt->self_exe,
-      .base_path = st->base_path,
-      .run_dir = l->rec.run_dir,
-      .ranks = st->ranks_per_trial,
-      .cpu_set = bind ? cpu_set : NULL,
-      .oversubscribe = !bind,
-      .overrides = overrides,
-      .n_overrides = n_overrides,
-  };
-  free(l->started_file);
-  l->started_file = ddpc_start_marker_prepare(l->rec.run_dir);
-  if (!l->started_file) return -1;
-  launch.started_file = l->started_file;
-  int argc = 0;
-  char **argv = ddpc_tune_trial_argv(&launch, &argc);
-  l->log_path = ddpc_format("%s/trial.log", l->rec.run_dir);
-  pid_t pid = argv && l->log_path ? ddpc_tune_trial_start(argv, l->log_path) : -1;
-  ddpc_launch_free_argv(argv);
-  if (pid < 0) return -1;
-  l->pid = pid;
-  return 0;
-}
-
-static int tune_local_poll(tune_loop *t, tune_live *l, ddpc_tune_trial_exit *e) {
-  (void)t;
-  return ddpc_tune_trial_reap(l->pid, e) ? 1 : 0;
-}
-
-static void tune_local_stop(tune_loop *t, tune_live *l) {
-  (void)t;
-  kill(l->pid, SIGUSR1);  // mpirun passes it to every rank
-}
-
-static void tune_local_abandon(tune_loop *t, tune_live *l) {
-  (void)t;
-  kill(-l->pid, SIGTERM);
-}
-
-static void tune_local_end_hung(tune_loop *t, tune_live *l) {
-  (void)t;
-  kill(-l->pid, SIGKILL);  // mpirun's process group: its daemons and ranks too
-}
-
-static const tune_backend tune_backend_local = {
-    .setup = tune_local_setup,
-    .start = tune_local_start,
-    .poll = tune_local_poll,
-    .stop = tune_local_stop,
-    .end_hung = tune_local_end_hung,
-    .abandon = tune_local_abandon,
-};
-
-/* ---- backend slurm: one batch job per attempt (tune/tune_slurm.h) ---- */
-
-/* Job names are STUDY.NNNN after the study directory's name: squeue shows whose trial runs. */
-static int tune_slurm_setup(tune_loop *t) {
-  const char *dir = t->opt->study_dir;
-  size_t end = strlen(dir);
-  while (end > 1 && dir[end - 1] == '/') end--;
-  size_t start = end;
-  while (start > 0 && dir[start - 1] != '/') start--;
-  t->job_prefix = ddpc_format("%.*s", (int)(end - start), dir + start);
-  return t->job_prefix ? 0 : -1;
-}
-
-static int tune_slurm_start(tune_loop *t, tune_live *l, int slot, const char *const *overrides, int n_overrides) {
-  (void)slot;  // Slurm places the job
-  char *name = ddpc_format("%s.%04d", t->job_prefix, l->rec.number);
-  ddpc_tune_slurm_job job = {
-      .self_exe = t->opt->self_exe,
-      .base_path = t->study->base_path,
-      .run_dir = l->rec.run_dir,
-      .job_name = name,
-      .ranks = t->study->ranks_per_trial,
-      .time = t->study->slurm_time,
-      .partition = t->study->slurm_partition,
-      .account = t->study->slurm_account,
-      .overrides = overrides,
-      .n_overrides = n_overrides,
-  };
-  char *id = name ? ddpc_tune_slurm_submit(&job) : NULL;
-  free(name);
-  if (!id) return -1;
-  free(l->job_id);
-  l->job_id = id;
-  l->queued = true;
-  l->log_path = ddpc_tune_slurm_log_path(l->rec.run_dir, id);
-  tune_say(t, "trial %d is job %s (output %s)", l->rec.number, id, l->log_path ? l->log_path : "?");
-  return l->log_path ? 0 : -1;
-}
-
-/* One squeue for every trial job, at most every TUNE_SLURM_POLL_SECONDS. A failing squeue
- * (slurmctld restarting, say) is not the study's end: the jobs are asked about again. */
-static int tune_slurm_refresh(tune_loop *t) {
-  double now = ddpc_time_seconds();
-  if (now - t->slurm_polled < TUNE_SLURM_POLL_SECONDS) return 0;
-  t->slurm_polled = now;
-  const char **ids = ddpc_calloc((size_t)t->n_trials + 1, sizeof *ids, "job ids");
-  int *which = ddpc_calloc((size_t)t->n_trials + 1, sizeof *which, "job trials");
-  bool *listed = ddpc_calloc((size_t)t->n_trials + 1, sizeof *listed, "job states");
-  int n = 0, rc = ids && which && listed ? 0 : -1;
-  for (int i = 0; rc == 0 && i < t->n_trials; i++) {
-    if (!t->trials[i].active) continue;
-    which[n] = i;
-    ids[n++] = t->trials[i].job_id;
-  }
-  if (rc == 0 && ddpc_tune_slurm_queue(ids, n, listed) != 0) {
-    if (!t->slurm_failing)
-      fprintf(stderr, "ddpc tune: %s; asking again every %g s\n", ddpc_error_message(), TUNE_SLURM_POLL_SECONDS);
-    t->slurm_failing = true;
-  } else if (rc == 0) {
-    if (t->slurm_failing) tune_say(t, "squeue answers again");
-    t->slurm_failing = false;
-    for (int k = 0; k < n; k++) t->trials[which[k]].queued = listed[k];
-  }
-  free(ids);
-  free(which);
-  free(listed);
-  return rc;
-}
-
-static int tune_slurm_poll(tune_loop *t, tune_live *l, ddpc_tune_trial_exit *e) {
-  (void)t;
-  if (l->queued) return 0;
-  int ended = ddpc_tune_slurm_job_end(l->job_id, l->rec.run_dir, e);
-  // squeue answered just before the job changed state: the next squeue tells.
-  if (!ended) l->queued = true;
-  return ended;
-}
-
-static void tune_slurm_stop(tune_loop *t, tune_live *l) {
-  (void)t;
-  if (ddpc_tune_slurm_stop(l->job_id) != 0)
-    fprintf(stderr, "ddpc tune: trial %d: %s\n", l->rec.number, ddpc_error_message());
-}
-
-/* The job is worth more running than cancelled: --resume follows it by its id. */
-static void tune_slurm_abandon(tune_loop *t, tune_live *l) {
-  fprintf(stderr, "ddpc tune: trial %d's job %s keeps running; ddpc tune --resume %s follows it\n", l->rec.number,
-          l->job_id, t->opt->study_dir);
-}
-
-static int tune_slurm_adopt(tune_loop *t, tune_live *l) {
-  char *id = ddpc_tune_slurm_read_job_id(l->rec.run_dir);
-  if (!id) return 0;
-  l->job_id = id;
-  l->queued = true;  // until squeue says otherwise
-  l->log_path = ddpc_tune_slurm_log_path(l->rec.run_dir, id);
-  if (!l->log_path) return -1;
-  tune_say(t, "trial %d: following its job %s", l->rec.number, id);
-  return 1;
-}
-
-static void tune_slurm_release(tune_loop *t, tune_live *l) {
-  (void)t;
-  ddpc_tune_slurm_forget_job(l->rec.run_dir);
-}
-
-static const tune_backend tune_backend_slurm = {
-    .setup = tune_slurm_setup,
-    .start = tune_slurm_start,
-    .refresh = tune_slurm_refresh,
-    .poll = tune_slurm_poll,
-    .stop = tune_slurm_stop,
-    .abandon = tune_slurm_abandon,
-    .adopt = tune_slurm_adopt,
-    .release = tune_slurm_release,
-};
 
 /* ---- setup, resume, the end ---- */
 

@@ -48,6 +48,13 @@ static int missing_key(const config_ctx *ctx, ddpc_config_section s, const char 
   return ddpc_error_set("%s: missing required key '%s%s%s'", ctx->tree.path, s.path, dot, key);
 }
 
+/* The map under `key` (see ddpc_config_get_section) with every key of it one of `allowed`. */
+static int get_checked_section(ddpc_config_section s, const char *key, const char *path, const char *const *allowed,
+                               int n_allowed, ddpc_config_section *out) {
+  if (ddpc_config_get_section(s, key, path, out) != 0) return -1;
+  return ddpc_config_check_keys(*out, path, allowed, n_allowed);
+}
+
 /* base + "/" + value unless value is already absolute. The file need not exist yet. */
 static int absolute_path(const char *base, const char *value, char **out) {
   char *abs = NULL;
@@ -450,9 +457,7 @@ static int read_betas(ddpc_config_section s, ddpc_optimizer_config *o) {
 static int read_optimizer(ddpc_config_section top, ddpc_optimizer_config *o) {
   static const char *const keys[] = {"name", "lr", "momentum", "nesterov", "weight_decay", "betas", "eps"};
   ddpc_config_section s;
-  if (ddpc_config_get_section(top, "optimizer", "optimizer", &s) != 0 ||
-      ddpc_config_check_keys(s, "optimizer", keys, COUNT(keys)) != 0)
-    return -1;
+  if (get_checked_section(top, "optimizer", "optimizer", keys, COUNT(keys), &s) != 0) return -1;
   memset(o, 0, sizeof *o);
   int name = 0;
   if (ddpc_config_get_enum(s, "name", ddpc_optimizer_names, DDPC_OPTIMIZER_COUNT, &name) < 0) return -1;
@@ -478,9 +483,7 @@ static int read_optimizer(ddpc_config_section top, ddpc_optimizer_config *o) {
 static int read_schedule(ddpc_config_section top, ddpc_schedule_config *sc) {
   static const char *const keys[] = {"name", "warmup_steps", "step_size", "gamma", "min_lr"};
   ddpc_config_section s;
-  if (ddpc_config_get_section(top, "schedule", "schedule", &s) != 0 ||
-      ddpc_config_check_keys(s, "schedule", keys, COUNT(keys)) != 0)
-    return -1;
+  if (get_checked_section(top, "schedule", "schedule", keys, COUNT(keys), &s) != 0) return -1;
   memset(sc, 0, sizeof *sc);
   int name = 0;
   if (ddpc_config_get_enum(s, "name", ddpc_schedule_names, DDPC_SCHEDULE_COUNT, &name) < 0) return -1;
@@ -500,9 +503,7 @@ static int read_train(ddpc_config_section top, ddpc_train_config *t) {
   static const char *const keys[] = {"epochs", "batch_size", "eval_batch_size", "drop_last", "grad_clip",
                                      "log_every_steps"};
   ddpc_config_section s;
-  if (ddpc_config_get_section(top, "train", "train", &s) != 0 ||
-      ddpc_config_check_keys(s, "train", keys, COUNT(keys)) != 0)
-    return -1;
+  if (get_checked_section(top, "train", "train", keys, COUNT(keys), &s) != 0) return -1;
   t->epochs = 10;
   t->batch_size = 64;
   t->eval_batch_size = 0;  // not given: the training batch size (see below)
@@ -524,9 +525,7 @@ static int read_train(ddpc_config_section top, ddpc_train_config *t) {
 static int read_comm(ddpc_config_section top, ddpc_comm_config *c) {
   static const char *const keys[] = {"bucket_mb", "overlap", "intra_node", "timeout_seconds"};
   ddpc_config_section s;
-  if (ddpc_config_get_section(top, "comm", "comm", &s) != 0 ||
-      ddpc_config_check_keys(s, "comm", keys, COUNT(keys)) != 0)
-    return -1;
+  if (get_checked_section(top, "comm", "comm", keys, COUNT(keys), &s) != 0) return -1;
   c->bucket_mb = DDPC_DEFAULT_BUCKET_MB;
   c->overlap = true;
   c->timeout_seconds = DDPC_DEFAULT_COMM_TIMEOUT_SECONDS;
@@ -573,9 +572,7 @@ static int need_number(const config_ctx *ctx, ddpc_config_section s, const char 
 static int read_early_stopping(const config_ctx *ctx, ddpc_config_section stop, ddpc_early_stopping_config *es) {
   static const char *const keys[] = {"monitor", "mode", "patience", "min_delta"};
   ddpc_config_section s;
-  if (ddpc_config_get_section(stop, "early_stopping", "stop.early_stopping", &s) != 0 ||
-      ddpc_config_check_keys(s, "stop.early_stopping", keys, COUNT(keys)) != 0)
-    return -1;
+  if (get_checked_section(stop, "early_stopping", "stop.early_stopping", keys, COUNT(keys), &s) != 0) return -1;
   es->enabled = s.map != NULL;  // `early_stopping: {}` enables it with every default
   if (!es->enabled) return 0;
   es->patience = 3;
@@ -591,9 +588,7 @@ static int read_early_stopping(const config_ctx *ctx, ddpc_config_section stop, 
 static int read_target(const config_ctx *ctx, ddpc_config_section stop, ddpc_target_config *t) {
   static const char *const keys[] = {"monitor", "mode", "value"};
   ddpc_config_section s;
-  if (ddpc_config_get_section(stop, "target", "stop.target", &s) != 0 ||
-      ddpc_config_check_keys(s, "stop.target", keys, COUNT(keys)) != 0)
-    return -1;
+  if (get_checked_section(stop, "target", "stop.target", keys, COUNT(keys), &s) != 0) return -1;
   t->enabled = s.map != NULL;
   if (!t->enabled) return 0;
   if (get_monitor(ctx, s, "monitor", NULL, true, &t->monitor) != 0 || get_monitor_mode(s, t->monitor, &t->mode) != 0 ||
@@ -605,9 +600,7 @@ static int read_target(const config_ctx *ctx, ddpc_config_section stop, ddpc_tar
 static int read_divergence(const config_ctx *ctx, ddpc_config_section stop, ddpc_divergence_config *d) {
   static const char *const keys[] = {"monitor", "above"};
   ddpc_config_section s;
-  if (ddpc_config_get_section(stop, "divergence", "stop.divergence", &s) != 0 ||
-      ddpc_config_check_keys(s, "stop.divergence", keys, COUNT(keys)) != 0)
-    return -1;
+  if (get_checked_section(stop, "divergence", "stop.divergence", keys, COUNT(keys), &s) != 0) return -1;
   d->enabled = s.map != NULL;
   if (!d->enabled) return 0;
   if (get_monitor(ctx, s, "monitor", "train_loss", false, &d->monitor) != 0 ||
@@ -620,9 +613,7 @@ static int read_stop(const config_ctx *ctx, ddpc_config_section top, ddpc_config
   static const char *const keys[] = {"max_epochs", "max_seconds", "early_stopping", "target", "divergence"};
   ddpc_stop_config *st = &cfg->stop;
   ddpc_config_section s;
-  if (ddpc_config_get_section(top, "stop", "stop", &s) != 0 ||
-      ddpc_config_check_keys(s, "stop", keys, COUNT(keys)) != 0)
-    return -1;
+  if (get_checked_section(top, "stop", "stop", keys, COUNT(keys), &s) != 0) return -1;
   st->max_epochs = cfg->train.epochs;
   st->max_seconds = 0;
   if (ddpc_config_get_int32(s, "max_epochs", 0, 1000000, &st->max_epochs) < 0 ||
@@ -637,9 +628,7 @@ static int read_checkpoint(const config_ctx *ctx, ddpc_config_section top, ddpc_
   static const char *const keys[] = {"every_epochs", "every_steps", "keep_last", "keep_best", "monitor", "mode"};
   ddpc_checkpoint_config *c = &cfg->checkpoint;
   ddpc_config_section s;
-  if (ddpc_config_get_section(top, "checkpoint", "checkpoint", &s) != 0 ||
-      ddpc_config_check_keys(s, "checkpoint", keys, COUNT(keys)) != 0)
-    return -1;
+  if (get_checked_section(top, "checkpoint", "checkpoint", keys, COUNT(keys), &s) != 0) return -1;
   c->every_epochs = 1;
   c->every_steps = 0;
   c->keep_last = 2;
@@ -662,10 +651,8 @@ static int read_review(const config_ctx *ctx, ddpc_config_section top, ddpc_revi
   static const char *const keys[] = {"after_epochs", "when"};
   static const char *const when_keys[] = {"monitor", "above", "below"};
   ddpc_config_section s, w;
-  if (ddpc_config_get_section(top, "review", "review", &s) != 0 ||
-      ddpc_config_check_keys(s, "review", keys, COUNT(keys)) != 0 ||
-      ddpc_config_get_section(s, "when", "review.when", &w) != 0 ||
-      ddpc_config_check_keys(w, "review.when", when_keys, COUNT(when_keys)) != 0)
+  if (get_checked_section(top, "review", "review", keys, COUNT(keys), &s) != 0 ||
+      get_checked_section(s, "when", "review.when", when_keys, COUNT(when_keys), &w) != 0)
     return -1;
   r->after_epochs = 0;
   if (ddpc_config_get_int32(s, "after_epochs", 0, INT_MAX, &r->after_epochs) < 0) return -1;
@@ -684,9 +671,7 @@ static int read_review(const config_ctx *ctx, ddpc_config_section top, ddpc_revi
 static int read_pruning(ddpc_config_section top, ddpc_pruning_config *p) {
   static const char *const keys[] = {"rungs", "wait_seconds"};
   ddpc_config_section s;
-  if (ddpc_config_get_section(top, "pruning", "pruning", &s) != 0 ||
-      ddpc_config_check_keys(s, "pruning", keys, COUNT(keys)) != 0)
-    return -1;
+  if (get_checked_section(top, "pruning", "pruning", keys, COUNT(keys), &s) != 0) return -1;
   p->n_rungs = 0;
   p->wait_seconds = 300;
   if (!s.map) return 0;
@@ -716,9 +701,7 @@ static int read_pruning(ddpc_config_section top, ddpc_pruning_config *p) {
 static int read_output(ddpc_config_section top, ddpc_config *cfg) {
   static const char *const keys[] = {"dir"};
   ddpc_config_section s;
-  if (ddpc_config_get_section(top, "output", "output", &s) != 0 ||
-      ddpc_config_check_keys(s, "output", keys, COUNT(keys)) != 0)
-    return -1;
+  if (get_checked_section(top, "output", "output", keys, COUNT(keys), &s) != 0) return -1;
   int rc = ddpc_config_get_string(s, "dir", &cfg->output_dir);
   if (rc < 0) return -1;
   if (rc == 0 && !(cfg->output_dir = ddpc_format("runs/%s", cfg->name))) return -1;

@@ -25,22 +25,9 @@ static char *path_in(const char *name) {
   return p;
 }
 
-static unsigned char *file_slurp(const char *path, size_t *bytes) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *data = malloc((size_t)n + 1);
-  *bytes = fread(data, 1, (size_t)n, f);
-  fclose(f);
-  return data;
-}
 
 static void file_put(const char *path, const void *data, size_t bytes) {
-  FILE *f = fopen(path, "wb");
-  fwrite(data, 1, bytes, f);
-  fclose(f);
+  CHECK(testing_write_file(path, data, bytes) == 0, "writing %s", path);
 }
 
 /* Weight-like floats: a deterministic LCG through Box-Muller, normal(0, 0.05). */
@@ -239,7 +226,7 @@ static void test_every_corruption(void) {
   char *bad = path_in("bad.ddpc");
   CHECK(write_small(good, 5) == 0, "write small: %s", ddpc_error_message());
   size_t n = 0;
-  unsigned char *bytes = file_slurp(good, &n);
+  unsigned char *bytes = testing_read_file(good, &n);
   CHECK(n > 200 && n < 1000, "a small checkpoint of a few hundred bytes (%zu)", n);
   ddpc_checkpoint *ck = NULL;
   CHECK(ddpc_checkpoint_read(good, &ck) == 0, "the intact file reads");
@@ -336,7 +323,7 @@ static char *find_latest_capture(const char *run_dir, int *rc, char **path, ddpc
   dup2(saved, 2);
   close(saved);
   size_t n = 0;
-  unsigned char *text = file_slurp(log, &n);
+  unsigned char *text = testing_read_file(log, &n);
   text[n] = '\0';
   free(log);
   return (char *)text;
@@ -367,7 +354,7 @@ static void test_find_latest_and_prune(void) {
   // Corrupt the newest (50) by a flipped byte and the one before (40) by truncation.
   char *p50 = ddpc_checkpoint_path(run, 50), *p40 = ddpc_checkpoint_path(run, 40);
   size_t n = 0;
-  unsigned char *bytes = file_slurp(p50, &n);
+  unsigned char *bytes = testing_read_file(p50, &n);
   bytes[n - 1] ^= 1;
   file_put(p50, bytes, n);
   file_put(p40, bytes, n / 2);

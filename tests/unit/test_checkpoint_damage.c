@@ -73,13 +73,6 @@ static const region *layout_find(const region *map, int n_regions, uint64_t offs
   return NULL;
 }
 
-static int file_put(const char *path, const unsigned char *data, size_t bytes) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return -1;
-  size_t put = fwrite(data, 1, bytes, f);
-  return fclose(f) == 0 && put == bytes ? 0 : -1;
-}
-
 /* Flips the bits of `mask` in byte `at` of `path` in place (a second call undoes it):
  * one byte written per case instead of the whole file. */
 static int file_flip(const char *path, size_t at, unsigned char mask) {
@@ -92,17 +85,6 @@ static int file_flip(const char *path, size_t at, unsigned char mask) {
   return rc;
 }
 
-static unsigned char *file_slurp(const char *path, size_t *bytes) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *data = malloc((size_t)n + 1);
-  *bytes = data ? fread(data, 1, (size_t)n, f) : 0;
-  fclose(f);
-  return data;
-}
 
 /* The error of reading `path`, or NULL when the reader accepted it. */
 static const char *damage_read(const char *path) {
@@ -159,7 +141,7 @@ static void test_damage_sweep(void) {
   char *good = damage_make_checkpoint(run_dir);
   if (!good) return;
   size_t n = 0;
-  unsigned char *bytes = file_slurp(good, &n);
+  unsigned char *bytes = testing_read_file(good, &n);
   CHECK(bytes && n > 1000, "the checkpoint has %zu bytes", n);
   region map[64];
   int n_regions = bytes ? layout_map(bytes, n, map, 64) : 0;
@@ -180,7 +162,7 @@ static void test_damage_sweep(void) {
   // Every cut: the first missing byte is at `len`; the message names the header or the
   // section owning that byte, says "truncated", and gives the offset or the file's size.
   int cuts = 0, accepted = 0, unnamed = 0, io_failed = 0, cuts_accepted;
-  io_failed += file_put(bad, bytes, n) != 0;
+  io_failed += testing_write_file(bad, bytes, n) != 0;
   // Longest first, so each cut is one truncate() of the same file.
   for (size_t k = (n - 1) / stride + 1; k-- > 0; cuts++) {
     size_t len = k * stride;
@@ -206,7 +188,7 @@ static void test_damage_sweep(void) {
   // must be that section's CRC; elsewhere the owning region must be named.
   int flips = 0, crc_missed = 0;
   accepted = unnamed = 0;
-  io_failed += file_put(bad, bytes, n) != 0;
+  io_failed += testing_write_file(bad, bytes, n) != 0;
   for (size_t at = 0; at < n; at += stride) {
     const region *r = layout_find(map, n_regions, at);
     for (int bit = 0; bit < 8; bit++, flips++) {

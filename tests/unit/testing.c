@@ -121,3 +121,20 @@ char *testing_run_limited(size_t extra, void (*fn)(void *arg, char *text, size_t
   }
   return text;
 }
+
+unsigned char *testing_read_file(const char *path, size_t *bytes) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  unsigned char *data = n >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)n + 1) : NULL;
+  *bytes = data ? fread(data, 1, (size_t)n, f) : 0;
+  fclose(f);
+  return data;
+}
+
+int testing_write_file(const char *path, const void *data, size_t bytes) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  size_t put = fwrite(data, 1, bytes, f);
+  return fclose(f) == 0 && put == bytes ? 0 : -1;
+}

@@ -25,6 +25,12 @@ const char *testing_source_path(const char *relative);
 /* A fresh private temporary directory for this test program; removed by the caller's OS. */
 const char *testing_temp_dir(void);
 
+/* The whole of `path` (malloc'd, one spare byte for a terminator) with its length in
+ * *bytes, or NULL when it cannot be read. */
+unsigned char *testing_read_file(const char *path, size_t *bytes);
+/* Writes `bytes` bytes to `path` (created or truncated); 0 on success, -1 otherwise. */
+int testing_write_file(const char *path, const void *data, size_t bytes);
+
 /* Runs fn(arg, text, size) in a child process whose address space is limited to `extra`
  * bytes more than it already uses, so that a large allocation fails there with "out of
  * memory" instead of passing unnoticed (overcommit would grant it). fn writes what it

@@ -433,6 +433,19 @@ static int tune_load_previous(tune_loop *t) {
   int n = 0;
   if (t->study->scheduler == DDPC_TUNE_SCHEDULER_ASHA && tune_load_rungs(t) != 0) return -1;
   if (ddpc_tune_store_load_trials(t->store, &recs, &n) != 0) return -1;
+  // A trial's point is one value per parameter of the space it was drawn from; read against
+  // another space (the study file edited, or --set tune.space given, since the study began)
+  // it would be indexed past its end.
+  for (int i = 0; i < n; i++)
+    if (recs[i].n_x != t->study->space.n_params) {
+      ddpc_error_set("%s/study.db: trial %d was drawn from %d parameter%s, but tune.space of %s now has %d: the "
+                     "space changed since the study began; resume with the space it began with, or start a new "
+                     "study in another directory",
+                     t->opt->study_dir, recs[i].number, recs[i].n_x, recs[i].n_x == 1 ? "" : "s",
+                     t->study->study_path, t->study->space.n_params);
+      ddpc_tune_trials_free(recs, n);
+      return -1;
+    }
   for (int i = 0; i < n; i++) {
     tune_live *l = tune_add_live(t);
     if (!l) return -1;

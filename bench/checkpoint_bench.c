@@ -50,15 +50,16 @@ static int bench_run(const char *folder, const bench_case *c) {
   for (int i = 0; i < n_arrays; i++)
     if (!(arrays[i] = weights_new(c->n_params, i == 0 ? 0.05 : 0.005, (uint64_t)i + 1))) goto done;
   static const char *const names[3] = {"params", "optim_m", "optim_v"};
-  ddpc_ckpt_section sections[4];
-  ddpc_ckpt_meta meta;
+  ddpc_checkpoint_section sections[4];
+  ddpc_checkpoint_meta meta;
   memset(&meta, 0, sizeof meta);
-  unsigned char meta_bytes[DDPC_CKPT_META_BYTES];
-  ddpc_ckpt_meta_encode(&meta, meta_bytes);
-  sections[0] = (ddpc_ckpt_section){DDPC_CKPT_META, "meta", meta_bytes, sizeof meta_bytes};
+  unsigned char meta_bytes[DDPC_CHECKPOINT_META_BYTES];
+  ddpc_checkpoint_encode_meta(&meta, meta_bytes);
+  sections[0] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_META, "meta", meta_bytes, sizeof meta_bytes};
   size_t raw = sizeof meta_bytes;
   for (int i = 0; i < n_arrays; i++) {
-    sections[1 + i] = (ddpc_ckpt_section){(uint32_t)(DDPC_CKPT_PARAMS + i), names[i], arrays[i], c->n_params * sizeof(float)};
+    sections[1 + i] = (ddpc_checkpoint_section){(uint32_t)(DDPC_CHECKPOINT_SECTION_PARAMS + i), names[i], arrays[i],
+                                                c->n_params * sizeof(float)};
     raw += c->n_params * sizeof(float);
   }
   char *path = ddpc_format("%s/ddpc-bench-%ld.ddpc", folder, (long)getpid());

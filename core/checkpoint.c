@@ -79,23 +79,24 @@ static uint32_t checkpoint_crc32(const void *data, size_t bytes) {
 
 // Field order and widths of the META payload; encode and decode both walk this table.
 static const struct {
-  size_t offset;  // offsetof in ddpc_ckpt_meta
+  size_t offset;  // offsetof in ddpc_checkpoint_meta
   size_t size;    // 4 or 8 bytes
 } meta_fields[] = {
-    {offsetof(ddpc_ckpt_meta, world_size), 4},      {offsetof(ddpc_ckpt_meta, state), 4},
-    {offsetof(ddpc_ckpt_meta, config_hash), 8},     {offsetof(ddpc_ckpt_meta, seed), 8},
-    {offsetof(ddpc_ckpt_meta, epoch), 8},           {offsetof(ddpc_ckpt_meta, step), 8},
-    {offsetof(ddpc_ckpt_meta, batch_in_epoch), 8},  {offsetof(ddpc_ckpt_meta, optimizer_steps), 8},
-    {offsetof(ddpc_ckpt_meta, elapsed_seconds), 8}, {offsetof(ddpc_ckpt_meta, best_value), 8},
-    {offsetof(ddpc_ckpt_meta, best_epoch), 8},      {offsetof(ddpc_ckpt_meta, bad_epochs), 8},
-    {offsetof(ddpc_ckpt_meta, reviewed_epoch), 8},  {offsetof(ddpc_ckpt_meta, epoch_loss_sum), 8},
-    {offsetof(ddpc_ckpt_meta, epoch_correct), 8},   {offsetof(ddpc_ckpt_meta, epoch_samples), 8},
-    {offsetof(ddpc_ckpt_meta, epoch_seconds), 8},
+    {offsetof(ddpc_checkpoint_meta, world_size), 4},      {offsetof(ddpc_checkpoint_meta, state), 4},
+    {offsetof(ddpc_checkpoint_meta, config_hash), 8},     {offsetof(ddpc_checkpoint_meta, seed), 8},
+    {offsetof(ddpc_checkpoint_meta, epoch), 8},           {offsetof(ddpc_checkpoint_meta, step), 8},
+    {offsetof(ddpc_checkpoint_meta, batch_in_epoch), 8},  {offsetof(ddpc_checkpoint_meta, optimizer_steps), 8},
+    {offsetof(ddpc_checkpoint_meta, elapsed_seconds), 8}, {offsetof(ddpc_checkpoint_meta, best_value), 8},
+    {offsetof(ddpc_checkpoint_meta, best_epoch), 8},      {offsetof(ddpc_checkpoint_meta, bad_epochs), 8},
+    {offsetof(ddpc_checkpoint_meta, reviewed_epoch), 8},  {offsetof(ddpc_checkpoint_meta, epoch_loss_sum), 8},
+    {offsetof(ddpc_checkpoint_meta, epoch_correct), 8},   {offsetof(ddpc_checkpoint_meta, epoch_samples), 8},
+    {offsetof(ddpc_checkpoint_meta, epoch_seconds), 8},
 };
-// A field added to ddpc_ckpt_meta must be added to the table and DDPC_CKPT_META_BYTES.
-_Static_assert(sizeof(ddpc_ckpt_meta) == DDPC_CKPT_META_BYTES, "update meta_fields and DDPC_CKPT_META_BYTES");
+// A field added to ddpc_checkpoint_meta must be added to the table and DDPC_CHECKPOINT_META_BYTES.
+_Static_assert(sizeof(ddpc_checkpoint_meta) == DDPC_CHECKPOINT_META_BYTES,
+               "update meta_fields and DDPC_CHECKPOINT_META_BYTES");
 
-void ddpc_ckpt_meta_encode(const ddpc_ckpt_meta *m, unsigned char out[DDPC_CKPT_META_BYTES]) {
+void ddpc_checkpoint_encode_meta(const ddpc_checkpoint_meta *m, unsigned char out[DDPC_CHECKPOINT_META_BYTES]) {
   size_t at = 0;
   for (size_t i = 0; i < sizeof meta_fields / sizeof *meta_fields; i++) {
     const unsigned char *field = (const unsigned char *)m + meta_fields[i].offset;
@@ -112,7 +113,7 @@ void ddpc_ckpt_meta_encode(const ddpc_ckpt_meta *m, unsigned char out[DDPC_CKPT_
   }
 }
 
-static void checkpoint_meta_decode(const unsigned char *in, ddpc_ckpt_meta *m) {
+static void checkpoint_meta_decode(const unsigned char *in, ddpc_checkpoint_meta *m) {
   size_t at = 0;
   memset(m, 0, sizeof *m);
   for (size_t i = 0; i < sizeof meta_fields / sizeof *meta_fields; i++) {
@@ -131,9 +132,9 @@ static void checkpoint_meta_decode(const unsigned char *in, ddpc_ckpt_meta *m) {
 /* ---- writing ---- */
 
 typedef struct {
-  const char *path;                    // destination (for messages)
-  const ddpc_ckpt_section *sections;   // what to write
-  int n_sections;                      // how many
+  const char *path;                         // destination (for messages)
+  const ddpc_checkpoint_section *sections;  // what to write
+  int n_sections;                           // how many
 } checkpoint_writer;
 
 static int checkpoint_put(FILE *out, const void *data, size_t bytes, const char *path) {
@@ -146,7 +147,7 @@ static int checkpoint_put(FILE *out, const void *data, size_t bytes, const char 
  * float weights and saves ~7% there, so compressing 100 MB only to store it as is would
  * pause training for seconds. Compresses 4 evenly spaced 64 KiB slices; a sample that
  * saves less than 10% decides "as is" for the whole section. */
-static bool checkpoint_worth_compressing(const ddpc_ckpt_section *s) {
+static bool checkpoint_worth_compressing(const ddpc_checkpoint_section *s) {
   enum { SLICES = 4, SLICE = 64 << 10 };
   if (s->bytes < (size_t)2 * SLICES * SLICE) return true;
   unsigned char *scratch = malloc(compressBound(SLICE));
@@ -163,7 +164,7 @@ static bool checkpoint_worth_compressing(const ddpc_ckpt_section *s) {
   return packed * 10 <= in * 9;
 }
 
-static int checkpoint_write_section(FILE *out, const ddpc_ckpt_section *s, const char *path) {
+static int checkpoint_write_section(FILE *out, const ddpc_checkpoint_section *s, const char *path) {
   uint32_t codec = CKPT_CODEC_NONE;
   const void *stored = s->data;
   uLongf stored_bytes = (uLongf)s->bytes;
@@ -226,10 +227,10 @@ static int checkpoint_make_parent(const char *path) {
   return rc;
 }
 
-int ddpc_checkpoint_write(const char *path, const ddpc_ckpt_section *sections, int n_sections) {
+int ddpc_checkpoint_write(const char *path, const ddpc_checkpoint_section *sections, int n_sections) {
   if (n_sections < 0) return ddpc_error_set("%s: negative section count %d", path, n_sections);
   for (int i = 0; i < n_sections; i++) {
-    const ddpc_ckpt_section *s = &sections[i];
+    const ddpc_checkpoint_section *s = &sections[i];
     if (!s->name || s->name[0] == '\0' || strlen(s->name) >= CKPT_NAME_BYTES)
       return ddpc_error_set("%s: section %d (id %u): the name must have 1 to %d characters", path, i, s->id,
                             CKPT_NAME_BYTES - 1);
@@ -437,7 +438,7 @@ static const checkpoint_entry *checkpoint_find(const ddpc_checkpoint *ckpt, uint
   return NULL;
 }
 
-const void *ddpc_checkpoint_section(const ddpc_checkpoint *ckpt, uint32_t id, size_t *bytes) {
+const void *ddpc_checkpoint_find_section(const ddpc_checkpoint *ckpt, uint32_t id, size_t *bytes) {
   const checkpoint_entry *e = checkpoint_find(ckpt, id);
   if (bytes) *bytes = e ? (size_t)e->raw_bytes : 0;
   if (!e) return NULL;
@@ -445,12 +446,12 @@ const void *ddpc_checkpoint_section(const ddpc_checkpoint *ckpt, uint32_t id, si
   return e->data ? (const void *)e->data : (const void *)e->name;
 }
 
-int ddpc_checkpoint_meta(const ddpc_checkpoint *ckpt, ddpc_ckpt_meta *out) {
-  const checkpoint_entry *e = checkpoint_find(ckpt, DDPC_CKPT_META);
+int ddpc_checkpoint_read_meta(const ddpc_checkpoint *ckpt, ddpc_checkpoint_meta *out) {
+  const checkpoint_entry *e = checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_META);
   if (!e) return 1;
-  if (e->raw_bytes != DDPC_CKPT_META_BYTES)
+  if (e->raw_bytes != DDPC_CHECKPOINT_META_BYTES)
     return ddpc_error_set("%s: section '%s' (id %" PRIu32 ") at byte %" PRIu64 ": %" PRIu64 " bytes, expected %d",
-                          ckpt->path, e->name, e->id, e->offset, e->raw_bytes, DDPC_CKPT_META_BYTES);
+                          ckpt->path, e->name, e->id, e->offset, e->raw_bytes, DDPC_CHECKPOINT_META_BYTES);
   checkpoint_meta_decode(e->data, out);
   return 0;
 }
@@ -466,8 +467,8 @@ void ddpc_checkpoint_free(ddpc_checkpoint *ckpt) {
 /* ---- describe ---- */
 
 static void checkpoint_describe_meta(const ddpc_checkpoint *ckpt, FILE *out) {
-  ddpc_ckpt_meta m;
-  int rc = ddpc_checkpoint_meta(ckpt, &m);
+  ddpc_checkpoint_meta m;
+  int rc = ddpc_checkpoint_read_meta(ckpt, &m);
   if (rc == 1) return;
   if (rc != 0) {
     fprintf(out, "meta: not decoded: %s\n", ddpc_error_message());
@@ -499,7 +500,7 @@ static void checkpoint_describe_meta(const ddpc_checkpoint *ckpt, FILE *out) {
 }
 
 static void checkpoint_describe_history(const ddpc_checkpoint *ckpt, FILE *out) {
-  const checkpoint_entry *e = checkpoint_find(ckpt, DDPC_CKPT_HISTORY);
+  const checkpoint_entry *e = checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY);
   if (!e) return;
   if (e->raw_bytes % sizeof(ddpc_epoch_metrics) != 0) {
     fprintf(out, "history: not decoded: %" PRIu64 " bytes is not a whole number of %zu-byte records\n", e->raw_bytes,

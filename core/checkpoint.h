@@ -20,11 +20,12 @@
  * more decide from four 64 KiB samples, so 100 MB of weights is not compressed in vain).
  * The descriptor CRC means a flipped id, name or size is refused, not silently misread;
  * the stored-bytes CRC also covers the bits a zlib stream ignores.
- * META payload (DDPC_CKPT_META_BYTES): the fields of ddpc_ckpt_meta in declaration order,
- * u32 for world_size and state, 8 bytes for every other field (two's complement or IEEE
- * double bits), no padding; use ddpc_ckpt_meta_encode / ddpc_checkpoint_meta.
+ * META payload (DDPC_CHECKPOINT_META_BYTES): the fields of ddpc_checkpoint_meta in
+ * declaration order, u32 for world_size and state, 8 bytes for every other field (two's
+ * complement or IEEE double bits), no padding; use ddpc_checkpoint_encode_meta /
+ * ddpc_checkpoint_read_meta.
  * HISTORY payload: ddpc_epoch_metrics records as this build lays them out in memory.
- * The container knows nothing of training; ddpc_ckpt_section_id names what ddpc stores. */
+ * The container knows nothing of training; ddpc_checkpoint_section_id names what ddpc stores. */
 #ifndef DDPC_CORE_CHECKPOINT_H
 #define DDPC_CORE_CHECKPOINT_H
 
@@ -35,14 +36,14 @@
 #define DDPC_CHECKPOINT_VERSION 1
 
 typedef enum {
-  DDPC_CKPT_META = 1,          // ddpc_ckpt_meta: counters, state, world size, config hash
-  DDPC_CKPT_PARAMS = 2,        // float32 parameters, model order
-  DDPC_CKPT_OPTIM_M = 3,       // float32 optimizer first moment / momentum (may be absent)
-  DDPC_CKPT_OPTIM_V = 4,       // float32 optimizer second moment (may be absent)
-  DDPC_CKPT_HISTORY = 5,       // ddpc_epoch_metrics[] (core/metrics.h), one per completed epoch
-  DDPC_CKPT_CONFIG = 6,        // the resolved config YAML text (for comparing on resume)
-  DDPC_CKPT_RUN = 7,           // "RUN_ID STARTED_AT": the run's identity, kept across resumes (may be absent)
-} ddpc_ckpt_section_id;
+  DDPC_CHECKPOINT_SECTION_META = 1,     // ddpc_checkpoint_meta: counters, state, world size, config hash
+  DDPC_CHECKPOINT_SECTION_PARAMS = 2,   // float32 parameters, model order
+  DDPC_CHECKPOINT_SECTION_OPTIM_M = 3,  // float32 optimizer first moment / momentum (may be absent)
+  DDPC_CHECKPOINT_SECTION_OPTIM_V = 4,  // float32 optimizer second moment (may be absent)
+  DDPC_CHECKPOINT_SECTION_HISTORY = 5,  // ddpc_epoch_metrics[] (core/metrics.h), one per completed epoch
+  DDPC_CHECKPOINT_SECTION_CONFIG = 6,   // the resolved config YAML text (for comparing on resume)
+  DDPC_CHECKPOINT_SECTION_RUN = 7,      // "RUN_ID STARTED_AT": the run's identity, kept across resumes (may be absent)
+} ddpc_checkpoint_section_id;
 
 /* Counters and identity of the training state; everything needed besides the arrays. */
 typedef struct {
@@ -63,22 +64,22 @@ typedef struct {
   double epoch_correct;      // mid-epoch: correct predictions so far (all ranks)
   double epoch_samples;      // mid-epoch: samples trained so far in the epoch (all ranks)
   double epoch_seconds;      // mid-epoch: time spent in the epoch so far
-} ddpc_ckpt_meta;
+} ddpc_checkpoint_meta;
 
-/* Encoded size of ddpc_ckpt_meta (2 x 4 + 15 x 8 bytes). */
-#define DDPC_CKPT_META_BYTES 128
+/* Encoded size of ddpc_checkpoint_meta (2 x 4 + 15 x 8 bytes). */
+#define DDPC_CHECKPOINT_META_BYTES 128
 /* The META payload for m in the format above (portable, unlike the struct's bytes). */
-void ddpc_ckpt_meta_encode(const ddpc_ckpt_meta *m, unsigned char out[DDPC_CKPT_META_BYTES]);
+void ddpc_checkpoint_encode_meta(const ddpc_checkpoint_meta *m, unsigned char out[DDPC_CHECKPOINT_META_BYTES]);
 
 typedef struct {
-  uint32_t id;         // ddpc_ckpt_section_id
+  uint32_t id;         // ddpc_checkpoint_section_id
   const char *name;    // short name shown by `ddpc inspect` (at most 15 characters)
   const void *data;    // raw bytes
   size_t bytes;        // raw size
-} ddpc_ckpt_section;
+} ddpc_checkpoint_section;
 
 /* Writes `path` atomically with the given sections. */
-int ddpc_checkpoint_write(const char *path, const ddpc_ckpt_section *sections, int n_sections);
+int ddpc_checkpoint_write(const char *path, const ddpc_checkpoint_section *sections, int n_sections);
 
 typedef struct ddpc_checkpoint ddpc_checkpoint;
 
@@ -86,10 +87,10 @@ typedef struct ddpc_checkpoint ddpc_checkpoint;
  * 4096: CRC32 mismatch (stored 1a2b..., computed ...)", "...: truncated at byte N", ... */
 int ddpc_checkpoint_read(const char *path, ddpc_checkpoint **out);
 /* The raw bytes of section `id`, or NULL when absent; *bytes receives its size. */
-const void *ddpc_checkpoint_section(const ddpc_checkpoint *ckpt, uint32_t id, size_t *bytes);
+const void *ddpc_checkpoint_find_section(const ddpc_checkpoint *ckpt, uint32_t id, size_t *bytes);
 /* Decodes the META section into *out: 0, 1 when absent, -1 (error naming the file) when it
  * has the wrong size. */
-int ddpc_checkpoint_meta(const ddpc_checkpoint *ckpt, ddpc_ckpt_meta *out);
+int ddpc_checkpoint_read_meta(const ddpc_checkpoint *ckpt, ddpc_checkpoint_meta *out);
 void ddpc_checkpoint_free(ddpc_checkpoint *ckpt);
 /* Human-readable listing: header, each section (name, sizes, CRC), and the decoded meta
  * and history; what `ddpc inspect` prints. */

@@ -339,9 +339,9 @@ static int tune_settle_pruned(tune_loop *t, tune_live *l) {
   if (rung == 0) return 0;
   char *path = NULL;
   ddpc_checkpoint *ckpt = NULL;
-  ddpc_ckpt_meta meta;
+  ddpc_checkpoint_meta meta;
   int found = ddpc_checkpoint_find_latest(l->rec.run_dir, &path, &ckpt);
-  int rc = found == 0 ? ddpc_checkpoint_meta(ckpt, &meta) : found;
+  int rc = found == 0 ? ddpc_checkpoint_read_meta(ckpt, &meta) : found;
   ddpc_checkpoint_free(ckpt);
   free(path);
   if (rc < 0) return -1;

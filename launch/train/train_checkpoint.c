@@ -127,8 +127,8 @@ done:
   return diff;
 }
 
-static ddpc_ckpt_meta checkpoint_meta_now(train_session *s, const double *epoch_sums) {
-  ddpc_ckpt_meta m;
+static ddpc_checkpoint_meta checkpoint_meta_now(train_session *s, const double *epoch_sums) {
+  ddpc_checkpoint_meta m;
   memset(&m, 0, sizeof m);
   m.world_size = (uint32_t)s->comm->size;
   m.state = (uint32_t)s->state;
@@ -150,7 +150,7 @@ static ddpc_ckpt_meta checkpoint_meta_now(train_session *s, const double *epoch_
   return m;
 }
 
-static int checkpoint_write_file(train_session *s, const char *path, const ddpc_ckpt_meta *meta) {
+static int checkpoint_write_file(train_session *s, const char *path, const ddpc_checkpoint_meta *meta) {
   // Host views: a GPU run's arrays are copied down, so the file is the same whatever wrote it.
   float *copies[3] = {NULL, NULL, NULL};
   const float *params = train_device_host_view(ddpc_model_params(s->model), &copies[0]);
@@ -158,21 +158,26 @@ static int checkpoint_write_file(train_session *s, const char *path, const ddpc_
   const float *v = s->opt_state.v.data ? train_device_host_view(&s->opt_state.v, &copies[2]) : NULL;
   int rc = -1;
   if (params && (m || !s->opt_state.m.data) && (v || !s->opt_state.v.data)) {
-    ddpc_ckpt_section sections[7];
+    ddpc_checkpoint_section sections[7];
     int n = 0;
     char run[sizeof s->run_id + sizeof s->started_at + 2];
     snprintf(run, sizeof run, "%s %s", s->run_id, s->started_at);
-    unsigned char meta_bytes[DDPC_CKPT_META_BYTES];
-    ddpc_ckpt_meta_encode(meta, meta_bytes);
-    sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_META, "meta", meta_bytes, sizeof meta_bytes};
-    sections[n++] =
-        (ddpc_ckpt_section){DDPC_CKPT_PARAMS, "params", params, ddpc_model_params(s->model)->count * sizeof(float)};
-    if (m) sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_OPTIM_M, "optim_m", m, s->opt_state.m.count * sizeof(float)};
-    if (v) sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_OPTIM_V, "optim_v", v, s->opt_state.v.count * sizeof(float)};
-    sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_HISTORY, "history", s->history.epochs,
-                                        (size_t)s->history.count * sizeof(ddpc_epoch_metrics)};
-    sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_CONFIG, "config", s->cfg.resolved_yaml, strlen(s->cfg.resolved_yaml)};
-    sections[n++] = (ddpc_ckpt_section){DDPC_CKPT_RUN, "run", run, strlen(run)};
+    unsigned char meta_bytes[DDPC_CHECKPOINT_META_BYTES];
+    ddpc_checkpoint_encode_meta(meta, meta_bytes);
+    sections[n++] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_META, "meta", meta_bytes, sizeof meta_bytes};
+    sections[n++] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_PARAMS, "params", params,
+                                              ddpc_model_params(s->model)->count * sizeof(float)};
+    if (m)
+      sections[n++] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_OPTIM_M, "optim_m", m,
+                                                s->opt_state.m.count * sizeof(float)};
+    if (v)
+      sections[n++] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_OPTIM_V, "optim_v", v,
+                                                s->opt_state.v.count * sizeof(float)};
+    sections[n++] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_HISTORY, "history", s->history.epochs,
+                                              (size_t)s->history.count * sizeof(ddpc_epoch_metrics)};
+    sections[n++] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_CONFIG, "config", s->cfg.resolved_yaml,
+                                              strlen(s->cfg.resolved_yaml)};
+    sections[n++] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_RUN, "run", run, strlen(run)};
     rc = ddpc_checkpoint_write(path, sections, n);
   }
   for (int i = 0; i < 3; i++) free(copies[i]);
@@ -184,7 +189,7 @@ int train_checkpoint_save(train_session *s) {
   double sums[3] = {s->epoch_sums[0], s->epoch_sums[1], s->epoch_sums[2]};
   if (s->comm->ops->allreduce_double(s->comm, sums, 3) != 0) return -1;
   if (s->comm->rank != 0) return 0;
-  ddpc_ckpt_meta meta = checkpoint_meta_now(s, sums);
+  ddpc_checkpoint_meta meta = checkpoint_meta_now(s, sums);
   char *path = ddpc_checkpoint_path(s->run_dir, s->step);
   if (!path) return -1;
   int rc = checkpoint_write_file(s, path, &meta);
@@ -202,7 +207,7 @@ int train_checkpoint_save_best(train_session *s) {
   int best = ddpc_metric_history_best(&s->history, cc->monitor, cc->mode == DDPC_MONITOR_MAX);
   if (best != s->history.count - 1) return 0;
   double no_sums[3] = {0.0, 0.0, 0.0};  // an epoch boundary carries no partial sums
-  ddpc_ckpt_meta meta = checkpoint_meta_now(s, no_sums);
+  ddpc_checkpoint_meta meta = checkpoint_meta_now(s, no_sums);
   char *path = ddpc_format("%s/checkpoints/best.ddpc", s->run_dir);
   int rc = path ? checkpoint_write_file(s, path, &meta) : -1;
   if (rc == 0) train_hooks_checkpoint(s, path);
@@ -231,18 +236,18 @@ static int checkpoint_load(train_session *s, ddpc_checkpoint **out) {
     return -1;
   }
   size_t bytes = 0;
-  ddpc_ckpt_meta meta_value;
-  int has_meta = ddpc_checkpoint_meta(*out, &meta_value);
+  ddpc_checkpoint_meta meta_value;
+  int has_meta = ddpc_checkpoint_read_meta(*out, &meta_value);
   if (has_meta < 0) {
     free(path);
     return -1;
   }
-  const ddpc_ckpt_meta *meta = has_meta == 0 ? &meta_value : NULL;
-  const char *yaml = ddpc_checkpoint_section(*out, DDPC_CKPT_CONFIG, &bytes);
+  const ddpc_checkpoint_meta *meta = has_meta == 0 ? &meta_value : NULL;
+  const char *yaml = ddpc_checkpoint_find_section(*out, DDPC_CHECKPOINT_SECTION_CONFIG, &bytes);
   char *saved_yaml = yaml ? ddpc_format("%.*s", (int)bytes, yaml) : NULL;
   char *diff = saved_yaml ? checkpoint_config_diff(saved_yaml, s->cfg.resolved_yaml) : NULL;
   size_t n_params = 0;
-  ddpc_checkpoint_section(*out, DDPC_CKPT_PARAMS, &n_params);
+  ddpc_checkpoint_find_section(*out, DDPC_CHECKPOINT_SECTION_PARAMS, &n_params);
   if (!meta || !saved_yaml) rc = ddpc_error_set("%s: not a ddpc training checkpoint (meta or config section missing)", path);
   else if (diff)
     rc = ddpc_error_set("%s: the config differs from the checkpoint's in %s; resume with the run's own config.yaml "
@@ -273,7 +278,7 @@ static int checkpoint_broadcast(train_session *s, const ddpc_checkpoint *ck, uin
   if (!dst) return -1;
   if (s->comm->rank == 0) {
     size_t have = 0;
-    const void *src = ddpc_checkpoint_section(ck, id, &have);
+    const void *src = ddpc_checkpoint_find_section(ck, id, &have);
     if (src && have == bytes) memcpy(dst, src, bytes);
   }
   int rc = s->comm->ops->broadcast(s->comm, dst, bytes, 0);
@@ -285,7 +290,7 @@ static int checkpoint_broadcast(train_session *s, const ddpc_checkpoint *ck, uin
  * describes the run, not the latest process (older checkpoints have no such section). */
 static void checkpoint_restore_identity(train_session *s, const ddpc_checkpoint *ck) {
   size_t bytes = 0;
-  const char *run = ddpc_checkpoint_section(ck, DDPC_CKPT_RUN, &bytes);
+  const char *run = ddpc_checkpoint_find_section(ck, DDPC_CHECKPOINT_SECTION_RUN, &bytes);
   const char *space = run ? memchr(run, ' ', bytes) : NULL;
   if (!space) return;
   size_t id_len = (size_t)(space - run), at_len = bytes - id_len - 1;
@@ -307,27 +312,30 @@ int train_checkpoint_restore(train_session *s) {
   }
   if (s->comm->ops->broadcast(s->comm, &found, sizeof found, 0) != 0) return -1;
   if (!found) return 0;
-  ddpc_ckpt_meta meta;
+  ddpc_checkpoint_meta meta;
   memset(&meta, 0, sizeof meta);
   int64_t history = 0;
   if (s->comm->rank == 0) {
     size_t bytes = 0;
-    ddpc_checkpoint_meta(ck, &meta);  // checked by checkpoint_load
+    ddpc_checkpoint_read_meta(ck, &meta);  // checked by checkpoint_load
     checkpoint_restore_identity(s, ck);
-    ddpc_checkpoint_section(ck, DDPC_CKPT_HISTORY, &bytes);
+    ddpc_checkpoint_find_section(ck, DDPC_CHECKPOINT_SECTION_HISTORY, &bytes);
     history = (int64_t)(bytes / sizeof(ddpc_epoch_metrics));
   }
   rc = s->comm->ops->broadcast(s->comm, &meta, sizeof meta, 0);
   if (rc == 0) rc = s->comm->ops->broadcast(s->comm, &history, sizeof history, 0);
-  if (rc == 0) rc = checkpoint_broadcast(s, ck, DDPC_CKPT_PARAMS, ddpc_model_params(s->model));
-  if (rc == 0 && s->opt_state.m.data) rc = checkpoint_broadcast(s, ck, DDPC_CKPT_OPTIM_M, &s->opt_state.m);
-  if (rc == 0 && s->opt_state.v.data) rc = checkpoint_broadcast(s, ck, DDPC_CKPT_OPTIM_V, &s->opt_state.v);
+  if (rc == 0) rc = checkpoint_broadcast(s, ck, DDPC_CHECKPOINT_SECTION_PARAMS, ddpc_model_params(s->model));
+  if (rc == 0 && s->opt_state.m.data)
+    rc = checkpoint_broadcast(s, ck, DDPC_CHECKPOINT_SECTION_OPTIM_M, &s->opt_state.m);
+  if (rc == 0 && s->opt_state.v.data)
+    rc = checkpoint_broadcast(s, ck, DDPC_CHECKPOINT_SECTION_OPTIM_V, &s->opt_state.v);
   for (int64_t i = 0; rc == 0 && i < history; i++) {
     ddpc_epoch_metrics m;
     memset(&m, 0, sizeof m);
     if (s->comm->rank == 0) {
       size_t bytes = 0;
-      memcpy(&m, (const ddpc_epoch_metrics *)ddpc_checkpoint_section(ck, DDPC_CKPT_HISTORY, &bytes) + i, sizeof m);
+      const ddpc_epoch_metrics *all = ddpc_checkpoint_find_section(ck, DDPC_CHECKPOINT_SECTION_HISTORY, &bytes);
+      memcpy(&m, all + i, sizeof m);
     }
     rc = s->comm->ops->broadcast(s->comm, &m, sizeof m, 0);
     if (rc == 0) rc = ddpc_metric_history_append(&s->history, &m);

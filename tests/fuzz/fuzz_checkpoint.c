@@ -65,11 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   free(bytes);
   ddpc_checkpoint *ck = NULL;
   if (ddpc_checkpoint_read(path, &ck) == 0) {
-    ddpc_ckpt_meta meta;
-    (void)ddpc_checkpoint_meta(ck, &meta);
-    for (uint32_t id = DDPC_CKPT_META; id <= DDPC_CKPT_RUN; id++) {
+    ddpc_checkpoint_meta meta;
+    (void)ddpc_checkpoint_read_meta(ck, &meta);
+    for (uint32_t id = DDPC_CHECKPOINT_SECTION_META; id <= DDPC_CHECKPOINT_SECTION_RUN; id++) {
       size_t n = 0;
-      const unsigned char *p = ddpc_checkpoint_section(ck, id, &n);
+      const unsigned char *p = ddpc_checkpoint_find_section(ck, id, &n);
       // Every byte the reader hands out must be readable (ASan checks the last one).
       if (p && n) {
         volatile unsigned char last = p[n - 1];

@@ -44,8 +44,8 @@ static void fill_weights(float *w, size_t n, uint64_t seed) {
   }
 }
 
-static ddpc_ckpt_meta sample_meta(int64_t step) {
-  ddpc_ckpt_meta m;
+static ddpc_checkpoint_meta sample_meta(int64_t step) {
+  ddpc_checkpoint_meta m;
   memset(&m, 0, sizeof m);
   m.world_size = 2;
   m.state = 4;
@@ -74,16 +74,16 @@ static const char sample_yaml[] = "seed: 42\nmodel:\n  - linear: {units: 10}\nop
 static int write_small(const char *path, int64_t step) {
   float params[16];
   fill_weights(params, 16, (uint64_t)step + 1);
-  unsigned char meta[DDPC_CKPT_META_BYTES];
-  ddpc_ckpt_meta m = sample_meta(step);
-  ddpc_ckpt_meta_encode(&m, meta);
+  unsigned char meta[DDPC_CHECKPOINT_META_BYTES];
+  ddpc_checkpoint_meta m = sample_meta(step);
+  ddpc_checkpoint_encode_meta(&m, meta);
   char config[400];
   snprintf(config, sizeof config, "%s%s%s", sample_yaml, sample_yaml, sample_yaml);
-  ddpc_ckpt_section s[] = {
-      {DDPC_CKPT_PARAMS, "params", params, sizeof params},
-      {DDPC_CKPT_CONFIG, "config", config, strlen(config)},
-      {DDPC_CKPT_META, "meta", meta, sizeof meta},
-      {DDPC_CKPT_OPTIM_M, "optim_m", NULL, 0},
+  ddpc_checkpoint_section s[] = {
+      {DDPC_CHECKPOINT_SECTION_PARAMS, "params", params, sizeof params},
+      {DDPC_CHECKPOINT_SECTION_CONFIG, "config", config, strlen(config)},
+      {DDPC_CHECKPOINT_SECTION_META, "meta", meta, sizeof meta},
+      {DDPC_CHECKPOINT_SECTION_OPTIM_M, "optim_m", NULL, 0},
   };
   return ddpc_checkpoint_write(path, s, 4);
 }
@@ -120,9 +120,9 @@ static char *describe_text(const ddpc_checkpoint *ck) {
 }
 
 static void test_meta_encoding(void) {
-  ddpc_ckpt_meta m = sample_meta(0x0102030405060708ll);
-  unsigned char out[DDPC_CKPT_META_BYTES];
-  ddpc_ckpt_meta_encode(&m, out);
+  ddpc_checkpoint_meta m = sample_meta(0x0102030405060708ll);
+  unsigned char out[DDPC_CHECKPOINT_META_BYTES];
+  ddpc_checkpoint_encode_meta(&m, out);
   // world_size u32 at 0, state u32 at 4, config_hash at 8, seed at 16, epoch at 24, step at 32.
   CHECK(out[0] == 2 && out[1] == 0 && out[4] == 4, "meta: world_size and state as u32 LE");
   CHECK(out[8] == 0xef && out[15] == 0x01, "meta: config_hash little-endian (%02x..%02x)", out[8], out[15]);
@@ -144,16 +144,16 @@ static void test_round_trip(void) {
     hist[i].val_accuracy = 0.5 + 0.1 * i;
     hist[i].lr = 0.1;
   }
-  unsigned char meta[DDPC_CKPT_META_BYTES];
-  ddpc_ckpt_meta m = sample_meta(120);
-  ddpc_ckpt_meta_encode(&m, meta);
-  ddpc_ckpt_section s[] = {
-      {DDPC_CKPT_META, "meta", meta, sizeof meta},
-      {DDPC_CKPT_PARAMS, "params", big, n_big * sizeof *big},
-      {DDPC_CKPT_OPTIM_M, "optim_m", zeros, n_big * sizeof *zeros},
-      {DDPC_CKPT_OPTIM_V, "optim_v", NULL, 0},
-      {DDPC_CKPT_HISTORY, "history", hist, sizeof hist},
-      {DDPC_CKPT_CONFIG, "config", sample_yaml, strlen(sample_yaml)},
+  unsigned char meta[DDPC_CHECKPOINT_META_BYTES];
+  ddpc_checkpoint_meta m = sample_meta(120);
+  ddpc_checkpoint_encode_meta(&m, meta);
+  ddpc_checkpoint_section s[] = {
+      {DDPC_CHECKPOINT_SECTION_META, "meta", meta, sizeof meta},
+      {DDPC_CHECKPOINT_SECTION_PARAMS, "params", big, n_big * sizeof *big},
+      {DDPC_CHECKPOINT_SECTION_OPTIM_M, "optim_m", zeros, n_big * sizeof *zeros},
+      {DDPC_CHECKPOINT_SECTION_OPTIM_V, "optim_v", NULL, 0},
+      {DDPC_CHECKPOINT_SECTION_HISTORY, "history", hist, sizeof hist},
+      {DDPC_CHECKPOINT_SECTION_CONFIG, "config", sample_yaml, strlen(sample_yaml)},
   };
   CHECK(ddpc_checkpoint_write(path, s, 6) == 0, "write: %s", ddpc_error_message());
   ddpc_checkpoint *ck = NULL;
@@ -161,15 +161,15 @@ static void test_round_trip(void) {
   if (!ck) return;
   for (int i = 0; i < 6; i++) {
     size_t bytes = 99;
-    const void *data = ddpc_checkpoint_section(ck, s[i].id, &bytes);
+    const void *data = ddpc_checkpoint_find_section(ck, s[i].id, &bytes);
     CHECK(data != NULL && bytes == s[i].bytes, "section %s: %zu bytes, expected %zu", s[i].name, bytes, s[i].bytes);
     CHECK(data && (s[i].bytes == 0 || memcmp(data, s[i].data, s[i].bytes) == 0), "section %s bitwise equal",
           s[i].name);
   }
   size_t bytes = 99;
-  CHECK(ddpc_checkpoint_section(ck, 77, &bytes) == NULL && bytes == 0, "an absent section is NULL with 0 bytes");
-  ddpc_ckpt_meta back;
-  CHECK(ddpc_checkpoint_meta(ck, &back) == 0, "meta decodes");
+  CHECK(ddpc_checkpoint_find_section(ck, 77, &bytes) == NULL && bytes == 0, "an absent section is NULL with 0 bytes");
+  ddpc_checkpoint_meta back;
+  CHECK(ddpc_checkpoint_read_meta(ck, &back) == 0, "meta decodes");
   CHECK(back.step == 120 && back.world_size == 2 && back.config_hash == m.config_hash && isnan(back.best_value) &&
             back.epoch_samples == 64 && back.optimizer_steps == 1234,
         "meta fields round trip (step %lld)", (long long)back.step);
@@ -200,7 +200,8 @@ static void test_round_trip(void) {
   if (d) closedir(d);
   CHECK(entries == 1, "one file after two writes, got %d", entries);
   ddpc_checkpoint *again = NULL;
-  CHECK(ddpc_checkpoint_read(path, &again) == 0 && ddpc_checkpoint_section(again, DDPC_CKPT_OPTIM_M, NULL) == NULL,
+  CHECK(ddpc_checkpoint_read(path, &again) == 0 &&
+            ddpc_checkpoint_find_section(again, DDPC_CHECKPOINT_SECTION_OPTIM_M, NULL) == NULL,
         "the overwrite replaced the file (2 sections)");
   ddpc_checkpoint_free(again);
   free(dir);
@@ -212,9 +213,9 @@ static void test_round_trip(void) {
 static void test_write_refuses(void) {
   char *path = path_in("refused.ddpc");
   int x = 1;
-  ddpc_ckpt_section dup[] = {{1, "a", &x, sizeof x}, {1, "b", &x, sizeof x}};
+  ddpc_checkpoint_section dup[] = {{1, "a", &x, sizeof x}, {1, "b", &x, sizeof x}};
   EXPECT_ERROR(ddpc_checkpoint_write(path, dup, 2), "same id 1");
-  ddpc_ckpt_section long_name[] = {{1, "a_name_too_long_x", &x, sizeof x}};
+  ddpc_checkpoint_section long_name[] = {{1, "a_name_too_long_x", &x, sizeof x}};
   EXPECT_ERROR(ddpc_checkpoint_write(path, long_name, 1), "1 to 15 characters");
   CHECK(access(path, F_OK) != 0, "nothing written for refused sections");
   free(path);
@@ -362,8 +363,8 @@ static void test_find_latest_and_prune(void) {
   err = find_latest_capture(run, &rc, &path, &ck);
   CHECK(rc == 0 && path && strstr(path, "ckpt-000000000030.ddpc"), "falls back to step 30 (rc %d, %s)", rc,
         path ? path : "none");
-  ddpc_ckpt_meta m;
-  CHECK(ck && ddpc_checkpoint_meta(ck, &m) == 0 && m.step == 30, "the returned checkpoint is step 30's");
+  ddpc_checkpoint_meta m;
+  CHECK(ck && ddpc_checkpoint_read_meta(ck, &m) == 0 && m.step == 30, "the returned checkpoint is step 30's");
   char *skip50 = ddpc_format("ddpc: skipping %s: section #4 at byte ", p50);
   char *skip40 = ddpc_format("ddpc: skipping %s: header at byte 12: 4 sections cannot fit", p40);
   CHECK(strstr(err, skip50) && strstr(err, skip40), "skip lines printed:\n%s", err);

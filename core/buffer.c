@@ -7,7 +7,6 @@
 
 #include "core/device.h"
 #include "core/error.h"
-#include "core/names.h"
 
 int ddpc_buffer_alloc(ddpc_buffer *buf, size_t count, ddpc_device device, const char *what) {
   memset(buf, 0, sizeof *buf);
@@ -27,10 +26,6 @@ void ddpc_buffer_free(ddpc_buffer *buf) {
 void ddpc_buffer_zero(ddpc_buffer *buf) {
   // A CUDA zeroing is queued on the compute stream, ordered like the kernels around it.
   if (buf->data) ddpc_device_zero(buf->device, buf->data, buf->count * sizeof(float));
-}
-
-const char *ddpc_device_name(ddpc_device device) {
-  return ddpc_names_get(ddpc_device_names, DDPC_DEVICE_COUNT, (int)device);
 }
 
 bool ddpc_floats_all_finite(const float *x, size_t n) {

@@ -10,10 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef enum {
-  DDPC_DEVICE_CPU = 0,
-  DDPC_DEVICE_CUDA = 1,
-} ddpc_device;
+#include "core/device.h"
 
 typedef struct {
   float *data;         // first element (host or device pointer, per `device`)
@@ -26,7 +23,6 @@ typedef struct {
 int ddpc_buffer_alloc(ddpc_buffer *buf, size_t count, ddpc_device device, const char *what);
 void ddpc_buffer_free(ddpc_buffer *buf);
 void ddpc_buffer_zero(ddpc_buffer *buf);
-const char *ddpc_device_name(ddpc_device device);
 /* Whether none of the n floats at x (host memory) is an infinity or a NaN. */
 bool ddpc_floats_all_finite(const float *x, size_t n);
 

@@ -40,6 +40,10 @@ const char *const ddpc_device_names[DDPC_DEVICE_COUNT] = {[DDPC_DEVICE_CPU] = "c
 
 int ddpc_device_parse(const char *name) { return ddpc_names_find(ddpc_device_names, DDPC_DEVICE_COUNT, name); }
 
+const char *ddpc_device_name(ddpc_device device) {
+  return ddpc_names_get(ddpc_device_names, DDPC_DEVICE_COUNT, (int)device);
+}
+
 bool ddpc_device_built(ddpc_device device) {
 #ifdef DDPC_HAVE_CUDA
   return device == DDPC_DEVICE_CPU || device == DDPC_DEVICE_CUDA;

@@ -1,6 +1,6 @@
-/* Compute devices: which ones this build and this machine offer, and making one the
- * process's device. The ddpc_device enum lives in core/buffer.h with the buffers that carry
- * it. Always compiled: in a build without CUDA every CUDA request fails with
+/* Compute devices: which ones there are (the ddpc_device enum, which every buffer carries:
+ * core/buffer.h), which ones this build and this machine offer, and making one the
+ * process's device. Always compiled: in a build without CUDA every CUDA request fails with
  * DDPC_DEVICE_NO_CUDA_MESSAGE instead of the symbol going missing, so callers need no
  * #ifdef. The CUDA side itself is core/device_cuda.h. */
 #ifndef DDPC_CORE_DEVICE_H
@@ -9,7 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/buffer.h"
+typedef enum {
+  DDPC_DEVICE_CPU = 0,
+  DDPC_DEVICE_CUDA = 1,
+} ddpc_device;
 
 #define DDPC_DEVICE_COUNT 2
 /* What a CUDA request says in a build without CUDA. */
@@ -17,6 +20,8 @@
 
 /* "cpu", "cuda" in enum order, for configs and messages. */
 extern const char *const ddpc_device_names[DDPC_DEVICE_COUNT];
+/* The name of `device` ("cpu", "cuda"). */
+const char *ddpc_device_name(ddpc_device device);
 /* -1 for an unknown name, without recording an error (the caller names file and place). */
 int ddpc_device_parse(const char *name);
 /* Whether this build has the code for `device` (cpu always, cuda with -DDDPC_CUDA). */

@@ -73,9 +73,4 @@ int ddpc_machine_add_stop(ddpc_machine *m, const char *label, ddpc_condition_fn 
 /* Graphviz DOT of the machine as configured. */
 void ddpc_machine_write_dot(const ddpc_machine *m, FILE *out);
 
-/* Early stopping bookkeeping after an epoch: updates best_value/best_epoch/bad_epochs in
- * facts from the newest history entry, per Lightning's EarlyStopping (improvement means
- * better than best by more than min_delta; patience counts epochs without improvement). */
-void ddpc_stop_update(const ddpc_config *cfg, ddpc_machine_facts *facts);
-
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/stop.h"
 #include "core/sysinfo.h"
 #include "launch/train/signals.h"
 #include "launch/train/train_internal.h"

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/machine.h"
+#include "core/stop.h"
 #include "testing.h"
 
 /* A config with only the always-present rows: max_epochs 100, checkpoint every epoch. */

@@ -73,9 +73,9 @@ int ddpc_csv_read(const char *path, const char *label_column, ddpc_task task, dd
 void ddpc_table_free(ddpc_table *t);
 
 typedef enum {
-  DDPC_SAMPLER_DROP,  // each rank takes n / world positions (the permutation's tail is left out)
-  DDPC_SAMPLER_PAD,   // each rank takes ceil(n / world); the last round repeats the first entries
-} ddpc_sampler_mode;
+  DDPC_DATA_SAMPLER_DROP,  // each rank takes n / world positions (the permutation's tail is left out)
+  DDPC_DATA_SAMPLER_PAD,   // each rank takes ceil(n / world); the last round repeats the first entries
+} ddpc_data_sampler_mode;
 
 /* The DistributedSampler contract: one permutation of `n` per (seed, epoch), drawn with
  * ddpc_rng_make(seed, DDPC_RNG_SHUFFLE, epoch, 0), identical on every rank; rank r of
@@ -84,7 +84,7 @@ typedef enum {
  * returned. `out` must hold n entries: it is used as the permutation buffer before the
  * rank's share is compacted to its front, so no memory is allocated. Returns 0 for a bad
  * rank/world. */
-uint32_t ddpc_sampler_epoch_positions(uint64_t seed, uint64_t epoch, uint32_t n, int rank, int world,
-                                      ddpc_sampler_mode mode, uint32_t *out);
+uint32_t ddpc_data_sampler_epoch_positions(uint64_t seed, uint64_t epoch, uint32_t n, int rank, int world,
+                                           ddpc_data_sampler_mode mode, uint32_t *out);
 
 #endif

@@ -151,9 +151,9 @@ int train_run_epoch(train_session *s) {
   s->epoch_started = ddpc_time_seconds();
   s->epoch_trained = 0.0;
   ddpc_progress_epoch_begin(&s->progress);
-  ddpc_sampler_mode mode = cfg->train.drop_last ? DDPC_SAMPLER_DROP : DDPC_SAMPLER_PAD;
-  ddpc_sampler_epoch_positions(cfg->seed, (uint64_t)s->epoch, s->data.train.count, s->comm->rank, s->comm->size, mode,
-                               s->positions);
+  ddpc_data_sampler_mode mode = cfg->train.drop_last ? DDPC_DATA_SAMPLER_DROP : DDPC_DATA_SAMPLER_PAD;
+  ddpc_data_sampler_epoch_positions(cfg->seed, (uint64_t)s->epoch, s->data.train.count, s->comm->rank, s->comm->size,
+                                    mode, s->positions);
   int64_t total_steps = s->steps_per_epoch * cfg->stop.max_epochs;
   uint32_t batch = (uint32_t)cfg->train.batch_size;
   bool nonfinite = false;

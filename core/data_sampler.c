@@ -8,13 +8,13 @@
 #include "core/data.h"
 #include "core/rng.h"
 
-uint32_t ddpc_sampler_epoch_positions(uint64_t seed, uint64_t epoch, uint32_t n, int rank, int world,
-                                      ddpc_sampler_mode mode, uint32_t *out) {
+uint32_t ddpc_data_sampler_epoch_positions(uint64_t seed, uint64_t epoch, uint32_t n, int rank, int world,
+                                           ddpc_data_sampler_mode mode, uint32_t *out) {
   if (world <= 0 || rank < 0 || rank >= world || n == 0) return 0;
   ddpc_rng rng = ddpc_rng_make(seed, DDPC_RNG_SHUFFLE, epoch, 0);
   ddpc_rng_permutation(&rng, out, n);
   uint32_t w = (uint32_t)world, r = (uint32_t)rank;
-  uint32_t count = mode == DDPC_SAMPLER_PAD ? (n + w - 1) / w : n / w;
+  uint32_t count = mode == DDPC_DATA_SAMPLER_PAD ? (n + w - 1) / w : n / w;
   // A padded rank's last position wraps to the permutation's start; fewer than `world`
   // entries are padded, so each rank wraps at most once. Read it before compaction.
   uint32_t last = r + (count ? count - 1 : 0) * w;

@@ -11,7 +11,8 @@
 static void test_world(uint32_t n, int world, uint64_t seed, uint64_t epoch) {
   uint32_t *full = malloc((n ? n : 1) * sizeof *full), *out = malloc((n ? n : 1) * sizeof *out);
   unsigned char *seen = calloc(n ? n : 1, 1);
-  CHECK(ddpc_sampler_epoch_positions(seed, epoch, n, 0, 1, DDPC_SAMPLER_DROP, full) == n, "world 1 takes all %u", n);
+  CHECK(ddpc_data_sampler_epoch_positions(seed, epoch, n, 0, 1, DDPC_DATA_SAMPLER_DROP, full) == n,
+        "world 1 takes all %u", n);
   // World 1 is the permutation itself: every position once.
   int perm_ok = 1;
   for (uint32_t i = 0; i < n; i++) {
@@ -27,7 +28,7 @@ static void test_world(uint32_t n, int world, uint64_t seed, uint64_t epoch) {
   uint32_t total = 0;
   int same = 1, disjoint = 1;
   for (int r = 0; r < world; r++) {
-    uint32_t count = ddpc_sampler_epoch_positions(seed, epoch, n, r, world, DDPC_SAMPLER_DROP, out);
+    uint32_t count = ddpc_data_sampler_epoch_positions(seed, epoch, n, r, world, DDPC_DATA_SAMPLER_DROP, out);
     uint32_t want = n / (uint32_t)world;
     CHECK(count == want, "drop n=%u world=%d rank %d: %u positions, want %u", n, world, r, count, want);
     for (uint32_t k = 0; k < count; k++) {
@@ -45,7 +46,7 @@ static void test_world(uint32_t n, int world, uint64_t seed, uint64_t epoch) {
   int pad_same = 1;
   uint32_t covered = 0;
   for (int r = 0; r < world; r++) {
-    uint32_t count = ddpc_sampler_epoch_positions(seed, epoch, n, r, world, DDPC_SAMPLER_PAD, out);
+    uint32_t count = ddpc_data_sampler_epoch_positions(seed, epoch, n, r, world, DDPC_DATA_SAMPLER_PAD, out);
     uint32_t want = (n + (uint32_t)world - 1) / (uint32_t)world;
     CHECK(count == want, "pad n=%u world=%d rank %d: %u positions, want %u", n, world, r, count, want);
     for (uint32_t k = 0; k < count; k++) {
@@ -71,13 +72,15 @@ int main(void) {
   test_world(3, 5, 2, 1);
   test_world(0, 2, 2, 1);
   uint32_t a[100], b[100];
-  ddpc_sampler_epoch_positions(7, 0, 100, 0, 1, DDPC_SAMPLER_DROP, a);
-  ddpc_sampler_epoch_positions(7, 1, 100, 0, 1, DDPC_SAMPLER_DROP, b);
+  ddpc_data_sampler_epoch_positions(7, 0, 100, 0, 1, DDPC_DATA_SAMPLER_DROP, a);
+  ddpc_data_sampler_epoch_positions(7, 1, 100, 0, 1, DDPC_DATA_SAMPLER_DROP, b);
   CHECK(memcmp(a, b, sizeof a) != 0, "epochs draw different permutations");
-  ddpc_sampler_epoch_positions(7, 0, 100, 0, 1, DDPC_SAMPLER_DROP, b);
+  ddpc_data_sampler_epoch_positions(7, 0, 100, 0, 1, DDPC_DATA_SAMPLER_DROP, b);
   CHECK(memcmp(a, b, sizeof a) == 0, "same (seed, epoch), same permutation");
-  CHECK(ddpc_sampler_epoch_positions(7, 0, 100, 2, 2, DDPC_SAMPLER_DROP, a) == 0, "rank >= world gives nothing");
-  CHECK(ddpc_sampler_epoch_positions(7, 0, 100, -1, 2, DDPC_SAMPLER_DROP, a) == 0, "negative rank gives nothing");
-  CHECK(ddpc_sampler_epoch_positions(7, 0, 100, 0, 0, DDPC_SAMPLER_DROP, a) == 0, "world 0 gives nothing");
+  CHECK(ddpc_data_sampler_epoch_positions(7, 0, 100, 2, 2, DDPC_DATA_SAMPLER_DROP, a) == 0,
+        "rank >= world gives nothing");
+  CHECK(ddpc_data_sampler_epoch_positions(7, 0, 100, -1, 2, DDPC_DATA_SAMPLER_DROP, a) == 0,
+        "negative rank gives nothing");
+  CHECK(ddpc_data_sampler_epoch_positions(7, 0, 100, 0, 0, DDPC_DATA_SAMPLER_DROP, a) == 0, "world 0 gives nothing");
   return testing_finish();
 }

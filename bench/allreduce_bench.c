@@ -154,13 +154,13 @@ int main(int argc, char **argv) {
   if (ddpc_comm_create_mpi(&c)) die(NULL, "communicator");
   if (c->size > 64) {
     if (c->rank == 0) fprintf(stderr, "at most 64 ranks\n");
-    ddpc_comm_destroy(c);
+    ddpc_comm_free(c);
     return 2;
   }
   if (mlp)
     bench_mlp(c);
   else
     bench_sizes(c, bucket_mb);
-  ddpc_comm_destroy(c);
+  ddpc_comm_free(c);
   return 0;
 }

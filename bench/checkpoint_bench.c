@@ -22,7 +22,7 @@ static double now_seconds(void) {
 }
 
 /* Trained-weight-like floats: normal(0, sigma) from a fixed LCG (Box-Muller). */
-static float *weights_new(size_t n, double sigma, uint64_t seed) {
+static float *weights_create(size_t n, double sigma, uint64_t seed) {
   float *w = malloc(n * sizeof *w);
   if (!w) return NULL;
   uint64_t s = seed;
@@ -48,7 +48,7 @@ static int bench_run(const char *folder, const bench_case *c) {
   float *arrays[3] = {NULL, NULL, NULL};
   int n_arrays = 1 + c->n_optim, rc = -1;
   for (int i = 0; i < n_arrays; i++)
-    if (!(arrays[i] = weights_new(c->n_params, i == 0 ? 0.05 : 0.005, (uint64_t)i + 1))) goto done;
+    if (!(arrays[i] = weights_create(c->n_params, i == 0 ? 0.05 : 0.005, (uint64_t)i + 1))) goto done;
   static const char *const names[3] = {"params", "optim_m", "optim_v"};
   ddpc_checkpoint_section sections[4];
   ddpc_checkpoint_meta meta;

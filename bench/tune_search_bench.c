@@ -45,7 +45,8 @@ static double bench_now(void) {
 /* One study of n trials run one after the other; returns its best value. */
 static double bench_study(const ddpc_tune_space *space, ddpc_tune_algorithm alg, uint64_t seed, int n,
                           double *seconds) {
-  ddpc_tune_sampler *s = ddpc_tune_sampler_new(alg, space, seed);
+  ddpc_tune_sampler *s = NULL;
+  ddpc_tune_sampler_create(alg, space, seed, &s);
   double *xs = calloc((size_t)n * 3, sizeof *xs);
   ddpc_tune_observation *h = calloc((size_t)n, sizeof *h);
   if (!s || !xs || !h) {
@@ -109,7 +110,8 @@ static int bench_proposals(const ddpc_tune_space *space, const char *path, int n
   fclose(f);
   for (int i = 0; i < n; i++) h[i].x = &xs[3 * i];  // after the last realloc
   for (int seed = 0; seed < n_proposals; seed++) {
-    ddpc_tune_sampler *s = ddpc_tune_sampler_new(DDPC_TUNE_ALGORITHM_TPE, space, (uint64_t)seed);
+    ddpc_tune_sampler *s = NULL;
+    ddpc_tune_sampler_create(DDPC_TUNE_ALGORITHM_TPE, space, (uint64_t)seed, &s);
     if (!s || ddpc_tune_sampler_propose(s, n, h, n, x) != 0) {
       fprintf(stderr, "bench_tune_search: %s\n", ddpc_error_message());
       return 1;

@@ -37,7 +37,7 @@ typedef struct ddpc_comm_ops {
    * so it returns, as it does if the backend failed to end the job; the caller then
    * returns its error up the stack. Library code never ends the process itself. */
   void (*abort)(ddpc_comm *comm, int code);
-  void (*destroy)(ddpc_comm *comm);
+  void (*free)(ddpc_comm *comm);
 } ddpc_comm_ops;
 
 struct ddpc_comm {
@@ -64,6 +64,6 @@ bool ddpc_comm_launched(void);
  * one relaxed store, nothing when the communicator is not watched. */
 void ddpc_comm_set_step(ddpc_comm *comm, int64_t step);
 /* Finalises (MPI_Finalize) and frees. NULL is fine. */
-void ddpc_comm_destroy(ddpc_comm *comm);
+void ddpc_comm_free(ddpc_comm *comm);
 
 #endif

@@ -149,7 +149,7 @@ static void mpi_abort(ddpc_comm *c, int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
 }
 
-static void mpi_destroy(ddpc_comm *c) {
+static void mpi_free(ddpc_comm *c) {
   ddpc_comm_watchdog_stop(c);  // before MPI goes away: the monitor may call MPI_Abort
   mpi_state *s = c->impl;
   if (s) {
@@ -172,7 +172,7 @@ static const ddpc_comm_ops mpi_ops = {
     .broadcast = mpi_broadcast,
     .barrier = mpi_barrier,
     .abort = mpi_abort,
-    .destroy = mpi_destroy,
+    .free = mpi_free,
 };
 
 /* rank/size of the world, local rank/size from the shared-memory split, and the node
@@ -226,7 +226,7 @@ int ddpc_comm_create_mpi(ddpc_comm **out) {
     // thread (comm/watchdog.c) calls MPI_Abort when a collective hangs, which MPI allows only
     // under MULTIPLE. Granted a lower level, the watchdog ends its process with _exit instead.
     if (mpi_check(MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread", -1)) {
-      mpi_destroy(c);
+      mpi_free(c);
       return -1;
     }
     s->we_initialised = true;
@@ -236,7 +236,7 @@ int ddpc_comm_create_mpi(ddpc_comm **out) {
   if (mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &s->world), "MPI_Comm_dup", -1) ||
       mpi_check(MPI_Comm_set_errhandler(s->world, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler", -1) ||
       mpi_fill_topology(c, s->world)) {
-    mpi_destroy(c);
+    mpi_free(c);
     return -1;
   }
   *out = c;

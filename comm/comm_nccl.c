@@ -171,7 +171,7 @@ static void nccl_abort(ddpc_comm *c, int code) {
   h->ops->abort(h, code);
 }
 
-static void nccl_destroy(ddpc_comm *c) {
+static void nccl_free(ddpc_comm *c) {
   nccl_state *s = state_of(c);
   if (s) {
     // The hooks go first: after this the monitor can no longer poll a communicator being freed.
@@ -184,7 +184,7 @@ static void nccl_destroy(ddpc_comm *c) {
     if (s->stream) cudaStreamDestroy(s->stream);
     // A watch started on this wrapper rather than on the MPI communicator is ours to stop.
     if (c->watchdog && (!s->host || c->watchdog != s->host->watchdog)) ddpc_comm_watchdog_stop(c);
-    if (s->host) s->host->ops->destroy(s->host);
+    if (s->host) s->host->ops->free(s->host);
     free(s);
   }
   free(c);
@@ -200,7 +200,7 @@ static const ddpc_comm_ops nccl_ops = {
     .broadcast = nccl_broadcast,
     .barrier = nccl_barrier,
     .abort = nccl_abort,
-    .destroy = nccl_destroy,
+    .free = nccl_free,
 };
 
 /* What rank 0 broadcasts: whether it could make the id, and the id. Every rank learns of
@@ -237,7 +237,7 @@ int ddpc_comm_create_nccl(ddpc_comm **out, ddpc_comm *host) {
   if (!c || !s) {
     free(c);
     free(s);
-    host->ops->destroy(host);
+    host->ops->free(host);
     return -1;
   }
   atomic_init(&s->aborted, false);
@@ -246,7 +246,7 @@ int ddpc_comm_create_nccl(ddpc_comm **out, ddpc_comm *host) {
   c->ops = &nccl_ops;
   c->impl = s;
   if (!ddpc_cuda_is_open()) {
-    nccl_destroy(c);
+    nccl_free(c);
     return ddpc_error_set("NCCL communicator on rank %d: no GPU is open (ddpc_device_open comes first)", host->rank);
   }
   int greatest = 0, least = 0;
@@ -255,7 +255,7 @@ int ddpc_comm_create_nccl(ddpc_comm **out, ddpc_comm *host) {
   if (rc == 0) rc = DDPC_CUDA_CHECK(cudaEventCreateWithFlags(&s->ready, cudaEventDisableTiming));
   if (rc == 0) rc = nccl_join(c, s);
   if (rc != 0) {
-    nccl_destroy(c);
+    nccl_free(c);
     return -1;
   }
   ddpc_watchdog_device_hooks hooks = {nccl_watch_poll, nccl_watch_abort, s};

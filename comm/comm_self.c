@@ -25,7 +25,7 @@ static int self_broadcast(ddpc_comm *c, void *d, size_t bytes, int root) { retur
 static int self_barrier(ddpc_comm *c) { return 0; }
 /* No other rank waits for this one: the caller unwinds and returns its error. */
 static void self_abort(ddpc_comm *c, int code) {}
-static void self_destroy(ddpc_comm *c) { free(c); }
+static void self_free(ddpc_comm *c) { free(c); }
 
 static const ddpc_comm_ops self_ops = {
     .allreduce_float = self_allreduce_float,
@@ -37,7 +37,7 @@ static const ddpc_comm_ops self_ops = {
     .broadcast = self_broadcast,
     .barrier = self_barrier,
     .abort = self_abort,
-    .destroy = self_destroy,
+    .free = self_free,
 };
 
 int ddpc_comm_create_self(ddpc_comm **out) {
@@ -53,6 +53,6 @@ int ddpc_comm_create_self(ddpc_comm **out) {
   return 0;
 }
 
-void ddpc_comm_destroy(ddpc_comm *comm) {
-  if (comm) comm->ops->destroy(comm);
+void ddpc_comm_free(ddpc_comm *comm) {
+  if (comm) comm->ops->free(comm);
 }

@@ -20,7 +20,7 @@
 // A config is a few kilobytes; refusing huge files keeps a wrong path from eating memory.
 #define CONFIG_TREE_MAX_BYTES (16u << 20)
 
-static ddpc_config_node *node_new(ddpc_config_node_kind kind, const char *origin, const yaml_mark_t *mark) {
+static ddpc_config_node *node_create(ddpc_config_node_kind kind, const char *origin, const yaml_mark_t *mark) {
   ddpc_config_node *n = ddpc_calloc(1, sizeof *n, "config node");
   if (!n) return NULL;
   n->kind = kind;
@@ -245,7 +245,7 @@ static int builder_event(tree_builder *b, const yaml_event_t *ev, int *n_documen
       return builder_error(b, mark, "YAML aliases (*%s) are not supported; write the value out",
                            (const char *)ev->data.alias.anchor);
     case YAML_SCALAR_EVENT:
-      node = node_new(DDPC_CONFIG_NODE_SCALAR, b->origin, use_mark);
+      node = node_create(DDPC_CONFIG_NODE_SCALAR, b->origin, use_mark);
       if (!node) return -1;
       node->value = ddpc_strdup((const char *)ev->data.scalar.value);
       if (!node->value) {
@@ -258,7 +258,7 @@ static int builder_event(tree_builder *b, const yaml_event_t *ev, int *n_documen
     case YAML_SEQUENCE_START_EVENT:
       if (b->depth == CONFIG_TREE_MAX_DEPTH)
         return builder_error(b, mark, "nesting deeper than %d levels", CONFIG_TREE_MAX_DEPTH);
-      node = node_new(ev->type == YAML_MAPPING_START_EVENT ? DDPC_CONFIG_NODE_MAP : DDPC_CONFIG_NODE_LIST,
+      node = node_create(ev->type == YAML_MAPPING_START_EVENT ? DDPC_CONFIG_NODE_MAP : DDPC_CONFIG_NODE_LIST,
                       b->origin, use_mark);
       if (!node || builder_attach(b, node, mark) != 0) return -1;
       b->frames[b->depth++] = (tree_frame){node, NULL, 0, 0};
@@ -393,7 +393,7 @@ static bool parse_index(const char *s, size_t *out) {
 }
 
 static ddpc_config_node *origin_node(ddpc_config_node_kind kind, const char *origin) {
-  return node_new(kind, origin, NULL);
+  return node_create(kind, origin, NULL);
 }
 
 // Puts `node` in slot `*slot` of its parent (replacing what was there), keeping the key.

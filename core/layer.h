@@ -84,7 +84,8 @@ typedef struct {
    * when dx is not NULL, the input gradient (B, in). */
   void (*backward)(ddpc_layer *layer, const float *x, const float *y, const float *dy, float *dx,
                    int batch);
-  void (*destroy)(ddpc_layer *layer);
+  /* Releases what setup allocated (layer->state); the layer itself belongs to the model. */
+  void (*free)(ddpc_layer *layer);
 } ddpc_layer_ops;
 
 struct ddpc_layer {

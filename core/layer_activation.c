@@ -13,7 +13,7 @@ static int act_setup(ddpc_layer *layer, int max_batch) {
 }
 
 static void act_init_params(ddpc_layer *layer, uint64_t seed) { (void)layer, (void)seed; }
-static void act_destroy(ddpc_layer *layer) { (void)layer; }
+static void act_free(ddpc_layer *layer) { (void)layer; }
 
 static size_t act_count(const ddpc_layer *layer, int batch) {
   return ddpc_shape_size(layer->in) * (size_t)batch;
@@ -67,6 +67,6 @@ static void tanh_backward(ddpc_layer *layer, const float *x, const float *y, con
   for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
-const ddpc_layer_ops ddpc_layer_relu_ops = {act_setup, act_init_params, relu_forward, relu_backward, act_destroy};
-const ddpc_layer_ops ddpc_layer_gelu_ops = {act_setup, act_init_params, gelu_forward, gelu_backward, act_destroy};
-const ddpc_layer_ops ddpc_layer_tanh_ops = {act_setup, act_init_params, tanh_forward, tanh_backward, act_destroy};
+const ddpc_layer_ops ddpc_layer_relu_ops = {act_setup, act_init_params, relu_forward, relu_backward, act_free};
+const ddpc_layer_ops ddpc_layer_gelu_ops = {act_setup, act_init_params, gelu_forward, gelu_backward, act_free};
+const ddpc_layer_ops ddpc_layer_tanh_ops = {act_setup, act_init_params, tanh_forward, tanh_backward, act_free};

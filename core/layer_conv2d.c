@@ -174,7 +174,7 @@ static void conv_backward(ddpc_layer *layer, const float *x, const float *y, con
   conv_im2col(layer, dx, dcol, batch, true);
 }
 
-static void conv_destroy(ddpc_layer *layer) {
+static void conv_free(ddpc_layer *layer) {
   conv_state *st = layer->state;
   if (st) {
     free(st->col);
@@ -185,5 +185,5 @@ static void conv_destroy(ddpc_layer *layer) {
 }
 
 const ddpc_layer_ops ddpc_layer_conv2d_ops = {
-    conv_setup, conv_init_params, conv_forward, conv_backward, conv_destroy,
+    conv_setup, conv_init_params, conv_forward, conv_backward, conv_free,
 };

@@ -93,7 +93,7 @@ static int cuda_shape(ddpc_layer *layer, int max_batch) {
   const ddpc_layer_ops *cpu = ddpc_layer_ops_for(layer->spec.kind);
   if (!cpu) return ddpc_layer_fail(layer, "no CPU implementation to take the shapes from");
   if (cpu->setup(layer, 1) != 0) return -1;
-  cpu->destroy(layer);
+  cpu->free(layer);
   layer->state = NULL;
   return ddpc_layer_check_sizes(layer, max_batch);
 }
@@ -121,14 +121,14 @@ static void cuda_init_params(ddpc_layer *layer, uint64_t seed) {
   }
   twin.params = host;
   cpu->init_params(&twin, seed);
-  cpu->destroy(&twin);
+  cpu->free(&twin);
   if (DDPC_CUDA_CHECK(cudaMemcpyAsync(layer->params, host, layer->n_params * sizeof(float), cudaMemcpyHostToDevice,
                                       ddpc_cuda_stream())) == 0)
     DDPC_CUDA_CHECK(cudaStreamSynchronize(ddpc_cuda_stream()));  // host is freed next
   free(host);
 }
 
-static void cuda_no_state_destroy(ddpc_layer *layer) { (void)layer; }
+static void cuda_no_state_free(ddpc_layer *layer) { (void)layer; }
 
 static int cuda_plain_setup(ddpc_layer *layer, int max_batch) { return cuda_shape(layer, max_batch); }
 
@@ -268,7 +268,7 @@ static void conv_backward(ddpc_layer *layer, const float *x, const float *y, con
   DDPC_CUDA_CHECK_LAUNCH("col2im_kernel");
 }
 
-static void conv_destroy(ddpc_layer *layer) {
+static void conv_free(ddpc_layer *layer) {
   conv_state *st = (conv_state *)layer->state;
   if (st) {
     ddpc_cuda_free(st->col);
@@ -364,7 +364,7 @@ static void pool_backward(ddpc_layer *layer, const float *x, const float *y, con
   DDPC_CUDA_CHECK_LAUNCH("pool_backward_kernel");
 }
 
-static void pool_destroy(ddpc_layer *layer) {
+static void pool_free(ddpc_layer *layer) {
   pool_state *st = (pool_state *)layer->state;
   if (st) ddpc_cuda_free(st->argmax);
   free(st);
@@ -490,7 +490,7 @@ static void dropout_backward(ddpc_layer *layer, const float *x, const float *y, 
   DDPC_CUDA_CHECK_LAUNCH("scale_by_kernel");
 }
 
-static void dropout_destroy(ddpc_layer *layer) {
+static void dropout_free(ddpc_layer *layer) {
   dropout_state *st = (dropout_state *)layer->state;
   if (st) ddpc_cuda_free(st->mask);
   free(st);
@@ -608,7 +608,7 @@ static void norm_backward(ddpc_layer *layer, const float *x, const float *y, con
   DDPC_CUDA_CHECK_LAUNCH("norm_backward_dx_kernel");
 }
 
-static void norm_destroy(ddpc_layer *layer) {
+static void norm_free(ddpc_layer *layer) {
   norm_state *st = (norm_state *)layer->state;
   if (st) ddpc_cuda_free(st->mean);
   free(st);
@@ -618,22 +618,22 @@ static void norm_destroy(ddpc_layer *layer) {
 /* ---- the table ---------------------------------------------------------------------- */
 
 static const ddpc_layer_ops cuda_linear_ops = {cuda_plain_setup, cuda_init_params, linear_forward, linear_backward,
-                                               cuda_no_state_destroy};
-static const ddpc_layer_ops cuda_conv2d_ops = {conv_setup, cuda_init_params, conv_forward, conv_backward, conv_destroy};
+                                               cuda_no_state_free};
+static const ddpc_layer_ops cuda_conv2d_ops = {conv_setup, cuda_init_params, conv_forward, conv_backward, conv_free};
 static const ddpc_layer_ops cuda_maxpool2d_ops = {pool_setup, cuda_init_params, pool_forward, pool_backward,
-                                                  pool_destroy};
+                                                  pool_free};
 static const ddpc_layer_ops cuda_relu_ops = {cuda_plain_setup, cuda_init_params, act_forward<ACT_RELU>,
-                                             act_backward<ACT_RELU>, cuda_no_state_destroy};
+                                             act_backward<ACT_RELU>, cuda_no_state_free};
 static const ddpc_layer_ops cuda_gelu_ops = {cuda_plain_setup, cuda_init_params, act_forward<ACT_GELU>,
-                                             act_backward<ACT_GELU>, cuda_no_state_destroy};
+                                             act_backward<ACT_GELU>, cuda_no_state_free};
 static const ddpc_layer_ops cuda_tanh_ops = {cuda_plain_setup, cuda_init_params, act_forward<ACT_TANH>,
-                                             act_backward<ACT_TANH>, cuda_no_state_destroy};
+                                             act_backward<ACT_TANH>, cuda_no_state_free};
 static const ddpc_layer_ops cuda_dropout_ops = {dropout_setup, cuda_init_params, dropout_forward, dropout_backward,
-                                                dropout_destroy};
+                                                dropout_free};
 static const ddpc_layer_ops cuda_flatten_ops = {cuda_plain_setup, cuda_init_params, flatten_forward, flatten_backward,
-                                                cuda_no_state_destroy};
+                                                cuda_no_state_free};
 static const ddpc_layer_ops cuda_layernorm_ops = {norm_setup, cuda_init_params, norm_forward, norm_backward,
-                                                  norm_destroy};
+                                                  norm_free};
 
 extern "C" const ddpc_layer_ops *ddpc_layer_cuda_ops_for(ddpc_layer_kind kind) {
   switch (kind) {

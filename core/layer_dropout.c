@@ -76,7 +76,7 @@ static void dropout_backward(ddpc_layer *layer, const float *x, const float *y, 
   for (size_t i = 0; i < n; i++) dx[i] = dy[i] * st->mask[i];
 }
 
-static void dropout_destroy(ddpc_layer *layer) {
+static void dropout_free(ddpc_layer *layer) {
   dropout_state *st = layer->state;
   if (st) free(st->mask);
   free(st);
@@ -84,5 +84,5 @@ static void dropout_destroy(ddpc_layer *layer) {
 }
 
 const ddpc_layer_ops ddpc_layer_dropout_ops = {
-    dropout_setup, dropout_init_params, dropout_forward, dropout_backward, dropout_destroy,
+    dropout_setup, dropout_init_params, dropout_forward, dropout_backward, dropout_free,
 };

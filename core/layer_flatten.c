@@ -11,7 +11,7 @@ static int flatten_setup(ddpc_layer *layer, int max_batch) {
 }
 
 static void flatten_init_params(ddpc_layer *layer, uint64_t seed) { (void)layer, (void)seed; }
-static void flatten_destroy(ddpc_layer *layer) { (void)layer; }
+static void flatten_free(ddpc_layer *layer) { (void)layer; }
 
 static void flatten_forward(ddpc_layer *layer, const float *x, float *y, int batch,
                             const ddpc_forward_ctx *ctx) {
@@ -26,5 +26,5 @@ static void flatten_backward(ddpc_layer *layer, const float *x, const float *y, 
 }
 
 const ddpc_layer_ops ddpc_layer_flatten_ops = {
-    flatten_setup, flatten_init_params, flatten_forward, flatten_backward, flatten_destroy,
+    flatten_setup, flatten_init_params, flatten_forward, flatten_backward, flatten_free,
 };

@@ -97,7 +97,7 @@ static void norm_backward(ddpc_layer *layer, const float *x, const float *y, con
   }
 }
 
-static void norm_destroy(ddpc_layer *layer) {
+static void norm_free(ddpc_layer *layer) {
   norm_state *st = layer->state;
   if (st) free(st->mean);
   free(st);
@@ -105,5 +105,5 @@ static void norm_destroy(ddpc_layer *layer) {
 }
 
 const ddpc_layer_ops ddpc_layer_layernorm_ops = {
-    norm_setup, norm_init_params, norm_forward, norm_backward, norm_destroy,
+    norm_setup, norm_init_params, norm_forward, norm_backward, norm_free,
 };

@@ -40,8 +40,8 @@ static void linear_backward(ddpc_layer *layer, const float *x, const float *y, c
   ddpc_layer_dense_backward(x, layer->params, dy, layer->grads, db, dx, batch, out, in);
 }
 
-static void linear_destroy(ddpc_layer *layer) { (void)layer; }
+static void linear_free(ddpc_layer *layer) { (void)layer; }
 
 const ddpc_layer_ops ddpc_layer_linear_ops = {
-    linear_setup, linear_init_params, linear_forward, linear_backward, linear_destroy,
+    linear_setup, linear_init_params, linear_forward, linear_backward, linear_free,
 };

@@ -100,7 +100,7 @@ static void pool_backward(ddpc_layer *layer, const float *x, const float *y, con
   }
 }
 
-static void pool_destroy(ddpc_layer *layer) {
+static void pool_free(ddpc_layer *layer) {
   pool_state *st = layer->state;
   if (st) free(st->argmax);
   free(st);
@@ -108,5 +108,5 @@ static void pool_destroy(ddpc_layer *layer) {
 }
 
 const ddpc_layer_ops ddpc_layer_maxpool2d_ops = {
-    pool_setup, pool_init_params, pool_forward, pool_backward, pool_destroy,
+    pool_setup, pool_init_params, pool_forward, pool_backward, pool_free,
 };

@@ -34,10 +34,11 @@ struct ddpc_model {
   ddpc_memory_budget budget; // host memory claimed by the layers as they are set up (CPU)
 };
 
-static void model_release(ddpc_model *model) {
+void ddpc_model_free(ddpc_model *model) {
+  if (!model) return;
   for (int i = 0; i < model->n_layers; i++) {
     ddpc_layer *layer = &model->layers[i];
-    if (layer->ops) layer->ops->destroy(layer);
+    if (layer->ops) layer->ops->free(layer);
     if (model->acts) ddpc_buffer_free(&model->acts[i]);
   }
   free(model->layers);
@@ -47,10 +48,6 @@ static void model_release(ddpc_model *model) {
   ddpc_buffer_free(&model->dgrad[0]);
   ddpc_buffer_free(&model->dgrad[1]);
   free(model);
-}
-
-void ddpc_model_free(ddpc_model *model) {
-  if (model) model_release(model);
 }
 
 /* One pass of setup over every layer in turn (each one's input is the previous one's
@@ -148,7 +145,7 @@ int ddpc_model_create(ddpc_model **out, const ddpc_layer_spec *specs, int n_laye
   }
   model->n_layers = n_layers;
   if (model_setup_layers(model, specs) != 0 || model_alloc_buffers(model, device) != 0) {
-    model_release(model);
+    ddpc_model_free(model);
     return -1;
   }
   *out = model;

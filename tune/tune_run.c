@@ -548,8 +548,7 @@ static int tune_setup(tune_loop *t) {
     // A rung at the last epoch needs no verdict: the trial ends there anyway.
     if (used > 0 && !(t->rung_override = ddpc_format("pruning.rungs=[%s]", rungs))) return -1;
   }
-  t->sampler = ddpc_tune_sampler_new(st->algorithm, &st->space, st->seed);
-  if (!t->sampler) return -1;
+  if (ddpc_tune_sampler_create(st->algorithm, &st->space, st->seed, &t->sampler) != 0) return -1;
   char *store_path = ddpc_format("%s/study.db", t->opt->study_dir);
   int rc = store_path ? ddpc_tune_store_open(store_path, &t->store) : -1;
   free(store_path);

@@ -43,16 +43,19 @@ static double sampler_draw_prior(const ddpc_tune_param *p, ddpc_rng *rng) {
   return p->low;
 }
 
-ddpc_tune_sampler *ddpc_tune_sampler_new(ddpc_tune_algorithm alg, const ddpc_tune_space *space, uint64_t seed) {
+int ddpc_tune_sampler_create(ddpc_tune_algorithm alg, const ddpc_tune_space *space, uint64_t seed,
+                             ddpc_tune_sampler **out) {
+  *out = NULL;
   if (alg != DDPC_TUNE_ALGORITHM_RANDOM && alg != DDPC_TUNE_ALGORITHM_GRID && alg != DDPC_TUNE_ALGORITHM_TPE)
-    return ddpc_error_set("tune: unknown search algorithm %d", (int)alg), NULL;
-  if (alg == DDPC_TUNE_ALGORITHM_GRID && ddpc_tune_space_check_grid(space) != 0) return NULL;
+    return ddpc_error_set("tune: unknown search algorithm %d", (int)alg);
+  if (alg == DDPC_TUNE_ALGORITHM_GRID && ddpc_tune_space_check_grid(space) != 0) return -1;
   ddpc_tune_sampler *s = ddpc_calloc(1, sizeof *s, "sampler");
-  if (!s) return NULL;
+  if (!s) return -1;
   s->alg = alg;
   s->space = space;
   s->seed = seed;
-  return s;
+  *out = s;
+  return 0;
 }
 
 void ddpc_tune_sampler_free(ddpc_tune_sampler *s) { free(s); }

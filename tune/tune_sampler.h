@@ -28,9 +28,10 @@ typedef struct {
 
 typedef struct ddpc_tune_sampler ddpc_tune_sampler;
 
-/* A sampler over `space`, which must outlive it. NULL with a message when the grid
- * algorithm meets a parameter without grid values (ddpc_tune_space_check_grid). */
-ddpc_tune_sampler *ddpc_tune_sampler_new(ddpc_tune_algorithm alg, const ddpc_tune_space *space, uint64_t seed);
+/* A sampler over `space`, which must outlive it, in *out. -1 (and *out NULL) with a message
+ * when the grid algorithm meets a parameter without grid values (ddpc_tune_space_check_grid). */
+int ddpc_tune_sampler_create(ddpc_tune_algorithm alg, const ddpc_tune_space *space, uint64_t seed,
+                             ddpc_tune_sampler **out);
 void ddpc_tune_sampler_free(ddpc_tune_sampler *s);
 
 /* Writes the point of trial `trial_number` into x_out (space->n_params values).

@@ -155,7 +155,7 @@ static int train_resume_state(train_session *s) {
 
 static void train_session_free(train_session *s) {
   train_files_close(s);
-  train_device_free(s);
+  train_device_free_batches(s);
   free(s->positions);
   free(s->hooks);
   free(s->stop_reason);
@@ -168,7 +168,7 @@ static void train_session_free(train_session *s) {
   ddpc_model_free(s->model);
   ddpc_data_free(&s->data);
   ddpc_config_free(&s->cfg);
-  ddpc_comm_destroy(s->comm);  // NCCL's communicator goes before the GPU context
+  ddpc_comm_free(s->comm);  // NCCL's communicator goes before the GPU context
   train_device_close(s);
 }
 

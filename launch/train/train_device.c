@@ -77,7 +77,7 @@ int train_device_alloc_batches(train_session *s, size_t features) {
   return 0;
 }
 
-void train_device_free(train_session *s) {
+void train_device_free_batches(train_session *s) {
   ddpc_device d = s->cfg.device;
   ddpc_device_free_staging(d, s->batch_x);
   ddpc_device_free_staging(d, s->batch_labels);

@@ -106,7 +106,7 @@ int train_device_open(train_session *s);
 void train_device_close(train_session *s);
 /* The batch buffers (host staging, and their GPU copies for cuda), the loss and norm scratch. */
 int train_device_alloc_batches(train_session *s, size_t features);
-void train_device_free(train_session *s);
+void train_device_free_batches(train_session *s);
 /* The model's output for the batch gathered into batch_x (copied up first for cuda). */
 const float *train_device_forward(train_session *s, int n, const ddpc_forward_ctx *ctx);
 /* Adds the loss of out (n samples) to the running sums, and writes its gradient (scaled by

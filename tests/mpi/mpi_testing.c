@@ -21,7 +21,7 @@ int mpi_testing_finish(ddpc_comm *comm) {
     if (none) fprintf(stderr, "FAILED: no check ran on any rank\n");
   }
   fflush(stdout);
-  ddpc_comm_destroy(comm);
+  ddpc_comm_free(comm);
   if (counts[1] != 0 || none) return 1;
   return counts[0] == 0 ? 77 : 0;
 }

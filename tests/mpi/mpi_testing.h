@@ -8,7 +8,7 @@
 
 #include "comm/comm.h"
 
-/* Sums passed/failed/skipped over all ranks, prints the totals on rank 0, destroys comm
+/* Sums passed/failed/skipped over all ranks, prints the totals on rank 0, frees comm
  * and returns the exit code as testing_finish does, over all ranks: 1 when a rank failed
  * or no rank checked or skipped anything, 77 when only skips happened, 0 otherwise.
  * Every rank must call it. */

@@ -79,7 +79,7 @@ int main(void) {
   }
 #ifndef DDPC_HAVE_CUDA
   if (c->rank == 0) printf("SKIPPED: no CUDA device: %s\n", DDPC_DEVICE_NO_CUDA_MESSAGE);
-  ddpc_comm_destroy(c);
+  ddpc_comm_free(c);
   return 77;
 #else
   // Every rank takes the same way: skip unless all have a GPU of their own.
@@ -87,7 +87,7 @@ int main(void) {
   double missing = ddpc_device_probe(DDPC_DEVICE_CUDA, &count) != 0 || count <= c->local_rank;
   if (c->ops->allreduce_double(c, &missing, 1) != 0 || missing > 0) {
     if (c->rank == 0) printf("SKIPPED: no CUDA device for every rank (%d GPU(s) here for %d local rank(s))\n", count, c->local_size);
-    ddpc_comm_destroy(c);
+    ddpc_comm_free(c);
     return 77;
   }
   if (ddpc_device_open(DDPC_DEVICE_CUDA, c->local_rank) != 0 || ddpc_comm_watchdog_start(c, 60.0) != 0) {

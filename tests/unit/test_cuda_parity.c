@@ -160,8 +160,8 @@ static void test_layer(const layer_case *c) {
   compare(c->name, "input gradient", dx_gpu, dx_cpu, n_in);
   compare(c->name, "parameter gradient", g_gpu, g_cpu, np);
 
-  cpu.ops->destroy(&cpu);
-  gpu.ops->destroy(&gpu);
+  cpu.ops->free(&cpu);
+  gpu.ops->free(&gpu);
   float *device[] = {d_x, d_dy, d_params, d_grads, d_y, d_dx};
   for (size_t i = 0; i < sizeof device / sizeof device[0]; i++) ddpc_device_free(DDPC_DEVICE_CUDA, device[i]);
   float *host[] = {x, dy, params, y_cpu, dx_cpu, g_cpu, y_gpu, dx_gpu, g_gpu, p_gpu};

@@ -81,7 +81,7 @@ static int rig_make(layer_rig *rig, ddpc_layer_spec spec, ddpc_shape in, int bat
 }
 
 static void rig_free(layer_rig *rig) {
-  rig->layer.ops->destroy(&rig->layer);
+  rig->layer.ops->free(&rig->layer);
   free(rig->layer.params);
   free(rig->layer.grads);
   free(rig->x);

@@ -247,8 +247,8 @@ static void test_grid(void) {
   CHECK(ddpc_tune_space_grid_size(&s) == 88, "11 x 4 x 2 = 88 points");
   CHECK(ddpc_tune_space_check_grid(&s) == 0, "grid ok: %s", ddpc_error_message());
 
-  ddpc_tune_sampler *g = ddpc_tune_sampler_new(DDPC_TUNE_ALGORITHM_GRID, &s, 7);
-  CHECK(g != NULL, "grid sampler");
+  ddpc_tune_sampler *g = NULL;
+  CHECK(ddpc_tune_sampler_create(DDPC_TUNE_ALGORITHM_GRID, &s, 7, &g) == 0 && g != NULL, "grid sampler");
   double x[3];
   // The last parameter changes fastest: (0, 1e-4, x), (0, 1e-4, y), (0, 1e-3, x), ...
   CHECK(ddpc_tune_sampler_propose(g, 0, NULL, 0, x) == 0 && x[0] == 0 && x[1] == 1e-4 && x[2] == 0, "point 0");
@@ -268,9 +268,11 @@ static void test_grid(void) {
                                                                              "point count"),
         "uniform without points: %s", ddpc_error_message());
   CHECK(strstr(ddpc_error_message(), ":3:3: ") != NULL, "names the place: %s", ddpc_error_message());
-  CHECK(ddpc_tune_sampler_new(DDPC_TUNE_ALGORITHM_GRID, &s, 1) == NULL, "grid sampler refused");
-  ddpc_tune_sampler *r = ddpc_tune_sampler_new(DDPC_TUNE_ALGORITHM_RANDOM, &s, 1);
-  CHECK(r != NULL, "random sampler takes it");
+  ddpc_tune_sampler *refused = NULL;
+  CHECK(ddpc_tune_sampler_create(DDPC_TUNE_ALGORITHM_GRID, &s, 1, &refused) != 0 && refused == NULL,
+        "grid sampler refused");
+  ddpc_tune_sampler *r = NULL;
+  CHECK(ddpc_tune_sampler_create(DDPC_TUNE_ALGORITHM_RANDOM, &s, 1, &r) == 0 && r != NULL, "random sampler takes it");
   ddpc_tune_sampler_free(r);
   ddpc_tune_space_free(&s);
 }
@@ -314,7 +316,8 @@ static void test_random(void) {
                       &s, NULL);
   CHECK(rc == 0, "parse: %s", ddpc_error_message());
   if (rc != 0) return;
-  ddpc_tune_sampler *r = ddpc_tune_sampler_new(DDPC_TUNE_ALGORITHM_RANDOM, &s, 42);
+  ddpc_tune_sampler *r = NULL;
+  ddpc_tune_sampler_create(DDPC_TUNE_ALGORITHM_RANDOM, &s, 42, &r);
   enum { N = 4000 };
   int out_of_bounds = 0, off_step = 0, log_below = 0, seen_int[5] = {0}, seen_choice[3] = {0}, q_top = 0;
   double u_sum = 0;
@@ -340,8 +343,10 @@ static void test_random(void) {
   for (int v = 0; v < 3; v++) CHECK(seen_choice[v] > N / 3 - 200 && seen_choice[v] < N / 3 + 200, "choice %d", v);
 
   double a[5], b[5], c[5], d[5];
-  ddpc_tune_sampler *r2 = ddpc_tune_sampler_new(DDPC_TUNE_ALGORITHM_RANDOM, &s, 42);
-  ddpc_tune_sampler *r3 = ddpc_tune_sampler_new(DDPC_TUNE_ALGORITHM_RANDOM, &s, 43);
+  ddpc_tune_sampler *r2 = NULL;
+  ddpc_tune_sampler_create(DDPC_TUNE_ALGORITHM_RANDOM, &s, 42, &r2);
+  ddpc_tune_sampler *r3 = NULL;
+  ddpc_tune_sampler_create(DDPC_TUNE_ALGORITHM_RANDOM, &s, 43, &r3);
   ddpc_tune_sampler_propose(r, 17, NULL, 0, a);
   ddpc_tune_sampler_propose(r2, 17, NULL, 0, b);
   ddpc_tune_sampler_propose(r3, 17, NULL, 0, c);

@@ -150,7 +150,8 @@ static double bowl(const double *x) {
 /* Runs `n` trials of `alg` on bowl() in order, each seeing all earlier results; returns
  * the best value. xs (n * 2) receives the points. */
 static double run_study(const ddpc_tune_space *space, ddpc_tune_algorithm alg, uint64_t seed, int n, double *xs) {
-  ddpc_tune_sampler *s = ddpc_tune_sampler_new(alg, space, seed);
+  ddpc_tune_sampler *s = NULL;
+  ddpc_tune_sampler_create(alg, space, seed, &s);
   ddpc_tune_observation *h = calloc((size_t)n, sizeof *h);
   double best = INFINITY;
   for (int t = 0; s && h && t < n; t++) {
@@ -184,9 +185,12 @@ static void test_sampler(void) {
   // A pure function of (seed, trial number, history).
   ddpc_tune_observation h[N];
   for (int t = 0; t < N; t++) h[t] = (ddpc_tune_observation){&xs[2 * t], bowl(&xs[2 * t])};
-  ddpc_tune_sampler *a = ddpc_tune_sampler_new(DDPC_TUNE_ALGORITHM_TPE, &space, 5);
-  ddpc_tune_sampler *b = ddpc_tune_sampler_new(DDPC_TUNE_ALGORITHM_TPE, &space, 5);
-  ddpc_tune_sampler *c = ddpc_tune_sampler_new(DDPC_TUNE_ALGORITHM_TPE, &space, 6);
+  ddpc_tune_sampler *a = NULL;
+  ddpc_tune_sampler_create(DDPC_TUNE_ALGORITHM_TPE, &space, 5, &a);
+  ddpc_tune_sampler *b = NULL;
+  ddpc_tune_sampler_create(DDPC_TUNE_ALGORITHM_TPE, &space, 5, &b);
+  ddpc_tune_sampler *c = NULL;
+  ddpc_tune_sampler_create(DDPC_TUNE_ALGORITHM_TPE, &space, 6, &c);
   double pa[2], pb[2], pc[2], pd[2];
   ddpc_tune_sampler_propose(a, 40, h, 40, pa);
   ddpc_tune_sampler_propose(b, 40, h, 40, pb);
@@ -231,7 +235,8 @@ static void test_bounds(void) {
   enum { N = 120, P = 5 };
   double xs[N * P];
   ddpc_tune_observation h[N];
-  ddpc_tune_sampler *s = ddpc_tune_sampler_new(DDPC_TUNE_ALGORITHM_TPE, &space, 11);
+  ddpc_tune_sampler *s = NULL;
+  ddpc_tune_sampler_create(DDPC_TUNE_ALGORITHM_TPE, &space, 11, &s);
   int bad = 0, off_step = 0;
   for (int t = 0; t < N; t++) {
     double *x = &xs[t * P];
@@ -256,7 +261,7 @@ static void test_bounds(void) {
 
   // Nothing finished yet after the startup: every loss +inf still gives valid proposals.
   for (int t = 0; t < 25; t++) h[t].loss = INFINITY;
-  s = ddpc_tune_sampler_new(DDPC_TUNE_ALGORITHM_TPE, &space, 11);
+  ddpc_tune_sampler_create(DDPC_TUNE_ALGORITHM_TPE, &space, 11, &s);
   double x[P];
   CHECK(ddpc_tune_sampler_propose(s, 25, h, 25, x) == 0, "all running");
   for (int p = 0; p < P; p++) CHECK(x[p] >= space.params[p].low && x[p] <= space.params[p].high, "in bounds");

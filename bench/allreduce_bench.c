@@ -101,7 +101,7 @@ static void bench_mlp(ddpc_comm *c) {
     specs[i].units = units[i];
   }
   ddpc_model *m = NULL;
-  if (ddpc_model_create(&m, specs, 5, ddpc_shape_vector(784), 64, DDPC_DEVICE_CPU)) die(c, "model");
+  if (ddpc_model_create(specs, 5, ddpc_shape_vector(784), 64, DDPC_DEVICE_CPU, &m)) die(c, "model");
   ddpc_model_init_params(m, 1);
   float *x = ddpc_alloc_aligned(64 * 784 * sizeof(float), "inputs");
   float *dout = ddpc_alloc_aligned(64 * 10 * sizeof(float), "output gradients");
@@ -119,7 +119,7 @@ static void bench_mlp(ddpc_comm *c) {
     bool overlap = k > 0;
     ddpc_comm_config cfg = {.bucket_mb = caps[k], .overlap = overlap, .intra_node = DDPC_INTRA_NODE_MPI};
     ddpc_grad_sync *s = NULL;
-    if (ddpc_grad_sync_create(&s, c, m, &cfg)) die(c, "grad sync");
+    if (ddpc_grad_sync_create(c, m, &cfg, &s)) die(c, "grad sync");
     double t = time_mlp_steps(c, m, s, x, dout, steps, &st);
     if (c->rank == 0) {
       char label[64];

@@ -138,9 +138,9 @@ int main(int argc, char **argv) {
   fclose(f);
   ddpc_config_tree tree;
   ddpc_tune_space space;
-  int rc = ddpc_config_tree_load(&tree, path);
+  int rc = ddpc_config_tree_load(path, &tree);
   if (rc == 0) {
-    rc = ddpc_tune_space_parse(&space, ddpc_config_node_get(tree.root, "space"), "tune.space");
+    rc = ddpc_tune_space_parse(ddpc_config_node_get(tree.root, "space"), "tune.space", &space);
     ddpc_config_tree_free(&tree);
   }
   remove(path);

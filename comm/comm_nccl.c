@@ -230,7 +230,7 @@ static int nccl_join(ddpc_comm *c, nccl_state *s) {
   return rc;
 }
 
-int ddpc_comm_create_nccl(ddpc_comm **out, ddpc_comm *host) {
+int ddpc_comm_create_nccl(ddpc_comm *host, ddpc_comm **out) {
   *out = NULL;
   ddpc_comm *c = ddpc_calloc(1, sizeof *c, "NCCL communicator");
   nccl_state *s = ddpc_calloc(1, sizeof *s, "NCCL communicator state");

@@ -23,7 +23,7 @@
  *    wait see the reduced values).
  *  - allreduce_float is iallreduce_float followed by wait.
  * AVG is ncclAvg. */
-int ddpc_comm_create_nccl(ddpc_comm **out, ddpc_comm *host);
+int ddpc_comm_create_nccl(ddpc_comm *host, ddpc_comm **out);
 /* Waits on the host until the compute stream is done (a checkpoint, the logged loss),
  * marked for the watchdog, so a peer that stopped mid all-reduce ends the job instead of
  * hanging it; -1 with the first CUDA error otherwise. */

@@ -223,7 +223,7 @@ static int choose_method(const ddpc_comm *comm, const ddpc_comm_config *cfg, ddp
   }
 }
 
-int ddpc_grad_sync_create(ddpc_grad_sync **out, ddpc_comm *comm, ddpc_model *model, const ddpc_comm_config *cfg) {
+int ddpc_grad_sync_create(ddpc_comm *comm, ddpc_model *model, const ddpc_comm_config *cfg, ddpc_grad_sync **out) {
   *out = NULL;
   ddpc_grad_sync *s = ddpc_calloc(1, sizeof *s, "gradient synchronisation");
   if (!s) return -1;
@@ -238,7 +238,7 @@ int ddpc_grad_sync_create(ddpc_grad_sync **out, ddpc_comm *comm, ddpc_model *mod
   // Zero, from callers that fill ddpc_comm_config themselves, leaves the comm unwatched.
   if (rc == 0 && cfg->timeout_seconds > 0) rc = ddpc_comm_watchdog_start(comm, cfg->timeout_seconds);
   if (rc == 0 && s->method == GRAD_SYNC_MPI) rc = plan_model_buckets(s);
-  if (rc == 0 && s->method == GRAD_SYNC_SHM) rc = ddpc_grad_sync_shm_create(&s->shm, comm, s->n_params);
+  if (rc == 0 && s->method == GRAD_SYNC_SHM) rc = ddpc_grad_sync_shm_create(comm, s->n_params, &s->shm);
   if (rc) {
     ddpc_grad_sync_free(s);
     return -1;

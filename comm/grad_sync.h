@@ -36,7 +36,7 @@ typedef struct {
 
 typedef struct ddpc_grad_sync ddpc_grad_sync;
 
-int ddpc_grad_sync_create(ddpc_grad_sync **out, ddpc_comm *comm, ddpc_model *model, const ddpc_comm_config *cfg);
+int ddpc_grad_sync_create(ddpc_comm *comm, ddpc_model *model, const ddpc_comm_config *cfg, ddpc_grad_sync **out);
 void ddpc_grad_sync_free(ddpc_grad_sync *sync);
 /* Which way was chosen ("mpi", "shm", "nccl" for GPU gradients, or "none" for one rank). */
 const char *ddpc_grad_sync_method(const ddpc_grad_sync *sync);

@@ -16,7 +16,7 @@ typedef struct ddpc_grad_sync_shm ddpc_grad_sync_shm;
 /* Sets up the node's shared segment for n_params floats per rank (every rank of `comm`
  * is on one node, comm->node_count == 1, comm->size > 1). Collective: every rank calls it.
  * Errors are recorded with ddpc_error_set and -1 is returned. */
-int ddpc_grad_sync_shm_create(ddpc_grad_sync_shm **out, ddpc_comm *comm, size_t n_params);
+int ddpc_grad_sync_shm_create(ddpc_comm *comm, size_t n_params, ddpc_grad_sync_shm **out);
 /* Where this rank's backward writes this step's gradients (n_params floats); the grad
  * sync binds the model to it in begin(). Changes between steps (double buffering). */
 float *ddpc_grad_sync_shm_slot(ddpc_grad_sync_shm *s);

@@ -203,7 +203,7 @@ static int setup_segment(ddpc_grad_sync_shm *s) {
   return comm->ops->barrier(comm);
 }
 
-int ddpc_grad_sync_shm_create(ddpc_grad_sync_shm **out, ddpc_comm *comm, size_t n_params) {
+int ddpc_grad_sync_shm_create(ddpc_comm *comm, size_t n_params, ddpc_grad_sync_shm **out) {
   *out = NULL;
   ddpc_grad_sync_shm *s = ddpc_calloc(1, sizeof *s, "shared-memory gradient exchange");
   if (!s) return -1;

@@ -774,12 +774,12 @@ static int ctx_locate(config_ctx *ctx, const char *path) {
   return rc;
 }
 
-int ddpc_config_load(ddpc_config *cfg, const char *path, const char *const *overrides, int n_overrides) {
+int ddpc_config_load(const char *path, const char *const *overrides, int n_overrides, ddpc_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   if (!path) return ddpc_error_set("no config file given");
   config_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
-  int rc = ddpc_config_tree_load(&ctx.tree, path);
+  int rc = ddpc_config_tree_load(path, &ctx.tree);
   for (int i = 0; rc == 0 && i < n_overrides; i++) rc = ddpc_config_tree_apply_override(&ctx.tree, overrides[i]);
   if (rc == 0) rc = ctx_locate(&ctx, path);
   if (rc == 0) {

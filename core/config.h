@@ -155,7 +155,7 @@ typedef struct {
 
 /* Loads `path`, applies `n_overrides` strings "key.path=value" in order, checks and
  * resolves. On error returns non-zero with the message in ddpc_error_message(). */
-int ddpc_config_load(ddpc_config *cfg, const char *path, const char *const *overrides, int n_overrides);
+int ddpc_config_load(const char *path, const char *const *overrides, int n_overrides, ddpc_config *cfg);
 void ddpc_config_free(ddpc_config *cfg);
 /* 64-bit FNV-1a of resolved_yaml: equal for configs that resolve the same. */
 uint64_t ddpc_config_hash(const ddpc_config *cfg);

@@ -344,7 +344,7 @@ static int read_whole_file(const char *path, char **text, size_t *len) {
   return 0;
 }
 
-int ddpc_config_tree_load(ddpc_config_tree *tree, const char *path) {
+int ddpc_config_tree_load(const char *path, ddpc_config_tree *tree) {
   memset(tree, 0, sizeof *tree);
   tree->path = ddpc_strdup(path);
   if (!tree->path) return -1;

@@ -41,7 +41,7 @@ typedef struct {
 
 /* Reads and parses a YAML file whose top level must be a map. Errors: "run.yaml:7:3: YAML
  * syntax error: ...", duplicate keys, aliases, an empty file. */
-int ddpc_config_tree_load(ddpc_config_tree *tree, const char *path);
+int ddpc_config_tree_load(const char *path, ddpc_config_tree *tree);
 /* Applies one override "a.b.0.c=value": value is parsed as YAML (a scalar or a flow
  * collection) and replaces the node at that path; missing map keys are created. */
 int ddpc_config_tree_apply_override(ddpc_config_tree *tree, const char *override);

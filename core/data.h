@@ -51,7 +51,7 @@ typedef struct {
 } ddpc_dataset;
 
 /* Loads the data the config describes, through the cache when enabled. */
-int ddpc_data_load(ddpc_dataset *ds, const ddpc_config *cfg);
+int ddpc_data_load(const ddpc_config *cfg, ddpc_dataset *ds);
 void ddpc_data_free(ddpc_dataset *ds);
 
 /* Where a classification dataset's largest label is, for a message about the class count

@@ -30,7 +30,7 @@ typedef struct {
   bool truncated;    // zlib saw the compressed stream end early
 } idx_file;
 
-static int idx_open(idx_file *in, const char *path) {
+static int idx_open(const char *path, idx_file *in) {
   memset(in, 0, sizeof *in);
   in->path = path;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -198,7 +198,7 @@ static int idx_read_data(idx_file *in, uint64_t bytes, const char *what, unsigne
 int ddpc_idx_read_images(const char *path, ddpc_table *out, ddpc_shape *shape) {
   memset(out, 0, sizeof *out);
   idx_file in;
-  if (idx_open(&in, path) != 0) return -1;
+  if (idx_open(path, &in) != 0) return -1;
   uint32_t dims[3];
   int rc = idx_read_header(&in, IDX_MAGIC_IMAGES, dims);
   uint64_t features = (uint64_t)dims[1] * dims[2];
@@ -228,7 +228,7 @@ int ddpc_idx_read_labels(const char *path, int32_t **labels, uint32_t *count) {
   *labels = NULL;
   *count = 0;
   idx_file in;
-  if (idx_open(&in, path) != 0) return -1;
+  if (idx_open(path, &in) != 0) return -1;
   uint32_t n;
   int rc = idx_read_header(&in, IDX_MAGIC_LABELS, &n);
   unsigned char *raw = NULL;

@@ -76,7 +76,7 @@ char *ddpc_data_describe_max_label(const ddpc_dataset *ds, const ddpc_config *cf
 }
 
 /* The uncached path: read, split, prepare. Fills ds and the store's owned memory. */
-static int data_build(ddpc_dataset *ds, const ddpc_config *cfg, ddpc_data_store *store) {
+static int data_build(const ddpc_config *cfg, ddpc_dataset *ds, ddpc_data_store *store) {
   const ddpc_data_config *dc = &cfg->data;
   bool cls = dc->task == DDPC_TASK_CLASSIFICATION;
   bool test_separate = dc->format == DDPC_DATA_FORMAT_IDX ? data_has(dc->test.images) : data_has(dc->test.path);
@@ -128,7 +128,7 @@ static int data_build(ddpc_dataset *ds, const ddpc_config *cfg, ddpc_data_store 
   return 0;
 }
 
-int ddpc_data_load(ddpc_dataset *ds, const ddpc_config *cfg) {
+int ddpc_data_load(const ddpc_config *cfg, ddpc_dataset *ds) {
   double t0 = data_now();
   memset(ds, 0, sizeof *ds);
   ddpc_data_store *store = ddpc_calloc(1, sizeof *store, "dataset");
@@ -153,7 +153,7 @@ int ddpc_data_load(ddpc_dataset *ds, const ddpc_config *cfg) {
       return 0;
     }
   }
-  if (data_build(ds, cfg, store) != 0) goto fail;
+  if (data_build(cfg, ds, store) != 0) goto fail;
   if (use_cache && ddpc_cache_write(dc->cache_dir, path, key, ds) == 0) {
     ds->cache_path = path;
     path = NULL;

@@ -125,7 +125,7 @@ __global__ static void sum_rows_kernel(const double *row_loss, const int *row_co
   }
 }
 
-extern "C" int ddpc_loss_cuda_create(ddpc_loss_cuda **out, int max_batch) {
+extern "C" int ddpc_loss_cuda_create(int max_batch, ddpc_loss_cuda **out) {
   *out = NULL;
   if (max_batch < 1) return ddpc_error_set("loss: max_batch must be at least 1, got %d", max_batch);
   ddpc_loss_cuda *l = (ddpc_loss_cuda *)ddpc_calloc(1, sizeof *l, "GPU loss");

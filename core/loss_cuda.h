@@ -15,7 +15,7 @@ extern "C" {
 /* Device scratch for batches up to max_batch and the running sums. */
 typedef struct ddpc_loss_cuda ddpc_loss_cuda;
 
-int ddpc_loss_cuda_create(ddpc_loss_cuda **out, int max_batch);
+int ddpc_loss_cuda_create(int max_batch, ddpc_loss_cuda **out);
 void ddpc_loss_cuda_free(ddpc_loss_cuda *loss);
 /* As ddpc_loss_compute with device pointers (labels: batch int32, targets: batch x width,
  * dout may be NULL): queues the work on the compute stream and adds the batch's loss sum

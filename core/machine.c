@@ -122,7 +122,7 @@ static int machine_add_decide(ddpc_machine *m, const ddpc_config *cfg) {
   return rc;
 }
 
-int ddpc_machine_create(ddpc_machine **out, const ddpc_config *cfg) {
+int ddpc_machine_create(const ddpc_config *cfg, ddpc_machine **out) {
   *out = NULL;
   ddpc_machine *m = ddpc_calloc(1, sizeof *m, "state machine");
   if (!m) return -1;

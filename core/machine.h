@@ -63,7 +63,7 @@ typedef struct {
 typedef struct ddpc_machine ddpc_machine;
 
 /* Builds the table for cfg (only the configured stop conditions and gates get rows). */
-int ddpc_machine_create(ddpc_machine **out, const ddpc_config *cfg);
+int ddpc_machine_create(const ddpc_config *cfg, ddpc_machine **out);
 void ddpc_machine_free(ddpc_machine *m);
 /* Picks the transition out of `from`: sets *to and *reason (malloc'd, caller frees). */
 int ddpc_machine_decide(const ddpc_machine *m, ddpc_state from, const ddpc_machine_facts *facts, ddpc_state *to,

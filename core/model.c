@@ -119,8 +119,8 @@ static int model_alloc_buffers(ddpc_model *model, ddpc_device device) {
   return 0;
 }
 
-int ddpc_model_create(ddpc_model **out, const ddpc_layer_spec *specs, int n_layers, ddpc_shape input,
-                      int max_batch, ddpc_device device) {
+int ddpc_model_create(const ddpc_layer_spec *specs, int n_layers, ddpc_shape input, int max_batch, ddpc_device device,
+                      ddpc_model **out) {
   *out = NULL;
   if (n_layers < 1 || !specs) return ddpc_error_set("model: needs at least one layer");
   if (max_batch < 1) return ddpc_error_set("model: max_batch must be at least 1, got %d", max_batch);

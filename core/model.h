@@ -25,8 +25,8 @@ typedef void (*ddpc_grad_ready_fn)(void *user, int layer_index, size_t offset, s
  * ddpc_device_open) every buffer is GPU memory and the CUDA layers run (core/layer_cuda.h):
  * the pointers forward and backward take and return are device pointers, and their
  * failures surface at the next ddpc_device_sync. */
-int ddpc_model_create(ddpc_model **out, const ddpc_layer_spec *specs, int n_layers, ddpc_shape input,
-                      int max_batch, ddpc_device device);
+int ddpc_model_create(const ddpc_layer_spec *specs, int n_layers, ddpc_shape input, int max_batch, ddpc_device device,
+                      ddpc_model **out);
 void ddpc_model_free(ddpc_model *model);
 
 /* Seeded initialisation of every layer's parameters. */

@@ -477,7 +477,7 @@ static int tune_write_best(const tune_loop *t, const tune_live *best) {
   char **o = tune_trial_overrides(t, best->rec.x, false, &n);
   if (!o) return -1;
   ddpc_config cfg;
-  int rc = ddpc_config_load(&cfg, st->base_path, (const char *const *)o, n);
+  int rc = ddpc_config_load(st->base_path, (const char *const *)o, n, &cfg);
   for (int i = 0; i < n; i++) free(o[i]);
   free(o);
   if (rc != 0) return -1;

@@ -194,7 +194,7 @@ static int space_read_param(ddpc_tune_param *p, const ddpc_config_node *entry, c
   return points_node ? space_read_points(p, points_node, name) : 0;
 }
 
-int ddpc_tune_space_parse(ddpc_tune_space *space, const ddpc_config_node *map, const char *path) {
+int ddpc_tune_space_parse(const ddpc_config_node *map, const char *path, ddpc_tune_space *space) {
   memset(space, 0, sizeof *space);
   if (!map) return ddpc_error_set("%s: missing; expected a map of KEY: {DISTRIBUTION: ARGS}", path);
   if (!(space->path = ddpc_strdup(path))) return -1;

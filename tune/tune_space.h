@@ -60,7 +60,7 @@ const char *ddpc_tune_dist_name(ddpc_tune_dist dist);
  * no number, bounds out of order, loguniform low <= 0, q <= 0 or no multiple of q in the
  * range, an empty choice or one
  * listing a value twice, a duplicate or overlapping key. */
-int ddpc_tune_space_parse(ddpc_tune_space *space, const ddpc_config_node *map, const char *path);
+int ddpc_tune_space_parse(const ddpc_config_node *map, const char *path, ddpc_tune_space *space);
 void ddpc_tune_space_free(ddpc_tune_space *space);
 
 /* Checks that every parameter has finitely many grid values (a continuous range needs

@@ -121,7 +121,7 @@ static int study_try_config(const ddpc_tune_study *st, const char *extra, ddpc_c
   if (!all) return -1;
   for (int i = 0; i < st->n_trial_overrides; i++) all[i] = st->trial_overrides[i];
   if (extra) all[n - 1] = extra;
-  int rc = ddpc_config_load(cfg, st->base_path, all, n);
+  int rc = ddpc_config_load(st->base_path, all, n, cfg);
   free(all);
   return rc;
 }
@@ -243,15 +243,15 @@ static int study_read_tune(ddpc_tune_study *st, const ddpc_config_node *root, co
   st->seed = (uint64_t)seed;
   const ddpc_config_node *space = ddpc_config_node_get(tune, "space");
   if (!space) return ddpc_config_node_error(tune, "tune: missing 'space', e.g. {optimizer.lr: {loguniform: [1e-4, 0.1]}}");
-  return ddpc_tune_space_parse(&st->space, space, "tune.space");
+  return ddpc_tune_space_parse(space, "tune.space", &st->space);
 }
 
-int ddpc_tune_study_load(ddpc_tune_study *st, const char *path, const char *const *overrides, int n_overrides,
-                         const char *study_dir) {
+int ddpc_tune_study_load(const char *path, const char *const *overrides, int n_overrides, const char *study_dir,
+                         ddpc_tune_study *st) {
   memset(st, 0, sizeof *st);
   ddpc_config_tree tree;
   memset(&tree, 0, sizeof tree);
-  int rc = ddpc_config_tree_load(&tree, path);
+  int rc = ddpc_config_tree_load(path, &tree);
   if (rc == 0 && !(st->study_path = ddpc_strdup(path))) rc = -1;
   if (rc == 0 && !(st->trial_overrides = ddpc_calloc((size_t)n_overrides + 1, sizeof *st->trial_overrides, "overrides")))
     rc = -1;

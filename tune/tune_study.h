@@ -55,8 +55,8 @@ typedef struct {
 /* Loads and checks `path` with `overrides` ("tune.x=v" for the study, others for the trials).
  * `study_dir` is where an inline base config is written (base.yaml). Returns -1 with one
  * message (file:line: ...) in ddpc_error_message() on bad input. */
-int ddpc_tune_study_load(ddpc_tune_study *st, const char *path, const char *const *overrides, int n_overrides,
-                         const char *study_dir);
+int ddpc_tune_study_load(const char *path, const char *const *overrides, int n_overrides, const char *study_dir,
+                         ddpc_tune_study *st);
 void ddpc_tune_study_free(ddpc_tune_study *st);
 
 #endif

@@ -24,13 +24,13 @@ static void cli_graph_usage(FILE *out) {
 
 static int cli_graph_print(const char *config_path, const char *const *overrides, int n_overrides) {
   ddpc_config cfg;
-  if (ddpc_config_load(&cfg, config_path, overrides, n_overrides) != 0) {
+  if (ddpc_config_load(config_path, overrides, n_overrides, &cfg) != 0) {
     fprintf(stderr, "ddpc graph: error: %s\n", ddpc_error_message());
     return DDPC_EXIT_FAILED;
   }
   ddpc_machine *m = NULL;
   int rc = DDPC_EXIT_OK;
-  if (ddpc_machine_create(&m, &cfg) != 0) {
+  if (ddpc_machine_create(&cfg, &m) != 0) {
     fprintf(stderr, "ddpc graph: error: %s\n", ddpc_error_message());
     rc = DDPC_EXIT_FAILED;
   } else {

@@ -99,7 +99,7 @@ static int cli_launch_parse(int argc, char **argv, cli_launch_args *a) {
 static int cli_launch_resolve_run_dir(ddpc_launch_options *o, char **run_dir) {
   ddpc_config cfg;
   memset(&cfg, 0, sizeof cfg);
-  if (ddpc_config_load(&cfg, o->config_path, o->overrides, o->n_overrides) != 0) {
+  if (ddpc_config_load(o->config_path, o->overrides, o->n_overrides, &cfg) != 0) {
     // ddpc_config_load has freed what it had made.
     fprintf(stderr, "ddpc launch: error: %s\n", ddpc_error_message());
     return DDPC_EXIT_FAILED;

@@ -127,7 +127,7 @@ static int submit_with_config(submit_args *a) {
   if (!cfg) return DDPC_EXIT_FAILED;
   int rc = DDPC_EXIT_FAILED;
   char *config = NULL, *run_dir = NULL, *self = NULL, *text = NULL, *script_path = NULL;
-  if (ddpc_config_load(cfg, a->config, a->overrides, a->script.n_overrides) != 0) goto fail;
+  if (ddpc_config_load(a->config, a->overrides, a->script.n_overrides, cfg) != 0) goto fail;
   if (!(config = realpath(a->config, NULL))) {
     ddpc_error_set("%s: %s", a->config, strerror(errno));
     goto fail;

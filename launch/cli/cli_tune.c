@@ -285,12 +285,12 @@ static int cli_tune_run(cli_tune_args *a) {
     bool runnable = true;
     // The study file is checked before the store exists: a bad one, or one whose backend
     // cannot start its trials here, leaves nothing behind.
-    if (rc == 0 && !a->resume) rc = ddpc_tune_study_load(&study, study_file, a->overrides, a->n_overrides, dir);
+    if (rc == 0 && !a->resume) rc = ddpc_tune_study_load(study_file, a->overrides, a->n_overrides, dir, &study);
     if (rc == 0 && !a->resume) runnable = cli_tune_has_launcher(&study, mpirun, sbatch);
     if (rc == 0 && runnable) rc = ddpc_tune_store_open(db, &store);
     if (rc == 0 && runnable) rc = cli_tune_settings(store, a, &study_file, &resumed, &n_resumed);
     if (rc == 0 && runnable && a->resume) {
-      rc = ddpc_tune_study_load(&study, study_file, (const char *const *)resumed, n_resumed, dir);
+      rc = ddpc_tune_study_load(study_file, (const char *const *)resumed, n_resumed, dir, &study);
       if (rc == 0) runnable = cli_tune_has_launcher(&study, mpirun, sbatch);
     }
     if (rc == 0 && runnable) rc = ddpc_tune_store_set_setting(store, TUNE_SETTING_METRIC, study.metric);

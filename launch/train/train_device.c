@@ -45,7 +45,7 @@ int train_device_open(train_session *s) {
   ddpc_comm *nccl = NULL;
   // It takes the MPI communicator over, also on failure; every rank learns the outcome
   // inside, so all of them fail together and none waits in a collective.
-  rc = ddpc_comm_create_nccl(&nccl, s->comm);
+  rc = ddpc_comm_create_nccl(s->comm, &nccl);
   s->comm = nccl;
   return rc;
 #else
@@ -70,7 +70,7 @@ int train_device_alloc_batches(train_session *s, size_t features) {
   s->dev_dout = ddpc_device_alloc(d, batch * width * sizeof(float), "loss gradient on the GPU");
   if (!s->dev_x || !s->dev_labels || !s->dev_targets || !s->dev_dout) return -1;
 #ifdef DDPC_HAVE_CUDA
-  if (ddpc_loss_cuda_create(&s->loss_gpu, s->max_batch) != 0) return -1;
+  if (ddpc_loss_cuda_create(s->max_batch, &s->loss_gpu) != 0) return -1;
   // Also without clipping: the gradient norm serves the non-finite check.
   if (ddpc_clip_cuda_create(&s->clip_gpu) != 0) return -1;
 #endif

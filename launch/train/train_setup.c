@@ -91,17 +91,17 @@ int train_check_same(train_session *s, const void *value, size_t bytes, const ch
 static int train_load_data(train_session *s) {
   const ddpc_config *cfg = &s->cfg;
   bool first = s->comm->local_rank == 0;
-  int rc = first ? ddpc_data_load(&s->data, cfg) : 0;
+  int rc = first ? ddpc_data_load(cfg, &s->data) : 0;
   if (rc == 0 && first && cfg->data.cache && !s->data.cache_hit && s->comm->local_size > 1) {
     // A miss leaves the data in this process's heap; map the fresh cache like the others.
     double built = s->data.load_seconds;
     ddpc_data_free(&s->data);
-    rc = ddpc_data_load(&s->data, cfg);
+    rc = ddpc_data_load(cfg, &s->data);
     s->data.cache_hit = false;  // what this run did was parse and write it
     s->data.load_seconds += built;
   }
   if (train_agree(s, rc) != 0) return -1;
-  rc = first ? 0 : ddpc_data_load(&s->data, cfg);
+  rc = first ? 0 : ddpc_data_load(cfg, &s->data);
   return train_agree(s, rc);
 }
 
@@ -131,7 +131,7 @@ static int train_check_memory(train_session *s) {
 static int train_setup_model(train_session *s) {
   ddpc_config *cfg = &s->cfg;
   s->max_batch = cfg->train.batch_size > cfg->train.eval_batch_size ? cfg->train.batch_size : cfg->train.eval_batch_size;
-  if (ddpc_model_create(&s->model, cfg->layers, cfg->n_layers, s->data.shape, s->max_batch, cfg->device) != 0)
+  if (ddpc_model_create(cfg->layers, cfg->n_layers, s->data.shape, s->max_batch, cfg->device, &s->model) != 0)
     return ddpc_error_prefix("%s: ", cfg->source_path);
   ddpc_shape out = ddpc_model_output_shape(s->model);
   s->out_width = (int)ddpc_shape_size(out);
@@ -154,7 +154,7 @@ static int train_setup_model(train_session *s) {
   if (s->data.test.count > largest) largest = s->data.test.count;
   s->positions = ddpc_calloc(largest, sizeof(uint32_t), "sample order");
   if (!s->positions) return -1;
-  return ddpc_grad_sync_create(&s->sync, s->comm, s->model, &cfg->comm);
+  return ddpc_grad_sync_create(s->comm, s->model, &cfg->comm, &s->sync);
 }
 
 /* Rank 0 initialises the parameters and broadcasts them; every rank then proves it holds
@@ -202,7 +202,7 @@ static bool train_custom_stop_fired(const ddpc_config *cfg, const ddpc_machine_f
 int train_prepare(train_session *s) {
   const ddpc_train_options *opt = s->opt;
   train_read_fail_hook(s);
-  int rc = ddpc_config_load(&s->cfg, opt->config_path, opt->overrides, opt->n_overrides);
+  int rc = ddpc_config_load(opt->config_path, opt->overrides, opt->n_overrides, &s->cfg);
   if (train_agree(s, rc) != 0) return -1;
   uint64_t hash = ddpc_config_hash(&s->cfg);
   if (train_check_same(s, &hash, sizeof hash,
@@ -219,7 +219,7 @@ int train_prepare(train_session *s) {
                      s->data.train.count, s->data.val.count, s->data.test.count,
                      !s->cfg.data.cache ? "off" : s->data.cache_hit ? "hit" : "miss, written", s->data.load_seconds);
   if (train_agree(s, train_setup_model(s)) != 0 || train_init_params(s) != 0) return -1;
-  rc = ddpc_machine_create(&s->machine, &s->cfg);
+  rc = ddpc_machine_create(&s->cfg, &s->machine);
   for (int i = 0; rc == 0 && i < opt->n_stops; i++)
     rc = ddpc_machine_add_stop(s->machine, opt->stops[i].name, train_custom_stop_fired);
   if (train_agree(s, rc) != 0) return -1;

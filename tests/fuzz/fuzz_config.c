@@ -16,11 +16,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_split(data, size, &in);
   char *path = fuzz_write("run.yaml", (const uint8_t *)in.part[0], strlen(in.part[0]));
   ddpc_config cfg;
-  if (ddpc_config_load(&cfg, path, in.part + 1, in.n - 1) == 0) {
+  if (ddpc_config_load(path, in.part + 1, in.n - 1, &cfg) == 0) {
     (void)ddpc_config_hash(&cfg);
     char *again_path = fuzz_write("resolved.yaml", (const uint8_t *)cfg.resolved_yaml, strlen(cfg.resolved_yaml));
     ddpc_config again;
-    if (ddpc_config_load(&again, again_path, NULL, 0) != 0) {
+    if (ddpc_config_load(again_path, NULL, 0, &again) != 0) {
       fprintf(stderr, "the resolved config does not load again: %s\n--- resolved:\n%s\n", ddpc_error_message(),
               cfg.resolved_yaml);
       abort();

@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_split(data, size, &in);
   char *path = fuzz_write("study.yaml", (const uint8_t *)in.part[0], strlen(in.part[0]));
   ddpc_tune_study st;
-  if (ddpc_tune_study_load(&st, path, in.part + 1, in.n - 1, fuzz_dir()) == 0) {
+  if (ddpc_tune_study_load(path, in.part + 1, in.n - 1, fuzz_dir(), &st) == 0) {
     for (int i = 0; i < st.space.n_params; i++) fuzz_use_param(&st.space.params[i]);
     (void)ddpc_tune_space_grid_size(&st.space);
     ddpc_tune_study_free(&st);

@@ -95,7 +95,7 @@ int main(void) {
     c->ops->abort(c, 1);
   }
   ddpc_comm *nccl = NULL;
-  if (ddpc_comm_create_nccl(&nccl, c) != 0) {  // takes c, also on failure
+  if (ddpc_comm_create_nccl(c, &nccl) != 0) {  // takes c, also on failure
     fprintf(stderr, "rank %d: ddpc_comm_create_nccl: %s\n", c->rank, ddpc_error_message());
     return 1;
   }

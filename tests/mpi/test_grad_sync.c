@@ -31,7 +31,7 @@ static ddpc_model *make_model(void) {
                               spec_of(DDPC_LAYER_LINEAR, 11), spec_of(DDPC_LAYER_TANH, 0),
                               spec_of(DDPC_LAYER_LINEAR, OUT)};
   ddpc_model *m = NULL;
-  if (ddpc_model_create(&m, specs, 5, ddpc_shape_vector(IN), BATCH, DDPC_DEVICE_CPU) != 0) {
+  if (ddpc_model_create(specs, 5, ddpc_shape_vector(IN), BATCH, DDPC_DEVICE_CPU, &m) != 0) {
     fprintf(stderr, "model: %s\n", ddpc_error_message());
     exit(1);
   }
@@ -98,7 +98,7 @@ static void test_sync(ddpc_comm *c, double bucket_mb, bool overlap) {
   CHECK(ddpc_model_param_count(m) == NP, "model has %zu params", ddpc_model_param_count(m));
   ddpc_comm_config cfg = {.bucket_mb = bucket_mb, .overlap = overlap, .intra_node = DDPC_INTRA_NODE_MPI};
   ddpc_grad_sync *s = NULL;
-  if (ddpc_grad_sync_create(&s, c, m, &cfg) != 0) {
+  if (ddpc_grad_sync_create(c, m, &cfg, &s) != 0) {
     CHECK(false, "create: %s", ddpc_error_message());
     ddpc_model_free(m);
     return;
@@ -145,11 +145,11 @@ static void test_method_choice(ddpc_comm *c) {
   fake.node_count = 2;
   ddpc_comm_config cfg = {.bucket_mb = 1, .overlap = true, .intra_node = DDPC_INTRA_NODE_SHM};
   ddpc_grad_sync *s = NULL;
-  CHECK(ddpc_grad_sync_create(&s, &fake, m, &cfg) == -1 && s == NULL, "shm across nodes is refused");
+  CHECK(ddpc_grad_sync_create(&fake, m, &cfg, &s) == -1 && s == NULL, "shm across nodes is refused");
   CHECK(strcmp(ddpc_error_message(), "comm.intra_node: shm needs every rank on one node (this job spans 2 nodes)") == 0,
         "message '%s'", ddpc_error_message());
   cfg.intra_node = DDPC_INTRA_NODE_AUTO;
-  CHECK(ddpc_grad_sync_create(&s, &fake, m, &cfg) == 0, "auto on two nodes: %s", ddpc_error_message());
+  CHECK(ddpc_grad_sync_create(&fake, m, &cfg, &s) == 0, "auto on two nodes: %s", ddpc_error_message());
   if (s) CHECK(strcmp(ddpc_grad_sync_method(s), "mpi") == 0, "auto on two nodes picks mpi, got %s",
                ddpc_grad_sync_method(s));
   ddpc_grad_sync_free(s);

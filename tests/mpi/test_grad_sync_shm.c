@@ -42,7 +42,7 @@ static int count_wrong(const float *part, int r, int step) {
  * already writing the next step: with one slot set the second half would be overwritten. */
 static void run_exchange(ddpc_comm *comm, int slow_writer, int slow_reader, int delay_ms) {
   ddpc_grad_sync_shm *s = NULL;
-  if (ddpc_grad_sync_shm_create(&s, comm, N) != 0) {
+  if (ddpc_grad_sync_shm_create(comm, N, &s) != 0) {
     CHECK(false, "rank %d: create: %s", comm->rank, ddpc_error_message());
     return;
   }
@@ -93,7 +93,7 @@ static void test_nothing_left_in_dev_shm(ddpc_comm *comm) {
   long pid0 = (long)getpid();
   CHECK(comm->ops->broadcast(comm, &pid0, sizeof pid0, 0) == 0, "broadcast pid");
   ddpc_grad_sync_shm *s = NULL;
-  CHECK(ddpc_grad_sync_shm_create(&s, comm, N) == 0, "create: %s", ddpc_error_message());
+  CHECK(ddpc_grad_sync_shm_create(comm, N, &s) == 0, "create: %s", ddpc_error_message());
   char *prefix = ddpc_format("ddpc-%ld-", pid0);
   int found = 0;
   DIR *dir = opendir("/dev/shm");
@@ -111,7 +111,7 @@ static void test_timeout(ddpc_comm *comm) {
   const int silent = comm->size - 1;
   setenv("DDPC_SHM_TIMEOUT_SECONDS", "0.3", 1);
   ddpc_grad_sync_shm *s = NULL;
-  int rc = ddpc_grad_sync_shm_create(&s, comm, N);
+  int rc = ddpc_grad_sync_shm_create(comm, N, &s);
   unsetenv("DDPC_SHM_TIMEOUT_SECONDS");
   CHECK(rc == 0, "create with a short timeout: %s", ddpc_error_message());
   if (rc) return;
@@ -141,7 +141,7 @@ static void test_timeout(ddpc_comm *comm) {
 static void test_bad_timeout_variable(ddpc_comm *comm) {
   setenv("DDPC_SHM_TIMEOUT_SECONDS", "soon", 1);
   ddpc_grad_sync_shm *s = NULL;
-  int rc = ddpc_grad_sync_shm_create(&s, comm, N);
+  int rc = ddpc_grad_sync_shm_create(comm, N, &s);
   unsetenv("DDPC_SHM_TIMEOUT_SECONDS");
   char *want = ddpc_format("setting up the shared-memory gradient exchange (rank %d of %d): "
                            "DDPC_SHM_TIMEOUT_SECONDS: expected a positive number of seconds, got 'soon'",

@@ -28,9 +28,9 @@ static char *write_file(const char *name, const char *text) {
   return path;
 }
 
-static int load(ddpc_config *cfg, const char *path, int n, const char *o1, const char *o2) {
+static int load(const char *path, int n, const char *o1, const char *o2, ddpc_config *cfg) {
   const char *ov[2] = {o1, o2};
-  return ddpc_config_load(cfg, path, ov, n);
+  return ddpc_config_load(path, ov, n, cfg);
 }
 
 /* Loading must fail and the message must contain every non-NULL fragment. */
@@ -39,7 +39,7 @@ static void expect_error_at(int line, const char *name, const char *text, int n_
   char *path = write_file(name, text);
   ddpc_config cfg;
   ddpc_error_clear();
-  int rc = load(&cfg, path, n_ov, ov, NULL);
+  int rc = load(path, n_ov, ov, NULL, &cfg);
   const char *msg = ddpc_error_message();
   testing_check(rc != 0, __FILE__, line, "%s: expected an error", name);
   testing_check(frag1 == NULL || strstr(msg, frag1) != NULL, __FILE__, line, "%s: message '%s' lacks '%s'", name,
@@ -117,7 +117,7 @@ static const char *full_yaml =
 static void test_full(void) {
   char *path = write_file("full.yaml", full_yaml);
   ddpc_config cfg;
-  int rc = load(&cfg, path, 0, NULL, NULL);
+  int rc = load(path, 0, NULL, NULL, &cfg);
   CHECK(rc == 0, "full config loads: %s", ddpc_error_message());
   if (rc != 0) return;
   char *p;
@@ -208,7 +208,7 @@ static void test_defaults(void) {
   char *path = write_file("minimal.yaml", minimal_yaml);
   setenv("DDPC_CACHE_DIR", "/x/cache", 1);
   ddpc_config cfg;
-  int rc = load(&cfg, path, 0, NULL, NULL);
+  int rc = load(path, 0, NULL, NULL, &cfg);
   CHECK(rc == 0, "minimal config loads: %s", ddpc_error_message());
   if (rc != 0) return;
   CHECK(streq(cfg.name, "minimal"), "name from the file name: %s", cfg.name);
@@ -239,12 +239,12 @@ static void test_defaults(void) {
   // cache_dir falls back to XDG_CACHE_HOME, then HOME.
   unsetenv("DDPC_CACHE_DIR");
   setenv("XDG_CACHE_HOME", "/y", 1);
-  rc = load(&cfg, path, 0, NULL, NULL);
+  rc = load(path, 0, NULL, NULL, &cfg);
   CHECK(rc == 0 && streq(cfg.data.cache_dir, "/y/ddpc"), "cache_dir from XDG: %s", cfg.data.cache_dir);
   ddpc_config_free(&cfg);
   unsetenv("XDG_CACHE_HOME");
   setenv("HOME", "/h", 1);
-  rc = load(&cfg, path, 0, NULL, NULL);
+  rc = load(path, 0, NULL, NULL, &cfg);
   CHECK(rc == 0 && streq(cfg.data.cache_dir, "/h/.cache/ddpc"), "cache_dir from HOME: %s", cfg.data.cache_dir);
   ddpc_config_free(&cfg);
 
@@ -252,7 +252,7 @@ static void test_defaults(void) {
   char *reg = write_file("reg.yaml",
                          "data:\n  format: csv\n  task: regression\n  label_column: y\n  train: {path: t.csv}\n"
                          "model: [{type: linear, units: 1}]\noptimizer: {name: adamw}\n");
-  rc = load(&cfg, reg, 0, NULL, NULL);
+  rc = load(reg, 0, NULL, NULL, &cfg);
   CHECK(rc == 0, "regression config loads: %s", ddpc_error_message());
   if (rc == 0) {
     CHECK(cfg.loss == DDPC_LOSS_MSE, "loss default for regression");
@@ -282,7 +282,7 @@ static const char *variants_yaml =
 static void test_variants(void) {
   char *path = write_file("variants.yaml", variants_yaml);
   ddpc_config cfg;
-  int rc = load(&cfg, path, 0, NULL, NULL);
+  int rc = load(path, 0, NULL, NULL, &cfg);
   CHECK(rc == 0, "variants load: %s", ddpc_error_message());
   if (rc == 0) {
     CHECK(streq(cfg.model_variant, "small") && cfg.n_layers == 3 && cfg.layers[0].units == 16, "small variant");
@@ -291,11 +291,11 @@ static void test_variants(void) {
           "only the chosen variant is written:\n%s", cfg.resolved_yaml);
   }
   ddpc_config_free(&cfg);
-  rc = load(&cfg, path, 1, "model.variant=large", NULL);
+  rc = load(path, 1, "model.variant=large", NULL, &cfg);
   CHECK(rc == 0 && streq(cfg.model_variant, "large") && cfg.n_layers == 3 && cfg.layers[0].units == 256,
         "--set model.variant=large: %s", ddpc_error_message());
   ddpc_config_free(&cfg);
-  rc = load(&cfg, path, 2, "model.variant=large", "model.variants.large.0.units=300");
+  rc = load(path, 2, "model.variant=large", "model.variants.large.0.units=300", &cfg);
   CHECK(rc == 0 && cfg.layers[0].units == 300, "override inside a variant");
   ddpc_config_free(&cfg);
   EXPECT_OVERRIDE_ERROR("v1.yaml", variants_yaml, "model.variant=huge",
@@ -317,7 +317,7 @@ static void test_variants(void) {
 static void test_overrides(void) {
   char *path = write_file("ov.yaml", full_yaml);
   ddpc_config cfg;
-  int rc = load(&cfg, path, 2, "optimizer.betas=[0.7, 0.9]", "model.4.units=512");
+  int rc = load(path, 2, "optimizer.betas=[0.7, 0.9]", "model.4.units=512", &cfg);
   CHECK(rc == 0, "overrides load: %s", ddpc_error_message());
   if (rc == 0) {
     CHECK(cfg.optimizer.beta1 == 0.7f && cfg.optimizer.beta2 == 0.9f, "betas from a flow list");
@@ -326,13 +326,13 @@ static void test_overrides(void) {
   ddpc_config_free(&cfg);
   // Later overrides win; missing sections are created; paths from --set are relative to cwd.
   char *min = write_file("ovmin.yaml", minimal_yaml);
-  rc = load(&cfg, min, 2, "schedule.name=step", "schedule.gamma=0.5");
+  rc = load(min, 2, "schedule.name=step", "schedule.gamma=0.5", &cfg);
   CHECK(rc == 0 && cfg.schedule.kind == DDPC_SCHEDULE_STEP && cfg.schedule.gamma == 0.5f, "created section");
   ddpc_config_free(&cfg);
-  rc = load(&cfg, min, 2, "train.epochs=5", "train.epochs=7");
+  rc = load(min, 2, "train.epochs=5", "train.epochs=7", &cfg);
   CHECK(rc == 0 && cfg.train.epochs == 7, "the last override wins");
   ddpc_config_free(&cfg);
-  rc = load(&cfg, min, 2, "data.train.images=rel/x.gz", "name=other");
+  rc = load(min, 2, "data.train.images=rel/x.gz", "name=other", &cfg);
   char *cwd = realpath(".", NULL);
   char *want = ddpc_format("%s/rel/x.gz", cwd);
   CHECK(rc == 0 && streq(cfg.data.train.images, want), "--set path relative to cwd: %s", cfg.data.train.images);
@@ -340,7 +340,7 @@ static void test_overrides(void) {
   ddpc_config_free(&cfg);
   free(want);
   free(cwd);
-  rc = load(&cfg, min, 1, "data.test={images: t.gz, labels: l.gz}", NULL);
+  rc = load(min, 1, "data.test={images: t.gz, labels: l.gz}", NULL, &cfg);
   CHECK(rc == 0 && cfg.data.test.images && cfg.data.test_fraction == 0, "flow map override");
   ddpc_config_free(&cfg);
   EXPECT_OVERRIDE_ERROR("o1.yaml", minimal_yaml, "noequals", "--set noequals: expected key.path=value", NULL);
@@ -462,7 +462,8 @@ static void test_errors(void) {
   free(many);
   ddpc_config cfg;
   char *nowhere = ddpc_format("%s/does-not-exist.yaml", tmp_root);
-  CHECK(ddpc_config_load(&cfg, nowhere, NULL, 0) != 0 && strstr(ddpc_error_message(), "does-not-exist.yaml: cannot open"),
+  CHECK(ddpc_config_load(nowhere, NULL, 0, &cfg) != 0 &&
+            strstr(ddpc_error_message(), "does-not-exist.yaml: cannot open"),
         "missing file: %s", ddpc_error_message());
   free(nowhere);
 }
@@ -474,7 +475,7 @@ static void test_relative_paths(void) {
                           "data:\n  train: {images: ../d/img.gz, labels: ./lab.gz}\n  cache_dir: /abs/cache\n"
                           "model: [{type: relu}]\noutput: {dir: ../out}\n");
   ddpc_config cfg;
-  int rc = load(&cfg, path, 0, NULL, NULL);
+  int rc = load(path, 0, NULL, NULL, &cfg);
   CHECK(rc == 0, "sub config: %s", ddpc_error_message());
   if (rc == 0) {
     char *img = ddpc_format("%s/../d/img.gz", sub), *lab = ddpc_format("%s/lab.gz", sub);
@@ -495,12 +496,12 @@ static void test_relative_paths(void) {
 static void check_round_trip(const char *name, const char *text, const char *override) {
   char *path = write_file(name, text);
   ddpc_config a, b;
-  int rc = load(&a, path, override ? 1 : 0, override, NULL);
+  int rc = load(path, override ? 1 : 0, override, NULL, &a);
   CHECK(rc == 0, "%s loads: %s", name, ddpc_error_message());
   if (rc != 0) return;
   char *rt_name = ddpc_format("rt-%s", name);
   char *rt = write_file(rt_name, a.resolved_yaml);
-  rc = load(&b, rt, 0, NULL, NULL);
+  rc = load(rt, 0, NULL, NULL, &b);
   CHECK(rc == 0, "%s resolved text loads: %s\n%s", name, ddpc_error_message(), a.resolved_yaml);
   if (rc == 0) {
     CHECK(strcmp(a.resolved_yaml, b.resolved_yaml) == 0, "%s round trip:\n%s\n---\n%s", name, a.resolved_yaml,
@@ -531,7 +532,8 @@ static void test_round_trip_and_hash(void) {
   char *explicit_text = ddpc_format("%sseed: 0\noptimizer: {name: sgd, lr: 0.01}\ntrain: {epochs: 10}\n", minimal_yaml);
   char *path2 = write_file("hash2.yaml", explicit_text);
   ddpc_config a, b, c;
-  int rc = load(&a, path, 1, "name=h", NULL) | load(&b, path2, 1, "name=h", NULL) | load(&c, path, 2, "name=h", "seed=1");
+  int rc = load(path, 1, "name=h", NULL, &a) | load(path2, 1, "name=h", NULL, &b) |
+           load(path, 2, "name=h", "seed=1", &c);
   CHECK(rc == 0, "hash configs load: %s", ddpc_error_message());
   if (rc == 0) {
     CHECK(ddpc_config_hash(&a) == ddpc_config_hash(&b), "equal configs hash equal");
@@ -573,7 +575,7 @@ static void stop_error_at(int line, const char *name, const char *extra, const c
 static void test_stop_sections(void) {
   char *path = write_file("stopdef.yaml", minimal_yaml);
   ddpc_config cfg;
-  int rc = load(&cfg, path, 1, "train.epochs=7", NULL);
+  int rc = load(path, 1, "train.epochs=7", NULL, &cfg);
   CHECK(rc == 0, "minimal config loads: %s", ddpc_error_message());
   if (rc == 0) {
     const ddpc_stop_config *st = &cfg.stop;
@@ -593,7 +595,7 @@ static void test_stop_sections(void) {
   ddpc_config_free(&cfg);
 
   // `early_stopping: {}` enables it with every default; the checkpoint follows its monitor.
-  rc = load(&cfg, path, 2, "stop.early_stopping={}", "stop.early_stopping.monitor=val_accuracy");
+  rc = load(path, 2, "stop.early_stopping={}", "stop.early_stopping.monitor=val_accuracy", &cfg);
   CHECK(rc == 0, "early_stopping via --set loads: %s", ddpc_error_message());
   if (rc == 0) {
     const ddpc_early_stopping_config *es = &cfg.stop.early_stopping;
@@ -608,7 +610,7 @@ static void test_stop_sections(void) {
 
   char *text = ddpc_format("%s%s", minimal_yaml, stop_yaml);
   path = write_file("stopfull.yaml", text);
-  rc = load(&cfg, path, 0, NULL, NULL);
+  rc = load(path, 0, NULL, NULL, &cfg);
   CHECK(rc == 0, "full stop config loads: %s", ddpc_error_message());
   if (rc == 0) {
     const ddpc_stop_config *st = &cfg.stop;
@@ -679,7 +681,7 @@ static void test_stop_sections(void) {
 static void test_comm_timeout(void) {
   char *path = write_file("timeout.yaml", minimal_yaml);
   ddpc_config cfg;
-  int rc = load(&cfg, path, 0, NULL, NULL);
+  int rc = load(path, 0, NULL, NULL, &cfg);
   CHECK(rc == 0, "minimal config loads: %s", ddpc_error_message());
   if (rc == 0) {
     CHECK(cfg.comm.timeout_seconds == 300.0, "comm.timeout_seconds defaults to 300, got %g", cfg.comm.timeout_seconds);
@@ -687,7 +689,7 @@ static void test_comm_timeout(void) {
           "resolved YAML writes the default timeout:\n%s", cfg.resolved_yaml);
     ddpc_config_free(&cfg);
   }
-  rc = load(&cfg, path, 1, "comm.timeout_seconds=2.5", NULL);
+  rc = load(path, 1, "comm.timeout_seconds=2.5", NULL, &cfg);
   CHECK(rc == 0, "comm.timeout_seconds=2.5 loads: %s", ddpc_error_message());
   if (rc == 0) {
     CHECK(cfg.comm.timeout_seconds == 2.5, "comm.timeout_seconds 2.5, got %g", cfg.comm.timeout_seconds);
@@ -713,7 +715,7 @@ static void test_device_cuda(void) {
   char *path = write_file("cuda.yaml", text);
   free(text);
   ddpc_config cfg;
-  int rc = load(&cfg, path, 0, NULL, NULL);
+  int rc = load(path, 0, NULL, NULL, &cfg);
   free(path);
   CHECK(rc == 0, "device: cuda loads in a CUDA build: %s", ddpc_error_message());
   if (rc != 0) return;

@@ -213,8 +213,8 @@ static void test_layers(void) {
  * checksum the replicas use), then one training forward and backward. */
 static void test_model(const char *name, const ddpc_layer_spec *specs, int n_layers, ddpc_shape in, int batch) {
   ddpc_model *cpu = NULL, *gpu = NULL;
-  int rc = ddpc_model_create(&cpu, specs, n_layers, in, batch, DDPC_DEVICE_CPU);
-  if (rc == 0) rc = ddpc_model_create(&gpu, specs, n_layers, in, batch, DDPC_DEVICE_CUDA);
+  int rc = ddpc_model_create(specs, n_layers, in, batch, DDPC_DEVICE_CPU, &cpu);
+  if (rc == 0) rc = ddpc_model_create(specs, n_layers, in, batch, DDPC_DEVICE_CUDA, &gpu);
   CHECK(rc == 0, "%s: create: %s", name, ddpc_error_message());
   if (rc != 0) {
     ddpc_model_free(cpu);
@@ -287,7 +287,7 @@ static void test_loss(ddpc_loss_kind kind, int batch, int width) {
   int32_t *d_labels = ddpc_device_alloc(DDPC_DEVICE_CUDA, (size_t)batch * sizeof(int32_t), "labels");
   ddpc_device_copy(d_labels, DDPC_DEVICE_CUDA, labels, DDPC_DEVICE_CPU, (size_t)batch * sizeof(int32_t));
   ddpc_loss_cuda *l = NULL;
-  CHECK(ddpc_loss_cuda_create(&l, batch) == 0, "%s: create: %s", name, ddpc_error_message());
+  CHECK(ddpc_loss_cuda_create(batch, &l) == 0, "%s: create: %s", name, ddpc_error_message());
   ddpc_loss_result gpu = {0, 0}, twice = {0, 0}, empty = {1, 1};
   int rc = ddpc_loss_cuda_compute(l, kind, d_out, d_labels, d_targets, batch, width, d_dout, batch);
   rc |= ddpc_loss_cuda_take(l, &gpu);

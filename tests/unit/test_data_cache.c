@@ -101,7 +101,7 @@ static void copy_file(const char *from, const char *to) {
 static void expect_rebuild(const ddpc_config *cfg, const ddpc_dataset *ref, const char *warning) {
   ddpc_dataset ds;
   fixture_capture_begin();
-  int rc = ddpc_data_load(&ds, cfg);
+  int rc = ddpc_data_load(cfg, &ds);
   char *err = fixture_capture_end();
   CHECK(rc == 0 && !ds.cache_hit, "corrupt cache (%s) is rebuilt: %s", warning, ddpc_error_message());
   char *want = ddpc_format("ddpc: warning: data cache %s: ignored and rebuilt: %s\n", ref->cache_path, warning);
@@ -109,7 +109,7 @@ static void expect_rebuild(const ddpc_config *cfg, const ddpc_dataset *ref, cons
   free(want);
   free(err);
   if (rc == 0) ddpc_data_free(&ds);
-  rc = ddpc_data_load(&ds, cfg);
+  rc = ddpc_data_load(cfg, &ds);
   CHECK(rc == 0 && ds.cache_hit, "after the rebuild the cache hits again");
   if (rc == 0) check_same(ref, &ds, "rebuilt");
   if (rc == 0) ddpc_data_free(&ds);
@@ -132,7 +132,7 @@ static void flip_bit(const char *path, long at, int bit) {
  * that differs from the original (a hit is allowed only where nothing is read: padding). */
 static void test_flipped_bits(const ddpc_config *cfg, const ddpc_dataset *ref) {
   ddpc_dataset hit;
-  if (ddpc_data_load(&hit, cfg) != 0 || !hit.cache_hit) {
+  if (ddpc_data_load(cfg, &hit) != 0 || !hit.cache_hit) {
     CHECK(0, "flipped bits: the cache should hit first: %s", ddpc_error_message());
     return;
   }
@@ -168,7 +168,7 @@ static void test_flipped_bits(const ddpc_config *cfg, const ddpc_dataset *ref) {
     flip_bit(ref->cache_path, (long)at, (int)(at % 8));
     ddpc_dataset ds;
     fixture_capture_begin();
-    int rc = ddpc_data_load(&ds, cfg);
+    int rc = ddpc_data_load(cfg, &ds);
     char *err = fixture_capture_end();
     CHECK(rc == 0, "byte %zu flipped: the load still works: %s", at, ddpc_error_message());
     if (rc != 0) {
@@ -217,7 +217,7 @@ static void test_idx_cache(void) {
   cfg.data.prep[2] = (ddpc_prep_step){.kind = DDPC_PREP_FLATTEN};
 
   ddpc_dataset miss, hit;
-  int rc = ddpc_data_load(&miss, &cfg);
+  int rc = ddpc_data_load(&cfg, &miss);
   CHECK(rc == 0, "first load: %s", ddpc_error_message());
   if (rc != 0) return;
   CHECK(!miss.cache_hit && miss.cache_path != NULL, "first load is a miss that writes the cache");
@@ -230,7 +230,7 @@ static void test_idx_cache(void) {
         "cache name <dir>/<16 hex>.ddpcdata: %s", miss.cache_path ? miss.cache_path : "(null)");
   CHECK(count_files(dir, ".tmp.") == 0, "no temporary file left behind");
 
-  rc = ddpc_data_load(&hit, &cfg);
+  rc = ddpc_data_load(&cfg, &hit);
   CHECK(rc == 0 && hit.cache_hit, "second load is a hit: %s", ddpc_error_message());
   if (rc == 0) {
     CHECK(hit.cache_path && strcmp(hit.cache_path, miss.cache_path) == 0, "same cache path");
@@ -261,7 +261,7 @@ static void test_idx_cache(void) {
   // Changed file contents (one label) => another key, a miss.
   lab[5] = (unsigned char)((lab[5] + 1) % 10);
   fixture_idx_labels(labels, 1, 40, lab);
-  rc = ddpc_data_load(&hit, &cfg);
+  rc = ddpc_data_load(&cfg, &hit);
   CHECK(rc == 0 && !hit.cache_hit && hit.cache_path && strcmp(hit.cache_path, path) != 0,
         "changed input bytes miss under a new key");
   if (rc == 0) {
@@ -269,7 +269,7 @@ static void test_idx_cache(void) {
     ddpc_data_free(&hit);
     ddpc_dataset now;  // reference content: the same config, uncached
     cfg.data.cache = false;
-    rc = ddpc_data_load(&now, &cfg);
+    rc = ddpc_data_load(&cfg, &now);
     cfg.data.cache = true;
     if (rc == 0) {
       copy_file(path, other);  // the old key's file under the new key's name
@@ -282,7 +282,7 @@ static void test_idx_cache(void) {
 
   // A changed setting is another key too.
   cfg.seed = 43;
-  rc = ddpc_data_load(&hit, &cfg);
+  rc = ddpc_data_load(&cfg, &hit);
   CHECK(rc == 0 && !hit.cache_hit, "changed seed misses");
   if (rc == 0) ddpc_data_free(&hit);
   cfg.seed = 42;
@@ -293,7 +293,7 @@ static void test_idx_cache(void) {
   char *bad_dir = ddpc_format("%s/sub", file);
   cfg.data.cache_dir = bad_dir;
   fixture_capture_begin();
-  rc = ddpc_data_load(&hit, &cfg);
+  rc = ddpc_data_load(&cfg, &hit);
   char *err = fixture_capture_end();
   CHECK(rc == 0 && !hit.cache_hit && hit.cache_path == NULL, "unwritable cache dir: uncached load");
   char *want = ddpc_format("ddpc: warning: data cache %s: cannot write the cache directory, continuing without the "
@@ -307,7 +307,7 @@ static void test_idx_cache(void) {
   // A missing input file is an error, also when caching.
   cfg.data.cache_dir = dir;
   cfg.data.train.images = fixture_path("gone.gz");
-  CHECK(ddpc_data_load(&hit, &cfg) != 0, "missing input fails");
+  CHECK(ddpc_data_load(&cfg, &hit) != 0, "missing input fails");
   want = ddpc_format("%s: cannot open: No such file or directory", cfg.data.train.images);
   CHECK_ERROR_HAS(want);
   free(want);
@@ -329,10 +329,10 @@ static void test_csv_cache(void) {
   cfg.data.n_prep = 1;
   cfg.data.prep[0] = (ddpc_prep_step){.kind = DDPC_PREP_STANDARDIZE, .standardize = DDPC_STANDARDIZE_GLOBAL};
   ddpc_dataset miss, hit;
-  int rc = ddpc_data_load(&miss, &cfg);
+  int rc = ddpc_data_load(&cfg, &miss);
   CHECK(rc == 0 && !miss.cache_hit, "csv miss: %s", ddpc_error_message());
   if (rc != 0) return;
-  rc = ddpc_data_load(&hit, &cfg);
+  rc = ddpc_data_load(&cfg, &hit);
   CHECK(rc == 0 && hit.cache_hit && hit.target_width == 1 && hit.fit.dtype == DDPC_DTYPE_F32, "csv hit");
   if (rc == 0) {
     check_same(&miss, &hit, "csv");
@@ -343,7 +343,7 @@ static void test_csv_cache(void) {
 }
 
 static double time_load(ddpc_config *cfg, ddpc_dataset *ds, bool *hit) {
-  if (ddpc_data_load(ds, cfg) != 0) return -1;
+  if (ddpc_data_load(cfg, ds) != 0) return -1;
   *hit = ds->cache_hit;
   return ds->load_seconds;
 }

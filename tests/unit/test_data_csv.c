@@ -88,19 +88,19 @@ static void test_errors(void) {
   fixture_config_csv(&cfg, p, "y", DDPC_TASK_CLASSIFICATION);
   cfg.data.num_classes = 3;
   ddpc_dataset ds;
-  CHECK(ddpc_data_load(&ds, &cfg) != 0, "label 3 with num_classes 3 should fail");
+  CHECK(ddpc_data_load(&cfg, &ds) != 0, "label 3 with num_classes 3 should fail");
   char *want = ddpc_format("%s:5:3: column 'y': label 3 outside [0, 3) (data.num_classes = 3)", p);
   CHECK_ERROR_HAS(want);
   free(want);
   cfg.data.num_classes = 0;
-  int rc = ddpc_data_load(&ds, &cfg);
+  int rc = ddpc_data_load(&cfg, &ds);
   CHECK(rc == 0 && ds.num_classes == 4, "inferred num_classes %d (%s)", ds.num_classes, ddpc_error_message());
   if (rc == 0) ddpc_data_free(&ds);
 
   // Where an inferred count comes from: the first cell holding the largest label, blank
   // lines and quoted cells counted as the reader counts them; a larger one in the test file.
   fixture_text(p, "\n\"a\",y,b\n1,0,2\n\n2,9,3\n  \n3,\"9\",1\n4,1,1\n");
-  rc = ddpc_data_load(&ds, &cfg);
+  rc = ddpc_data_load(&cfg, &ds);
   char *where = rc == 0 ? ddpc_data_describe_max_label(&ds, &cfg) : NULL;
   want = ddpc_format("%s:5:3: label 9", p);
   CHECK(where && strcmp(where, want) == 0, "largest label at '%s', expected '%s'", where ? where : "(null)", want);
@@ -109,7 +109,7 @@ static void test_errors(void) {
   char *test_path = fixture_path("range-test.csv");
   fixture_text(test_path, "a,y,b\n1,3,1\n1,12,1\n");
   cfg.data.test.path = test_path;
-  rc = ddpc_data_load(&ds, &cfg);
+  rc = ddpc_data_load(&cfg, &ds);
   where = rc == 0 ? ddpc_data_describe_max_label(&ds, &cfg) : NULL;
   want = ddpc_format("%s:3:3: label 12", test_path);
   CHECK(rc == 0 && ds.num_classes == 13, "inferred from the test file: %d", ds.num_classes);
@@ -119,7 +119,7 @@ static void test_errors(void) {
   cfg.data.test.path = NULL;
   free(test_path);
   cfg.data.train.path = fixture_path("missing.csv");
-  CHECK(ddpc_data_load(&ds, &cfg) != 0, "missing CSV should fail");
+  CHECK(ddpc_data_load(&cfg, &ds) != 0, "missing CSV should fail");
   want = ddpc_format("%s: cannot open: No such file or directory", cfg.data.train.path);
   CHECK_ERROR_HAS(want);
   free(want);
@@ -157,7 +157,7 @@ static void test_standardize(void) {
   for (int mode = 0; mode < 2; mode++) {
     cfg.data.prep[1].standardize = mode ? DDPC_STANDARDIZE_PER_FEATURE : DDPC_STANDARDIZE_GLOBAL;
     ddpc_dataset ds;
-    int rc = ddpc_data_load(&ds, &cfg);
+    int rc = ddpc_data_load(&cfg, &ds);
     CHECK(rc == 0, "standardize load: %s", ddpc_error_message());
     if (rc != 0) continue;
     CHECK(ds.train.count == 15 && ds.val.count == 5, "split 15/5: %u/%u", ds.train.count, ds.val.count);

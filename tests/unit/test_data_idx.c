@@ -193,14 +193,14 @@ static void test_load(void) {
   ddpc_config cfg;
   fixture_config_idx(&cfg, images, labels);
   ddpc_dataset ds;
-  CHECK(ddpc_data_load(&ds, &cfg) != 0, "9 labels for 10 images should fail");
+  CHECK(ddpc_data_load(&cfg, &ds) != 0, "9 labels for 10 images should fail");
   char *want = ddpc_format("%s: byte 4: 9 labels, but %s has 10 images", labels, images);
   CHECK_ERROR_HAS(want);
   free(want);
 
   fixture_idx_labels(labels, 1, 10, lab);
   cfg.data.num_classes = 5;
-  CHECK(ddpc_data_load(&ds, &cfg) != 0, "label 7 with num_classes 5 should fail");
+  CHECK(ddpc_data_load(&cfg, &ds) != 0, "label 7 with num_classes 5 should fail");
   want = ddpc_format("%s: byte 17: sample 9: label 7 outside [0, 5)", labels);
   CHECK_ERROR_HAS(want);
   free(want);
@@ -210,7 +210,7 @@ static void test_load(void) {
   cfg.data.prep[0].kind = DDPC_PREP_SCALE;
   cfg.data.prep[0].multiply = 1.0f / 255.0f;
   cfg.data.prep[1].kind = DDPC_PREP_FLATTEN;
-  int rc = ddpc_data_load(&ds, &cfg);
+  int rc = ddpc_data_load(&cfg, &ds);
   CHECK(rc == 0, "load: %s", ddpc_error_message());
   if (rc == 0) {
     CHECK(ds.num_classes == 8, "inferred num_classes %d", ds.num_classes);
@@ -237,16 +237,16 @@ static void test_load(void) {
 
   cfg.data.prep[0].multiply = 0;  // `divide: 255` as the config parser stores it, 1/d in double
   cfg.data.prep[0].divide = 255.0f;
-  rc = ddpc_data_load(&ds, &cfg);
+  rc = ddpc_data_load(&cfg, &ds);
   CHECK(rc == 0 && ds.scale[5] == (float)(1.0 / 255.0) && ds.shift[5] == 0.0f, "divide 255: scale %.9g",
         rc == 0 ? (double)ds.scale[5] : 0.0);
   if (rc == 0) ddpc_data_free(&ds);
   cfg.data.prep[1].kind = DDPC_PREP_RESHAPE;
   cfg.data.prep[1].shape = (ddpc_shape){2, 2, 2};
-  CHECK(ddpc_data_load(&ds, &cfg) != 0, "reshape to 8 values of a 6-value sample should fail");
+  CHECK(ddpc_data_load(&cfg, &ds) != 0, "reshape to 8 values of a 6-value sample should fail");
   CHECK_ERROR_HAS("data.prep[1]: reshape to (2, 2, 2) needs 8 values per sample, but a sample has 6");
   cfg.data.prep[1].shape = (ddpc_shape){3, 1, 2};
-  rc = ddpc_data_load(&ds, &cfg);
+  rc = ddpc_data_load(&cfg, &ds);
   CHECK(rc == 0 && ds.shape.h == 3 && ds.shape.w == 1 && ds.shape.c == 2, "reshape to (3,1,2): %s",
         ddpc_error_message());
   if (rc == 0) ddpc_data_free(&ds);

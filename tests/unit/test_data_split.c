@@ -88,7 +88,7 @@ static void test_load(void) {
   cfg.data.val_fraction = 0.1;
   cfg.data.test_fraction = 0.2;
   ddpc_dataset ds;
-  int rc = ddpc_data_load(&ds, &cfg);
+  int rc = ddpc_data_load(&cfg, &ds);
   CHECK(rc == 0, "load: %s", ddpc_error_message());
   if (rc == 0) {
     CHECK(ds.train.count == 140 && ds.val.count == 20 && ds.test.count == 40, "carved %u/%u/%u", ds.train.count,
@@ -97,7 +97,7 @@ static void test_load(void) {
     ddpc_data_free(&ds);
   }
   cfg.data.test.path = test;
-  rc = ddpc_data_load(&ds, &cfg);
+  rc = ddpc_data_load(&cfg, &ds);
   CHECK(rc == 0, "load with test file: %s", ddpc_error_message());
   if (rc == 0) {
     CHECK(ds.train.count == 180 && ds.val.count == 20 && ds.test.count == 3, "separate %u/%u/%u", ds.train.count,
@@ -111,7 +111,7 @@ static void test_load(void) {
     ddpc_data_free(&ds);
   }
   fixture_text(test, "a,y\n1,0\n");
-  CHECK(ddpc_data_load(&ds, &cfg) != 0, "test file with other columns fails");
+  CHECK(ddpc_data_load(&cfg, &ds) != 0, "test file with other columns fails");
   char *want = ddpc_format("%s: samples of shape (1, 1, 1) do not match the training data %s (1, 1, 2)", test, train);
   CHECK_ERROR_HAS(want);
   free(want);

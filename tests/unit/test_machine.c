@@ -54,7 +54,7 @@ static void expect_at(int line, const ddpc_machine *m, ddpc_state from, const dd
 static void test_fixed_states(void) {
   ddpc_config c = base_cfg();
   ddpc_machine *m = NULL;
-  CHECK(ddpc_machine_create(&m, &c) == 0, "create: %s", ddpc_error_message());
+  CHECK(ddpc_machine_create(&c, &m) == 0, "create: %s", ddpc_error_message());
   if (!m) return;
   world w;
   world_init(&w, 0);
@@ -111,7 +111,7 @@ static void test_decide_order(void) {
   c.pruning.n_rungs = 1;
   c.pruning.rungs[0] = 4;
   ddpc_machine *m = NULL;
-  CHECK(ddpc_machine_create(&m, &c) == 0, "create: %s", ddpc_error_message());
+  CHECK(ddpc_machine_create(&c, &m) == 0, "create: %s", ddpc_error_message());
   if (!m) return;
   CHECK(ddpc_machine_add_stop(m, "never", never_stop) == 0 && ddpc_machine_add_stop(m, "custom", always_stop) == 0,
         "custom rows added");
@@ -165,9 +165,9 @@ static char *load_dot(const char *name, const char *extra, const char *stop_name
   ddpc_config cfg;
   char *dot = NULL;
   ddpc_machine *m = NULL;
-  int rc = ddpc_config_load(&cfg, path, NULL, 0);
+  int rc = ddpc_config_load(path, NULL, 0, &cfg);
   CHECK(rc == 0, "%s loads: %s", name, ddpc_error_message());
-  if (rc == 0 && ddpc_machine_create(&m, &cfg) == 0) {
+  if (rc == 0 && ddpc_machine_create(&cfg, &m) == 0) {
     if (stop_name) ddpc_machine_add_stop(m, stop_name, never_stop);
     dot = dot_of(m);
   }

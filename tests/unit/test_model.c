@@ -56,7 +56,7 @@ static void test_mlp(void) {
   ddpc_layer_spec specs[5] = {spec_linear(256), spec_of(DDPC_LAYER_RELU), spec_linear(128),
                               spec_of(DDPC_LAYER_RELU), spec_linear(10)};
   ddpc_model *m = NULL;
-  int rc = ddpc_model_create(&m, specs, 5, ddpc_shape_vector(784), 64, DDPC_DEVICE_CPU);
+  int rc = ddpc_model_create(specs, 5, ddpc_shape_vector(784), 64, DDPC_DEVICE_CPU, &m);
   CHECK(rc == 0, "MLP create: %s", ddpc_error_message());
   if (rc != 0) return;
   CHECK(ddpc_model_param_count(m) == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10, "MLP params %zu",
@@ -117,7 +117,7 @@ static void test_cnn(void) {
                                spec_of(DDPC_LAYER_FLATTEN), spec_linear(128),      spec_of(DDPC_LAYER_RELU),
                                spec_linear(10)};
   ddpc_model *m = NULL;
-  int rc = ddpc_model_create(&m, specs, 10, shape3(28, 28, 1), 8, DDPC_DEVICE_CPU);
+  int rc = ddpc_model_create(specs, 10, shape3(28, 28, 1), 8, DDPC_DEVICE_CPU, &m);
   CHECK(rc == 0, "CNN create: %s", ddpc_error_message());
   if (rc != 0) return;
   // conv1 32*9+32 = 320, conv2 64*288+64 = 18496, linear 3136*128+128 = 401536, linear 1290.
@@ -155,7 +155,7 @@ static void expect_error(const char *what, const ddpc_layer_spec *specs, int n, 
                          const char *message) {
   ddpc_model *m = (ddpc_model *)&m;  // not NULL, to see create clear it
   ddpc_error_clear();
-  int rc = ddpc_model_create(&m, specs, n, in, max_batch, DDPC_DEVICE_CPU);
+  int rc = ddpc_model_create(specs, n, in, max_batch, DDPC_DEVICE_CPU, &m);
   CHECK(rc != 0 && m == NULL, "%s: create should fail", what);
   CHECK(strcmp(ddpc_error_message(), message) == 0, "%s: message '%s', expected '%s'", what,
         ddpc_error_message(), message);
@@ -209,7 +209,7 @@ static void test_model_gradient(void) {
   ddpc_layer_spec specs[3] = {spec_linear(5), spec_of(DDPC_LAYER_TANH), spec_linear(3)};
   enum { B = 4, IN = 4 };
   ddpc_model *m = NULL;
-  if (ddpc_model_create(&m, specs, 3, ddpc_shape_vector(IN), B, DDPC_DEVICE_CPU) != 0) {
+  if (ddpc_model_create(specs, 3, ddpc_shape_vector(IN), B, DDPC_DEVICE_CPU, &m) != 0) {
     CHECK(0, "tiny create: %s", ddpc_error_message());
     return;
   }
@@ -259,9 +259,9 @@ static void test_dropout_eval_and_seeds(void) {
   ddpc_layer_spec with[3] = {spec_linear(8), spec_of(DDPC_LAYER_DROPOUT), spec_linear(2)};
   ddpc_layer_spec without[2] = {spec_linear(8), spec_linear(2)};
   ddpc_model *a = NULL, *b = NULL, *c = NULL;
-  if (ddpc_model_create(&a, with, 3, ddpc_shape_vector(6), 3, DDPC_DEVICE_CPU) != 0 ||
-      ddpc_model_create(&b, without, 2, ddpc_shape_vector(6), 3, DDPC_DEVICE_CPU) != 0 ||
-      ddpc_model_create(&c, with, 3, ddpc_shape_vector(6), 3, DDPC_DEVICE_CPU) != 0) {
+  if (ddpc_model_create(with, 3, ddpc_shape_vector(6), 3, DDPC_DEVICE_CPU, &a) != 0 ||
+      ddpc_model_create(without, 2, ddpc_shape_vector(6), 3, DDPC_DEVICE_CPU, &b) != 0 ||
+      ddpc_model_create(with, 3, ddpc_shape_vector(6), 3, DDPC_DEVICE_CPU, &c) != 0) {
     CHECK(0, "dropout models: %s", ddpc_error_message());
     return;
   }
@@ -289,7 +289,7 @@ static void test_dropout_eval_and_seeds(void) {
   with[0].init = DDPC_INIT_XAVIER;
   ddpc_model_free(c);
   c = NULL;
-  if (ddpc_model_create(&c, with, 3, ddpc_shape_vector(6), 3, DDPC_DEVICE_CPU) == 0) {
+  if (ddpc_model_create(with, 3, ddpc_shape_vector(6), 3, DDPC_DEVICE_CPU, &c) == 0) {
     ddpc_model_init_params(c, 1);
     float mx = 0.0f;
     const float *p = ddpc_model_params(c)->data;
@@ -322,7 +322,7 @@ static void test_all_finite(void) {
 static void test_host_bytes(void) {
   ddpc_layer_spec specs[3] = {spec_linear(3), spec_of(DDPC_LAYER_RELU), spec_linear(2)};
   ddpc_model *m = NULL;
-  int rc = ddpc_model_create(&m, specs, 3, ddpc_shape_vector(4), 5, DDPC_DEVICE_CPU);
+  int rc = ddpc_model_create(specs, 3, ddpc_shape_vector(4), 5, DDPC_DEVICE_CPU, &m);
   CHECK(rc == 0, "small model: %s", ddpc_error_message());
   if (rc != 0) return;
   // (15 + 8) params x 2 + 40 activation floats + 2 x 15 input-gradient floats, 4 bytes each.
@@ -339,7 +339,7 @@ static void create_too_big(void *arg, char *text, size_t size) {
   ddpc_layer_spec specs[8];
   for (int i = 0; i < 8; i++) specs[i] = spec_conv(64, 3, 1);
   ddpc_model *m = NULL;
-  int rc = ddpc_model_create(&m, specs, 8, shape3(32, 32, 3), 64, DDPC_DEVICE_CPU);
+  int rc = ddpc_model_create(specs, 8, shape3(32, 32, 3), 64, DDPC_DEVICE_CPU, &m);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   snprintf(text, size, "%d %ld %s", rc, ru.ru_maxrss, rc != 0 ? ddpc_error_message() : "");

@@ -37,7 +37,7 @@ static int run_epochs(const ddpc_config *cfg, const char *metric, const double *
   ddpc_machine *m = NULL;
   *reason = NULL;
   *state = DDPC_STATE_DECIDE;
-  if (ddpc_machine_create(&m, cfg) != 0) return -1;
+  if (ddpc_machine_create(cfg, &m) != 0) return -1;
   ddpc_metric_history h = {0};
   ddpc_machine_facts f;
   memset(&f, 0, sizeof f);

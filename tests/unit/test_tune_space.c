@@ -27,7 +27,7 @@ static char *write_yaml(const char *yaml, ddpc_config_tree *tree) {
   fputs(yaml, f);
   fclose(f);
   memset(tree, 0, sizeof *tree);
-  if (ddpc_config_tree_load(tree, path) != 0) {
+  if (ddpc_config_tree_load(path, tree) != 0) {
     fprintf(stderr, "cannot load %s: %s\n", path, ddpc_error_message());
     exit(2);
   }
@@ -38,7 +38,7 @@ static char *write_yaml(const char *yaml, ddpc_config_tree *tree) {
 static int parse_yaml(const char *yaml, ddpc_tune_space *space, char **path_out) {
   ddpc_config_tree tree;
   char *path = write_yaml(yaml, &tree);
-  int rc = ddpc_tune_space_parse(space, ddpc_config_node_get(tree.root, "space"), "tune.space");
+  int rc = ddpc_tune_space_parse(ddpc_config_node_get(tree.root, "space"), "tune.space", space);
   ddpc_config_tree_free(&tree);
   if (path_out) *path_out = path;
   else free(path);
@@ -151,7 +151,7 @@ static void test_errors(void) {
     free(map->items[1]->key);
     map->items[1]->key = ddpc_strdup("a.b");
     ddpc_tune_space s;
-    int rc = ddpc_tune_space_parse(&s, map, "tune.space");
+    int rc = ddpc_tune_space_parse(map, "tune.space", &s);
     char *where = ddpc_format("%s:3:3: tune.space: 'a.b' is given twice (first at %s:2:3)", path, path);
     CHECK(rc != 0 && strstr(ddpc_error_message(), where), "duplicate key: %s", ddpc_error_message());
     free(where);

@@ -132,9 +132,9 @@ static int load_space(const char *yaml, ddpc_tune_space *space) {
   fputs(yaml, f);
   fclose(f);
   ddpc_config_tree tree;
-  int rc = ddpc_config_tree_load(&tree, path);
+  int rc = ddpc_config_tree_load(path, &tree);
   if (rc == 0) {
-    rc = ddpc_tune_space_parse(space, ddpc_config_node_get(tree.root, "space"), "tune.space");
+    rc = ddpc_tune_space_parse(ddpc_config_node_get(tree.root, "space"), "tune.space", space);
     ddpc_config_tree_free(&tree);
   }
   free(path);

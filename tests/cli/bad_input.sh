@@ -91,28 +91,13 @@ t_expect_error "label outside the class count" "lab9.idx" "4"
 printf 'a,b,label\n1,2,0\n3,x7,1\n' >nonnum.csv
 printf 'a,b,label\n1,2,0\n3,4\n' >ragged.csv
 printf 'a,b,label\n1,2,0\n3,4,7\n5,6,1\n' >csvclass.csv
-write_csv_config() {
-  cat >"$1" <<YAML
-name: badcsv
-data:
-  format: csv
-  train: {path: $2}
-  label_column: label
-  num_classes: 2
-  val_fraction: 0
-  test_fraction: 0
-  cache: false
-model: [{type: linear, units: 2}]
-train: {epochs: 1, batch_size: 1}
-YAML
-}
-write_csv_config nonnum.yaml nonnum.csv
+t_write_csv_config nonnum.yaml nonnum.csv badcsv
 t_run train nonnum.yaml
 t_expect_error "CSV non-numeric cell" "nonnum.csv:3:" "x7"
-write_csv_config ragged.yaml ragged.csv
+t_write_csv_config ragged.yaml ragged.csv badcsv
 t_run train ragged.yaml
 t_expect_error "CSV ragged row" "ragged.csv:3"
-write_csv_config csvclass.yaml csvclass.csv
+t_write_csv_config csvclass.yaml csvclass.csv badcsv
 t_run train csvclass.yaml
 t_expect_error "CSV label outside the class count" "csvclass.csv:3" "7"
 
@@ -123,7 +108,7 @@ t_run train outputs.yaml
 t_expect_error "output width vs classes" "outputs.yaml" "5 outputs" "4 classes"
 # A class count inferred from the labels names the label that set it (often the bad one).
 printf 'a,b,label\n1,2,0\n3,4,1\n\n5,6,7\n1,1,7\n' >inferred.csv
-write_csv_config inferred.yaml inferred.csv
+t_write_csv_config inferred.yaml inferred.csv badcsv
 sed -i '/num_classes/d' inferred.yaml
 t_run train inferred.yaml
 t_expect_error "inferred class count names its label" "inferred.yaml" "2 outputs" "8 classes" \

@@ -78,19 +78,7 @@ hostile "gzip IDX images declaring 100 GB" train idx.yaml --quiet --set data.tra
 t_expect_error "gzip IDX images declaring 100 GB" "huge-images.idx.gz: byte 116: the file has 116 bytes uncompressed" \
   "the header declares 100000 images of 1000x1000 bytes"
 
-cat >csv.yaml <<'YAML'
-name: hostile_csv
-data:
-  format: csv
-  train: {path: wide.csv}
-  label_column: label
-  num_classes: 2
-  val_fraction: 0
-  test_fraction: 0
-  cache: false
-model: [{type: linear, units: 2}]
-train: {epochs: 1, batch_size: 1}
-YAML
+t_write_csv_config csv.yaml wide.csv hostile_csv
 hostile "a CSV header of a million columns" train csv.yaml --quiet
 t_expect_error "a CSV header of a million columns" "wide.csv:100002:6: expected 1000001 fields as in the header, got 3"
 

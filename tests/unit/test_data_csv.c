@@ -51,35 +51,40 @@ static void expect_error(const char *text, const char *label, ddpc_task task, co
 }
 
 static void test_errors(void) {
-  const char *iris = "sepal_length,sepal_width,petal_width,species\n5.1,3.5,0.2,0\n4.9,3.0,abc,0\n";
-  expect_error(iris, "species", DDPC_TASK_CLASSIFICATION,
-               "3:9: column 'petal_width': expected a finite number, got 'abc'");
-  expect_error("a,b,y\n1,,0\n", "y", DDPC_TASK_CLASSIFICATION, "2:3: column 'b': expected a finite number, got ''");
-  // strtod reads these as numbers; a feature must still be finite (and fit a float).
-  expect_error("a,b,y\n1,nan,0\n", "y", DDPC_TASK_CLASSIFICATION,
-               "2:3: column 'b': expected a finite number, got 'nan'");
-  expect_error("a,b,y\n-inf,2,0\n", "y", DDPC_TASK_CLASSIFICATION,
-               "2:1: column 'a': expected a finite number, got '-inf'");
-  expect_error("a,b,y\n1,Infinity,0\n", "y", DDPC_TASK_CLASSIFICATION,
-               "2:3: column 'b': expected a finite number, got 'Infinity'");
-  expect_error("a,b,y\n1,1e39,0\n", "y", DDPC_TASK_CLASSIFICATION,
-               "2:3: column 'b': expected a finite number, got '1e39'");
-  expect_error("a,y\n1,inf\n", "y", DDPC_TASK_REGRESSION, "2:3: column 'y': expected a finite number, got 'inf'");
-  expect_error("a,b,y\n1,2,0\n1,2\n", "y", DDPC_TASK_CLASSIFICATION, "3:4: expected 3 fields as in the header, got 2");
-  expect_error("a,b,y\n1,2,0,5\n", "y", DDPC_TASK_CLASSIFICATION, "2:7: expected 3 fields as in the header, got 4");
-  expect_error("a,b,y\n1,2,0\n", "label", DDPC_TASK_CLASSIFICATION,
-               "1: no column named 'label' (data.label_column); the header has: 'a', 'b', 'y'");
-  expect_error("", "y", DDPC_TASK_CLASSIFICATION, "1:1: empty file: a header row of column names is required");
-  expect_error("\r\n\n", "y", DDPC_TASK_CLASSIFICATION, "1:1: empty file");
-  expect_error("a,y\n", "y", DDPC_TASK_CLASSIFICATION, "2: no data rows after the header");
-  expect_error("a,y\n1,-1\n", "y", DDPC_TASK_CLASSIFICATION,
-               "2:3: column 'y': expected a non-negative integer class label, got '-1'");
-  expect_error("a,y\n1,0\n1,1.5\n", "y", DDPC_TASK_CLASSIFICATION,
-               "3:3: column 'y': expected a non-negative integer class label, got '1.5'");
-  expect_error("a,y\n1,setosa\n", "y", DDPC_TASK_CLASSIFICATION,
-               "2:3: column 'y': expected a non-negative integer class label, got 'setosa'");
-  expect_error("a,y\n1,x\n", "y", DDPC_TASK_REGRESSION, "2:3: column 'y': expected a finite number, got 'x'");
-  expect_error("y\n1\n", "y", DDPC_TASK_CLASSIFICATION, "1: the header has only the label column 'y'");
+  static const struct {
+    const char *text;   // the file
+    const char *label;  // data.label_column
+    ddpc_task task;     // classification or regression
+    const char *place;  // expected after "<path>:"
+  } cases[] = {
+      {"sepal_length,sepal_width,petal_width,species\n5.1,3.5,0.2,0\n4.9,3.0,abc,0\n", "species",
+       DDPC_TASK_CLASSIFICATION, "3:9: column 'petal_width': expected a finite number, got 'abc'"},
+      {"a,b,y\n1,,0\n", "y", DDPC_TASK_CLASSIFICATION, "2:3: column 'b': expected a finite number, got ''"},
+      // strtod reads these as numbers; a feature must still be finite (and fit a float).
+      {"a,b,y\n1,nan,0\n", "y", DDPC_TASK_CLASSIFICATION, "2:3: column 'b': expected a finite number, got 'nan'"},
+      {"a,b,y\n-inf,2,0\n", "y", DDPC_TASK_CLASSIFICATION, "2:1: column 'a': expected a finite number, got '-inf'"},
+      {"a,b,y\n1,Infinity,0\n", "y", DDPC_TASK_CLASSIFICATION,
+       "2:3: column 'b': expected a finite number, got 'Infinity'"},
+      {"a,b,y\n1,1e39,0\n", "y", DDPC_TASK_CLASSIFICATION, "2:3: column 'b': expected a finite number, got '1e39'"},
+      {"a,y\n1,inf\n", "y", DDPC_TASK_REGRESSION, "2:3: column 'y': expected a finite number, got 'inf'"},
+      {"a,b,y\n1,2,0\n1,2\n", "y", DDPC_TASK_CLASSIFICATION, "3:4: expected 3 fields as in the header, got 2"},
+      {"a,b,y\n1,2,0,5\n", "y", DDPC_TASK_CLASSIFICATION, "2:7: expected 3 fields as in the header, got 4"},
+      {"a,b,y\n1,2,0\n", "label", DDPC_TASK_CLASSIFICATION,
+       "1: no column named 'label' (data.label_column); the header has: 'a', 'b', 'y'"},
+      {"", "y", DDPC_TASK_CLASSIFICATION, "1:1: empty file: a header row of column names is required"},
+      {"\r\n\n", "y", DDPC_TASK_CLASSIFICATION, "1:1: empty file"},
+      {"a,y\n", "y", DDPC_TASK_CLASSIFICATION, "2: no data rows after the header"},
+      {"a,y\n1,-1\n", "y", DDPC_TASK_CLASSIFICATION,
+       "2:3: column 'y': expected a non-negative integer class label, got '-1'"},
+      {"a,y\n1,0\n1,1.5\n", "y", DDPC_TASK_CLASSIFICATION,
+       "3:3: column 'y': expected a non-negative integer class label, got '1.5'"},
+      {"a,y\n1,setosa\n", "y", DDPC_TASK_CLASSIFICATION,
+       "2:3: column 'y': expected a non-negative integer class label, got 'setosa'"},
+      {"a,y\n1,x\n", "y", DDPC_TASK_REGRESSION, "2:3: column 'y': expected a finite number, got 'x'"},
+      {"y\n1\n", "y", DDPC_TASK_CLASSIFICATION, "1: the header has only the label column 'y'"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    expect_error(cases[i].text, cases[i].label, cases[i].task, cases[i].place);
 
   // Label range against a configured num_classes: through ddpc_data_load.
   char *p = fixture_path("range.csv");

@@ -38,6 +38,24 @@ t_json() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[
 # Float comparison: t_cmp A OP B, e.g. t_cmp 0.91 '>=' 0.88
 t_cmp() { python3 -c 'import sys; a,op,b=float(sys.argv[1]),sys.argv[2],float(sys.argv[3]); sys.exit(0 if eval("a"+op+"b") else 1)' "$1" "$2" "$3"; }
 
+# t_write_csv_config FILE CSV NAME: a one-epoch config that trains a linear layer on CSV
+# (columns a, b, ..., label; 2 classes), all of it for training, without a cache.
+t_write_csv_config() {
+  cat >"$1" <<YAML
+name: $3
+data:
+  format: csv
+  train: {path: $2}
+  label_column: label
+  num_classes: 2
+  val_fraction: 0
+  test_fraction: 0
+  cache: false
+model: [{type: linear, units: 2}]
+train: {epochs: 1, batch_size: 1}
+YAML
+}
+
 # Runs ddpc with arguments, capturing stdout/stderr/exit code into T_OUT, T_ERR, T_RC.
 t_run() {
   "$DDPC" "$@" >"$T_DIR/out" 2>"$T_DIR/err"

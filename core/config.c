@@ -2,8 +2,8 @@
  * typed readers of config_read.c (type and range checked), fills in every default and
  * resolves relative paths, producing a ddpc_config. Every check names the place
  * (file:line:col or the --set text) and the dotted key, so the first error is enough for a
- * user to fix the input. The reference of all keys lives in the README ("Configuration");
- * keep the two in step. */
+ * user to fix the input. The reference of all keys is docs/config.md; keep the two in
+ * step. */
 // realpath() is XSI, beyond the POSIX level the build asks for.
 #define _XOPEN_SOURCE 700
 

@@ -38,7 +38,7 @@ static void main_usage(FILE *out) {
         "  DDPC_CACHE_DIR      where prepared data is cached (default ~/.cache/ddpc)\n"
         "  OPENBLAS_NUM_THREADS  threads of the matrix products\n"
         "\n"
-        "See README.md for the config reference.\n",
+        "See docs/config.md for the config reference.\n",
         out);
 }
 

@@ -1,8 +1,8 @@
 /* ddpc public API: distributed data-parallel training in C.
  *
- * The library is driven by a declarative YAML config (see README.md). This header is the
- * stable surface for programs that embed ddpc: run a training job from a config, watch it
- * through hooks, add stop conditions of your own, and read its outcome. Link with
+ * The library is driven by a declarative YAML config (see docs/config.md). This header is
+ * the stable surface for programs that embed ddpc: run a training job from a config, watch
+ * it through hooks, add stop conditions of your own, and read its outcome. Link with
  * `pkg-config --libs --static ddpc`. The functions marked DDPC_API are the library's only
  * exported symbols (it is compiled with -fvisibility=hidden; tests/cli/exports.sh checks). */
 #ifndef DDPC_DDPC_H

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/machine.h"
@@ -51,25 +52,6 @@ struct ddpc_checkpoint {
   checkpoint_entry *entries; // in file order
 };
 
-/* ---- little-endian encoding ---- */
-
-static void put_u32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get_u32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-  return v;
-}
-static uint64_t get_u64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
-
 /* CRC32 of any size (zlib's length argument is narrower than size_t on some builds). */
 static uint32_t checkpoint_crc32(const void *data, size_t bytes) {
   return (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), (const Bytef *)data, bytes);
@@ -103,11 +85,11 @@ void ddpc_checkpoint_encode_meta(const ddpc_checkpoint_meta *m, unsigned char ou
     if (meta_fields[i].size == 4) {
       uint32_t v;
       memcpy(&v, field, 4);
-      put_u32(out + at, v);
+      ddpc_put_u32(out + at, v);
     } else {
       uint64_t v;
       memcpy(&v, field, 8);
-      put_u64(out + at, v);
+      ddpc_put_u64(out + at, v);
     }
     at += meta_fields[i].size;
   }
@@ -119,10 +101,10 @@ static void checkpoint_meta_decode(const unsigned char *in, ddpc_checkpoint_meta
   for (size_t i = 0; i < sizeof meta_fields / sizeof *meta_fields; i++) {
     unsigned char *field = (unsigned char *)m + meta_fields[i].offset;
     if (meta_fields[i].size == 4) {
-      uint32_t v = get_u32(in + at);
+      uint32_t v = ddpc_get_u32(in + at);
       memcpy(field, &v, 4);
     } else {
-      uint64_t v = get_u64(in + at);
+      uint64_t v = ddpc_get_u64(in + at);
       memcpy(field, &v, 8);
     }
     at += meta_fields[i].size;
@@ -188,15 +170,15 @@ static int checkpoint_write_section(FILE *out, const ddpc_checkpoint_section *s,
   }
   unsigned char desc[CKPT_DESC_BYTES];
   memset(desc, 0, sizeof desc);
-  put_u32(desc, s->id);
-  put_u32(desc + 4, codec);
+  ddpc_put_u32(desc, s->id);
+  ddpc_put_u32(desc + 4, codec);
   memcpy(desc + 8, s->name, strlen(s->name));
-  put_u64(desc + 24, (uint64_t)s->bytes);
-  put_u64(desc + 32, (uint64_t)stored_bytes);
+  ddpc_put_u64(desc + 24, (uint64_t)s->bytes);
+  ddpc_put_u64(desc + 32, (uint64_t)stored_bytes);
   uint32_t raw_crc = checkpoint_crc32(s->bytes > 0 ? s->data : "", s->bytes);
-  put_u32(desc + 40, raw_crc);
-  put_u32(desc + 44, codec == CKPT_CODEC_NONE ? raw_crc : checkpoint_crc32(stored, (size_t)stored_bytes));
-  put_u32(desc + 48, checkpoint_crc32(desc, 48));
+  ddpc_put_u32(desc + 40, raw_crc);
+  ddpc_put_u32(desc + 44, codec == CKPT_CODEC_NONE ? raw_crc : checkpoint_crc32(stored, (size_t)stored_bytes));
+  ddpc_put_u32(desc + 48, checkpoint_crc32(desc, 48));
   int rc = checkpoint_put(out, desc, sizeof desc, path);
   if (rc == 0) rc = checkpoint_put(out, stored, (size_t)stored_bytes, path);
   free(packed);
@@ -207,9 +189,9 @@ static int checkpoint_write_all(FILE *out, void *user) {
   const checkpoint_writer *w = user;
   unsigned char header[CKPT_HEADER_BYTES];
   memcpy(header, CKPT_MAGIC, 8);
-  put_u32(header + 8, DDPC_CHECKPOINT_VERSION);
-  put_u32(header + 12, (uint32_t)w->n_sections);
-  put_u32(header + 16, checkpoint_crc32(header, 16));
+  ddpc_put_u32(header + 8, DDPC_CHECKPOINT_VERSION);
+  ddpc_put_u32(header + 12, (uint32_t)w->n_sections);
+  ddpc_put_u32(header + 16, checkpoint_crc32(header, 16));
   if (checkpoint_put(out, header, sizeof header, w->path) != 0) return -1;
   for (int i = 0; i < w->n_sections; i++)
     if (checkpoint_write_section(out, &w->sections[i], w->path) != 0) return -1;
@@ -278,16 +260,16 @@ static int checkpoint_read_header(checkpoint_reader *r, ddpc_checkpoint *ck) {
   if (have < CKPT_HEADER_BYTES)
     return ddpc_error_set("%s: header at byte 0: truncated: needs %d bytes, the file ends at byte %zu", r->path,
                           CKPT_HEADER_BYTES, have);
-  uint32_t stored = get_u32(h + 16), computed = checkpoint_crc32(h, 16);
+  uint32_t stored = ddpc_get_u32(h + 16), computed = checkpoint_crc32(h, 16);
   if (stored != computed)
     return ddpc_error_set("%s: header at byte 0: CRC32 mismatch (stored %08" PRIx32 ", computed %08" PRIx32 ")",
                           r->path, stored, computed);
-  ck->version = get_u32(h + 8);
+  ck->version = ddpc_get_u32(h + 8);
   if (ck->version > DDPC_CHECKPOINT_VERSION)
     return ddpc_error_set("%s: format version %" PRIu32 " is newer than this ddpc reads (%d): use a newer ddpc",
                           r->path, ck->version, DDPC_CHECKPOINT_VERSION);
   if (ck->version == 0) return ddpc_error_set("%s: header at byte 8: invalid format version 0", r->path);
-  uint32_t count = get_u32(h + 12);
+  uint32_t count = ddpc_get_u32(h + 12);
   if (count > (r->size - r->pos) / CKPT_DESC_BYTES)
     return ddpc_error_set("%s: header at byte 12: %" PRIu32 " sections cannot fit in the file's %" PRIu64
                           " bytes: truncated", r->path, count, r->size);
@@ -324,17 +306,17 @@ static int checkpoint_read_section(checkpoint_reader *r, ddpc_checkpoint *ck, in
   int rc = checkpoint_take(r, d, sizeof d, where);
   free(where);
   if (rc != 0) return -1;
-  uint32_t desc_crc = get_u32(d + 48), computed = checkpoint_crc32(d, 48);
+  uint32_t desc_crc = ddpc_get_u32(d + 48), computed = checkpoint_crc32(d, 48);
   if (desc_crc != computed)
     return ddpc_error_set("%s: section #%d at byte %" PRIu64 ": descriptor CRC32 mismatch (stored %08" PRIx32
                           ", computed %08" PRIx32 ")", r->path, index + 1, e->offset, desc_crc, computed);
-  e->id = get_u32(d);
-  e->codec = get_u32(d + 4);
+  e->id = ddpc_get_u32(d);
+  e->codec = ddpc_get_u32(d + 4);
   memcpy(e->name, d + 8, CKPT_NAME_BYTES);
-  e->raw_bytes = get_u64(d + 24);
-  e->stored_bytes = get_u64(d + 32);
-  e->crc = get_u32(d + 40);
-  e->stored_crc = get_u32(d + 44);
+  e->raw_bytes = ddpc_get_u64(d + 24);
+  e->stored_bytes = ddpc_get_u64(d + 32);
+  e->crc = ddpc_get_u32(d + 40);
+  e->stored_crc = ddpc_get_u32(d + 44);
   bool name_ok = memchr(e->name, '\0', CKPT_NAME_BYTES) != NULL && e->name[0] != '\0';
   for (const char *c = e->name; name_ok && *c; c++) name_ok = *c > ' ' && *c < 127;
   if (!name_ok)

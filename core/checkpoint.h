@@ -43,6 +43,7 @@ typedef enum {
   DDPC_CHECKPOINT_SECTION_HISTORY = 5,  // ddpc_epoch_metrics[] (core/metrics.h), one per completed epoch
   DDPC_CHECKPOINT_SECTION_CONFIG = 6,   // the resolved config YAML text (for comparing on resume)
   DDPC_CHECKPOINT_SECTION_RUN = 7,      // "RUN_ID STARTED_AT": the run's identity, kept across resumes (may be absent)
+  DDPC_CHECKPOINT_SECTION_INPUT = 8,    // core/model_input.h: raw input, fitted preprocessing, classes (may be absent)
 } ddpc_checkpoint_section_id;
 
 /* Counters and identity of the training state; everything needed besides the arrays. */

@@ -774,25 +774,48 @@ static int ctx_locate(config_ctx *ctx, const char *path) {
   return rc;
 }
 
+/* Resolves a parsed tree into cfg; relative paths are taken from the folder of `path`
+ * (a file) or, for text, from the current folder. Frees the tree. */
+static int config_from_tree(config_ctx *ctx, const char *path, bool is_file, const char *const *overrides,
+                            int n_overrides, ddpc_config *cfg) {
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < n_overrides; i++) rc = ddpc_config_tree_apply_override(&ctx->tree, overrides[i]);
+  if (rc == 0) rc = ctx_locate(ctx, is_file ? path : "./-");
+  if (rc == 0) {
+    cfg->source_path = is_file ? realpath(path, NULL) : NULL;
+    if (!cfg->source_path && !(cfg->source_path = ddpc_strdup(path))) rc = -1;
+  }
+  if (rc == 0) rc = config_resolve(ctx, cfg);
+  if (rc == 0) rc = ddpc_config_write_resolved(cfg);
+  ddpc_config_tree_free(&ctx->tree);
+  free(ctx->file_dir);
+  free(ctx->cwd);
+  if (rc != 0) ddpc_config_free(cfg);
+  return rc;
+}
+
 int ddpc_config_load(const char *path, const char *const *overrides, int n_overrides, ddpc_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   if (!path) return ddpc_error_set("no config file given");
   config_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
-  int rc = ddpc_config_tree_load(path, &ctx.tree);
-  for (int i = 0; rc == 0 && i < n_overrides; i++) rc = ddpc_config_tree_apply_override(&ctx.tree, overrides[i]);
-  if (rc == 0) rc = ctx_locate(&ctx, path);
-  if (rc == 0) {
-    cfg->source_path = realpath(path, NULL);
-    if (!cfg->source_path && !(cfg->source_path = ddpc_strdup(path))) rc = -1;
+  if (ddpc_config_tree_load(path, &ctx.tree) != 0) {
+    ddpc_config_tree_free(&ctx.tree);
+    return -1;
   }
-  if (rc == 0) rc = config_resolve(&ctx, cfg);
-  if (rc == 0) rc = ddpc_config_write_resolved(cfg);
-  ddpc_config_tree_free(&ctx.tree);
-  free(ctx.file_dir);
-  free(ctx.cwd);
-  if (rc != 0) ddpc_config_free(cfg);
-  return rc;
+  return config_from_tree(&ctx, path, true, overrides, n_overrides, cfg);
+}
+
+int ddpc_config_load_text(const char *name, const char *yaml, size_t len, const char *const *overrides,
+                          int n_overrides, ddpc_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  config_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  if (ddpc_config_tree_parse(name, yaml, len, &ctx.tree) != 0) {
+    ddpc_config_tree_free(&ctx.tree);
+    return -1;
+  }
+  return config_from_tree(&ctx, name, false, overrides, n_overrides, cfg);
 }
 
 static void source_free(ddpc_data_source *src) {

@@ -156,6 +156,11 @@ typedef struct {
 /* Loads `path`, applies `n_overrides` strings "key.path=value" in order, checks and
  * resolves. On error returns non-zero with the message in ddpc_error_message(). */
 int ddpc_config_load(const char *path, const char *const *overrides, int n_overrides, ddpc_config *cfg);
+/* Resolves YAML text already in memory (a checkpoint's resolved config) with overrides, as
+ * ddpc_config_load does a file; `name` stands for the file in messages and relative paths
+ * are taken from the current folder. */
+int ddpc_config_load_text(const char *name, const char *yaml, size_t len, const char *const *overrides,
+                          int n_overrides, ddpc_config *cfg);
 void ddpc_config_free(ddpc_config *cfg);
 /* 64-bit FNV-1a of resolved_yaml: equal for configs that resolve the same. */
 uint64_t ddpc_config_hash(const ddpc_config *cfg);

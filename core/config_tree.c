@@ -344,23 +344,29 @@ static int read_whole_file(const char *path, char **text, size_t *len) {
   return 0;
 }
 
-int ddpc_config_tree_load(const char *path, ddpc_config_tree *tree) {
+int ddpc_config_tree_parse(const char *name, const char *text, size_t len, ddpc_config_tree *tree) {
   memset(tree, 0, sizeof *tree);
-  tree->path = ddpc_strdup(path);
+  tree->path = ddpc_strdup(name);
   if (!tree->path) return -1;
-  char *text = NULL;
-  size_t len = 0;
-  if (read_whole_file(path, &text, &len) != 0) return -1;
   int rc = tree_parse_text(tree->path, true, text, len, &tree->root);
-  free(text);
   if (rc != 0) return rc;
   ddpc_config_node *root = tree->root;
   if (!root || (root->kind == DDPC_CONFIG_NODE_SCALAR && root->is_null))
-    return ddpc_error_set("%s: the config file is empty; it needs at least `data:` and `model:`", path);
+    return ddpc_error_set("%s: the config file is empty; it needs at least `data:` and `model:`", name);
   if (root->kind != DDPC_CONFIG_NODE_MAP)
     return ddpc_config_node_error(root, "the top level must be a map of keys (like `data:`), got %s",
                                   root->kind == DDPC_CONFIG_NODE_LIST ? "a list" : "a single value");
   return 0;
+}
+
+int ddpc_config_tree_load(const char *path, ddpc_config_tree *tree) {
+  memset(tree, 0, sizeof *tree);
+  char *text = NULL;
+  size_t len = 0;
+  if (read_whole_file(path, &text, &len) != 0) return -1;
+  int rc = ddpc_config_tree_parse(path, text, len, tree);
+  free(text);
+  return rc;
 }
 
 void ddpc_config_tree_free(ddpc_config_tree *tree) {

@@ -42,6 +42,8 @@ typedef struct {
 /* Reads and parses a YAML file whose top level must be a map. Errors: "run.yaml:7:3: YAML
  * syntax error: ...", duplicate keys, aliases, an empty file. */
 int ddpc_config_tree_load(const char *path, ddpc_config_tree *tree);
+/* The same for YAML text in memory; `name` stands for the file in messages. */
+int ddpc_config_tree_parse(const char *name, const char *text, size_t len, ddpc_config_tree *tree);
 /* Applies one override "a.b.0.c=value": value is parsed as YAML (a scalar or a flow
  * collection) and replaces the node at that path; missing map keys are created. */
 int ddpc_config_tree_apply_override(ddpc_config_tree *tree, const char *override);

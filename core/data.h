@@ -71,6 +71,13 @@ int ddpc_idx_read_images(const char *path, ddpc_table *out, ddpc_shape *shape);
 int ddpc_idx_read_labels(const char *path, int32_t **labels, uint32_t *count);
 int ddpc_csv_read(const char *path, const char *label_column, ddpc_task task, ddpc_table *out);
 void ddpc_table_free(ddpc_table *t);
+/* An IDX images file's header only: per-image shape (rows, cols, 1) and image count
+ * (count may be NULL). */
+int ddpc_idx_read_image_shape(const char *path, ddpc_shape *shape, uint32_t *count);
+/* A CSV's header only: the feature columns' names (every column but label_column), in the
+ * file's order; *names is an array of *count strings, each and the array freed by the caller. */
+int ddpc_csv_read_header(const char *path, const char *label_column, char ***names, uint32_t *count);
+
 
 typedef enum {
   DDPC_DATA_SAMPLER_DROP,  // each rank takes n / world positions (the permutation's tail is left out)

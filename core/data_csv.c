@@ -323,6 +323,36 @@ int ddpc_csv_locate_row(const char *path, const char *label_column, uint32_t row
   return rc;
 }
 
+int ddpc_csv_read_header(const char *path, const char *label_column, char ***names, uint32_t *count) {
+  *names = NULL;
+  *count = 0;
+  char *data = NULL;
+  size_t size = 0;
+  if (csv_read_file(path, &data, &size) != 0) return -1;
+  csv_parser p = {.path = path};
+  size_t pos = 0;
+  int line_no = 0;
+  int rc = csv_parse_header(&p, data, size, label_column, &pos, &line_no);
+  char **out = rc == 0 ? ddpc_calloc((size_t)p.n_cols, sizeof *out, "CSV column names") : NULL;
+  if (rc == 0 && !out) rc = -1;
+  uint32_t n = 0;
+  for (int c = 0; rc == 0 && c < p.n_cols; c++) {
+    if (c == p.label_index) continue;
+    out[n] = ddpc_format("%.*s", (int)p.header.cells[c].len, p.header.cells[c].text);
+    if (!out[n++]) rc = -1;
+  }
+  if (rc == 0) {
+    *names = out;
+    *count = n;
+  } else if (out) {
+    for (uint32_t i = 0; i < n; i++) free(out[i]);
+    free(out);
+  }
+  free(p.header.cells);
+  free(data);
+  return rc;
+}
+
 int ddpc_csv_read(const char *path, const char *label_column, ddpc_task task, ddpc_table *out) {
   return ddpc_csv_read_checked(path, label_column, task, 0, out);
 }

@@ -224,6 +224,20 @@ int ddpc_idx_read_images(const char *path, ddpc_table *out, ddpc_shape *shape) {
   return 0;
 }
 
+int ddpc_idx_read_image_shape(const char *path, ddpc_shape *shape, uint32_t *count) {
+  idx_file in;
+  if (idx_open(path, &in) != 0) return -1;
+  uint32_t dims[3];
+  int rc = idx_read_header(&in, IDX_MAGIC_IMAGES, dims);
+  idx_close(&in);
+  if (rc != 0) return -1;
+  if ((uint64_t)dims[1] * dims[2] > INT32_MAX)
+    return ddpc_error_set("%s: byte 8: images of %ux%u are too large", path, dims[1], dims[2]);
+  *shape = (ddpc_shape){(int)dims[1], (int)dims[2], 1};
+  if (count) *count = dims[0];
+  return 0;
+}
+
 int ddpc_idx_read_labels(const char *path, int32_t **labels, uint32_t *count) {
   *labels = NULL;
   *count = 0;

@@ -158,7 +158,7 @@ static int checkpoint_write_file(train_session *s, const char *path, const ddpc_
   const float *v = s->opt_state.v.data ? train_device_host_view(&s->opt_state.v, &copies[2]) : NULL;
   int rc = -1;
   if (params && (m || !s->opt_state.m.data) && (v || !s->opt_state.v.data)) {
-    ddpc_checkpoint_section sections[7];
+    ddpc_checkpoint_section sections[8];
     int n = 0;
     char run[sizeof s->run_id + sizeof s->started_at + 2];
     snprintf(run, sizeof run, "%s %s", s->run_id, s->started_at);
@@ -178,6 +178,9 @@ static int checkpoint_write_file(train_session *s, const char *path, const ddpc_
     sections[n++] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_CONFIG, "config", s->cfg.resolved_yaml,
                                               strlen(s->cfg.resolved_yaml)};
     sections[n++] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_RUN, "run", run, strlen(run)};
+    if (s->input_section)
+      sections[n++] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_INPUT, "input", s->input_section,
+                                                s->input_section_bytes};
     rc = ddpc_checkpoint_write(path, sections, n);
   }
   for (int i = 0; i < 3; i++) free(copies[i]);

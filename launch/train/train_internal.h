@@ -34,6 +34,8 @@ typedef struct train_session {
   const ddpc_train_options *opt;  // what the caller asked for
   ddpc_config cfg;          // resolved config
   ddpc_dataset data;        // splits and prepared-sample access
+  unsigned char *input_section;  // rank 0: the checkpoints' "input" section (core/model_input.h)
+  size_t input_section_bytes;    // its length
   ddpc_model *model;        // the replica on this rank
   ddpc_optimizer opt_state; // update rule and its state
   ddpc_comm *comm;          // other ranks (or none)

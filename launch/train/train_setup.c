@@ -7,6 +7,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/model_input.h"
 #include "core/sysinfo.h"
 #include "launch/train/train_internal.h"
 
@@ -102,6 +103,14 @@ static int train_load_data(train_session *s) {
   }
   if (train_agree(s, rc) != 0) return -1;
   rc = first ? 0 : ddpc_data_load(cfg, &s->data);
+  if (train_agree(s, rc) != 0) return -1;
+  // What a checkpoint needs to be used without the data (ddpc predict, ddpc export).
+  if (s->comm->rank == 0) {
+    ddpc_model_input input;
+    rc = ddpc_model_input_describe(cfg, &s->data, &input);
+    if (rc == 0) rc = ddpc_model_input_encode(&input, &s->input_section, &s->input_section_bytes);
+    ddpc_model_input_free(&input);
+  }
   return train_agree(s, rc);
 }
 

@@ -113,6 +113,39 @@ typedef struct {
  * is set on every rank. */
 DDPC_API int ddpc_train_run(const ddpc_train_options *options, ddpc_train_result *result);
 
+/* ---- Using a trained model ----
+ * A predictor is a trained model loaded on the CPU with the preprocessing it was trained
+ * with: raw samples in (what the data files hold), predictions out. It is used from one
+ * thread at a time; load several for several threads. */
+typedef struct ddpc_predictor ddpc_predictor;
+
+/* Loads `model_path`: a run directory (its checkpoints/best.ddpc when there is one, else
+ * its newest valid checkpoint) or a checkpoint file. Returns 0 and *out, or non-zero with
+ * the reason in ddpc_last_error() (no checkpoint, a damaged one, one written by an older
+ * ddpc without the input description). */
+DDPC_API int ddpc_predictor_load(const char *model_path, ddpc_predictor **out);
+/* The checkpoint file it loaded. */
+DDPC_API const char *ddpc_predictor_checkpoint(const ddpc_predictor *p);
+/* Raw values per sample: pixels of an image (row-major, as stored in the IDX file), or
+ * CSV feature columns in the order of ddpc_predictor_feature_name. */
+DDPC_API int ddpc_predictor_input_size(const ddpc_predictor *p);
+/* The name of CSV feature column i (0-based), as in the training file's header; NULL for
+ * image models or an i out of range. */
+DDPC_API const char *ddpc_predictor_feature_name(const ddpc_predictor *p, int i);
+/* Values per prediction: one probability per class (classification), or the regression
+ * outputs. */
+DDPC_API int ddpc_predictor_output_size(const ddpc_predictor *p);
+/* Classes of a classification model (labels 0 .. n-1); 0 for a regression model. */
+DDPC_API int ddpc_predictor_num_classes(const ddpc_predictor *p);
+/* Predicts n samples: raw is n x input_size floats (pixel values 0-255 as stored, or the
+ * CSV's feature values), out receives n x output_size floats: class probabilities (softmax
+ * of the model's outputs) or regression values. The training preprocessing is applied
+ * here; dropout is off. Any n >= 0 (large n is done in batches). Returns 0, or non-zero
+ * for a negative n or a NULL pointer. */
+DDPC_API int ddpc_predictor_predict(ddpc_predictor *p, const float *raw, int64_t n, float *out);
+/* Releases it; NULL is fine. */
+DDPC_API void ddpc_predictor_free(ddpc_predictor *p);
+
 /* The message of the last failure ("run.yaml:3:7: unknown key 'lr' ..."), or "". */
 DDPC_API const char *ddpc_last_error(void);
 

@@ -1,0 +1,183 @@
+/* Loading a trained model and predicting with it (predictor.h, the ddpc_predictor_* API of
+ * ddpc/ddpc.h). Everything comes from the checkpoint: the resolved config (which layers),
+ * the parameters and the input section (raw form, fitted preprocessing, classes). A
+ * checkpoint from before the input section existed is still usable where its training
+ * data is: the preprocessing is fitted again from it exactly as training did. */
+#include "predict/predictor.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/data.h"
+#include "core/error.h"
+
+#define PREDICTOR_MAX_BATCH 256  // samples per forward pass: big enough for GEMM, small in memory
+
+int ddpc_predictor_locate(const char *model_path, char **path, bool *from_run_dir, bool *is_best) {
+  *path = NULL;
+  *from_run_dir = *is_best = false;
+  if (!model_path || !*model_path) return ddpc_error_set("no model given: name a run directory or a checkpoint file");
+  struct stat st;
+  if (stat(model_path, &st) != 0)
+    return ddpc_error_set("%s: %s (expected a run directory or a checkpoint file)", model_path, strerror(errno));
+  if (!S_ISDIR(st.st_mode)) {
+    *path = ddpc_strdup(model_path);
+    return *path ? 0 : -1;
+  }
+  *from_run_dir = true;
+  char *best = ddpc_format("%s/checkpoints/best.ddpc", model_path);
+  if (!best) return -1;
+  if (access(best, F_OK) == 0) {
+    ddpc_checkpoint *ck = NULL;
+    int rc = ddpc_checkpoint_read(best, &ck);
+    ddpc_checkpoint_free(ck);
+    if (rc == 0) {
+      *path = best;
+      *is_best = true;
+      return 0;
+    }
+    fprintf(stderr, "ddpc: skipping %s: %s\n", best, ddpc_error_message());
+    ddpc_error_clear();
+  }
+  free(best);
+  ddpc_checkpoint *ck = NULL;
+  int rc = ddpc_checkpoint_find_latest(model_path, path, &ck);
+  ddpc_checkpoint_free(ck);
+  if (rc == 1)
+    return ddpc_error_set("%s: no checkpoint in %s/checkpoints (a run writes its first at the end of its first epoch, "
+                          "per checkpoint.every_epochs)", model_path, model_path);
+  return rc;
+}
+
+/* The input description: the checkpoint's section, or fitted again from the training data. */
+static int predictor_read_input(ddpc_predictor *p, const ddpc_checkpoint *ck) {
+  size_t bytes = 0;
+  const void *sec = ddpc_checkpoint_find_section(ck, DDPC_CHECKPOINT_SECTION_INPUT, &bytes);
+  if (sec) return ddpc_model_input_decode(sec, bytes, p->checkpoint_path, &p->input);
+  ddpc_dataset ds;
+  int rc = ddpc_data_load(&p->cfg, &ds);
+  if (rc == 0) {
+    rc = ddpc_model_input_describe(&p->cfg, &ds, &p->input);
+    ddpc_data_free(&ds);
+  }
+  if (rc != 0) {
+    char *why = ddpc_strdup(ddpc_error_message());
+    ddpc_error_set("%s: has no input section (written by an older ddpc), and the training data to fit the "
+                   "preprocessing again cannot be loaded: %s", p->checkpoint_path, why ? why : "?");
+    free(why);
+  }
+  return rc;
+}
+
+static int predictor_build(ddpc_predictor *p, const ddpc_checkpoint *ck) {
+  const char *path = p->checkpoint_path;
+  int has_meta = ddpc_checkpoint_read_meta(ck, &p->meta);
+  if (has_meta < 0) return -1;
+  size_t yaml_bytes = 0, param_bytes = 0;
+  const char *yaml = ddpc_checkpoint_find_section(ck, DDPC_CHECKPOINT_SECTION_CONFIG, &yaml_bytes);
+  const float *params = ddpc_checkpoint_find_section(ck, DDPC_CHECKPOINT_SECTION_PARAMS, &param_bytes);
+  if (has_meta != 0 || !yaml || !params)
+    return ddpc_error_set("%s: not a ddpc training checkpoint (its meta, config or params section is missing)", path);
+  // Inference runs on the CPU whatever device trained the model (the file is the same).
+  static const char *const on_cpu[] = {"device=cpu"};
+  char *name = ddpc_format("%s: section 'config'", path);
+  int rc = name ? ddpc_config_load_text(name, yaml, yaml_bytes, on_cpu, 1, &p->cfg) : -1;
+  free(name);
+  if (rc != 0) return -1;
+  if (predictor_read_input(p, ck) != 0) return -1;
+  p->max_batch = PREDICTOR_MAX_BATCH;
+  if (ddpc_model_create(p->cfg.layers, p->cfg.n_layers, p->input.shape, p->max_batch, DDPC_DEVICE_CPU, &p->model) != 0)
+    return -1;
+  ddpc_buffer *b = ddpc_model_params(p->model);
+  if (param_bytes != b->count * sizeof(float))
+    return ddpc_error_set("%s: section 'params' holds %zu parameters, the model its config describes has %zu", path,
+                          param_bytes / sizeof(float), b->count);
+  memcpy(b->data, params, param_bytes);
+  p->out_width = (int)ddpc_shape_size(ddpc_model_output_shape(p->model));
+  int want = p->input.task == DDPC_TASK_CLASSIFICATION ? p->input.num_classes : (int)p->input.target_width;
+  if (p->out_width != want)
+    return ddpc_error_set("%s: the model has %d outputs per sample, its data %d %s", path, p->out_width, want,
+                          p->input.task == DDPC_TASK_CLASSIFICATION ? "classes" : "targets");
+  p->prepared = ddpc_malloc((size_t)p->max_batch * p->input.features * sizeof(float), "prediction batch");
+  return p->prepared ? 0 : -1;
+}
+
+int ddpc_predictor_load(const char *model_path, ddpc_predictor **out) {
+  *out = NULL;
+  ddpc_predictor *p = ddpc_calloc(1, sizeof *p, "predictor");
+  if (!p) return -1;
+  int rc = ddpc_predictor_locate(model_path, &p->checkpoint_path, &p->from_run_dir, &p->is_best);
+  ddpc_checkpoint *ck = NULL;
+  if (rc == 0) rc = ddpc_checkpoint_read(p->checkpoint_path, &ck);
+  if (rc == 0) rc = predictor_build(p, ck);
+  ddpc_checkpoint_free(ck);
+  if (rc != 0) {
+    ddpc_predictor_free(p);
+    return -1;
+  }
+  *out = p;
+  return 0;
+}
+
+void ddpc_predictor_free(ddpc_predictor *p) {
+  if (!p) return;
+  ddpc_model_free(p->model);
+  ddpc_model_input_free(&p->input);
+  ddpc_config_free(&p->cfg);
+  free(p->prepared);
+  free(p->checkpoint_path);
+  free(p);
+}
+
+const char *ddpc_predictor_checkpoint(const ddpc_predictor *p) { return p->checkpoint_path; }
+int ddpc_predictor_input_size(const ddpc_predictor *p) { return (int)p->input.features; }
+int ddpc_predictor_output_size(const ddpc_predictor *p) { return p->out_width; }
+int ddpc_predictor_num_classes(const ddpc_predictor *p) {
+  return p->input.task == DDPC_TASK_CLASSIFICATION ? p->input.num_classes : 0;
+}
+const char *ddpc_predictor_feature_name(const ddpc_predictor *p, int i) {
+  if (!p->input.feature_names || i < 0 || (uint32_t)i >= p->input.features) return NULL;
+  return p->input.feature_names[i];
+}
+
+const float *ddpc_predictor_forward(ddpc_predictor *p, const float *raw, int n) {
+  uint32_t F = p->input.features;
+  const float *scale = p->input.scale, *shift = p->input.shift;
+  for (int i = 0; i < n; i++) {
+    const float *src = raw + (size_t)i * F;
+    float *dst = p->prepared + (size_t)i * F;
+    for (uint32_t f = 0; f < F; f++) dst[f] = src[f] * scale[f] + shift[f];  // as ddpc_data_gather does
+  }
+  ddpc_forward_ctx ctx = {.training = false};
+  return ddpc_model_forward(p->model, p->prepared, n, &ctx);
+}
+
+int ddpc_predictor_predict(ddpc_predictor *p, const float *raw, int64_t n, float *out) {
+  if (!p || n < 0 || (n > 0 && (!raw || !out)))
+    return ddpc_error_set("ddpc_predictor_predict: needs a predictor, n >= 0 and non-NULL raw and out");
+  uint32_t F = p->input.features;
+  int K = p->out_width;
+  bool cls = p->input.task == DDPC_TASK_CLASSIFICATION;
+  for (int64_t at = 0; at < n; at += p->max_batch) {
+    int b = n - at < p->max_batch ? (int)(n - at) : p->max_batch;
+    const float *y = ddpc_predictor_forward(p, raw + (size_t)at * F, b);
+    float *dst = out + (size_t)at * K;
+    if (!cls) {
+      memcpy(dst, y, (size_t)b * K * sizeof(float));
+      continue;
+    }
+    for (int i = 0; i < b; i++) {  // softmax, from the largest logit so exp cannot overflow
+      const float *z = y + (size_t)i * K;
+      float top = z[0];
+      for (int k = 1; k < K; k++) top = z[k] > top ? z[k] : top;
+      double sum = 0;
+      for (int k = 0; k < K; k++) sum += exp((double)z[k] - top);
+      for (int k = 0; k < K; k++) dst[(size_t)i * K + k] = (float)(exp((double)z[k] - top) / sum);
+    }
+  }
+  return 0;
+}

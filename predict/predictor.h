@@ -1,0 +1,41 @@
+/* A trained model loaded for inference (the public ddpc_predictor of ddpc/ddpc.h): the
+ * checkpoint it came from, the run's resolved config, the input description with its
+ * fitted preprocessing (core/model_input.h) and the model on the CPU with its trained
+ * parameters. ddpc predict, ddpc export and the C API all start from it, so that they
+ * agree on which checkpoint a run directory means and on what the model computes. */
+#ifndef DDPC_PREDICT_PREDICTOR_H
+#define DDPC_PREDICT_PREDICTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/checkpoint.h"
+#include "core/config.h"
+#include "core/model.h"
+#include "core/model_input.h"
+#include "ddpc/ddpc.h"
+
+struct ddpc_predictor {
+  char *checkpoint_path;      // the file loaded
+  bool from_run_dir;          // MODEL was a run directory (checkpoint_path was chosen in it)
+  bool is_best;               // the file is the run's best.ddpc
+  ddpc_checkpoint_meta meta;  // epoch, step, ... of the checkpoint
+  ddpc_config cfg;            // the run's resolved config (model layers, loss, data)
+  ddpc_model_input input;     // raw input and fitted preprocessing
+  ddpc_model *model;          // CPU model holding the trained parameters
+  int max_batch;              // samples per forward pass
+  int out_width;              // outputs per sample: classes, or regression targets
+  float *prepared;            // (max_batch, features) scratch: the prepared batch
+};
+
+/* Which checkpoint `model_path` means: the file itself, or in a run directory its
+ * checkpoints/best.ddpc when there is one that verifies, else the newest valid checkpoint.
+ * Sets *path (caller frees), *from_run_dir and *is_best. */
+int ddpc_predictor_locate(const char *model_path, char **path, bool *from_run_dir, bool *is_best);
+
+/* One forward pass of n <= max_batch raw samples (raw: n x features): the model's outputs
+ * (logits for classification, values for regression), owned by the model and valid until
+ * the next call. */
+const float *ddpc_predictor_forward(ddpc_predictor *p, const float *raw, int n);
+
+#endif

@@ -1,0 +1,38 @@
+/* Exporting a trained model (a loaded ddpc_predictor, predict/predictor.h) to the formats
+ * other tools read: safetensors for PyTorch (export_safetensors.c) and ONNX for ONNX
+ * Runtime and every other ONNX consumer (export_onnx.c). Both take the parameters in
+ * PyTorch's layout from export_tensors.c, so that the two files agree with each other and
+ * with the nn.Sequential docs/export.md builds. Each writer creates its file atomically
+ * (temporary name, fsync, rename): on any error no partial file is left. */
+#ifndef DDPC_EXPORT_EXPORT_H
+#define DDPC_EXPORT_EXPORT_H
+
+#include <stddef.h>
+
+#include "predict/predictor.h"
+
+typedef enum { DDPC_EXPORT_SAFETENSORS, DDPC_EXPORT_ONNX, DDPC_EXPORT_COUNT } ddpc_export_format;
+extern const char *const ddpc_export_format_names[DDPC_EXPORT_COUNT];  // "safetensors", "onnx"
+extern const char *const ddpc_export_format_exts[DDPC_EXPORT_COUNT];   // ".safetensors", ".onnx"
+
+/* One parameter tensor as PyTorch's nn.Sequential state_dict holds it. */
+typedef struct {
+  char name[32];     // "0.weight", "3.bias", ... (module index = ddpc layer index)
+  int ndim;          // 1 to 4
+  int dims[4];       // Linear [out, in], Conv2d [out, in, kh, kw], LayerNorm [C], biases [out]
+  size_t count;      // product of dims
+  float *data;       // count floats, row-major in dims (owned)
+} ddpc_export_tensor;
+
+/* The model's parameters in PyTorch's layout: conv weights from (filters, kh, kw, cin) to
+ * [out, in, kh, kw]; a linear layer that follows channels-last (H, W, C) activations has
+ * its input columns reordered to PyTorch's (C, H, W) flatten order. Caller frees with
+ * ddpc_export_tensors_free. */
+int ddpc_export_tensors(const ddpc_predictor *p, ddpc_export_tensor **out, int *n_out);
+void ddpc_export_tensors_free(ddpc_export_tensor *t, int n);
+
+/* Writers: 0, or -1 with the reason in ddpc_error_message() and no file at `path`. */
+int ddpc_export_safetensors(const ddpc_predictor *p, const char *path);
+int ddpc_export_onnx(const ddpc_predictor *p, const char *path);
+
+#endif

@@ -19,7 +19,7 @@
 #define MODEL_INPUT_MAGIC "DDPCINPT"
 #define MODEL_INPUT_VERSION 1u
 
-int ddpc_model_input_describe(const ddpc_config *cfg, const ddpc_dataset *ds, ddpc_model_input *out) {
+int ddpc_model_input_from_data(const ddpc_config *cfg, const ddpc_dataset *ds, ddpc_model_input *out) {
   memset(out, 0, sizeof *out);
   const ddpc_data_config *dc = &cfg->data;
   uint32_t F = ds->fit.features;
@@ -62,6 +62,31 @@ void ddpc_model_input_free(ddpc_model_input *in) {
   free(in->label_column);
   free(in->scale);  // shift lives in the same allocation
   memset(in, 0, sizeof *in);
+}
+
+void ddpc_model_input_print(const ddpc_model_input *in, FILE *out) {
+  bool csv = in->format == DDPC_DATA_FORMAT_CSV;
+  fprintf(out, "input: %s %s, %u raw %s values per sample", csv ? "csv" : "idx",
+          in->task == DDPC_TASK_CLASSIFICATION ? "classification" : "regression", in->features,
+          in->dtype == DDPC_DTYPE_U8 ? "uint8" : "float32");
+  if (!csv) fprintf(out, " (images %dx%d)", in->raw_shape.h, in->raw_shape.w);
+  fprintf(out, ", prepared shape (%d, %d, %d)\n", in->shape.h, in->shape.w, in->shape.c);
+  if (in->task == DDPC_TASK_CLASSIFICATION) fprintf(out, "  classes: %d (labels 0 to %d)\n", in->num_classes,
+                                                    in->num_classes - 1);
+  else fprintf(out, "  targets: %u\n", in->target_width);
+  if (in->label_column) fprintf(out, "  label column: %s\n", in->label_column);
+  if (in->feature_names) {
+    fputs("  feature columns:", out);
+    for (uint32_t f = 0; f < in->features; f++) fprintf(out, "%s %s", f ? "," : "", in->feature_names[f]);
+    fputc('\n', out);
+  }
+  float lo = in->scale[0], hi = in->scale[0], slo = in->shift[0], shi = in->shift[0];
+  for (uint32_t f = 1; f < in->features; f++) {
+    lo = in->scale[f] < lo ? in->scale[f] : lo, hi = in->scale[f] > hi ? in->scale[f] : hi;
+    slo = in->shift[f] < slo ? in->shift[f] : slo, shi = in->shift[f] > shi ? in->shift[f] : shi;
+  }
+  fprintf(out, "  preprocessing: prepared = raw * scale + shift, scale in [%.6g, %.6g], shift in [%.6g, %.6g]\n",
+          (double)lo, (double)hi, (double)slo, (double)shi);
 }
 
 /* ---- writing ---- */

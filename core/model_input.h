@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/config.h"
 #include "core/data.h"
@@ -32,12 +33,15 @@ typedef struct {
 /* Describes the input of a model trained on `ds` loaded from `cfg`: copies the fitted
  * constants and reads the CSV header (feature names) or the IDX header (raw shape) of the
  * training file. */
-int ddpc_model_input_describe(const ddpc_config *cfg, const ddpc_dataset *ds, ddpc_model_input *out);
+int ddpc_model_input_from_data(const ddpc_config *cfg, const ddpc_dataset *ds, ddpc_model_input *out);
 /* The checkpoint section's bytes (caller frees *bytes). */
 int ddpc_model_input_encode(const ddpc_model_input *in, unsigned char **bytes, size_t *n_bytes);
 /* Reads the section back, every length and count checked against the bytes there are;
  * errors name `what` (the checkpoint's path) and the offset in the section. */
 int ddpc_model_input_decode(const unsigned char *bytes, size_t n_bytes, const char *what, ddpc_model_input *out);
 void ddpc_model_input_free(ddpc_model_input *in);
+/* A few lines for people (`ddpc inspect`): format, task, shapes, classes, feature names and
+ * the range of the fitted constants. */
+void ddpc_model_input_print(const ddpc_model_input *in, FILE *out);
 
 #endif

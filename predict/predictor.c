@@ -61,7 +61,7 @@ static int predictor_read_input(ddpc_predictor *p, const ddpc_checkpoint *ck) {
   ddpc_dataset ds;
   int rc = ddpc_data_load(&p->cfg, &ds);
   if (rc == 0) {
-    rc = ddpc_model_input_describe(&p->cfg, &ds, &p->input);
+    rc = ddpc_model_input_from_data(&p->cfg, &ds, &p->input);
     ddpc_data_free(&ds);
   }
   if (rc != 0) {

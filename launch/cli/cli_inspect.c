@@ -6,14 +6,15 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "core/model_input.h"
 #include "launch/cli/cli.h"
 
 static void cli_inspect_usage(FILE *out) {
   fputs("usage: ddpc inspect CHECKPOINT\n"
         "\n"
         "Reads CHECKPOINT (e.g. RUN_DIR/checkpoints/ckpt-000000000120.ddpc), verifies every\n"
-        "section's size and CRC32, and prints the sections, the training counters (meta) and\n"
-        "the metric history.\n"
+        "section's size and CRC32, and prints the sections, the training counters (meta),\n"
+        "the metric history and the model's input (raw form, classes, preprocessing).\n"
         "\n"
         "options:\n"
         "  -h, --help     show this help\n"
@@ -50,6 +51,18 @@ int ddpc_cli_inspect(int argc, char **argv) {
     return DDPC_EXIT_FAILED;
   }
   ddpc_checkpoint_describe(ckpt, stdout);
+  // The model's input (core/model_input.h), checked like the rest: predict and export trust it.
+  size_t bytes = 0;
+  const unsigned char *sec = ddpc_checkpoint_find_section(ckpt, DDPC_CHECKPOINT_SECTION_INPUT, &bytes);
+  ddpc_model_input input;
+  int rc = DDPC_EXIT_OK;
+  if (sec && ddpc_model_input_decode(sec, bytes, path, &input) != 0) {
+    fprintf(stderr, "ddpc inspect: %s\n", ddpc_error_message());
+    rc = DDPC_EXIT_FAILED;
+  } else if (sec) {
+    ddpc_model_input_print(&input, stdout);
+    ddpc_model_input_free(&input);
+  }
   ddpc_checkpoint_free(ckpt);
-  return DDPC_EXIT_OK;
+  return rc;
 }

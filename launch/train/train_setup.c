@@ -107,7 +107,7 @@ static int train_load_data(train_session *s) {
   // What a checkpoint needs to be used without the data (ddpc predict, ddpc export).
   if (s->comm->rank == 0) {
     ddpc_model_input input;
-    rc = ddpc_model_input_describe(cfg, &s->data, &input);
+    rc = ddpc_model_input_from_data(cfg, &s->data, &input);
     if (rc == 0) rc = ddpc_model_input_encode(&input, &s->input_section, &s->input_section_bytes);
     ddpc_model_input_free(&input);
   }

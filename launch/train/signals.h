@@ -1,5 +1,6 @@
-/* Stop requests from outside: SIGTERM (a scheduler preempting or a user's kill) and
- * SIGUSR1 (Slurm's warning before the time limit, `--signal=B:USR1@60`). The handler only
+/* Stop requests from outside: SIGTERM (a scheduler preempting or a user's kill), SIGINT
+ * (Ctrl-C at a terminal) and SIGUSR1 (Slurm's warning before the time limit,
+ * `--signal=B:USR1@60`). The handler only
  * sets a flag; the training loop polls it at step boundaries, agrees with the other ranks,
  * checkpoints and stops in state `preempted`. A second SIGINT/SIGTERM while the first is
  * being handled is left to the default action, so a stuck process can still be killed. */

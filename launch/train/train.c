@@ -211,6 +211,12 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
                        res->test_loss, res->test_accuracy, res->samples_per_s, res->peak_rss_mb, s->run_dir);
   else
     ddpc_progress_note(&s->progress, "stopped in state %s: %s", res->state, s->stop_reason ? s->stop_reason : "");
+  if (s->state == DDPC_STATE_PREEMPTED) {  // what to type next, with the same world size for bitwise results
+    if (s->comm->size > 1)
+      ddpc_progress_note(&s->progress, "continue with: mpirun -n %d ddpc resume %s", s->comm->size, s->run_dir);
+    else
+      ddpc_progress_note(&s->progress, "continue with: ddpc resume %s", s->run_dir);
+  }
   // A run that had ended keeps its summary and metadata (its test metrics, its end time).
   // The appended files are closed first: summary.json must not say done when their last
   // lines are lost.

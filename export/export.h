@@ -7,6 +7,7 @@
 #ifndef DDPC_EXPORT_EXPORT_H
 #define DDPC_EXPORT_EXPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "predict/predictor.h"
@@ -30,6 +31,15 @@ typedef struct {
  * ddpc_export_tensors_free. */
 int ddpc_export_tensors(const ddpc_predictor *p, ddpc_export_tensor **out, int *n_out);
 void ddpc_export_tensors_free(ddpc_export_tensor *t, int n);
+
+/* Which layers take an image in PyTorch's terms: image_in[i] (one per layer) is true when
+ * layer i takes (N, C, H, W), false when it takes (N, features). ddpc holds a vector and a
+ * 1x1 image alike, as (1, 1, C); PyTorch does not: a tensor stays 4-D from the input image or
+ * a conv2d/maxpool2d until a flatten or a linear layer. So a linear layer on an image
+ * flattens it (C, H, W) first and a layernorm on an image normalises over C at each (h, w),
+ * as ddpc's do (docs/export.md's FlattenLinear and ChannelLayerNorm). Fails, naming the
+ * layer, for conv2d or maxpool2d on a vector, which have no nn.Sequential form. */
+int ddpc_export_layer_images(const ddpc_predictor *p, bool *image_in);
 
 /* Writers: 0, or -1 with the reason in ddpc_error_message() and no file at `path`. */
 int ddpc_export_safetensors(const ddpc_predictor *p, const char *path);

@@ -199,6 +199,10 @@ static int get_ranged(input_reader *r, const char *field, uint32_t lo, uint32_t 
 static char *get_string(input_reader *r, const char *field) {
   uint32_t n = get_u32(r, field);
   if (!need(r, n, field)) return NULL;
+  if (memchr(r->p + r->at, '\0', n)) {  // a name is text: a NUL would cut it short unnoticed
+    bad(r, r->at, field, (long long)n, "text without NUL bytes of that length");
+    return NULL;
+  }
   char *s = ddpc_format("%.*s", (int)n, (const char *)r->p + r->at);
   r->at += n;
   if (!s) r->failed = true;

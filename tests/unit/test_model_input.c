@@ -4,6 +4,7 @@
  * file and byte offset; a real run's checkpoint predicts what the run's model computes, and
  * a checkpoint without the section (an older ddpc's) still loads by fitting the
  * preprocessing again from its data, or is refused, naming why, when the data is gone. */
+#define _GNU_SOURCE  // memmem
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,11 @@ static void check_roundtrip(void) {
   CHECK(ddpc_model_input_decode(longer, n, "a.ddpc", &out) != 0 &&
             strstr(ddpc_error_message(), "at byte 24: the feature count"),
         "inconsistent feature count: %s", ddpc_error_message());
+  memcpy(longer, bytes, n);
+  unsigned char *name = memmem(longer, n, "alcohol", 7);
+  if (name) name[2] = 0;  // found by fuzz_model_input: a NUL inside a name was read as a shorter name
+  CHECK(name && ddpc_model_input_decode(longer, n, "a.ddpc", &out) != 0 && strstr(ddpc_error_message(), "NUL"),
+        "a NUL byte inside a name: %s", ddpc_error_message());
   free(longer);
   free(bytes);
 }

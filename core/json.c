@@ -16,9 +16,11 @@ void ddpc_json_write_string(FILE *out, const char *s) {
   fputc('"', out);
 }
 
+/* The separator and the member's key; an array element (key NULL) has none. */
 static void json_key(ddpc_json *j, const char *key) {
   if (!j->first) fputc(',', j->out);
   j->first = false;
+  if (!key) return;
   ddpc_json_write_string(j->out, key);
   fputc(':', j->out);
 }
@@ -27,6 +29,7 @@ void ddpc_json_begin(ddpc_json *j, FILE *out) {
   j->out = out;
   j->depth = 1;
   j->first = true;
+  j->arrays = 0;
   fputc('{', out);
 }
 
@@ -68,24 +71,29 @@ void ddpc_json_string_array(ddpc_json *j, const char *key, const char *const *va
   fputc(']', j->out);
 }
 
-void ddpc_json_begin_object(ddpc_json *j, const char *key) {
+/* Opens a nested object or array at level depth (its bit in arrays says which). */
+static void json_open(ddpc_json *j, const char *key, bool array) {
   json_key(j, key);
-  fputc('{', j->out);
+  fputc(array ? '[' : '{', j->out);
+  if (j->depth < 64 && array) j->arrays |= UINT64_C(1) << j->depth;
+  else if (j->depth < 64) j->arrays &= ~(UINT64_C(1) << j->depth);
   j->depth++;
   j->first = true;
 }
 
-void ddpc_json_end_object(ddpc_json *j) {
-  fputc('}', j->out);
+static void json_close(ddpc_json *j) {
   j->depth--;
+  fputc(j->depth < 64 && (j->arrays >> j->depth & 1) ? ']' : '}', j->out);
   j->first = false;
 }
 
+void ddpc_json_begin_object(ddpc_json *j, const char *key) { json_open(j, key, false); }
+void ddpc_json_end_object(ddpc_json *j) { json_close(j); }
+void ddpc_json_begin_array(ddpc_json *j, const char *key) { json_open(j, key, true); }
+void ddpc_json_end_array(ddpc_json *j) { json_close(j); }
+
 void ddpc_json_end(ddpc_json *j) {
-  while (j->depth > 0) {
-    fputc('}', j->out);
-    j->depth--;
-  }
+  while (j->depth > 0) json_close(j);
 }
 
 int ddpc_json_find_number(const char *object, const char *key, double *out) {

@@ -1,6 +1,7 @@
-/* A minimal JSON object writer for run files (metrics.jsonl, summary.json, meta.json).
- * Objects are flat or nested one level through ddpc_json_begin_object; strings are
- * escaped; non-finite numbers are written as null so every line stays valid JSON.
+/* A minimal JSON object writer for run files (metrics.jsonl, summary.json, meta.json) and
+ * export headers. Objects nest through ddpc_json_begin_object, arrays through
+ * ddpc_json_begin_array (their elements are written with key NULL); strings are escaped;
+ * non-finite numbers are written as null so every line stays valid JSON.
  * And the one reading that ddpc needs of such files: a top-level number by its key. */
 #ifndef DDPC_CORE_JSON_H
 #define DDPC_CORE_JSON_H
@@ -10,9 +11,10 @@
 #include <stdio.h>
 
 typedef struct {
-  FILE *out;   // where the text goes
-  int depth;   // open objects
-  bool first;  // no member written yet in the innermost object
+  FILE *out;        // where the text goes
+  int depth;        // open objects and arrays (at most 64)
+  bool first;       // no member written yet in the innermost object or array
+  uint64_t arrays;  // bit d set: nesting level d is an array, closed with ']'
 } ddpc_json;
 
 void ddpc_json_begin(ddpc_json *j, FILE *out);
@@ -26,7 +28,11 @@ void ddpc_json_bool(ddpc_json *j, const char *key, bool value);
 void ddpc_json_string_array(ddpc_json *j, const char *key, const char *const *values, int n);
 void ddpc_json_begin_object(ddpc_json *j, const char *key);
 void ddpc_json_end_object(ddpc_json *j);
-/* Closes the top-level object (no newline). */
+/* An array under `key`; inside it every writer takes key NULL for an element, e.g.
+ * ddpc_json_int(j, NULL, 3) or ddpc_json_begin_object(j, NULL). */
+void ddpc_json_begin_array(ddpc_json *j, const char *key);
+void ddpc_json_end_array(ddpc_json *j);
+/* Closes what is still open, the top-level object last (no newline). */
 void ddpc_json_end(ddpc_json *j);
 /* `s` as a JSON string literal, quoted and escaped: for JSON text outside an object this
  * writer makes (an array in ONNX metadata). */

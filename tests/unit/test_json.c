@@ -1,6 +1,6 @@
 /* Reading a number by key from a metrics.jsonl line (core/json.c): written by the JSON
  * writer and read back, keys in string values not mistaken for keys, null and strings not
- * numbers, absent keys, prefixes of keys. */
+ * numbers, absent keys, prefixes of keys. Arrays and objects nested in each other. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +33,29 @@ int main(void) {
   CHECK(ddpc_json_find_number(text, "missing", &v) == 0, "absent key");
   CHECK(ddpc_json_find_number(text, "val", &v) == 0, "a key's prefix is not the key");
   CHECK(ddpc_json_find_number("{\"a\" : -1.5e-3 }", "a", &v) == 1 && v == -1.5e-3, "blanks around the colon");
+  free(text);
+
+  // Arrays and objects nested in each other, closed by the right brackets (ddpc_json_end too).
+  f = open_memstream(&text, &len);
+  ddpc_json_begin(&j, f);
+  ddpc_json_begin_array(&j, "shape");
+  ddpc_json_int(&j, NULL, 2);
+  ddpc_json_int(&j, NULL, 3);
+  ddpc_json_end_array(&j);
+  ddpc_json_begin_array(&j, "layers");
+  ddpc_json_begin_object(&j, NULL);
+  ddpc_json_string(&j, "type", "Linear");
+  ddpc_json_begin_array(&j, "empty");
+  ddpc_json_end_array(&j);
+  ddpc_json_end_object(&j);
+  ddpc_json_begin_object(&j, NULL);
+  ddpc_json_begin_array(&j, "deep");
+  ddpc_json_number(&j, NULL, 0.5);
+  ddpc_json_string(&j, NULL, "x");
+  ddpc_json_end(&j);
+  fclose(f);
+  const char *want = "{\"shape\":[2,3],\"layers\":[{\"type\":\"Linear\",\"empty\":[]},{\"deep\":[0.5,\"x\"]}]}";
+  CHECK(strcmp(text, want) == 0, "nested arrays: %s, expected %s", text, want);
   free(text);
   return testing_finish();
 }

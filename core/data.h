@@ -78,6 +78,26 @@ int ddpc_idx_read_image_shape(const char *path, ddpc_shape *shape, uint32_t *cou
  * file's order; *names is an array of *count strings, each and the array freed by the caller. */
 int ddpc_csv_read_header(const char *path, const char *label_column, char ***names, uint32_t *count);
 
+/* A CSV read for prediction (ddpc predict): the columns `names` (the features a model was
+ * trained on, in the training header's order) found by header name in any order, the
+ * label column when the file has one (labels checked against num_classes when > 0), and
+ * every other column kept as text to pass through. A missing feature column is refused
+ * with the header's names; a column named twice where one is used is ambiguous, refused. */
+typedef struct {
+  uint32_t rows;       // data rows (0 for a header alone)
+  uint32_t features;   // the columns asked for
+  float *x;            // rows x features, in the order of the names asked for
+  int32_t *labels;     // classification, label column present: rows labels; else NULL
+  float *targets;      // regression, label column present: rows targets; else NULL
+  char *extra_header;  // the other columns' header cells as the file has them, comma-joined ("" if none)
+  char *extra;         // their cells likewise, row after row, without separators between rows
+  size_t *extra_end;   // rows: where each row's cells end in extra (a row starts where the last
+                       // ended); NULL when no column passes through
+} ddpc_csv_columns;
+int ddpc_csv_read_columns(const char *path, char *const *names, uint32_t n_names, const char *label_column,
+                          ddpc_task task, int num_classes, ddpc_csv_columns *out);
+void ddpc_csv_columns_free(ddpc_csv_columns *c);
+
 
 typedef enum {
   DDPC_DATA_SAMPLER_DROP,  // each rank takes n / world positions (the permutation's tail is left out)

@@ -1,8 +1,11 @@
 /* CSV reader: a header row of column names (optionally "quoted"), then one sample per
- * line. Every column but the label column is a numeric feature stored as float; the label
- * column holds a class index (classification) or a float target (regression). Accepts
- * \r\n line ends, a UTF-8 byte-order mark and blank lines. Errors name file:line:column,
- * where column is the 1-based character position of the offending cell. */
+ * line. For training every column but the label column is a numeric feature stored as
+ * float; the label column holds a class index (classification) or a float target
+ * (regression). For prediction (ddpc_csv_read_columns) the features are the columns of
+ * the training header's names, found by name in any order, the label column is optional
+ * and every other column is text passed through. Accepts \r\n line ends, a UTF-8
+ * byte-order mark and blank lines. Errors name file:line:column, where column is the
+ * 1-based character position of the offending cell. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@ typedef struct {
   const char *text;  // cell content without surrounding spaces and quotes
   size_t len;        // bytes of text
   int column;        // 1-based character column where the cell starts
+  bool quoted;       // the cell was "quoted" (text keeps its "" escapes)
 } csv_cell;
 
 typedef struct {
@@ -33,7 +37,8 @@ static int csv_split(const char *line, size_t len, csv_fields *out) {
     size_t start = i;
     while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
     size_t text = i, text_end;
-    if (i < len && line[i] == '"') {
+    bool quoted = i < len && line[i] == '"';
+    if (quoted) {
       text = ++i;
       while (i < len && !(line[i] == '"' && (i + 1 >= len || line[i + 1] != '"'))) i += line[i] == '"' ? 2 : 1;
       text_end = i < len ? i : len;
@@ -55,6 +60,7 @@ static int csv_split(const char *line, size_t len, csv_fields *out) {
     c->text = line + text;
     c->len = text_end - text;
     c->column = (int)(text < len ? text : start) + 1;
+    c->quoted = quoted;
     if (i >= len) return 0;
     i++;  // the comma
   }
@@ -138,35 +144,89 @@ static char *csv_header_list(const csv_fields *h) {
   return s;
 }
 
+/* What a file column is to the reader: a feature (its index in the sample, >= 0), the
+ * label, or text passed through (ddpc predict's id columns). */
+enum { CSV_ROLE_LABEL = -1, CSV_ROLE_EXTRA = -2 };
+
 typedef struct {
-  const char *path;      // for messages
-  ddpc_task task;        // what the label column holds
-  int num_classes;       // > 0: labels must be below it
-  int label_index;       // which cell is the label
-  int n_cols;            // cells per line
-  char *label_name;      // label column name
-  csv_fields header;     // header cells (point into the file text)
+  const char *path;        // for messages
+  ddpc_task task;          // what the label column holds
+  int num_classes;         // > 0: labels must be below it
+  const char *label_name;  // label column name
+  int label_index;         // which cell is the label; -1 when the file has none
+  int n_cols;              // cells per line
+  int header_line;         // the header's line number
+  uint32_t features;       // feature columns
+  int *role;               // n_cols: feature index, CSV_ROLE_LABEL or CSV_ROLE_EXTRA
+  csv_fields header;       // header cells (point into the file text)
 } csv_parser;
 
-/* Stores one data line's cells as row `row` of x and labels/targets. */
+static void csv_parser_free(csv_parser *p) {
+  free(p->header.cells);
+  free(p->role);
+}
+
+static bool csv_cell_is(const csv_cell *c, const char *name) {
+  return c->len == strlen(name) && memcmp(c->text, name, c->len) == 0;
+}
+
+/* A growing text: the passed-through cells. */
+typedef struct {
+  char *data;  // NUL-terminated once anything was added
+  size_t len;  // bytes used, without the NUL
+  size_t cap;  // bytes allocated
+} csv_text;
+
+/* Appends a comma (unless first) and the cell as the file has it: a quoted cell keeps its
+ * quotes and its "" escapes, so the text stays one valid CSV cell whatever it holds. */
+static int csv_text_add_cell(csv_text *t, const csv_cell *c, bool first) {
+  size_t need = t->len + c->len + 4;  // comma, two quotes, NUL
+  if (need > t->cap) {
+    size_t cap = t->cap ? t->cap : 4096;
+    while (cap < need) cap *= 2;
+    char *grown = realloc(t->data, cap);
+    if (!grown) return ddpc_error_set("out of memory (CSV text columns)");
+    t->data = grown;
+    t->cap = cap;
+  }
+  char *at = t->data + t->len;
+  if (!first) *at++ = ',';
+  if (c->quoted) *at++ = '"';
+  memcpy(at, c->text, c->len);
+  at += c->len;
+  if (c->quoted) *at++ = '"';
+  *at = '\0';
+  t->len = (size_t)(at - t->data);
+  return 0;
+}
+
+/* Stores one data line's cells: the features into xrow, the label or target, the
+ * passed-through cells onto extra. */
 static int csv_parse_row(const csv_parser *p, const csv_fields *f, int line, float *xrow, int32_t *label,
-                         float *target) {
+                         float *target, csv_text *extra) {
+  bool first = true;
   for (int c = 0; c < p->n_cols; c++) {
     const csv_cell *cell = &f->cells[c];
+    int role = p->role[c];
+    if (role == CSV_ROLE_EXTRA) {
+      if (csv_text_add_cell(extra, cell, first) != 0) return -1;
+      first = false;
+      continue;
+    }
     double v;
     char *name = NULL;
     if (!csv_number(cell, &v)) {
       const csv_cell *h = &p->header.cells[c];
       name = ddpc_format("%.*s", (int)h->len, h->text);
       int rc = csv_cell_error(p->path, line, cell, name ? name : "?",
-                              c == p->label_index && p->task == DDPC_TASK_CLASSIFICATION
+                              role == CSV_ROLE_LABEL && p->task == DDPC_TASK_CLASSIFICATION
                                   ? "a non-negative integer class label"
                                   : "a finite number");
       free(name);
       return rc;
     }
-    if (c != p->label_index) {
-      *xrow++ = (float)v;
+    if (role >= 0) {
+      xrow[role] = (float)v;
     } else if (p->task == DDPC_TASK_REGRESSION) {
       *target = (float)v;
     } else {
@@ -181,10 +241,9 @@ static int csv_parse_row(const csv_parser *p, const csv_fields *f, int line, flo
   return 0;
 }
 
-/* Reads the header row into p (its cells, the label column's index); *pos and *line_no
- * are left after it. */
-static int csv_parse_header(csv_parser *p, const char *data, size_t size, const char *label_column, size_t *pos,
-                            int *line_no) {
+/* Reads the header row into p (its cells, every column's role CSV_ROLE_EXTRA until the
+ * caller assigns them); *pos and *line_no are left after it. */
+static int csv_read_header_line(csv_parser *p, const char *data, size_t size, size_t *pos, int *line_no) {
   size_t len = 0;
   const char *line = NULL;
   if (size >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) *pos = 3;  // byte-order mark
@@ -193,35 +252,110 @@ static int csv_parse_header(csv_parser *p, const char *data, size_t size, const 
     if (!csv_blank(line, len)) break;
   }
   if (!line) return ddpc_error_set("%s:1:1: empty file: a header row of column names is required", p->path);
-  int header_line = *line_no;
+  p->header_line = *line_no;
   if (csv_split(line, len, &p->header) != 0) return -1;
   p->n_cols = p->header.count;
   p->label_index = -1;
-  for (int c = 0; c < p->n_cols && p->label_index < 0; c++)
-    if (p->header.cells[c].len == strlen(label_column) &&
-        memcmp(p->header.cells[c].text, label_column, p->header.cells[c].len) == 0)
-      p->label_index = c;
+  p->role = ddpc_malloc((size_t)p->n_cols * sizeof *p->role, "CSV columns");
+  if (!p->role) return ddpc_error_prefix("%s: ", p->path);
+  for (int c = 0; c < p->n_cols; c++) p->role[c] = CSV_ROLE_EXTRA;
+  return 0;
+}
+
+/* The first column named `name` that has no role yet (so that a name a header holds twice
+ * matches that many columns, in order), or -1. */
+static int csv_find_free_column(const csv_parser *p, const char *name) {
+  for (int c = 0; c < p->n_cols; c++)
+    if (p->role[c] == CSV_ROLE_EXTRA && csv_cell_is(&p->header.cells[c], name)) return c;
+  return -1;
+}
+
+/* The training layout: the label column (required) and every other column a feature, in
+ * the file's order. *pos and *line_no are left after the header. */
+static int csv_parse_header(csv_parser *p, const char *data, size_t size, const char *label_column, size_t *pos,
+                            int *line_no) {
+  if (csv_read_header_line(p, data, size, pos, line_no) != 0) return -1;
+  p->label_name = label_column;
+  p->label_index = csv_find_free_column(p, label_column);
   if (p->label_index < 0) {
     char *names = csv_header_list(&p->header);
-    ddpc_error_set("%s:%d: no column named '%s' (data.label_column); the header has: %s", p->path, header_line,
+    ddpc_error_set("%s:%d: no column named '%s' (data.label_column); the header has: %s", p->path, p->header_line,
                    label_column, names ? names : "?");
     free(names);
     return -1;
   }
   if (p->n_cols < 2)
     return ddpc_error_set("%s:%d: the header has only the label column '%s', no feature columns", p->path,
-                          header_line, label_column);
+                          p->header_line, label_column);
+  uint32_t f = 0;
+  for (int c = 0; c < p->n_cols; c++) p->role[c] = c == p->label_index ? CSV_ROLE_LABEL : (int)f++;
+  p->features = f;
   return 0;
 }
 
-static int csv_parse(csv_parser *p, const char *data, size_t size, const char *label_column, ddpc_table *out) {
-  size_t pos = 0, len = 0;
-  int line_no = 0;
-  const char *line = NULL;
-  if (csv_parse_header(p, data, size, label_column, &pos, &line_no) != 0) return -1;
-  p->label_name = ddpc_strdup(label_column);
-  if (!p->label_name) return ddpc_error_set("out of memory");
+/* Prediction's layout: the columns `names` (a model's features) by name in any order, the
+ * label column when the file has one, every other column passed through. */
+static int csv_match_columns(csv_parser *p, char *const *names, uint32_t n_names, const char *label_column) {
+  if (label_column && *label_column) {
+    p->label_name = label_column;
+    p->label_index = csv_find_free_column(p, label_column);
+    if (p->label_index >= 0) p->role[p->label_index] = CSV_ROLE_LABEL;
+  }
+  for (uint32_t f = 0; f < n_names; f++) {
+    int c = csv_find_free_column(p, names[f]);
+    if (c < 0) {
+      char *have = csv_header_list(&p->header);
+      ddpc_error_set("%s:%d: no column named '%s', a feature the model was trained on; the header has: %s",
+                     p->path, p->header_line, names[f], have ? have : "?");
+      free(have);
+      return -1;
+    }
+    p->role[c] = (int)f;
+  }
+  p->features = n_names;
+  // A column left over with a feature's or the label's name: which of the two the user
+  // meant cannot be known, so neither is guessed.
+  for (int c = 0; c < p->n_cols; c++) {
+    const csv_cell *h = &p->header.cells[c];
+    if (p->role[c] != CSV_ROLE_EXTRA) continue;
+    for (int k = 0; k < p->n_cols; k++) {
+      const csv_cell *used = &p->header.cells[k];
+      if (p->role[k] == CSV_ROLE_EXTRA || used->len != h->len || memcmp(used->text, h->text, h->len) != 0) continue;
+      return ddpc_error_set("%s:%d:%d: a second column named '%.*s' (the first is at column %d): which one holds "
+                            "the %s is ambiguous", p->path, p->header_line, h->column, (int)h->len, h->text,
+                            used->column, p->role[k] == CSV_ROLE_LABEL ? "label" : "feature");
+    }
+  }
+  return 0;
+}
 
+/* The data rows after the header, as p's roles lay them out. */
+typedef struct {
+  uint32_t rows;       // data rows read
+  int last_line;       // the number of the file's last line
+  float *x;            // rows x p->features
+  int32_t *labels;     // classification with a label column: rows labels
+  float *targets;      // regression with a label column: rows targets
+  csv_text extra;      // the passed-through cells, row after row
+  size_t *extra_end;   // rows: where each row's cells end in extra; NULL when nothing passes through
+} csv_rows;
+
+static void csv_rows_free(csv_rows *r) {
+  free(r->x);
+  free(r->labels);
+  free(r->targets);
+  free(r->extra.data);
+  free(r->extra_end);
+  memset(r, 0, sizeof *r);
+}
+
+static int csv_parse_rows(const csv_parser *p, const char *data, size_t size, size_t pos, int line_no,
+                          csv_rows *out) {
+  memset(out, 0, sizeof *out);
+  size_t len = 0;
+  const char *line = NULL;
+  bool has_extra = false;
+  for (int c = 0; c < p->n_cols; c++) has_extra |= p->role[c] == CSV_ROLE_EXTRA;
   // Upper bound on rows: the remaining line ends, and no more rows than the bytes left
   // can hold (a row has n_cols - 1 commas and a line end), so that a header of a million
   // columns over blank lines cannot ask for rows x columns of memory the file never fills.
@@ -229,16 +363,18 @@ static int csv_parse(csv_parser *p, const char *data, size_t size, const char *l
   for (const char *s = data + pos; (s = memchr(s, '\n', size - (size_t)(s - data))) != NULL; s++) max_rows++;
   size_t fit_rows = (size - pos) / (size_t)p->n_cols + 1;
   if (fit_rows < max_rows) max_rows = fit_rows;
-  uint32_t features = (uint32_t)p->n_cols - 1;
-  float *x = ddpc_malloc(max_rows * features * sizeof(float), "CSV features");
-  int32_t *labels = NULL;
-  float *targets = NULL;
-  if (p->task == DDPC_TASK_CLASSIFICATION)
-    labels = ddpc_malloc(max_rows * sizeof *labels, "CSV labels");
-  else
-    targets = ddpc_malloc(max_rows * sizeof *targets, "CSV targets");
+  size_t features = p->features ? p->features : 1;
+  out->x = ddpc_malloc(max_rows * features * sizeof(float), "CSV features");
+  bool labelled = p->label_index >= 0;
+  if (labelled && p->task == DDPC_TASK_CLASSIFICATION)
+    out->labels = ddpc_malloc(max_rows * sizeof *out->labels, "CSV labels");
+  else if (labelled)
+    out->targets = ddpc_malloc(max_rows * sizeof *out->targets, "CSV targets");
+  if (has_extra) out->extra_end = ddpc_malloc(max_rows * sizeof *out->extra_end, "CSV text columns");
   csv_fields f = {0};
-  int rc = (!x || (!labels && !targets)) ? ddpc_error_prefix("%s: ", p->path) : 0;
+  int rc = (!out->x || (labelled && !out->labels && !out->targets) || (has_extra && !out->extra_end))
+               ? ddpc_error_prefix("%s: ", p->path)
+               : 0;
   uint32_t rows = 0;
   while (rc == 0 && (line = csv_next_line(data, size, &pos, &len)) != NULL) {
     line_no++;
@@ -254,26 +390,39 @@ static int csv_parse(csv_parser *p, const char *data, size_t size, const char *l
                           p->n_cols, f.count);
       break;
     }
-    rc = csv_parse_row(p, &f, line_no, x + (size_t)rows * features, labels ? labels + rows : NULL,
-                       targets ? targets + rows : NULL);
+    rc = csv_parse_row(p, &f, line_no, out->x + (size_t)rows * p->features, out->labels ? out->labels + rows : NULL,
+                       out->targets ? out->targets + rows : NULL, &out->extra);
+    if (out->extra_end) out->extra_end[rows] = out->extra.len;
     rows++;
   }
   free(f.cells);
-  if (rc == 0 && rows == 0)
-    rc = ddpc_error_set("%s:%d: no data rows after the header", p->path, line_no + 1);
   if (rc != 0) {
-    free(x);
-    free(labels);
-    free(targets);
+    csv_rows_free(out);
     return -1;
   }
   out->rows = rows;
-  out->features = features;
+  out->last_line = line_no;
+  return 0;
+}
+
+static int csv_parse(csv_parser *p, const char *data, size_t size, const char *label_column, ddpc_table *out) {
+  size_t pos = 0;
+  int line_no = 0;
+  if (csv_parse_header(p, data, size, label_column, &pos, &line_no) != 0) return -1;
+  csv_rows r;
+  if (csv_parse_rows(p, data, size, pos, line_no, &r) != 0) return -1;
+  if (r.rows == 0) {
+    int next_line = r.last_line + 1;
+    csv_rows_free(&r);
+    return ddpc_error_set("%s:%d: no data rows after the header", p->path, next_line);
+  }
+  out->rows = r.rows;
+  out->features = p->features;
   out->dtype = DDPC_DTYPE_F32;
-  out->x = x;
-  out->labels = labels;
-  out->targets = targets;
-  out->target_width = targets ? 1 : 0;
+  out->x = r.x;
+  out->labels = r.labels;
+  out->targets = r.targets;
+  out->target_width = r.targets ? 1 : 0;
   return 0;
 }
 
@@ -287,10 +436,60 @@ int ddpc_csv_read_checked(const char *path, const char *label_column, ddpc_task 
   if (csv_read_file(path, &data, &size) != 0) return -1;
   csv_parser p = {.path = path, .task = task, .num_classes = num_classes};
   int rc = csv_parse(&p, data, size, label_column, out);
-  free(p.header.cells);
-  free(p.label_name);
+  csv_parser_free(&p);
   free(data);
   return rc;
+}
+
+int ddpc_csv_read_columns(const char *path, char *const *names, uint32_t n_names, const char *label_column,
+                          ddpc_task task, int num_classes, ddpc_csv_columns *out) {
+  memset(out, 0, sizeof *out);
+  char *data = NULL;
+  size_t size = 0;
+  if (csv_read_file(path, &data, &size) != 0) return -1;
+  csv_parser p = {.path = path, .task = task, .num_classes = num_classes};
+  size_t pos = 0;
+  int line_no = 0;
+  csv_rows r = {0};
+  csv_text head = {0};
+  int rc = csv_read_header_line(&p, data, size, &pos, &line_no);
+  if (rc == 0) rc = csv_match_columns(&p, names, n_names, label_column);
+  if (rc == 0) rc = csv_parse_rows(&p, data, size, pos, line_no, &r);
+  bool first = true;
+  for (int c = 0; rc == 0 && c < p.n_cols; c++) {
+    if (p.role[c] != CSV_ROLE_EXTRA) continue;
+    rc = csv_text_add_cell(&head, &p.header.cells[c], first);
+    first = false;
+  }
+  // "" rather than NULL where nothing passes through, so callers print without checks.
+  if (rc == 0 && !head.data && !(head.data = ddpc_strdup(""))) rc = -1;
+  if (rc == 0 && !r.extra.data && !(r.extra.data = ddpc_strdup(""))) rc = -1;
+  if (rc == 0) {
+    out->rows = r.rows;
+    out->features = n_names;
+    out->x = r.x;
+    out->labels = r.labels;
+    out->targets = r.targets;
+    out->extra_header = head.data;
+    out->extra = r.extra.data;
+    out->extra_end = r.extra_end;
+  } else {
+    csv_rows_free(&r);
+    free(head.data);
+  }
+  csv_parser_free(&p);
+  free(data);
+  return rc;
+}
+
+void ddpc_csv_columns_free(ddpc_csv_columns *c) {
+  free(c->x);
+  free(c->labels);
+  free(c->targets);
+  free(c->extra_header);
+  free(c->extra);
+  free(c->extra_end);
+  memset(c, 0, sizeof *c);
 }
 
 int ddpc_csv_locate_row(const char *path, const char *label_column, uint32_t row, int *line, int *column) {
@@ -318,7 +517,7 @@ int ddpc_csv_locate_row(const char *path, const char *label_column, uint32_t row
     break;
   }
   if (rc == 0 && !text) rc = ddpc_error_set("%s: no data row %u (the file changed?)", path, row + 1);
-  free(p.header.cells);
+  csv_parser_free(&p);
   free(data);
   return rc;
 }
@@ -348,7 +547,7 @@ int ddpc_csv_read_header(const char *path, const char *label_column, char ***nam
     for (uint32_t i = 0; i < n; i++) free(out[i]);
     free(out);
   }
-  free(p.header.cells);
+  csv_parser_free(&p);
   free(data);
   return rc;
 }

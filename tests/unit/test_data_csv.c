@@ -207,9 +207,69 @@ static void test_standardize(void) {
   free(p);
 }
 
+/* Reading by column names (ddpc predict): features found in any order, the label column
+ * optional, every other column passed through as the file has it; a missing or doubled
+ * column refused naming it. */
+static void test_read_columns(void) {
+  char *p = fixture_path("columns.csv");
+  char *names[] = {"x1", "x2"};
+  fixture_text(p, "id, x2 ,note,\"x1\",y\r\n7,2.5,\"a, \"\"b\"\"\",1,1\r\n\r\n\"id-8\",-1,,3e2,0\r\n");
+  ddpc_csv_columns c;
+  int rc = ddpc_csv_read_columns(p, names, 2, "y", DDPC_TASK_CLASSIFICATION, 2, &c);
+  CHECK(rc == 0, "by name: %s", ddpc_error_message());
+  if (rc == 0) {
+    CHECK(c.rows == 2 && c.features == 2 && c.labels && !c.targets, "by name: %u x %u", c.rows, c.features);
+    const float want[4] = {1, 2.5f, 300, -1};
+    for (int i = 0; i < 4; i++) CHECK(c.x[i] == want[i], "x[%d] = %g, want %g", i, (double)c.x[i], (double)want[i]);
+    CHECK(c.labels[0] == 1 && c.labels[1] == 0, "labels %d %d", c.labels[0], c.labels[1]);
+    CHECK(strcmp(c.extra_header, "id,note") == 0, "extra header '%s'", c.extra_header);
+    CHECK(c.extra_end && c.extra_end[1] == strlen(c.extra), "extra ends");
+    CHECK(c.extra_end && strncmp(c.extra, "7,\"a, \"\"b\"\"\"", c.extra_end[0]) == 0 &&
+              strcmp(c.extra + c.extra_end[0], "\"id-8\",") == 0,
+          "extra cells verbatim: '%s'", c.extra);
+  }
+  ddpc_csv_columns_free(&c);
+
+  // No label column, nothing passed through, no rows: fine for prediction.
+  fixture_text(p, "x2,x1\n");
+  rc = ddpc_csv_read_columns(p, names, 2, "y", DDPC_TASK_REGRESSION, 0, &c);
+  CHECK(rc == 0 && c.rows == 0 && !c.labels && !c.targets && !c.extra_end && strcmp(c.extra_header, "") == 0,
+        "header alone: %s", ddpc_error_message());
+  ddpc_csv_columns_free(&c);
+  fixture_text(p, "x1,y,x2\n1,0.5,2\n");
+  rc = ddpc_csv_read_columns(p, names, 2, "y", DDPC_TASK_REGRESSION, 0, &c);
+  CHECK(rc == 0 && c.targets && c.targets[0] == 0.5f, "regression target: %s", ddpc_error_message());
+  ddpc_csv_columns_free(&c);
+
+  static const struct {
+    const char *text;   // the file
+    const char *place;  // expected after "<path>:"
+  } cases[] = {
+      {"id,x1,y\n1,2,0\n", "1: no column named 'x2', a feature the model was trained on; the header has: 'id', "
+                           "'x1', 'y'"},
+      {"x1,x2\n1,abc\n", "2:3: column 'x2': expected a finite number, got 'abc'"},
+      {"x1,x2,y\n1,2,2\n", "2:5: column 'y': label 2 outside [0, 2)"},
+      {"x1,x2,x1\n1,2,3\n", "1:7: a second column named 'x1' (the first is at column 1): which one holds the feature"},
+      {"y,x1,x2,y\n0,1,2,1\n", "1:9: a second column named 'y' (the first is at column 1): which one holds the label"},
+      {"x1,x2\n1,2,3\n", "2:5: expected 2 fields as in the header, got 3"},
+      {"", "1:1: empty file"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fixture_text(p, cases[i].text);
+    CHECK(ddpc_csv_read_columns(p, names, 2, "y", DDPC_TASK_CLASSIFICATION, 2, &c) != 0, "'%s' should fail",
+          cases[i].text);
+    char *want = ddpc_format("%s:%s", p, cases[i].place);
+    CHECK_ERROR_HAS(want);
+    free(want);
+    ddpc_csv_columns_free(&c);
+  }
+  free(p);
+}
+
 int main(void) {
   test_basic();
   test_errors();
   test_standardize();
+  test_read_columns();
   return testing_finish();
 }

@@ -25,13 +25,16 @@ static void json_key(ddpc_json *j, const char *key) {
   fputc(':', j->out);
 }
 
-void ddpc_json_begin(ddpc_json *j, FILE *out) {
+static void json_begin_top(ddpc_json *j, FILE *out, bool array) {
   j->out = out;
   j->depth = 1;
   j->first = true;
-  j->arrays = 0;
-  fputc('{', out);
+  j->arrays = array ? 1 : 0;
+  fputc(array ? '[' : '{', out);
 }
+
+void ddpc_json_begin(ddpc_json *j, FILE *out) { json_begin_top(j, out, false); }
+void ddpc_json_begin_top_array(ddpc_json *j, FILE *out) { json_begin_top(j, out, true); }
 
 void ddpc_json_string(ddpc_json *j, const char *key, const char *value) {
   json_key(j, key);

@@ -18,6 +18,8 @@ typedef struct {
 } ddpc_json;
 
 void ddpc_json_begin(ddpc_json *j, FILE *out);
+/* Starts a JSON text whose top level is an array instead (elements with key NULL). */
+void ddpc_json_begin_top_array(ddpc_json *j, FILE *out);
 void ddpc_json_string(ddpc_json *j, const char *key, const char *value);
 void ddpc_json_number(ddpc_json *j, const char *key, double value);
 /* Unix seconds with millisecond digits (%.10g would round a timestamp to whole seconds). */

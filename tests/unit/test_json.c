@@ -57,5 +57,14 @@ int main(void) {
   const char *want = "{\"shape\":[2,3],\"layers\":[{\"type\":\"Linear\",\"empty\":[]},{\"deep\":[0.5,\"x\"]}]}";
   CHECK(strcmp(text, want) == 0, "nested arrays: %s, expected %s", text, want);
   free(text);
+  f = open_memstream(&text, &len);
+  ddpc_json_begin_top_array(&j, f);
+  ddpc_json_int(&j, NULL, 1);
+  ddpc_json_begin_object(&j, NULL);
+  ddpc_json_bool(&j, "b", true);
+  ddpc_json_end(&j);
+  fclose(f);
+  CHECK(strcmp(text, "[1,{\"b\":true}]") == 0, "top-level array: %s", text);
+  free(text);
   return testing_finish();
 }

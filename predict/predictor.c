@@ -89,7 +89,6 @@ static int predictor_build(ddpc_predictor *p, const ddpc_checkpoint *ck) {
   free(name);
   if (rc != 0) return -1;
   if (predictor_read_input(p, ck) != 0) return -1;
-  p->max_batch = PREDICTOR_MAX_BATCH;
   if (ddpc_model_create(p->cfg.layers, p->cfg.n_layers, p->input.shape, p->max_batch, DDPC_DEVICE_CPU, &p->model) != 0)
     return -1;
   ddpc_buffer *b = ddpc_model_params(p->model);
@@ -107,9 +106,15 @@ static int predictor_build(ddpc_predictor *p, const ddpc_checkpoint *ck) {
 }
 
 int ddpc_predictor_load(const char *model_path, ddpc_predictor **out) {
+  return ddpc_predictor_load_batched(model_path, PREDICTOR_MAX_BATCH, out);
+}
+
+int ddpc_predictor_load_batched(const char *model_path, int max_batch, ddpc_predictor **out) {
   *out = NULL;
+  if (max_batch < 1) return ddpc_error_set("a predictor's batch size must be at least 1, got %d", max_batch);
   ddpc_predictor *p = ddpc_calloc(1, sizeof *p, "predictor");
   if (!p) return -1;
+  p->max_batch = max_batch;
   int rc = ddpc_predictor_locate(model_path, &p->checkpoint_path, &p->from_run_dir, &p->is_best);
   ddpc_checkpoint *ck = NULL;
   if (rc == 0) rc = ddpc_checkpoint_read(p->checkpoint_path, &ck);
@@ -170,14 +175,19 @@ int ddpc_predictor_predict(ddpc_predictor *p, const float *raw, int64_t n, float
       memcpy(dst, y, (size_t)b * K * sizeof(float));
       continue;
     }
-    for (int i = 0; i < b; i++) {  // softmax, from the largest logit so exp cannot overflow
-      const float *z = y + (size_t)i * K;
-      float top = z[0];
-      for (int k = 1; k < K; k++) top = z[k] > top ? z[k] : top;
-      double sum = 0;
-      for (int k = 0; k < K; k++) sum += exp((double)z[k] - top);
-      for (int k = 0; k < K; k++) dst[(size_t)i * K + k] = (float)(exp((double)z[k] - top) / sum);
-    }
+    ddpc_predictor_softmax(y, b, K, dst);
   }
   return 0;
+}
+
+void ddpc_predictor_softmax(const float *logits, int n, int k, float *probs) {
+  for (int i = 0; i < n; i++) {  // from the largest logit, so exp cannot overflow
+    const float *z = logits + (size_t)i * k;
+    float *dst = probs + (size_t)i * k;
+    float top = z[0];
+    for (int j = 1; j < k; j++) top = z[j] > top ? z[j] : top;
+    double sum = 0;
+    for (int j = 0; j < k; j++) sum += exp((double)z[j] - top);
+    for (int j = 0; j < k; j++) dst[j] = (float)(exp((double)z[j] - top) / sum);
+  }
 }

@@ -33,9 +33,17 @@ struct ddpc_predictor {
  * Sets *path (caller frees), *from_run_dir and *is_best. */
 int ddpc_predictor_locate(const char *model_path, char **path, bool *from_run_dir, bool *is_best);
 
+/* ddpc_predictor_load with max_batch samples per forward pass (ddpc predict --batch-size);
+ * the public loader takes 256. */
+int ddpc_predictor_load_batched(const char *model_path, int max_batch, ddpc_predictor **out);
+
 /* One forward pass of n <= max_batch raw samples (raw: n x features): the model's outputs
  * (logits for classification, values for regression), owned by the model and valid until
  * the next call. */
 const float *ddpc_predictor_forward(ddpc_predictor *p, const float *raw, int n);
+
+/* Class probabilities of n rows of k logits (probs may not alias logits): the softmax
+ * ddpc_predictor_predict applies, for callers that also need the logits (the loss). */
+void ddpc_predictor_softmax(const float *logits, int n, int k, float *probs);
 
 #endif

@@ -1,0 +1,288 @@
+/* Predicting a whole file (see predict_file.h). Every rank reads the whole input (rank 0
+ * needs every row's passed-through text anyway, and a file that fails to parse then fails
+ * the same way everywhere), predicts its share and the results are gathered to rank 0,
+ * which alone writes. Ranks share whole batches, contiguous ones: a row is then predicted
+ * in the same batch, at the same position, whatever the number of ranks, so the output is
+ * the same file byte for byte at 1 rank or 8. */
+#include "predict/predict_file.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/data.h"
+#include "core/data_internal.h"  // ddpc_idx_check_labels: the training loader's label check
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/loss.h"
+#include "core/sysinfo.h"
+
+/* The input rows as stored: IDX pixels or CSV values, with labels when there are some. */
+typedef struct {
+  uint32_t rows;               // samples
+  const uint8_t *pixels;       // IDX: rows x features bytes; NULL for CSV
+  const float *values;         // CSV: rows x features; NULL for IDX
+  const int32_t *labels;       // classification labels, or NULL
+  const float *targets;        // regression targets, or NULL
+  const char *extra_header;    // passed-through columns' header ("" when none)
+  const char *extra;           // their cells, rows back to back
+  const size_t *extra_end;     // rows: where each row's cells end in extra; NULL when none
+  ddpc_table images;           // IDX: owns pixels
+  int32_t *idx_labels;         // IDX: owns labels
+  ddpc_csv_columns csv;        // CSV: owns values, labels or targets and the text
+} predict_input;
+
+static void predict_input_free(predict_input *in) {
+  ddpc_table_free(&in->images);
+  free(in->idx_labels);
+  ddpc_csv_columns_free(&in->csv);
+  memset(in, 0, sizeof *in);
+}
+
+static int predict_read_idx(const ddpc_predictor *p, const ddpc_predict_options *o, predict_input *in) {
+  const ddpc_model_input *mi = &p->input;
+  ddpc_shape shape;
+  if (ddpc_idx_read_images(o->data_path, &in->images, &shape) != 0) return -1;
+  if (shape.h != mi->raw_shape.h || shape.w != mi->raw_shape.w || in->images.features != mi->features)
+    return ddpc_error_set("%s: images of %dx%d pixels, but the model was trained on %dx%d images (%s)", o->data_path,
+                          shape.h, shape.w, mi->raw_shape.h, mi->raw_shape.w, p->checkpoint_path);
+  in->rows = in->images.rows;
+  in->pixels = in->images.x;
+  if (!o->labels_path) return 0;
+  uint32_t count = 0;
+  if (ddpc_idx_read_labels(o->labels_path, &in->idx_labels, &count) != 0) return -1;
+  if (count != in->rows)
+    return ddpc_error_set("%s: %u labels for the %u images of %s", o->labels_path, count, in->rows, o->data_path);
+  if (ddpc_idx_check_labels(o->labels_path, in->idx_labels, count, mi->num_classes) != 0) return -1;
+  in->labels = in->idx_labels;
+  return 0;
+}
+
+static int predict_read_input(const ddpc_predictor *p, const ddpc_predict_options *o, predict_input *in) {
+  memset(in, 0, sizeof *in);
+  const ddpc_model_input *mi = &p->input;
+  in->extra_header = in->extra = "";
+  if (mi->format == DDPC_DATA_FORMAT_IDX) return predict_read_idx(p, o, in);
+  if (o->labels_path)
+    return ddpc_error_set("%s: a labels file is for IDX images; this model reads CSV, whose label column ('%s') "
+                          "is read from the CSV itself when present", o->labels_path,
+                          mi->label_column ? mi->label_column : "?");
+  if (!mi->feature_names)
+    return ddpc_error_set("%s: the model's input section has no CSV feature names", p->checkpoint_path);
+  ddpc_csv_columns *c = &in->csv;
+  int num_classes = mi->task == DDPC_TASK_CLASSIFICATION ? mi->num_classes : 0;
+  if (ddpc_csv_read_columns(o->data_path, mi->feature_names, mi->features, mi->label_column, mi->task, num_classes,
+                            c) != 0)
+    return -1;
+  in->rows = c->rows;
+  in->values = c->x;
+  in->labels = c->labels;
+  in->targets = c->targets;
+  in->extra_header = c->extra_header;
+  in->extra = c->extra;
+  in->extra_end = c->extra_end;
+  return 0;
+}
+
+char *ddpc_predict_output_header(const ddpc_predictor *p) {
+  int K = p->out_width;
+  bool cls = p->input.task == DDPC_TASK_CLASSIFICATION;
+  const char *target = p->input.label_column ? p->input.label_column : "value";
+  size_t cap = strlen(target) * (size_t)K + 24 * (size_t)K + 16;
+  char *s = ddpc_malloc(cap, "output header");
+  if (!s) return NULL;
+  size_t at = (size_t)snprintf(s, cap, "%s", cls ? "predicted" : "");
+  for (int k = 0; k < K; k++) {
+    if (cls) at += (size_t)snprintf(s + at, cap - at, ",p_%d", k);
+    else if (K == 1) at += (size_t)snprintf(s + at, cap - at, "%s", target);
+    else at += (size_t)snprintf(s + at, cap - at, "%s%s_%d", k ? "," : "", target, k);
+  }
+  return s;
+}
+
+/* Rows are predicted in whole batches of the predictor's max_batch; rank r of `size` takes
+ * the contiguous batches [r nb / size, (r + 1) nb / size) of the nb there are. */
+typedef struct {
+  uint32_t first;     // this rank's first row
+  uint32_t count;     // its rows
+  uint32_t most;      // the most rows any rank has (the gather's slot per rank)
+} predict_share;
+
+static predict_share predict_share_rows(uint32_t rows, int batch, int rank, int size) {
+  uint64_t nb = ((uint64_t)rows + (uint64_t)batch - 1) / (uint64_t)batch;
+  uint64_t b0 = nb * (uint64_t)rank / (uint64_t)size, b1 = nb * (uint64_t)(rank + 1) / (uint64_t)size;
+  uint64_t r0 = b0 * (uint64_t)batch, r1 = b1 * (uint64_t)batch;
+  predict_share s;
+  s.first = (uint32_t)(r0 < rows ? r0 : rows);
+  s.count = (uint32_t)(r1 < rows ? r1 : rows) - s.first;
+  uint64_t most = (nb + (uint64_t)size - 1) / (uint64_t)size * (uint64_t)batch;
+  s.most = (uint32_t)(most < rows ? most : rows);
+  return s;
+}
+
+/* Predicts this rank's rows into rec (count x width floats: for classification the
+ * predicted class then the K probabilities, for regression the K values) and adds the
+ * loss and correct counts to sums[0..1]. */
+static int predict_rows(ddpc_predictor *p, const predict_input *in, predict_share sh, int width, float *rec,
+                        double sums[2]) {
+  uint32_t F = p->input.features;
+  int K = p->out_width, B = p->max_batch;
+  bool cls = p->input.task == DDPC_TASK_CLASSIFICATION;
+  float *staged = NULL;
+  if (in->pixels && !(staged = ddpc_malloc((size_t)B * F * sizeof *staged, "prediction input batch"))) return -1;
+  for (uint32_t at = 0; at < sh.count; at += (uint32_t)B) {
+    int n = sh.count - at < (uint32_t)B ? (int)(sh.count - at) : B;
+    size_t row = (size_t)sh.first + at;
+    const float *raw = in->values ? in->values + row * F : staged;
+    if (in->pixels)
+      for (size_t i = 0; i < (size_t)n * F; i++) staged[i] = (float)in->pixels[row * F + i];
+    const float *y = ddpc_predictor_forward(p, raw, n);
+    if (in->labels || in->targets) {
+      ddpc_loss_result r = ddpc_loss_compute(p->cfg.loss, y, in->labels ? in->labels + row : NULL,
+                                             in->targets ? in->targets + row * (size_t)K : NULL, n, K, NULL, 1.0);
+      sums[0] += r.loss_sum;
+      sums[1] += (double)r.correct;
+    }
+    for (int i = 0; i < n; i++) {
+      const float *z = y + (size_t)i * K;
+      float *dst = rec + ((size_t)at + (size_t)i) * (size_t)width;
+      if (!cls) {
+        memcpy(dst, z, (size_t)K * sizeof *z);
+        continue;
+      }
+      int best = 0;  // the first largest logit, as the loss counts a correct prediction
+      for (int k = 1; k < K; k++) best = z[k] > z[best] ? k : best;
+      dst[0] = (float)best;
+      ddpc_predictor_softmax(z, 1, K, dst + 1);
+    }
+  }
+  free(staged);
+  return 0;
+}
+
+/* What the CSV writer needs: the rows in input order, on rank 0. */
+typedef struct {
+  const ddpc_predictor *p;   // output layout
+  const predict_input *in;   // passed-through text
+  const float *rec;          // gathered records, rank slots of most rows each
+  int width;                 // floats per record
+  int size;                  // ranks
+} predict_writer;
+
+/* %.9g: enough digits for a float to read back exactly, and the same text on every run. */
+static size_t predict_put_float(char *dst, float v) {
+  return (size_t)snprintf(dst, 32, "%.9g", (double)v);
+}
+
+static int predict_write_csv(FILE *out, void *user) {
+  const predict_writer *w = user;
+  const predict_input *in = w->in;
+  bool cls = w->p->input.task == DDPC_TASK_CLASSIFICATION;
+  int K = w->p->out_width, B = w->p->max_batch;
+  char *header = ddpc_predict_output_header(w->p);
+  if (!header) return -1;
+  fprintf(out, "%s%s%s\n", in->extra_header, *in->extra_header ? "," : "", header);
+  free(header);
+  size_t cap = 1 << 16;
+  char *buf = ddpc_malloc(cap, "CSV output buffer");
+  if (!buf) return -1;
+  size_t used = 0;
+  int rc = 0;
+  for (int r = 0; r < w->size && rc == 0; r++) {
+    predict_share sh = predict_share_rows(in->rows, B, r, w->size);
+    const float *rec = w->rec + (size_t)r * sh.most * (size_t)w->width;  // every rank's slot holds `most`
+    for (uint32_t i = 0; i < sh.count; i++, rec += w->width) {
+      size_t row = (size_t)sh.first + i;
+      size_t t0 = in->extra_end && row ? in->extra_end[row - 1] : 0, t1 = in->extra_end ? in->extra_end[row] : 0;
+      size_t need = (t1 - t0) + 2 + 34 * (size_t)(K + 1);
+      if (cap - used < need) {
+        if (fwrite(buf, 1, used, out) != used) {
+          rc = ddpc_error_set("cannot write the predictions: %s", strerror(errno));
+          break;
+        }
+        used = 0;
+        if (need > cap) {
+          char *grown = realloc(buf, need);
+          if (!grown) {
+            rc = ddpc_error_set("out of memory (CSV output row)");
+            break;
+          }
+          buf = grown;
+          cap = need;
+        }
+      }
+      if (in->extra_end) {
+        memcpy(buf + used, in->extra + t0, t1 - t0);
+        used += t1 - t0;
+        buf[used++] = ',';
+      }
+      if (cls) used += (size_t)snprintf(buf + used, 16, "%d", (int)rec[0]);
+      for (int k = 0; k < K; k++) {
+        if (cls || k) buf[used++] = ',';
+        used += predict_put_float(buf + used, rec[k + (cls ? 1 : 0)]);
+      }
+      buf[used++] = '\n';
+    }
+  }
+  if (rc == 0 && fwrite(buf, 1, used, out) != used)
+    rc = ddpc_error_set("cannot write the predictions: %s", strerror(errno));
+  free(buf);
+  return rc;
+}
+
+static int predict_write(const ddpc_predict_options *o, predict_writer *w) {
+  if (strcmp(o->out_path, "-") != 0) return ddpc_fs_write_atomic(o->out_path, predict_write_csv, w);
+  if (predict_write_csv(stdout, w) != 0) return -1;
+  if (fflush(stdout) != 0 || ferror(stdout))
+    return ddpc_error_set("cannot write the predictions to stdout: %s", strerror(errno));
+  return 0;
+}
+
+int ddpc_predict_run_file(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_options *o,
+                          ddpc_predict_result *res) {
+  memset(res, 0, sizeof *res);
+  res->loss = res->accuracy = NAN;
+  double t0 = ddpc_time_seconds();
+  predict_input in;
+  if (predict_read_input(p, o, &in) != 0) {
+    predict_input_free(&in);
+    return -1;
+  }
+  double t1 = ddpc_time_seconds();
+  bool cls = p->input.task == DDPC_TASK_CLASSIFICATION;
+  int width = p->out_width + (cls ? 1 : 0);
+  predict_share sh = predict_share_rows(in.rows, p->max_batch, comm->rank, comm->size);
+  size_t slot = (size_t)sh.most * (size_t)width;  // floats per rank in the gather
+  float *mine = ddpc_calloc(slot ? slot : 1, sizeof *mine, "predictions");
+  float *all = ddpc_calloc(slot * (size_t)comm->size + 1, sizeof *all, "gathered predictions");
+  double sums[3] = {0, 0, 0};  // loss, correct, rows: summed over ranks
+  int rc = mine && all ? 0 : -1;
+  if (rc == 0) rc = predict_rows(p, &in, sh, width, mine, sums);
+  sums[2] = sh.count;
+  if (rc == 0) rc = comm->ops->allgather(comm, mine, all, slot * sizeof *mine);
+  if (rc == 0) rc = comm->ops->allreduce_double(comm, sums, 3);
+  double t2 = ddpc_time_seconds();
+  res->samples = in.rows;
+  res->labelled = in.labels || in.targets;
+  if (rc == 0 && res->labelled && in.rows > 0) {
+    res->loss = sums[0] / sums[2];
+    if (cls) {
+      res->correct = (int64_t)sums[1];
+      res->accuracy = sums[1] / sums[2];
+    }
+  }
+  if (rc == 0 && comm->rank == 0) {
+    predict_writer w = {p, &in, all, width, comm->size};
+    rc = predict_write(o, &w);
+  }
+  double t3 = ddpc_time_seconds();
+  res->read_seconds = t1 - t0;
+  res->predict_seconds = t2 - t1;
+  res->write_seconds = t3 - t2;
+  free(mine);
+  free(all);
+  predict_input_free(&in);
+  return rc;
+}

@@ -1,0 +1,46 @@
+/* Predicting a whole file (ddpc predict's work, apart from its command line): the input is
+ * read as the model's training data was stored (a CSV whose feature columns are found by
+ * the training header's names, or IDX images with optional IDX labels), every row is
+ * predicted with the rows shared among the ranks, and rank 0 writes one CSV in input order,
+ * atomically: the passed-through columns, the predicted class and one probability per
+ * class (or the regression values). With labels, the loss and accuracy as ddpc train
+ * computes them. */
+#ifndef DDPC_PREDICT_PREDICT_FILE_H
+#define DDPC_PREDICT_PREDICT_FILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "comm/comm.h"
+#include "predict/predictor.h"
+
+typedef struct {
+  const char *data_path;    // CSV (columns by the training header's names) or IDX images
+  const char *labels_path;  // IDX labels for the metrics, or NULL (a CSV's label column is in the file)
+  const char *out_path;     // the CSV rank 0 writes; "-" is stdout
+} ddpc_predict_options;
+
+typedef struct {
+  uint32_t samples;        // rows predicted
+  bool labelled;           // labels were there: loss (and for classification accuracy) are set
+  double loss;             // mean loss over the rows (the run's loss, as ddpc train computes it)
+  double accuracy;         // classification: the fraction whose predicted class is the label; else NaN
+  int64_t correct;         // classification: rows whose predicted class is the label
+  double read_seconds;     // reading and parsing the input
+  double predict_seconds;  // preprocessing, forward passes, probabilities, gathering on rank 0
+  double write_seconds;    // formatting and writing the CSV (rank 0)
+} ddpc_predict_result;
+
+/* Predicts o->data_path with p on every rank of comm and writes o->out_path on rank 0.
+ * Returns 0, or -1 with the error set (on the rank that failed; a caller with several
+ * ranks ends the job, as the others may be waiting in a collective). Nothing is written
+ * on an error: the file appears complete or not at all. */
+int ddpc_predict_run_file(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_options *o,
+                          ddpc_predict_result *res);
+
+/* The output's column names after the passed-through ones, comma-joined (caller frees):
+ * "predicted,p_0,...,p_{K-1}" for classification, the target column's name (or name_0,
+ * name_1, ...) for regression. */
+char *ddpc_predict_output_header(const ddpc_predictor *p);
+
+#endif

@@ -3,6 +3,8 @@
  * slots. Only this process writes the study store. How a trial runs is a backend's
  * business (a few functions each, tune_run_internal.h): local mpirun processes
  * (tune_backend_local.c), or Slurm batch jobs (tune_backend_slurm.c). */
+#define _XOPEN_SOURCE 700  // realpath
+
 #include "tune/tune_run.h"
 
 #include <errno.h>
@@ -17,6 +19,7 @@
 
 #include "core/checkpoint.h"
 #include "core/config.h"
+#include "core/config_tree.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/json.h"
@@ -481,12 +484,25 @@ static int tune_write_best(const tune_loop *t, const tune_live *best) {
   for (int i = 0; i < n; i++) free(o[i]);
   free(o);
   if (rc != 0) return -1;
-  char *path = ddpc_format("%s/best.yaml", t->opt->study_dir);
+  // Its own run directory, STUDY_DIR/best (absolute: the file runs from any folder). The
+  // base config's output.dir would hold the base run's checkpoints, or another study's
+  // best, and `ddpc train best.yaml` as printed would be refused there.
+  char *study = realpath(t->opt->study_dir, NULL);
+  char *out_dir = study ? ddpc_format("%s/best", study) : NULL;
+  if (!study) rc = ddpc_error_set("%s: %s", t->opt->study_dir, strerror(errno));
+  else if (!out_dir) rc = -1;
+  free(study);
+  if (rc == 0) {
+    free(cfg.output_dir);
+    cfg.output_dir = out_dir;
+    rc = ddpc_config_write_resolved(&cfg);
+  }
+  char *path = rc == 0 ? ddpc_format("%s/best.yaml", t->opt->study_dir) : NULL;
   FILE *f = path ? fopen(path, "w") : NULL;
   if (!f) rc = path ? ddpc_error_set("%s: cannot create: %s", path, strerror(errno)) : -1;
   if (f) {
-    fprintf(f, "# The best trial (%d, %s %.6g) of the study in %s.\n# Run it: ddpc train %s\n%s", best->rec.number,
-            st->metric, best->rec.value, t->opt->study_dir, path, cfg.resolved_yaml);
+    fprintf(f, "# The best trial (%d, %s %.6g) of the study in %s.\n# Run it: ddpc train %s (into output.dir below)\n%s",
+            best->rec.number, st->metric, best->rec.value, t->opt->study_dir, path, cfg.resolved_yaml);
     if (fclose(f) != 0) rc = ddpc_error_set("%s: write failed", path);
   }
   if (rc == 0 && !t->opt->quiet) printf("best trial: %d  %s %.6g  %s\nready to run: ddpc train %s\n", best->rec.number,

@@ -248,11 +248,13 @@ t_check "asha: a pruned trial ended in state pruned with a checkpoint" bash -c "
   grep -q '\"state\": *\"pruned\"' \"\$d/summary.json\" && ls \"\$d\"/checkpoints/ckpt-*.ddpc >/dev/null"
 t_check "asha: pruned trials stopped at a rung (1 or 3 epochs)" \
   test "$(sql "$db" "select count(*) from trials where state='PRUNED' and epochs_done not in (1, 3)")" = 0
-# best.yaml is the config the best trial ran (asha's 9 epochs too), less the tuner's rungs.
+# best.yaml is the config the best trial ran (asha's 9 epochs too), less the tuner's rungs,
+# with a run directory of its own (STUDY_DIR/best).
 best=$(sed -n 's/^# The best trial (\([0-9]*\),.*/\1/p' "$T_DIR/asha/best.yaml")
-t_check "asha: best.yaml is the best trial's config.yaml without its pruning section" bash -c "
+t_check "asha: best.yaml is the best trial's config.yaml without its pruning section, output.dir the study's best/" bash -c "
   diff <(grep -v '^#' '$T_DIR/asha/best.yaml') \
-       <(awk '/^pruning:/ {skip = 1; next} /^[^ ]/ {skip = 0} !skip' \"\$(printf '%s/asha/trials/%04d' '$T_DIR' '$best')/config.yaml\")"
+       <(awk '/^pruning:/ {skip = 1; next} /^[^ ]/ {skip = 0} !skip' \"\$(printf '%s/asha/trials/%04d' '$T_DIR' '$best')/config.yaml\" |
+         sed '\$s|^  dir: .*|  dir: $(realpath "$T_DIR/asha")/best|')"
 t_check "asha: best.yaml trains 9 epochs" grep -Eq '^  epochs: 9$' "$T_DIR/asha/best.yaml"
 
 # --- kill -9 of the tuner while a trial waits at a rung: judged there on --resume ---

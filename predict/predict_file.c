@@ -20,7 +20,7 @@
 #include "core/sysinfo.h"
 
 /* The input rows as stored: IDX pixels or CSV values, with labels when there are some. */
-typedef struct {
+struct ddpc_predict_input {
   uint32_t rows;               // samples
   const uint8_t *pixels;       // IDX: rows x features bytes; NULL for CSV
   const float *values;         // CSV: rows x features; NULL for IDX
@@ -32,16 +32,18 @@ typedef struct {
   ddpc_table images;           // IDX: owns pixels
   int32_t *idx_labels;         // IDX: owns labels
   ddpc_csv_columns csv;        // CSV: owns values, labels or targets and the text
-} predict_input;
+  double read_seconds;         // time it took to read
+};
 
-static void predict_input_free(predict_input *in) {
+void ddpc_predict_input_free(ddpc_predict_input *in) {
+  if (!in) return;
   ddpc_table_free(&in->images);
   free(in->idx_labels);
   ddpc_csv_columns_free(&in->csv);
-  memset(in, 0, sizeof *in);
+  free(in);
 }
 
-static int predict_read_idx(const ddpc_predictor *p, const ddpc_predict_options *o, predict_input *in) {
+static int predict_read_idx(const ddpc_predictor *p, const ddpc_predict_options *o, ddpc_predict_input *in) {
   const ddpc_model_input *mi = &p->input;
   ddpc_shape shape;
   if (ddpc_idx_read_images(o->data_path, &in->images, &shape) != 0) return -1;
@@ -60,8 +62,23 @@ static int predict_read_idx(const ddpc_predictor *p, const ddpc_predict_options 
   return 0;
 }
 
-static int predict_read_input(const ddpc_predictor *p, const ddpc_predict_options *o, predict_input *in) {
-  memset(in, 0, sizeof *in);
+/* A CSV model given binary data (IDX, gzip) would be told its header lacks the feature
+ * columns, with the bytes as names: say what the file is instead. */
+static int predict_check_text(const ddpc_predictor *p, const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;  // the reader reports it
+  unsigned char head[4096];
+  size_t n = fread(head, 1, sizeof head, f);
+  fclose(f);
+  bool gz = n >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+  if (gz || memchr(head, '\0', n))
+    return ddpc_error_set("%s: %s, but the model (%s) reads CSV with a header naming its feature columns ('%s', ...)",
+                          path, gz ? "gzip-compressed data" : "binary data (a NUL byte in its first 4 KiB)",
+                          p->checkpoint_path, p->input.features ? p->input.feature_names[0] : "?");
+  return 0;
+}
+
+static int predict_read_input(const ddpc_predictor *p, const ddpc_predict_options *o, ddpc_predict_input *in) {
   const ddpc_model_input *mi = &p->input;
   in->extra_header = in->extra = "";
   if (mi->format == DDPC_DATA_FORMAT_IDX) return predict_read_idx(p, o, in);
@@ -71,6 +88,7 @@ static int predict_read_input(const ddpc_predictor *p, const ddpc_predict_option
                           mi->label_column ? mi->label_column : "?");
   if (!mi->feature_names)
     return ddpc_error_set("%s: the model's input section has no CSV feature names", p->checkpoint_path);
+  if (predict_check_text(p, o->data_path) != 0) return -1;
   ddpc_csv_columns *c = &in->csv;
   int num_classes = mi->task == DDPC_TASK_CLASSIFICATION ? mi->num_classes : 0;
   if (ddpc_csv_read_columns(o->data_path, mi->feature_names, mi->features, mi->label_column, mi->task, num_classes,
@@ -125,7 +143,7 @@ static predict_share predict_share_rows(uint32_t rows, int batch, int rank, int 
 /* Predicts this rank's rows into rec (count x width floats: for classification the
  * predicted class then the K probabilities, for regression the K values) and adds the
  * loss and correct counts to sums[0..1]. */
-static int predict_rows(ddpc_predictor *p, const predict_input *in, predict_share sh, int width, float *rec,
+static int predict_rows(ddpc_predictor *p, const ddpc_predict_input *in, predict_share sh, int width, float *rec,
                         double sums[2]) {
   uint32_t F = p->input.features;
   int K = p->out_width, B = p->max_batch;
@@ -165,7 +183,7 @@ static int predict_rows(ddpc_predictor *p, const predict_input *in, predict_shar
 /* What the CSV writer needs: the rows in input order, on rank 0. */
 typedef struct {
   const ddpc_predictor *p;   // output layout
-  const predict_input *in;   // passed-through text
+  const ddpc_predict_input *in;   // passed-through text
   const float *rec;          // gathered records, rank slots of most rows each
   int width;                 // floats per record
   int size;                  // ranks
@@ -178,7 +196,7 @@ static size_t predict_put_float(char *dst, float v) {
 
 static int predict_write_csv(FILE *out, void *user) {
   const predict_writer *w = user;
-  const predict_input *in = w->in;
+  const ddpc_predict_input *in = w->in;
   bool cls = w->p->input.task == DDPC_TASK_CLASSIFICATION;
   int K = w->p->out_width, B = w->p->max_batch;
   char *header = ddpc_predict_output_header(w->p);
@@ -233,40 +251,52 @@ static int predict_write_csv(FILE *out, void *user) {
 }
 
 static int predict_write(const ddpc_predict_options *o, predict_writer *w) {
-  if (strcmp(o->out_path, "-") != 0) return ddpc_fs_write_atomic(o->out_path, predict_write_csv, w);
+  if (strcmp(o->out_path, "-") != 0)
+    return ddpc_fs_write_atomic(o->out_path, predict_write_csv, w) == 0 ? 0
+                                                                       : ddpc_error_prefix("writing %s: ", o->out_path);
   if (predict_write_csv(stdout, w) != 0) return -1;
   if (fflush(stdout) != 0 || ferror(stdout))
     return ddpc_error_set("cannot write the predictions to stdout: %s", strerror(errno));
   return 0;
 }
 
-int ddpc_predict_run_file(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_options *o,
-                          ddpc_predict_result *res) {
-  memset(res, 0, sizeof *res);
-  res->loss = res->accuracy = NAN;
+int ddpc_predict_read_input(const ddpc_predictor *p, const ddpc_predict_options *o, ddpc_predict_input **out) {
   double t0 = ddpc_time_seconds();
-  predict_input in;
-  if (predict_read_input(p, o, &in) != 0) {
-    predict_input_free(&in);
+  *out = NULL;
+  ddpc_predict_input *in = ddpc_calloc(1, sizeof *in, "prediction input");
+  if (!in) return -1;
+  if (predict_read_input(p, o, in) != 0) {
+    ddpc_predict_input_free(in);
     return -1;
   }
+  in->read_seconds = ddpc_time_seconds() - t0;
+  *out = in;
+  return 0;
+}
+
+int ddpc_predict_run(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_input *in,
+                     const ddpc_predict_options *o, ddpc_predict_result *res) {
+  memset(res, 0, sizeof *res);
+  res->loss = res->accuracy = NAN;
+  res->read_seconds = in->read_seconds;
   double t1 = ddpc_time_seconds();
   bool cls = p->input.task == DDPC_TASK_CLASSIFICATION;
   int width = p->out_width + (cls ? 1 : 0);
-  predict_share sh = predict_share_rows(in.rows, p->max_batch, comm->rank, comm->size);
+  predict_share sh = predict_share_rows(in->rows, p->max_batch, comm->rank, comm->size);
   size_t slot = (size_t)sh.most * (size_t)width;  // floats per rank in the gather
   float *mine = ddpc_calloc(slot ? slot : 1, sizeof *mine, "predictions");
   float *all = ddpc_calloc(slot * (size_t)comm->size + 1, sizeof *all, "gathered predictions");
   double sums[3] = {0, 0, 0};  // loss, correct, rows: summed over ranks
   int rc = mine && all ? 0 : -1;
-  if (rc == 0) rc = predict_rows(p, &in, sh, width, mine, sums);
+  if (rc == 0) rc = predict_rows(p, in, sh, width, mine, sums);
   sums[2] = sh.count;
   if (rc == 0) rc = comm->ops->allgather(comm, mine, all, slot * sizeof *mine);
   if (rc == 0) rc = comm->ops->allreduce_double(comm, sums, 3);
+  res->gathered = rc == 0;
   double t2 = ddpc_time_seconds();
-  res->samples = in.rows;
-  res->labelled = in.labels || in.targets;
-  if (rc == 0 && res->labelled && in.rows > 0) {
+  res->samples = in->rows;
+  res->labelled = in->labels || in->targets;
+  if (rc == 0 && res->labelled && in->rows > 0) {
     res->loss = sums[0] / sums[2];
     if (cls) {
       res->correct = (int64_t)sums[1];
@@ -274,15 +304,12 @@ int ddpc_predict_run_file(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict
     }
   }
   if (rc == 0 && comm->rank == 0) {
-    predict_writer w = {p, &in, all, width, comm->size};
+    predict_writer w = {p, in, all, width, comm->size};
     rc = predict_write(o, &w);
   }
-  double t3 = ddpc_time_seconds();
-  res->read_seconds = t1 - t0;
   res->predict_seconds = t2 - t1;
-  res->write_seconds = t3 - t2;
+  res->write_seconds = ddpc_time_seconds() - t2;
   free(mine);
   free(all);
-  predict_input_free(&in);
   return rc;
 }

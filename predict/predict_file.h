@@ -26,17 +26,25 @@ typedef struct {
   double loss;             // mean loss over the rows (the run's loss, as ddpc train computes it)
   double accuracy;         // classification: the fraction whose predicted class is the label; else NaN
   int64_t correct;         // classification: rows whose predicted class is the label
-  double read_seconds;     // reading and parsing the input
+  double read_seconds;     // reading and parsing the input (this rank)
   double predict_seconds;  // preprocessing, forward passes, probabilities, gathering on rank 0
   double write_seconds;    // formatting and writing the CSV (rank 0)
+  bool gathered;           // the collectives completed: a failure after them (rank 0's write)
+                           // leaves no rank waiting
 } ddpc_predict_result;
 
-/* Predicts o->data_path with p on every rank of comm and writes o->out_path on rank 0.
- * Returns 0, or -1 with the error set (on the rank that failed; a caller with several
- * ranks ends the job, as the others may be waiting in a collective). Nothing is written
- * on an error: the file appears complete or not at all. */
-int ddpc_predict_run_file(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_options *o,
-                          ddpc_predict_result *res);
+/* The input file read and checked against the model (every rank reads all of it). */
+typedef struct ddpc_predict_input ddpc_predict_input;
+int ddpc_predict_read_input(const ddpc_predictor *p, const ddpc_predict_options *o, ddpc_predict_input **out);
+void ddpc_predict_input_free(ddpc_predict_input *in);
+
+/* Predicts `in` with p on every rank of comm (collectives: every rank calls it) and writes
+ * o->out_path on rank 0. Returns 0, or -1 with the error set on the rank that failed: a
+ * failure before res->gathered leaves the other ranks in a collective, so a caller with
+ * several ranks ends the job. Nothing is written on an error: the file appears complete or
+ * not at all. */
+int ddpc_predict_run(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_input *in,
+                     const ddpc_predict_options *o, ddpc_predict_result *res);
 
 /* The output's column names after the passed-through ones, comma-joined (caller frees):
  * "predicted,p_0,...,p_{K-1}" for classification, the target column's name (or name_0,

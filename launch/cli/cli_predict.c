@@ -3,6 +3,7 @@
  * share the rows and rank 0 writes the one output file; alone it is one rank without MPI. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "comm/comm.h"
@@ -42,9 +43,9 @@ static void cli_predict_usage(FILE *out) {
         out);
 }
 
-/* A failure: one rank prints and returns; with several, this rank says which it is and
- * ends the job, as the others may wait in a collective that only the abort releases. */
-static int cli_predict_fail(ddpc_comm *comm) {
+/* A failure between collectives: the other ranks may wait in one that only ending the job
+ * releases, so with several ranks this one says why, with its rank, and aborts. */
+static int cli_predict_abort(ddpc_comm *comm) {
   if (comm && comm->size > 1) {
     fprintf(stderr, "ddpc predict: error: rank %d: %s\n", comm->rank, ddpc_error_message());
     comm->ops->abort(comm, DDPC_EXIT_FAILED);
@@ -54,7 +55,32 @@ static int cli_predict_fail(ddpc_comm *comm) {
   return DDPC_EXIT_FAILED;
 }
 
-static void cli_predict_report(const ddpc_predictor *p, const ddpc_predict_options *o, const ddpc_predict_result *r) {
+/* Loading the model and reading the input fail the same way on every rank (each reads the
+ * same files), so the ranks first agree on how many failed: when all did, rank 0 alone
+ * says why and every rank returns, no abort and no repeated message; when some did, those
+ * say why with their rank. Returns -1 when every rank succeeded, else the exit code. */
+static int cli_predict_agree(ddpc_comm *comm, int rc) {
+  double failed = rc != 0;
+  char *why = rc != 0 ? ddpc_strdup(ddpc_error_message()) : NULL;
+  if (comm->ops->allreduce_double(comm, &failed, 1) != 0) {
+    free(why);
+    return cli_predict_abort(comm);
+  }
+  if (failed == 0) return -1;
+  if (failed == comm->size && comm->rank == 0)
+    fprintf(stderr, "ddpc predict: error: %s\n", why ? why : "out of memory");
+  else if (failed < comm->size && rc != 0)
+    fprintf(stderr, "ddpc predict: error: rank %d: %s\n", comm->rank, why ? why : "out of memory");
+  free(why);
+  return DDPC_EXIT_FAILED;
+}
+
+/* Said after the work, not before: a failure is then the one line on stderr. */
+static void cli_predict_report(const char *model_path, const ddpc_predictor *p, const ddpc_predict_options *o,
+                               const ddpc_predict_result *r) {
+  fprintf(stderr, "predict: %s", model_path);
+  if (p->from_run_dir) fprintf(stderr, " -> %s", p->checkpoint_path);
+  fprintf(stderr, " (%sepoch %lld)\n", p->is_best ? "best, " : "", (long long)p->meta.epoch);
   fprintf(stderr, "predict: %u samples -> %s", r->samples, strcmp(o->out_path, "-") == 0 ? "stdout" : o->out_path);
   if (r->labelled && r->samples > 0) {
     if (p->input.task == DDPC_TASK_CLASSIFICATION)
@@ -89,23 +115,20 @@ int ddpc_cli_predict(int argc, char **argv) {
   }
   ddpc_comm *comm = NULL;
   ddpc_predictor *p = NULL;
-  if (ddpc_comm_create(&comm) != 0) return cli_predict_fail(NULL);
+  ddpc_predict_input *in = NULL;
+  if (ddpc_comm_create(&comm) != 0) return cli_predict_abort(NULL);
   ddpc_predict_result res;
-  if (ddpc_predictor_load_batched(model_path, batch, &p) != 0) {
-    rc = cli_predict_fail(comm);
-  } else {
-    if (comm->rank == 0) {
-      fprintf(stderr, "predict: %s", model_path);
-      if (p->from_run_dir) fprintf(stderr, " -> %s", p->checkpoint_path);
-      fprintf(stderr, " (%sepoch %lld)\n", p->is_best ? "best, " : "", (long long)p->meta.epoch);
-    }
-    if (ddpc_predict_run_file(p, comm, &o, &res) != 0) {
-      rc = cli_predict_fail(comm);
-    } else {
-      if (comm->rank == 0) cli_predict_report(p, &o, &res);
-      rc = DDPC_EXIT_OK;
-    }
+  rc = cli_predict_agree(comm, ddpc_predictor_load_batched(model_path, batch, &p));
+  if (rc < 0) rc = cli_predict_agree(comm, ddpc_predict_read_input(p, &o, &in));
+  if (rc < 0 && ddpc_predict_run(p, comm, in, &o, &res) != 0) {
+    // Past the gather only rank 0's write can fail, and the others are done: no abort then.
+    if (res.gathered) fprintf(stderr, "ddpc predict: error: %s\n", ddpc_error_message());
+    rc = res.gathered ? DDPC_EXIT_FAILED : cli_predict_abort(comm);
+  } else if (rc < 0) {
+    if (comm->rank == 0) cli_predict_report(model_path, p, &o, &res);
+    rc = DDPC_EXIT_OK;
   }
+  ddpc_predict_input_free(in);
   ddpc_predictor_free(p);
   ddpc_comm_free(comm);
   return rc;

@@ -26,6 +26,8 @@ static void main_usage(FILE *out) {
         "  tune STUDY.yaml [--parallelism P] ...   tune hyperparameters: many trials, P at a time\n"
         "  predict MODEL --data FILE [--out FILE|-] ...   predict a CSV's rows or IDX images with a\n"
         "                 trained model (a run directory or checkpoint) and write CSV\n"
+        "  export MODEL [--format safetensors|onnx] [--out FILE]\n"
+        "                 write a trained model (run directory or checkpoint) for PyTorch or ONNX\n"
         "\n"
         "options:\n"
         "  -h, --help     show this help (`ddpc train --help` for the command's own)\n"
@@ -68,6 +70,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "launch") == 0) return ddpc_cli_launch(argc - 1, argv + 1);
   if (strcmp(cmd, "tune") == 0) return ddpc_cli_tune(argc - 1, argv + 1);
   if (strcmp(cmd, "predict") == 0) return ddpc_cli_predict(argc - 1, argv + 1);
+  if (strcmp(cmd, "export") == 0) return ddpc_cli_export(argc - 1, argv + 1);
   fprintf(stderr, "ddpc: unknown command '%s'\n", cmd);
   main_usage(stderr);
   return DDPC_EXIT_USAGE;

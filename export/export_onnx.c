@@ -154,13 +154,6 @@ static void onnx_attr_int(onnx_builder *b, Onnx__NodeProto *n, const char *name,
   a->i = v;
 }
 
-static void onnx_attr_float(onnx_builder *b, Onnx__NodeProto *n, const char *name, float v) {
-  Onnx__AttributeProto *a = onnx_attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
-  if (!a) return;
-  a->has_f = 1;
-  a->f = v;
-}
-
 static void onnx_attr_ints(onnx_builder *b, Onnx__NodeProto *n, const char *name, const int64_t *v, size_t count) {
   Onnx__AttributeProto *a = onnx_attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
   int64_t *ints = onnx_alloc(b, count * sizeof *ints);
@@ -289,6 +282,12 @@ static Onnx__NodeProto *onnx_unary(onnx_builder *b, const char *op, onnx_value *
   return n;
 }
 
+/* Adds op on cur and `other` (in that order): cur → a new value named `out`. */
+static void onnx_binary(onnx_builder *b, const char *op, onnx_value *cur, const char *other, const char *out) {
+  onnx_node(b, op, out, (const char *[]){cur->name, other}, 2);
+  cur->name = out;
+}
+
 static void onnx_reshape(onnx_builder *b, onnx_value *cur, const char *prefix, const int64_t *shape, int ndim) {
   const char *s = onnx_init_shape(b, onnx_str(b, "%s.shape", prefix), shape, ndim);
   const char *out = onnx_str(b, "%s.reshape", prefix);
@@ -363,16 +362,32 @@ static void onnx_gelu(onnx_builder *b, onnx_value *cur, const char *prefix) {
   cur->name = out;
 }
 
-/* LayerNormalization over C: the last axis of (N, features); an image is moved to NHWC and back. */
+/* Layer normalisation over C, as core/layer_layernorm.c computes it: mean, then the variance
+ * from the deviations (two passes), then (x - mean) * (1 / sqrt(var + eps)) * gamma + beta.
+ * ONNX's LayerNormalization would do, but ONNX Runtime's takes the variance as
+ * E[x^2] - mean^2, which loses digits when the variance is small next to the mean; spelled
+ * out, the graph rounds as ddpc does. Over the last axis of (N, features); an image is moved
+ * to NHWC and back, so gamma and beta keep their PyTorch shape (C). */
 static void onnx_layernorm(onnx_builder *b, onnx_value *cur, const char *prefix, const ddpc_layer *layer,
                            const char *gamma, const char *beta) {
   bool image = cur->nchw;
   if (image) onnx_transpose(b, cur, onnx_str(b, "%s.nhwc", prefix), onnx_nchw_to_nhwc);
-  const char *out = onnx_str(b, image ? "%s.norm" : "%s", prefix);
-  Onnx__NodeProto *n = onnx_node(b, "LayerNormalization", out, (const char *[]){cur->name, gamma, beta}, 3);
-  onnx_attr_int(b, n, "axis", -1);
-  onnx_attr_float(b, n, "epsilon", layer->spec.eps);
-  cur->name = out;
+  const char *x = cur->name, *eps = onnx_init_scalar(b, onnx_str(b, "%s.eps", prefix), layer->spec.eps);
+  const int64_t last[1] = {-1};
+  onnx_attr_ints(b, onnx_unary(b, "ReduceMean", cur, onnx_str(b, "%s.mean", prefix)), "axes", last, 1);
+  const char *dev = onnx_str(b, "%s.dev", prefix);
+  onnx_node(b, "Sub", dev, (const char *[]){x, cur->name}, 2);
+  cur->name = dev;
+  onnx_binary(b, "Mul", cur, dev, onnx_str(b, "%s.sq", prefix));
+  onnx_attr_ints(b, onnx_unary(b, "ReduceMean", cur, onnx_str(b, "%s.var", prefix)), "axes", last, 1);
+  onnx_binary(b, "Add", cur, eps, onnx_str(b, "%s.var_eps", prefix));
+  onnx_unary(b, "Sqrt", cur, onnx_str(b, "%s.std", prefix));
+  onnx_unary(b, "Reciprocal", cur, onnx_str(b, "%s.rstd", prefix));
+  const char *rstd = cur->name;
+  cur->name = dev;
+  onnx_binary(b, "Mul", cur, rstd, onnx_str(b, "%s.norm", prefix));
+  onnx_binary(b, "Mul", cur, gamma, onnx_str(b, "%s.scaled", prefix));
+  onnx_binary(b, "Add", cur, beta, onnx_str(b, image ? "%s.nhwc_out" : "%s", prefix));
   if (image) onnx_transpose(b, cur, onnx_str(b, "%s", prefix), onnx_nhwc_to_nchw);
 }
 
@@ -523,8 +538,9 @@ static int onnx_build(onnx_builder *b, const ddpc_predictor *p, const ddpc_expor
   const ddpc_model_input *in = &p->input;
   int n_layers = ddpc_model_layer_count(p->model);
   bool cls = in->task == DDPC_TASK_CLASSIFICATION;
-  // At most 5 nodes and 3 initializers per layer (gelu), plus the input's and output's.
-  b->cap_nodes = 5 * (size_t)n_layers + 16;
+  // At most 13 nodes (layernorm on an image) and 3 initializers per layer, plus the input's
+  // and the output's.
+  b->cap_nodes = 13 * (size_t)n_layers + 16;
   b->cap_inits = 3 * (size_t)n_layers + 16;
   b->graph.node = onnx_alloc(b, b->cap_nodes * sizeof *b->graph.node);
   b->graph.initializer = onnx_alloc(b, b->cap_inits * sizeof *b->graph.initializer);

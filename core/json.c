@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ddpc_json_write_string(FILE *out, const char *s) {
+static void json_escaped(FILE *out, const char *s) {
   fputc('"', out);
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
@@ -21,7 +21,7 @@ static void json_key(ddpc_json *j, const char *key) {
   if (!j->first) fputc(',', j->out);
   j->first = false;
   if (!key) return;
-  ddpc_json_write_string(j->out, key);
+  json_escaped(j->out, key);
   fputc(':', j->out);
 }
 
@@ -38,7 +38,7 @@ void ddpc_json_begin_top_array(ddpc_json *j, FILE *out) { json_begin_top(j, out,
 
 void ddpc_json_string(ddpc_json *j, const char *key, const char *value) {
   json_key(j, key);
-  if (value) ddpc_json_write_string(j->out, value);
+  if (value) json_escaped(j->out, value);
   else fputs("null", j->out);
 }
 
@@ -69,7 +69,7 @@ void ddpc_json_string_array(ddpc_json *j, const char *key, const char *const *va
   fputc('[', j->out);
   for (int i = 0; i < n; i++) {
     if (i > 0) fputc(',', j->out);
-    ddpc_json_write_string(j->out, values[i]);
+    json_escaped(j->out, values[i]);
   }
   fputc(']', j->out);
 }

@@ -36,9 +36,6 @@ void ddpc_json_begin_array(ddpc_json *j, const char *key);
 void ddpc_json_end_array(ddpc_json *j);
 /* Closes what is still open, the top-level object last (no newline). */
 void ddpc_json_end(ddpc_json *j);
-/* `s` as a JSON string literal, quoted and escaped: for JSON text outside an object this
- * writer makes (an array in ONNX metadata). */
-void ddpc_json_write_string(FILE *out, const char *s);
 
 /* The number under `key` in one flat JSON object as this writer makes them (a metrics.jsonl
  * line): 1 when found and numeric, 0 when the key is absent or its value is not a number

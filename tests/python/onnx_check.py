@@ -89,11 +89,13 @@ def main():
     if opsets != {"": 17}:
         fail(f"opset imports {opsets}, expected the default domain at 17")
     meta = {p.key: p.value for p in model.metadata_props}
-    for key in ("ddpc_version", "checkpoint", "task", "input_format"):
+    for key in ("ddpc_version", "name", "checkpoint", "task", "input_format"):
         if key not in meta:
             fail(f"metadata lacks '{key}': {meta}")
+    if set(json.loads(meta["checkpoint"])) != {"path", "epoch", "step", "best"}:
+        fail(f"metadata checkpoint is {meta['checkpoint']}, expected path, epoch, step and best")
     classification = meta["task"] == "classification"
-    if classification and "class_labels" not in meta:
+    if classification and "classes" not in meta:
         fail(f"a classifier's metadata lacks class_labels: {meta}")
 
     opts = ort.SessionOptions()
@@ -125,6 +127,8 @@ def main():
         probs, logits = got["probabilities"], got["logits"]
         if probs.shape != ref.shape or logits.shape != ref.shape:
             fail(f"ONNX Runtime gave probabilities {probs.shape} and logits {logits.shape}, ddpc {ref.shape}")
+        if json.loads(meta["classes"]) != list(range(ref.shape[1])):
+            fail(f"metadata classes {meta['classes']}, ddpc predicts {ref.shape[1]} classes")
         diff = float(np.max(np.abs(probs - ref)))
         if diff > TOL:
             i = int(np.argmax(np.max(np.abs(probs - ref), axis=1)))

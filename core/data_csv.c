@@ -441,6 +441,17 @@ int ddpc_csv_read_checked(const char *path, const char *label_column, ddpc_task 
   return rc;
 }
 
+/* Text passed through must be text: a NUL byte would cut it short wherever it is printed. */
+static int csv_check_no_nul(const char *path, const char *data, size_t size) {
+  const char *nul = memchr(data, '\0', size);
+  if (!nul) return 0;
+  int line = 1;
+  const char *start = data;
+  for (const char *s = data; s < nul; s++)
+    if (*s == '\n') line++, start = s + 1;
+  return ddpc_error_set("%s:%d:%d: a NUL byte: not a CSV text file", path, line, (int)(nul - start) + 1);
+}
+
 int ddpc_csv_read_columns(const char *path, char *const *names, uint32_t n_names, const char *label_column,
                           ddpc_task task, int num_classes, ddpc_csv_columns *out) {
   memset(out, 0, sizeof *out);
@@ -452,7 +463,8 @@ int ddpc_csv_read_columns(const char *path, char *const *names, uint32_t n_names
   int line_no = 0;
   csv_rows r = {0};
   csv_text head = {0};
-  int rc = csv_read_header_line(&p, data, size, &pos, &line_no);
+  int rc = csv_check_no_nul(path, data, size);
+  if (rc == 0) rc = csv_read_header_line(&p, data, size, &pos, &line_no);
   if (rc == 0) rc = csv_match_columns(&p, names, n_names, label_column);
   if (rc == 0) rc = csv_parse_rows(&p, data, size, pos, line_no, &r);
   bool first = true;

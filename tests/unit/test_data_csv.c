@@ -263,6 +263,13 @@ static void test_read_columns(void) {
     free(want);
     ddpc_csv_columns_free(&c);
   }
+  // A NUL byte in text that would be passed through: refused where it is.
+  static const char nul[] = "x1,x2,id\n1,2,a\n2,3,b\0c\n";
+  fixture_write(p, nul, sizeof nul - 1, 0);
+  CHECK(ddpc_csv_read_columns(p, names, 2, "y", DDPC_TASK_CLASSIFICATION, 2, &c) != 0, "a NUL byte should fail");
+  char *want = ddpc_format("%s:3:6: a NUL byte: not a CSV text file", p);
+  CHECK_ERROR_HAS(want);
+  free(want);
   free(p);
 }
 

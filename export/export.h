@@ -32,8 +32,10 @@ typedef struct {
 int ddpc_export_tensors(const ddpc_predictor *p, ddpc_export_tensor **out, int *n_out);
 void ddpc_export_tensors_free(ddpc_export_tensor *t, int n);
 
-/* Which layers take an image in PyTorch's terms: image_in[i] (one per layer) is true when
- * layer i takes (N, C, H, W), false when it takes (N, features). ddpc holds a vector and a
+/* Which layers take an image in PyTorch's terms: image_in[i] (n_layers + 1 entries) is true
+ * when layer i takes (N, C, H, W), false when it takes (N, features); image_in[n_layers] says
+ * the same of the model's output (docs/export.md's ChannelsLastFlatten then puts it in
+ * ddpc's (H, W, C) order). ddpc holds a vector and a
  * 1x1 image alike, as (1, 1, C); PyTorch does not: a tensor stays 4-D from the input image or
  * a conv2d/maxpool2d until a flatten or a linear layer. So a linear layer on an image
  * flattens it (C, H, W) first and a layernorm on an image normalises over C at each (h, w),

@@ -80,7 +80,8 @@ static void st_preprocess(ddpc_json *j, const st_model *m) {
 
 /* One constructor per layer, {"type": a torch.nn class (or docs/export.md's FlattenLinear,
  * ChannelLayerNorm), its keyword arguments...}: the nn.Sequential whose state_dict the
- * tensors are. */
+ * tensors are. A model whose output is an image ends with one more module, without
+ * parameters: ChannelsLastFlatten, so that its outputs come in ddpc's order. */
 static void st_modules(ddpc_json *j, const st_model *m) {
   const ddpc_model *model = m->p->model;
   for (int i = 0; i < ddpc_model_layer_count(model); i++) {
@@ -132,6 +133,11 @@ static void st_modules(ddpc_json *j, const st_model *m) {
       case DDPC_LAYER_COUNT:
         break;
     }
+    ddpc_json_end_object(j);
+  }
+  if (m->image_in[ddpc_model_layer_count(model)]) {  // outputs in ddpc's order, not nn's (C, H, W)
+    ddpc_json_begin_object(j, NULL);
+    ddpc_json_string(j, "type", "ChannelsLastFlatten");
     ddpc_json_end_object(j);
   }
 }

@@ -37,6 +37,7 @@ int ddpc_export_layer_images(const ddpc_predictor *p, bool *image_in) {
         break;
     }
   }
+  image_in[n] = image;
   return 0;
 }
 

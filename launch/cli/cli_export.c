@@ -48,8 +48,8 @@ static int cli_export_format(const char *name, const char *out) {
   if (name) {
     for (int f = 0; f < DDPC_EXPORT_COUNT; f++)
       if (strcmp(name, ddpc_export_format_names[f]) == 0) return f;
-    fprintf(stderr, "ddpc export: unknown format '%s' (expected one of:", name);
-    for (int f = 0; f < DDPC_EXPORT_COUNT; f++) fprintf(stderr, " %s", ddpc_export_format_names[f]);
+    fprintf(stderr, "ddpc export: unknown format '%s' (expected one of: ", name);
+    for (int f = 0; f < DDPC_EXPORT_COUNT; f++) fprintf(stderr, "%s%s", f ? ", " : "", ddpc_export_format_names[f]);
     fputs(")\n", stderr);
     return -1;
   }

@@ -4,7 +4,8 @@
  * docs/export.md defines them) over the exported tensors must give ddpc's own outputs,
  * for models where the permutations matter: conv + flatten + linear, a layernorm over a
  * flattened image, a linear and a layernorm straight on an image, a 1x1 image after
- * pooling, bias-less layers. Also the names, and the refusal of a model PyTorch cannot
+ * pooling, bias-less layers, an output that is still an image. Also the names, which
+ * layers take images (ddpc_export_layer_images), and the refusal of a model PyTorch cannot
  * express. */
 #include <math.h>
 #include <stdio.h>
@@ -165,6 +166,8 @@ static void check_model(const char *what, const ddpc_layer_spec *specs, int n_la
     snprintf(list + len, sizeof list - len, "%s%s", i ? " " : "", t[i].name);
   }
   CHECK(rc != 0 || strcmp(list, names) == 0, "%s: names '%s', expected '%s'", what, list, names);
+  bool image_in[16];
+  CHECK(ddpc_export_layer_images(&p, image_in) == 0, "%s: layer images: %s", what, ddpc_error_message());
   double worst = 0;
   for (int s = 0; rc == 0 && s < N; s++) {
     // PyTorch's input: the (H, W, C) sample moved channels-first, or the vector as is.
@@ -174,6 +177,8 @@ static void check_model(const char *what, const ddpc_layer_spec *specs, int n_la
       for (int i = 0; i < in.h * in.w; i++) r.d[(size_t)c * in.h * in.w + i] = x[s * F + (size_t)i * in.c + c];
     for (int i = 0; i < n_layers; i++) r = ref_layer(ddpc_model_layer(p.model, i), r, t, n);
     CHECK(ref_size(&r) == out, "%s: reference output has %zu values, ddpc %zu", what, ref_size(&r), out);
+    CHECK(r.image == image_in[n_layers], "%s: the output is %s in PyTorch, image_in[%d] says otherwise", what,
+          r.image ? "an image" : "a vector", n_layers);
     // The last layer may be an image: ddpc's output is then (H, W, C), the reference's (C, H, W).
     ddpc_shape os = ddpc_model_output_shape(p.model);
     for (size_t j = 0; ref_size(&r) == out && j < out; j++) {

@@ -161,6 +161,7 @@ static void train_session_free(train_session *s) {
   free(s->stop_reason);
   free(s->prune_reason);
   free(s->write_error);
+  free(s->run_dir_chosen);
   ddpc_metric_history_free(&s->history);
   ddpc_machine_free(s->machine);
   ddpc_grad_sync_free(s->sync);

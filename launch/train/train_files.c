@@ -39,6 +39,63 @@ static FILE *files_open(train_session *s, const char *name, const char *mode) {
   return f;
 }
 
+/* Versions a fresh run may try (OUTPUT_DIR-2 .. -N) before it gives up. */
+#define FILES_MAX_VERSIONS 10000
+
+/* 1 when dir holds an earlier run's checkpoints or a training runs there, 0 when a fresh
+ * run may have it (also when it does not exist yet), -1 when that cannot be told. */
+static int files_dir_taken(const char *dir) {
+  int held = ddpc_run_lock_held(dir);
+  return held != 0 ? held : ddpc_checkpoint_exists(dir);
+}
+
+/* Rank 0: output.dir, or its first free version. Lightning's version_N and MLflow's run
+ * ids give every run a place of its own; a sibling OUTPUT_DIR-N (not a folder inside the
+ * earlier run) keeps every run directory a plain one. */
+static int files_pick_version(const char *base, char **out) {
+  size_t len = strlen(base);
+  while (len > 1 && base[len - 1] == '/') len--;  // "runs/x/" versions as "runs/x-2"
+  for (int v = 1; v <= FILES_MAX_VERSIONS; v++) {
+    char *dir = v == 1 ? ddpc_strdup(base) : ddpc_format("%.*s-%d", (int)len, base, v);
+    if (!dir) return -1;
+    int taken = files_dir_taken(dir);
+    if (taken == 0) {
+      *out = dir;
+      return 0;
+    }
+    free(dir);
+    if (taken < 0) return -1;
+  }
+  return ddpc_error_set("%s and its versions %s-2 .. -%d all hold earlier runs: remove some, or name the run "
+                        "directory with --run-dir DIR",
+                        base, base, FILES_MAX_VERSIONS);
+}
+
+int train_files_choose_dir(train_session *s) {
+  const char *base = s->cfg.output_dir;
+  char *dir = NULL;
+  int rc = s->comm->rank == 0 ? files_pick_version(base, &dir) : 0;
+  if (train_agree(s, rc) != 0) return -1;
+  // Every rank uses the one rank 0 picked (only rank 0 need see the directory).
+  int32_t len = dir ? (int32_t)strlen(dir) : 0;
+  if (s->comm->ops->broadcast(s->comm, &len, sizeof len, 0) != 0) {
+    free(dir);
+    return -1;
+  }
+  if (s->comm->rank != 0 && !(dir = ddpc_malloc((size_t)len + 1, "run directory"))) return -1;
+  dir[len] = '\0';
+  if (s->comm->ops->broadcast(s->comm, dir, (size_t)len, 0) != 0) {
+    free(dir);
+    return -1;
+  }
+  s->run_dir_chosen = dir;
+  s->run_dir = dir;
+  if (strcmp(dir, base) != 0)
+    ddpc_progress_note(&s->progress, "run directory: %s (%s holds an earlier run; a fresh run takes the next free "
+                       "version)", dir, base);
+  return 0;
+}
+
 /* How long a training waits for another one that still holds the run directory (an
  * attempt winding down after it was told to stop) before it gives up. */
 #define FILES_LOCK_WAIT_SECONDS 10.0

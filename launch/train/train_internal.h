@@ -45,6 +45,7 @@ typedef struct train_session {
   ddpc_machine_facts facts; // what rank 0 decides on
   ddpc_metric_history history;  // completed epochs
   const char *run_dir;      // where run files go
+  char *run_dir_chosen;     // the directory train_files_choose_dir picked (owned; run_dir points here)
   int run_lock;             // rank 0: descriptor holding RUN_DIR/.lock (launch/train/run_lock.h), -1 when none
   FILE *metrics;            // metrics.jsonl (rank 0)
   FILE *steps_log;          // steps.jsonl when train.log_every_steps > 0 (rank 0)
@@ -159,6 +160,10 @@ int train_checkpoint_save_best(train_session *s);
 int train_checkpoint_restore(train_session *s);
 
 /* train_files.c */
+/* A fresh run (no run_dir option, no resume): output.dir, or when that holds an earlier
+ * run's checkpoints or a running training, the first free OUTPUT_DIR-N (N = 2, 3, ...).
+ * Rank 0 decides and broadcasts; sets run_dir on every rank and says where it went. */
+int train_files_choose_dir(train_session *s);
 int train_files_open(train_session *s);
 int train_files_write_config(train_session *s);
 int train_files_start_metrics(train_session *s);

@@ -2,7 +2,7 @@
 # The tuner's suggestion runs as printed (issue 14, item 2): after a small study,
 # `ready to run: ddpc train STUDY_DIR/best.yaml` trains into a run directory of its own
 # (STUDY_DIR/best), also when the base config's output.dir holds an earlier run's
-# checkpoints; run again, it goes to the next versioned directory.
+# checkpoints; run again, it goes to the next version of it (best-2).
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
 export OPENBLAS_NUM_THREADS=1
@@ -45,5 +45,10 @@ a = json.load(open("runs/study/trials/%04d/summary.json" % best))
 b = json.load(open(sys.argv[2]))
 assert a["params_crc32"] == b["params_crc32"], (a["params_crc32"], b["params_crc32"])
 ' runs/study/best.yaml runs/study/best/summary.json
+
+# Run again as printed: the next version of its directory (item 3), not a refusal.
+t_run "${words[@]:1}"
+t_check "the printed command again exits 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "the second run went to best-2" test -s runs/study/best-2/summary.json
 
 t_finish

@@ -74,7 +74,9 @@ typedef struct {
   const char *config_path;          // YAML config file (required)
   const char *const *overrides;     // "key.path=value" strings applied after the file
   int n_overrides;                  // number of overrides
-  const char *run_dir;              // run directory; NULL = output.dir from the config
+  const char *run_dir;              // run directory; NULL = output.dir from the config (a fresh
+                                    // run, resume NULL, takes OUTPUT_DIR-2, -3, ... when output.dir
+                                    // holds an earlier run's checkpoints)
   int quiet;                        // non-zero: no progress output
   const char *resume;               // NULL: fresh run; "auto": newest valid checkpoint in the run
                                     // directory (fresh when there is none); else a checkpoint path

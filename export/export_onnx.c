@@ -176,7 +176,7 @@ static Onnx__TensorProto *onnx_init(onnx_builder *b, const char *name, int32_t e
     return NULL;
   }
   onnx__tensor_proto__init(t);
-  memcpy(d, dims, (size_t)ndim * sizeof *d);
+  if (ndim > 0) memcpy(d, dims, (size_t)ndim * sizeof *d);  // a scalar has no dims (and dims may be NULL)
   t->n_dims = (size_t)ndim;
   t->dims = d;
   t->has_data_type = 1;

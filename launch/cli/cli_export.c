@@ -76,10 +76,10 @@ static char *cli_export_default_out(const ddpc_predictor *p, const char *model, 
 
 /* Refuses an output whose folder is missing, or that is a folder: one message naming it,
  * before anything is written. Other failures (permissions, a full disk) come from the writer. */
-static int cli_export_check_out(const char *out) {
+static int cli_export_check_out(const char *out, const char *ext) {
   struct stat st;
   if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-    return ddpc_error_set("cannot write %s: it is a directory (give a file name, e.g. %s/model.safetensors)", out, out);
+    return ddpc_error_set("cannot write %s: it is a directory (give a file name, e.g. %s/model%s)", out, out, ext);
   char *dir = ddpc_strdup(out);
   if (!dir) return -1;
   char *slash = strrchr(dir, '/');
@@ -102,7 +102,7 @@ static int cli_export_run(const char *model, const char *format_name, const char
   char *path = NULL;
   int rc = ddpc_predictor_load(model, &p);
   if (rc == 0 && !out) rc = (path = cli_export_default_out(p, model, ddpc_export_format_exts[format])) ? 0 : -1;
-  if (rc == 0) rc = cli_export_check_out(out ? out : path);
+  if (rc == 0) rc = cli_export_check_out(out ? out : path, ddpc_export_format_exts[format]);
   if (rc == 0) {
     out = out ? out : path;
     rc = format == DDPC_EXPORT_ONNX ? ddpc_export_onnx(p, out) : ddpc_export_safetensors(p, out);

@@ -31,10 +31,10 @@
 
 enum {
   ONNX_IR_VERSION = 8,   // onnx.proto's IR_VERSION (ONNX 1.10 to 1.12)
-  ONNX_OPSET = 17,       // the first with LayerNormalization; onnx 1.12 and onnxruntime 1.20 take it
+  ONNX_OPSET = 17,       // the minimum; onnx 1.12's checker and onnxruntime 1.20 both take it
   ONNX_MAX_ATTRS = 4,    // attributes of any node this writer makes (Conv: kernel, strides, pads)
-  ONNX_MAX_INPUTS = 3,   // inputs of any node (Gemm, Conv, LayerNormalization: x, weight, bias)
-  ONNX_MAX_METADATA = 12,
+  ONNX_MAX_INPUTS = 3,   // inputs of any node (Gemm, Conv: x, weight, bias)
+  ONNX_MAX_METADATA = 12, // metadata_props entries (onnx_add_metadata makes at most 9)
 };
 
 /* The model under construction. Every message, string and array is allocated through it and
@@ -48,8 +48,8 @@ typedef struct {
   size_t cap_inits;          // room in graph.initializer
   void **owned;              // every allocation made for the model
   size_t n_owned, cap_owned;
-  bool failed;               // an allocation failed (the message is in ddpc_error_message)
-  const char *gelu_consts[3];// GELU's 1/sqrt(2), 1 and 0.5, made once when a gelu layer needs them
+  bool failed;               // an allocation failed or a plan was outgrown (message recorded)
+  const char *gelu_consts[3]; // GELU's 1/sqrt(2), 1 and 0.5, made once when a gelu layer needs them
 } onnx_builder;
 
 /* The activations between two layers. */
@@ -111,22 +111,25 @@ static Onnx__NodeProto *onnx_node(onnx_builder *b, const char *op, const char *o
   char **inputs = onnx_alloc(b, ONNX_MAX_INPUTS * sizeof *inputs);
   char **outputs = onnx_alloc(b, sizeof *outputs);
   Onnx__AttributeProto **attrs = onnx_alloc(b, ONNX_MAX_ATTRS * sizeof *attrs);
-  char *op_type = onnx_str(b, "%s", op);
-  if (!n || !inputs || !outputs || !attrs || !op_type || !out) return NULL;
-  if (b->graph.n_node == b->cap_nodes || n_in > ONNX_MAX_INPUTS) {
+  if (!n || !inputs || !outputs || !attrs || !out) return NULL;
+  bool missing = false;  // an input that was never made (a parameter export_tensors.c lacks)
+  for (int i = 0; i < n_in; i++) missing = missing || !in[i];
+  if (b->graph.n_node == b->cap_nodes || n_in > ONNX_MAX_INPUTS || missing) {
     b->failed = true;
-    ddpc_error_set("internal error: the ONNX graph outgrew its plan at node %s", out);
+    ddpc_error_set("internal error: ONNX node %s (%s) %s", out, op,
+                   missing ? "lacks an input" : "does not fit the graph's plan");
     return NULL;
   }
   onnx__node_proto__init(n);
-  for (int i = 0; i < n_in; i++) inputs[i] = (char *)in[i];  // protobuf-c's fields are not const
+  // Names are shared, not copied: protobuf-c's fields are not const, and the builder frees.
+  for (int i = 0; i < n_in; i++) inputs[i] = (char *)in[i];
   outputs[0] = (char *)out;
   n->n_input = (size_t)n_in;
   n->input = inputs;
   n->n_output = 1;
   n->output = outputs;
   n->name = (char *)out;
-  n->op_type = op_type;
+  n->op_type = (char *)op;
   n->attribute = attrs;
   b->graph.node[b->graph.n_node++] = n;
   return n;
@@ -136,10 +139,9 @@ static Onnx__NodeProto *onnx_node(onnx_builder *b, const char *op, const char *o
 static Onnx__AttributeProto *onnx_attr(onnx_builder *b, Onnx__NodeProto *n, const char *name,
                                        Onnx__AttributeProto__AttributeType type) {
   Onnx__AttributeProto *a = n ? onnx_alloc(b, sizeof *a) : NULL;
-  char *key = onnx_str(b, "%s", name);
-  if (!a || !key) return NULL;
+  if (!a) return NULL;
   onnx__attribute_proto__init(a);
-  a->name = key;
+  a->name = (char *)name;
   a->has_type = 1;
   a->type = type;
   n->attribute[n->n_attribute++] = a;  // ONNX_MAX_ATTRS is above what any node gets
@@ -289,9 +291,7 @@ static void onnx_binary(onnx_builder *b, const char *op, onnx_value *cur, const 
 
 static void onnx_reshape(onnx_builder *b, onnx_value *cur, const char *prefix, const int64_t *shape, int ndim) {
   const char *s = onnx_init_shape(b, onnx_str(b, "%s.shape", prefix), shape, ndim);
-  const char *out = onnx_str(b, "%s.reshape", prefix);
-  onnx_node(b, "Reshape", out, (const char *[]){cur->name, s}, 2);
-  cur->name = out;
+  onnx_binary(b, "Reshape", cur, s, onnx_str(b, "%s.reshape", prefix));
 }
 
 static void onnx_transpose(onnx_builder *b, onnx_value *cur, const char *out, const int64_t perm[4]) {

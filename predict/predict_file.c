@@ -143,20 +143,16 @@ static predict_share predict_share_rows(uint32_t rows, int batch, int rank, int 
 /* Predicts this rank's rows into rec (count x width floats: for classification the
  * predicted class then the K probabilities, for regression the K values) and adds the
  * loss and correct counts to sums[0..1]. */
-static int predict_rows(ddpc_predictor *p, const ddpc_predict_input *in, predict_share sh, int width, float *rec,
-                        double sums[2]) {
+static void predict_rows(ddpc_predictor *p, const ddpc_predict_input *in, predict_share sh, int width, float *rec,
+                         double sums[2]) {
   uint32_t F = p->input.features;
   int K = p->out_width, B = p->max_batch;
   bool cls = p->input.task == DDPC_TASK_CLASSIFICATION;
-  float *staged = NULL;
-  if (in->pixels && !(staged = ddpc_malloc((size_t)B * F * sizeof *staged, "prediction input batch"))) return -1;
   for (uint32_t at = 0; at < sh.count; at += (uint32_t)B) {
     int n = sh.count - at < (uint32_t)B ? (int)(sh.count - at) : B;
     size_t row = (size_t)sh.first + at;
-    const float *raw = in->values ? in->values + row * F : staged;
-    if (in->pixels)
-      for (size_t i = 0; i < (size_t)n * F; i++) staged[i] = (float)in->pixels[row * F + i];
-    const float *y = ddpc_predictor_forward(p, raw, n);
+    const float *y = in->pixels ? ddpc_predictor_forward_u8(p, in->pixels + row * F, n)
+                                : ddpc_predictor_forward(p, in->values + row * F, n);
     if (in->labels || in->targets) {
       ddpc_loss_result r = ddpc_loss_compute(p->cfg.loss, y, in->labels ? in->labels + row : NULL,
                                              in->targets ? in->targets + row * (size_t)K : NULL, n, K, NULL, 1.0);
@@ -176,8 +172,6 @@ static int predict_rows(ddpc_predictor *p, const ddpc_predict_input *in, predict
       ddpc_predictor_softmax(z, 1, K, dst + 1);
     }
   }
-  free(staged);
-  return 0;
 }
 
 /* What the CSV writer needs: the rows in input order, on rank 0. */
@@ -288,7 +282,7 @@ int ddpc_predict_run(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_inpu
   float *all = ddpc_calloc(slot * (size_t)comm->size + 1, sizeof *all, "gathered predictions");
   double sums[3] = {0, 0, 0};  // loss, correct, rows: summed over ranks
   int rc = mine && all ? 0 : -1;
-  if (rc == 0) rc = predict_rows(p, in, sh, width, mine, sums);
+  if (rc == 0) predict_rows(p, in, sh, width, mine, sums);
   sums[2] = sh.count;
   if (rc == 0) rc = comm->ops->allgather(comm, mine, all, slot * sizeof *mine);
   if (rc == 0) rc = comm->ops->allreduce_double(comm, sums, 3);

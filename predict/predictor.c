@@ -149,14 +149,21 @@ const char *ddpc_predictor_feature_name(const ddpc_predictor *p, int i) {
   return p->input.feature_names[i];
 }
 
+/* The training preprocessing into p->prepared (as ddpc_data_gather does), then the model. */
 const float *ddpc_predictor_forward(ddpc_predictor *p, const float *raw, int n) {
-  uint32_t F = p->input.features;
+  size_t F = p->input.features;
   const float *scale = p->input.scale, *shift = p->input.shift;
-  for (int i = 0; i < n; i++) {
-    const float *src = raw + (size_t)i * F;
-    float *dst = p->prepared + (size_t)i * F;
-    for (uint32_t f = 0; f < F; f++) dst[f] = src[f] * scale[f] + shift[f];  // as ddpc_data_gather does
-  }
+  for (size_t i = 0; i < (size_t)n; i++)
+    for (size_t f = 0; f < F; f++) p->prepared[i * F + f] = raw[i * F + f] * scale[f] + shift[f];
+  ddpc_forward_ctx ctx = {.training = false};
+  return ddpc_model_forward(p->model, p->prepared, n, &ctx);
+}
+
+const float *ddpc_predictor_forward_u8(ddpc_predictor *p, const uint8_t *raw, int n) {
+  size_t F = p->input.features;
+  const float *scale = p->input.scale, *shift = p->input.shift;
+  for (size_t i = 0; i < (size_t)n; i++)
+    for (size_t f = 0; f < F; f++) p->prepared[i * F + f] = (float)raw[i * F + f] * scale[f] + shift[f];
   ddpc_forward_ctx ctx = {.training = false};
   return ddpc_model_forward(p->model, p->prepared, n, &ctx);
 }

@@ -41,6 +41,9 @@ int ddpc_predictor_load_batched(const char *model_path, int max_batch, ddpc_pred
  * (logits for classification, values for regression), owned by the model and valid until
  * the next call. */
 const float *ddpc_predictor_forward(ddpc_predictor *p, const float *raw, int n);
+/* The same for samples stored as bytes (IDX pixels), converted as they are prepared: one
+ * pass over the batch instead of a conversion to floats and then the preprocessing. */
+const float *ddpc_predictor_forward_u8(ddpc_predictor *p, const uint8_t *raw, int n);
 
 /* Class probabilities of n rows of k logits (probs may not alias logits): the softmax
  * ddpc_predictor_predict applies, for callers that also need the logits (the loss). */

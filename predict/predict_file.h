@@ -9,6 +9,7 @@
 #define DDPC_PREDICT_PREDICT_FILE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "comm/comm.h"
@@ -50,5 +51,10 @@ int ddpc_predict_run(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_inpu
  * "predicted,p_0,...,p_{K-1}" for classification, the target column's name (or name_0,
  * name_1, ...) for regression. */
 char *ddpc_predict_output_header(const ddpc_predictor *p);
+
+/* Writes v as printf's "%.9g" does (nine significant digits: a float reads back exactly)
+ * into dst, which holds DDPC_PREDICT_FLOAT_CHARS bytes; returns the length. */
+#define DDPC_PREDICT_FLOAT_CHARS 32
+size_t ddpc_predict_format_float(char *dst, float v);
 
 #endif

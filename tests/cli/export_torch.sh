@@ -126,4 +126,23 @@ echo "ddpc's predictions from $($use_predict && echo "ddpc predict" || echo "exa
 "$py" "$script" compare "$doc" "${args[@]}"
 t_check "PyTorch predicts as ddpc (docs/export.md's snippet; argmax identical, probabilities within 1e-5)" \
   test $? -eq 0
+
+# README's short snippet, as written, from a folder where runs/cultivars_csv is the CSV run:
+# its printed probabilities for the first row of cultivars.csv are ddpc predict's.
+if $use_predict; then
+  mkdir -p "$T_DIR/readme/runs" && ln -s "$T_DIR/csv" "$T_DIR/readme/runs/cultivars_csv"
+  (cd "$T_DIR/readme" && "$py" - "$DDPC_SOURCE_DIR/README.md" "$T_DIR/csv.pred") <<'PY'
+import csv, re, sys
+text = open(sys.argv[1]).read()
+blocks = re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
+assert len(blocks) == 1, f"README.md has {len(blocks)} python blocks, expected 1"
+scope = {}
+exec(blocks[0], scope)
+got = (scope["model"](scope["raw"] * scope["scale"] + scope["shift"])).softmax(1)[0].tolist()
+row = next(csv.DictReader(open(sys.argv[2])))
+want = [float(row[f"p_{k}"]) for k in range(3)]
+assert max(abs(a - b) for a, b in zip(got, want)) <= 1e-5, (got, want)
+PY
+  t_check "README's PyTorch snippet runs and predicts the first cultivars row as ddpc predict" test $? -eq 0
+fi
 t_finish

@@ -7,7 +7,8 @@
 # with and without bias, padding, stride; maxpool2d with its own stride; layernorm on images
 # and on a flattened vector; gelu, tanh, relu, dropout, flatten; linear with and without
 # bias, and straight on an image; a regression output; an output that is still an image).
-# A file that cannot be written leaves nothing behind.
+# docs/export.md's onnxruntime snippet runs as written and prints ddpc's classes. A file that
+# cannot be written leaves nothing behind.
 source "$(dirname "$0")/lib/common.bash"
 cd "$T_DIR" || exit 1
 if ! "${DDPC_PYTHON:-}" -c 'import onnx, onnxruntime, numpy' 2>/dev/null; then
@@ -110,6 +111,27 @@ t_synthetic reg target regression "[4, 4, 2]" '
 t_synthetic cls12 label classification "[4, 4, 2]" '
   - {type: conv2d, filters: 3, kernel: 3, padding: 1}
   - {type: maxpool2d, kernel: 3, stride: 1}'
+
+# docs/export.md's onnxruntime snippet, as written, on the runs it names (the CSV example's
+# default export, the MLP's mlp.onnx): it runs and predicts what ddpc predict does.
+if [ -f mlp.onnx ]; then
+  mkdir -p runs && ln -s ../cultivars runs/cultivars_csv && ln -s "$DDPC_SOURCE_DIR/examples" examples
+  t_run export runs/cultivars_csv --format onnx
+  "$DDPC_PYTHON" - "$DDPC_SOURCE_DIR/docs/export.md" >snippet.py <<'PY'
+import re, sys
+page = open(sys.argv[1]).read()
+section = page.split("## Export for ONNX Runtime: ONNX", 1)[1].split("\n## ", 1)[0]
+print(re.search(r"```python\n(.*?)```", section, re.S).group(1))
+PY
+  t_check "docs/export.md's onnxruntime snippet runs" bash -c '"$1" snippet.py >snippet.out 2>&1' _ "$DDPC_PYTHON"
+  "$DDPC" predict cultivars --data examples/data/cultivars.csv --out cultivars_pred.csv 2>/dev/null
+  "$DDPC" predict mlp --data "$fm/t10k-images-idx3-ubyte.gz" --out mlp_pred.csv 2>/dev/null
+  expect=$(for f in cultivars_pred.csv mlp_pred.csv; do sed -n 2,11p "$f" | cut -d, -f1 | tr '\n' ' '; echo; done)
+  t_check "the snippet prints ddpc predict's classes (got: $(cat snippet.out))" \
+    test "$(tr -d '[]' <snippet.out | tr -s ' ' | sed 's/^ //; s/$/ /')" = "$expect"
+else
+  t_skip "no mlp.onnx: docs/export.md's onnxruntime snippet"
+fi
 
 # An output that cannot be written: one message, and no file, not even a temporary one.
 mkdir -p ro

@@ -8,6 +8,7 @@
 #define DDPC_EXPORT_EXPORT_H
 
 #include <stdbool.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "predict/predictor.h"
@@ -42,6 +43,16 @@ void ddpc_export_tensors_free(ddpc_export_tensor *t, int n);
  * as ddpc's do (docs/export.md's FlattenLinear and ChannelLayerNorm). Fails, naming the
  * layer, for conv2d or maxpool2d on a vector, which have no nn.Sequential form. */
 int ddpc_export_layer_images(const ddpc_predictor *p, bool *image_in);
+
+/* The metadata both files carry (export_metadata.c; docs/export.md lists the keys): string
+ * pairs, structured values as JSON text. for_torch adds what rebuilding the nn.Sequential
+ * and its input needs (format, model, modules, shapes, preprocess, scale, shift). */
+typedef struct {
+  const char *key;  // static
+  char *value;      // owned
+} ddpc_export_meta;
+int ddpc_export_metadata(const ddpc_predictor *p, bool for_torch, ddpc_export_meta **out, int *n_out);
+void ddpc_export_metadata_free(ddpc_export_meta *m, int n);
 
 /* Writers: 0, or -1 with the reason in ddpc_error_message() and no file at `path`. */
 int ddpc_export_safetensors(const ddpc_predictor *p, const char *path);

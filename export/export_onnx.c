@@ -25,7 +25,6 @@
 #include "core/config_tree.h"  // ddpc_config_task_names, ddpc_config_format_names
 #include "core/error.h"
 #include "core/fsutil.h"
-#include "core/json.h"
 #include "export/export.h"
 #include "export/onnx/onnx.pb-c.h"  // generated from export/onnx/onnx.proto into the build tree
 
@@ -473,61 +472,19 @@ static void onnx_add_output(onnx_builder *b, onnx_value *cur, ddpc_shape out, co
   }
 }
 
-/* Metadata values that are JSON text (as the safetensors export writes them): each made by a
- * writer of the JSON array or object. */
-typedef void (*onnx_json_fn)(ddpc_json *j, const ddpc_predictor *p);
-
-static void onnx_json_checkpoint(ddpc_json *j, const ddpc_predictor *p) {
-  ddpc_json_string(j, "path", p->checkpoint_path);
-  ddpc_json_int(j, "epoch", p->meta.epoch);
-  ddpc_json_int(j, "step", p->meta.step);
-  ddpc_json_bool(j, "best", p->is_best);
-}
-
-static void onnx_json_classes(ddpc_json *j, const ddpc_predictor *p) {
-  for (int k = 0; k < p->input.num_classes; k++) ddpc_json_int(j, NULL, k);  // the labels of training
-}
-
-static void onnx_json_feature_names(ddpc_json *j, const ddpc_predictor *p) {
-  for (uint32_t i = 0; i < p->input.features; i++) ddpc_json_string(j, NULL, p->input.feature_names[i]);
-}
-
-/* Adds metadata `key`: the JSON array (or object) `write` makes. */
-static void onnx_metadata_json(onnx_builder *b, const char *key, bool array, onnx_json_fn write,
-                               const ddpc_predictor *p) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = b->failed ? NULL : open_memstream(&text, &len);
-  if (f) {
-    ddpc_json j;
-    if (array) ddpc_json_begin_top_array(&j, f);
-    else ddpc_json_begin(&j, f);
-    write(&j, p);
-    ddpc_json_end(&j);
-    bool bad = ferror(f) != 0;
-    if (fclose(f) == 0 && !bad) onnx_metadata(b, key, text);
-    else f = NULL;
-  }
-  if (!f && !b->failed) {
-    b->failed = true;
-    ddpc_error_set("out of memory building the ONNX metadata (%s)", key);
-  }
-  free(text);
-}
-
-/* The keys and values of the safetensors export's metadata that concern an ONNX user: what the
- * file came from, and what the input's columns and the output's classes are. */
+/* The metadata the safetensors export carries too (export_metadata.c), less what only
+ * rebuilding the nn.Sequential needs: what the file came from, the input's columns and the
+ * output's classes. */
 static void onnx_add_metadata(onnx_builder *b, const ddpc_predictor *p) {
-  const ddpc_model_input *in = &p->input;
-  onnx_metadata(b, "ddpc_version", ddpc_version());
-  onnx_metadata(b, "name", p->cfg.name ? p->cfg.name : "");
-  onnx_metadata_json(b, "checkpoint", false, onnx_json_checkpoint, p);
-  onnx_metadata(b, "task", ddpc_config_task_names[in->task]);
-  if (in->task == DDPC_TASK_CLASSIFICATION) onnx_metadata_json(b, "classes", true, onnx_json_classes, p);
-  else onnx_metadata(b, "target_width", onnx_str(b, "%u", (unsigned)in->target_width));
-  onnx_metadata(b, "input_format", ddpc_config_format_names[in->format]);
-  if (in->feature_names) onnx_metadata_json(b, "feature_names", true, onnx_json_feature_names, p);
-  if (in->label_column) onnx_metadata(b, "label_column", in->label_column);
+  ddpc_export_meta *meta = NULL;
+  int n = 0;
+  if (b->failed) return;
+  if (ddpc_export_metadata(p, false, &meta, &n) != 0) {
+    b->failed = true;
+    return;
+  }
+  for (int i = 0; i < n; i++) onnx_metadata(b, meta[i].key, meta[i].value);
+  ddpc_export_metadata_free(meta, n);
 }
 
 /* What the model takes and gives, for the model's doc_string and the input's. */

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config_tree.h"  // ddpc_config_task_names, ddpc_config_format_names
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "export/export.h"

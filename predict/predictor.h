@@ -34,7 +34,8 @@ struct ddpc_predictor {
 int ddpc_predictor_locate(const char *model_path, char **path, bool *from_run_dir, bool *is_best);
 
 /* ddpc_predictor_load with max_batch samples per forward pass (ddpc predict --batch-size);
- * the public loader takes 256. */
+ * 0 chooses, as the public loader does: up to 256, fewer where a batch of the model's
+ * largest layer would outgrow the cache. */
 int ddpc_predictor_load_batched(const char *model_path, int max_batch, ddpc_predictor **out);
 
 /* One forward pass of n <= max_batch raw samples (raw: n x features): the model's outputs

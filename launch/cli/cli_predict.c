@@ -13,8 +13,6 @@
 #include "predict/predict_file.h"
 #include "predict/predictor.h"
 
-#define CLI_PREDICT_BATCH 256  // samples per forward pass unless --batch-size says otherwise
-
 static void cli_predict_usage(FILE *out) {
   fputs("usage: ddpc predict MODEL --data FILE [--labels FILE] [--out FILE|-] [--batch-size N]\n"
         "\n"
@@ -33,7 +31,8 @@ static void cli_predict_usage(FILE *out) {
         "  --data FILE       the samples to predict (required)\n"
         "  --labels FILE     IDX labels of FILE's images: print the accuracy and loss\n"
         "  --out FILE|-      write the CSV to FILE, whole or not at all (default -: stdout)\n"
-        "  --batch-size N    samples per forward pass (default 256)\n"
+        "  --batch-size N    samples per forward pass (default 256, fewer for a model whose\n"
+        "                    layers are large, so that a batch stays within the cache)\n"
         "  -h, --help        show this help\n"
         "\n"
         "Which checkpoint was used, and the accuracy and loss, are printed on stderr.\n"
@@ -88,14 +87,14 @@ static void cli_predict_report(const char *model_path, const ddpc_predictor *p, 
     fprintf(stderr, " | loss %.6g (%s)", r->loss, ddpc_loss_name(p->cfg.loss));
   }
   double rate = r->predict_seconds > 0 ? r->samples / r->predict_seconds : 0;
-  fprintf(stderr, " | read %.3f s, predict %.3f s (%.0f samples/s), write %.3f s\n", r->read_seconds,
-          r->predict_seconds, rate, r->write_seconds);
+  fprintf(stderr, " | read %.3f s, predict %.3f s (%.0f samples/s, batch %d), write %.3f s\n", r->read_seconds,
+          r->predict_seconds, rate, p->max_batch, r->write_seconds);
 }
 
 int ddpc_cli_predict(int argc, char **argv) {
   const char *model_path = NULL;
   ddpc_predict_options o = {.out_path = "-"};
-  int batch = CLI_PREDICT_BATCH;
+  int batch = 0;  // the predictor chooses unless --batch-size says
   const ddpc_cli_option options[] = {
       DDPC_CLI_OPT_STRING("--data", &o.data_path),
       DDPC_CLI_OPT_STRING("--labels", &o.labels_path),

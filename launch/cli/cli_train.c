@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "ddpc/ddpc.h"
 #include "launch/cli/cli.h"
@@ -17,7 +18,8 @@ static const char cli_exit_codes[] =
     "and the job was aborted (--resume auto continues from the last checkpoint)\n";
 
 static void cli_train_usage(FILE *out) {
-  fputs("usage: ddpc train CONFIG [--set key=value]... [--run-dir DIR] [--resume auto|PATH] [--quiet]\n"
+  fputs("usage: ddpc train CONFIG [--set key=value]... [--run-dir DIR] [--resume auto|PATH]\n"
+        "                  [--allow-changes KEY,...] [--quiet]\n"
         "\n"
         "Trains the model CONFIG describes through the epoch state machine (train, evaluate,\n"
         "decide, checkpoint; see `ddpc graph CONFIG`) and writes the run directory\n"
@@ -31,6 +33,13 @@ static void cli_train_usage(FILE *out) {
         "  --run-dir DIR       write the run directory here instead of output.dir\n"
         "  --resume auto|PATH  continue from the newest valid checkpoint of the run directory\n"
         "                      (auto; a fresh start when there is none) or from PATH\n"
+        "  --allow-changes KEY,...\n"
+        "                      resume although these config keys (or sections) differ from\n"
+        "                      the checkpoint's and change what the run computes: seed, loss,\n"
+        "                      optimizer, schedule, train.batch_size, train.drop_last,\n"
+        "                      train.grad_clip, and train.epochs/stop.max_epochs under a\n"
+        "                      cosine schedule. Other changes (stop conditions, checkpoints,\n"
+        "                      logging) are announced; data and model cannot change\n"
         "  --quiet             print nothing but errors\n"
         "  -h, --help          show this help\n"
         "\n"
@@ -40,12 +49,16 @@ static void cli_train_usage(FILE *out) {
 }
 
 static void cli_resume_usage(FILE *out) {
-  fputs("usage: ddpc resume RUN_DIR [--approve | --reject] [--set key=value]... [--quiet]\n"
+  fputs("usage: ddpc resume RUN_DIR [--approve | --reject] [--set key=value]...\n"
+        "                   [--allow-changes KEY,...] [--quiet]\n"
         "\n"
         "Continues the run in RUN_DIR from its newest valid checkpoint with its own\n"
         "config.yaml. A run stopped at a review gate (exit code 4, review.json) needs an\n"
         "answer: --approve continues training, --reject ends the run in state `rejected`.\n"
-        "The answer, who gave it and when go to RUN_DIR/events.jsonl.\n",
+        "The answer, who gave it and when go to RUN_DIR/events.jsonl. --set changes the\n"
+        "config (--set train.epochs=N also sets stop.max_epochs when the run's followed it,\n"
+        "and extends a finished run); changes that alter what the run computes need\n"
+        "--allow-changes (see ddpc train --help).\n",
         out);
   fputs(cli_exit_codes, out);
 }
@@ -71,18 +84,19 @@ typedef struct {
  * to return. */
 static int cli_train_parse(bool resume, int argc, char **argv, cli_train_args *a) {
   ddpc_train_options *o = &a->opt;
-  // `train` takes the first four, `resume` the last four.
+  // `train` takes the first five, `resume` the last five.
   const ddpc_cli_option options[] = {
       DDPC_CLI_OPT_STRING("--run-dir", &o->run_dir),
       DDPC_CLI_OPT_STRING("--resume", &o->resume),
       DDPC_CLI_OPT_REPEATABLE("--set", a->overrides, &o->n_overrides),
       DDPC_CLI_OPT_FLAG("--quiet", &a->quiet),
+      DDPC_CLI_OPT_STRING("--allow-changes", &o->allow_changes),
       DDPC_CLI_OPT_FLAG("--approve", &a->approve),
       DDPC_CLI_OPT_FLAG("--reject", &a->reject),
   };
-  const ddpc_cli_command c = resume ? (ddpc_cli_command){"resume", cli_resume_usage, options + 2, 4, "RUN_DIR",
+  const ddpc_cli_command c = resume ? (ddpc_cli_command){"resume", cli_resume_usage, options + 2, 5, "RUN_DIR",
                                                          &o->run_dir, true}
-                                    : (ddpc_cli_command){"train", cli_train_usage, options, 4, "CONFIG",
+                                    : (ddpc_cli_command){"train", cli_train_usage, options, 5, "CONFIG",
                                                          &o->config_path, true};
   int rc = ddpc_cli_parse(&c, argc, argv);
   o->overrides = a->overrides;
@@ -95,23 +109,47 @@ static int cli_train_parse(bool resume, int argc, char **argv, cli_train_args *a
   return rc;
 }
 
+/* `ddpc resume` reads the run's resolved config.yaml, where stop.max_epochs is written out:
+ * --set train.epochs=N alone would leave the run's length as it was. When the run's
+ * stop.max_epochs followed train.epochs (they are equal) and no --set names the stop
+ * section, it follows again: the override to add, or NULL. */
+static char *cli_resume_length_override(const char *config, const char *const *overrides, int n) {
+  const char *epochs = NULL;
+  for (int i = 0; i < n; i++) {
+    if (strncmp(overrides[i], "train.epochs=", 13) == 0) epochs = overrides[i] + 13;
+    if (strncmp(overrides[i], "stop.max_epochs=", 16) == 0 || strncmp(overrides[i], "stop=", 5) == 0) return NULL;
+  }
+  if (!epochs) return NULL;
+  ddpc_config cfg;
+  if (ddpc_config_load(config, NULL, 0, &cfg) != 0) {
+    ddpc_error_clear();  // the run itself reports it
+    return NULL;
+  }
+  bool followed = cfg.stop.max_epochs == cfg.train.epochs;
+  ddpc_config_free(&cfg);
+  return followed ? ddpc_format("stop.max_epochs=%s", epochs) : NULL;
+}
+
 /* `train`, or `resume` (`train RUN_DIR/config.yaml --run-dir RUN_DIR --resume auto`). */
 static int cli_train_main(bool resume, int argc, char **argv) {
   cli_train_args a;
   memset(&a, 0, sizeof a);
-  a.overrides = calloc((size_t)argc, sizeof *a.overrides);
+  a.overrides = calloc((size_t)argc + 1, sizeof *a.overrides);  // one more: the length override
   if (!a.overrides) return DDPC_EXIT_FAILED;
   int rc = cli_train_parse(resume, argc, argv, &a);
-  char *config = NULL;
+  char *config = NULL, *length = NULL;
   if (rc < 0 && resume) {
     // The run's own resolved config: resuming with another would be refused anyway.
     config = ddpc_format("%s/config.yaml", a.opt.run_dir);
     a.opt.config_path = config;
     a.opt.resume = "auto";
     if (!config) rc = DDPC_EXIT_FAILED;
+    else if ((length = cli_resume_length_override(config, a.overrides, a.opt.n_overrides)))
+      a.overrides[a.opt.n_overrides++] = length;
   }
   if (rc < 0) rc = cli_run(resume ? "resume" : "train", &a.opt);
   free(config);
+  free(length);
   free(a.overrides);
   return rc;
 }

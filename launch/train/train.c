@@ -123,6 +123,11 @@ static int train_advance(train_session *s) {
   return 0;
 }
 
+bool train_resumed_run_ended(const train_session *s) {
+  return s->resumed && (s->state == DDPC_STATE_DONE || s->state == DDPC_STATE_DIVERGED ||
+                        s->state == DDPC_STATE_REJECTED || s->state == DDPC_STATE_PRUNED);
+}
+
 /* Where a resumed run goes on. A run waiting for review needs the reviewer's answer. */
 static int train_resume_state(train_session *s) {
   if (!s->resumed) return 0;
@@ -142,8 +147,7 @@ static int train_resume_state(train_session *s) {
     // again, the gate being answered for this epoch.
     return train_advance(s);
   }
-  if (saved == DDPC_STATE_DONE || saved == DDPC_STATE_DIVERGED || saved == DDPC_STATE_REJECTED ||
-      saved == DDPC_STATE_PRUNED) {
+  if (train_resumed_run_ended(s)) {
     ddpc_progress_note(&s->progress, "resume: the run already ended in state %s; nothing to do", ddpc_state_names[saved]);
     s->stop_reason = ddpc_format("already %s", ddpc_state_names[saved]);
     s->already_ended = true;

@@ -9,124 +9,6 @@
 #include "core/sysinfo.h"
 #include "launch/train/train_internal.h"
 
-/* The top-level sections of the resolved config that must match the checkpoint's: another
- * model or data would make the saved parameters meaningless or silently different. */
-static const char *const checkpoint_guarded_sections[] = {"data", "model"};
-
-/* Key path of a line of resolved YAML, from the keys of the lines above it with less
- * indentation ("data.train.images"); list items keep their parent's path plus "[i]". */
-typedef struct {
-  char *keys[16];  // key at each indentation level (two spaces a level)
-  int items[16];   // list items seen at each level
-} checkpoint_yaml_path;
-
-static char *checkpoint_line_path(checkpoint_yaml_path *p, const char *line, size_t len) {
-  size_t indent = 0;
-  while (indent < len && line[indent] == ' ') indent++;
-  int level = (int)(indent / 2);
-  if (level >= 15) level = 15;
-  const char *body = line + indent;
-  size_t body_len = len - indent;
-  for (int l = level + 1; l < 16; l++) {
-    free(p->keys[l]);
-    p->keys[l] = NULL;
-    p->items[l] = 0;
-  }
-  if (body_len > 0 && body[0] == '-') {
-    int item = p->items[level]++;
-    char *parent = NULL;
-    for (int l = 0; l < level; l++) {
-      if (!p->keys[l]) continue;
-      char *next = parent ? ddpc_format("%s.%s", parent, p->keys[l]) : ddpc_strdup(p->keys[l]);
-      free(parent);
-      parent = next;
-    }
-    char *path = ddpc_format("%s[%d]", parent ? parent : "", item);
-    free(parent);
-    return path;
-  }
-  const char *colon = memchr(body, ':', body_len);
-  size_t key_len = colon ? (size_t)(colon - body) : body_len;
-  free(p->keys[level]);
-  p->keys[level] = ddpc_format("%.*s", (int)key_len, body);
-  p->items[level] = 0;
-  char *path = NULL;
-  for (int l = 0; l <= level; l++) {
-    if (!p->keys[l]) continue;
-    char *next = path ? ddpc_format("%s.%s", path, p->keys[l]) : ddpc_strdup(p->keys[l]);
-    free(path);
-    path = next;
-  }
-  return path;
-}
-
-/* "path: value" lines of the guarded sections of a resolved config, one string. */
-static char *checkpoint_guarded_lines(const char *yaml) {
-  checkpoint_yaml_path p;
-  memset(&p, 0, sizeof p);
-  size_t cap = strlen(yaml) * 2 + 64, used = 0;
-  char *out = malloc(cap);
-  if (!out) return NULL;
-  out[0] = '\0';
-  bool inside = false;
-  for (const char *line = yaml; *line;) {
-    const char *end = strchr(line, '\n');
-    size_t len = end ? (size_t)(end - line) : strlen(line);
-    if (len > 0 && line[0] != ' ' && line[0] != '-') {
-      inside = false;
-      for (size_t i = 0; i < sizeof checkpoint_guarded_sections / sizeof *checkpoint_guarded_sections; i++) {
-        size_t n = strlen(checkpoint_guarded_sections[i]);
-        if (len > n && strncmp(line, checkpoint_guarded_sections[i], n) == 0 && line[n] == ':') inside = true;
-      }
-    }
-    if (inside && len > 0) {
-      char *path = checkpoint_line_path(&p, line, len);
-      const char *colon = memchr(line, ':', len);
-      const char *value = line[strspn(line, " ")] == '-' ? line + strspn(line, " ") + 1 : colon ? colon + 1 : "";
-      size_t value_len = (size_t)(line + len - value);
-      int n = snprintf(out + used, cap - used, "%s =%.*s\n", path ? path : "?", (int)value_len, value);
-      if (n > 0 && (size_t)n < cap - used) used += (size_t)n;
-      free(path);
-    }
-    line = end ? end + 1 : line + len;
-  }
-  for (int l = 0; l < 16; l++) free(p.keys[l]);
-  return out;
-}
-
-/* Names the keys of the guarded sections whose values differ; NULL when none do. */
-static char *checkpoint_config_diff(const char *saved, const char *current) {
-  char *a = checkpoint_guarded_lines(saved), *b = checkpoint_guarded_lines(current);
-  char *diff = NULL;
-  if (!a || !b) goto done;
-  // Report each differing key of the current config once (lines are "path =value").
-  for (char *line = b; *line;) {
-    char *end = strchr(line, '\n');
-    *end = '\0';
-    bool same = false;
-    for (char *other = a; *other;) {
-      char *oend = strchr(other, '\n');
-      if ((size_t)(oend - other) == strlen(line) && strncmp(other, line, strlen(line)) == 0) same = true;
-      other = oend + 1;
-    }
-    if (!same) {
-      char *eq = strstr(line, " =");
-      char *key = ddpc_format("%.*s", eq ? (int)(eq - line) : (int)strlen(line), line);
-      char *next = diff ? ddpc_format("%s, %s", diff, key) : ddpc_strdup(key);
-      free(key);
-      free(diff);
-      diff = next;
-    }
-    *end = '\n';
-    line = end + 1;
-  }
-  if (!diff && strcmp(a, b) != 0) diff = ddpc_strdup("(keys removed from the config)");
-done:
-  free(a);
-  free(b);
-  return diff;
-}
-
 static ddpc_checkpoint_meta checkpoint_meta_now(train_session *s, const double *epoch_sums) {
   ddpc_checkpoint_meta m;
   memset(&m, 0, sizeof m);
@@ -218,9 +100,55 @@ int train_checkpoint_save_best(train_session *s) {
   return rc;
 }
 
-/* Rank 0: reads the checkpoint the options name and checks it against this run. Returns 1
- * when "auto" found none. */
-static int checkpoint_load(train_session *s, ddpc_checkpoint **out) {
+/* Whether the learning rate at a step depends on the run's planned length (the cosine
+ * schedule decays over stop.max_epochs): a resume that changes the length then changes
+ * the rate of every step still to come. */
+static bool checkpoint_schedule_follows_length(const ddpc_config *cfg) {
+  return cfg->schedule.kind == DDPC_SCHEDULE_COSINE;
+}
+
+/* Rank 0: whether the config changes are ones a resume may make (resume_diff.h).
+ * Returns -1 with the refusal. */
+static int checkpoint_check_changes(train_session *s, const char *path, const ddpc_resume_diff *diff) {
+  char *refused = ddpc_resume_diff_list(diff, DDPC_RESUME_CHANGE_REFUSED, false, false);
+  if (refused) {
+    ddpc_error_set("%s: the config differs from the checkpoint's in %s; resume with the run's own config.yaml or "
+                   "start a new run directory", path, refused);
+    free(refused);
+    return -1;
+  }
+  char *unallowed = ddpc_resume_diff_list(diff, DDPC_RESUME_CHANGE_ALLOWABLE, true, true);
+  if (unallowed) {
+    const ddpc_resume_change *length = ddpc_resume_diff_get(diff, "stop.max_epochs");
+    bool length_tied = length && length->kind == DDPC_RESUME_CHANGE_ALLOWABLE && !length->allowed;
+    char *hint = ddpc_resume_diff_allow_hint(diff);
+    ddpc_error_set("%s: the config differs from the checkpoint's in what the run computes: %s%s; resume with the "
+                   "run's own config.yaml, or accept the changes with --allow-changes %s",
+                   path, unallowed,
+                   length_tied ? " (the cosine schedule sets every step's learning rate from stop.max_epochs)" : "",
+                   hint ? hint : "KEY,...");
+    free(hint);
+    free(unallowed);
+    return -1;
+  }
+  return 0;
+}
+
+/* Rank 0: says which changes the resume makes (events.jsonl records them too). */
+static void checkpoint_announce_changes(train_session *s, const ddpc_resume_diff *diff) {
+  char *announced = ddpc_resume_diff_list(diff, DDPC_RESUME_CHANGE_ANNOUNCED, false, true);
+  char *allowed = ddpc_resume_diff_list(diff, DDPC_RESUME_CHANGE_ALLOWABLE, false, true);
+  if (announced || allowed)
+    ddpc_progress_note(&s->progress, "resume: the config differs from the checkpoint's: %s%s%s%s",
+                       announced ? announced : "", announced && allowed ? "; " : "",
+                       allowed ? "allowed by --allow-changes: " : "", allowed ? allowed : "");
+  free(announced);
+  free(allowed);
+}
+
+/* Rank 0: reads the checkpoint the options name and checks it against this run; *diff
+ * holds the config's changes from the checkpoint's. Returns 1 when "auto" found none. */
+static int checkpoint_load(train_session *s, ddpc_checkpoint **out, ddpc_resume_diff *diff) {
   const char *want = s->opt->resume;
   char *path = NULL;
   int rc;
@@ -248,13 +176,14 @@ static int checkpoint_load(train_session *s, ddpc_checkpoint **out) {
   const ddpc_checkpoint_meta *meta = has_meta == 0 ? &meta_value : NULL;
   const char *yaml = ddpc_checkpoint_find_section(*out, DDPC_CHECKPOINT_SECTION_CONFIG, &bytes);
   char *saved_yaml = yaml ? ddpc_format("%.*s", (int)bytes, yaml) : NULL;
-  char *diff = saved_yaml ? checkpoint_config_diff(saved_yaml, s->cfg.resolved_yaml) : NULL;
   size_t n_params = 0;
   ddpc_checkpoint_find_section(*out, DDPC_CHECKPOINT_SECTION_PARAMS, &n_params);
-  if (!meta || !saved_yaml) rc = ddpc_error_set("%s: not a ddpc training checkpoint (meta or config section missing)", path);
-  else if (diff)
-    rc = ddpc_error_set("%s: the config differs from the checkpoint's in %s; resume with the run's own config.yaml "
-                        "or start a new run directory", path, diff);
+  if (!meta || !saved_yaml)
+    rc = ddpc_error_set("%s: not a ddpc training checkpoint (meta or config section missing)", path);
+  else if (ddpc_resume_diff_find(saved_yaml, s->cfg.resolved_yaml, checkpoint_schedule_follows_length(&s->cfg),
+                                 s->opt->allow_changes, diff) != 0 ||
+           checkpoint_check_changes(s, path, diff) != 0)
+    rc = -1;
   else if (n_params != ddpc_model_param_count(s->model) * sizeof(float))
     rc = ddpc_error_set("%s: holds %zu parameters, the model has %zu", path, n_params / sizeof(float),
                         ddpc_model_param_count(s->model));
@@ -266,14 +195,36 @@ static int checkpoint_load(train_session *s, ddpc_checkpoint **out) {
                          "resume: the checkpoint was written by %u ranks, this run has %d: training continues, but "
                          "results are no longer bitwise comparable with an uninterrupted run",
                          meta->world_size, s->comm->size);
+    checkpoint_announce_changes(s, diff);
   }
   free(saved_yaml);
-  free(diff);
   free(path);
   return rc;
 }
 
-/* Copies section id (or zeros when absent on rank 0) into buffer b on every rank: through
+/* Rank 0: what the config's changes do to the saved position (meta, before it is
+ * broadcast). Another batch geometry or seed deals the interrupted epoch's samples
+ * differently: it starts over, as at another world size. A finished run given a longer
+ * stop.max_epochs trains on from where it ended. */
+static void checkpoint_apply_changes(train_session *s, const ddpc_resume_diff *diff, ddpc_checkpoint_meta *meta) {
+  if (meta->batch_in_epoch > 0 && (ddpc_resume_diff_get(diff, "seed") || ddpc_resume_diff_get(diff, "train.batch_size") ||
+                                   ddpc_resume_diff_get(diff, "train.drop_last"))) {
+    ddpc_progress_note(&s->progress, "resume: the interrupted epoch %lld starts over (its batches are dealt anew)",
+                       (long long)meta->epoch + 1);
+    meta->batch_in_epoch = 0;
+    meta->epoch_loss_sum = meta->epoch_correct = meta->epoch_samples = meta->epoch_seconds = 0.0;
+  }
+  if (meta->state == (uint32_t)DDPC_STATE_DONE && ddpc_resume_diff_get(diff, "stop.max_epochs") &&
+      s->cfg.stop.max_epochs > meta->epoch) {
+    ddpc_progress_note(&s->progress, "resume: the run had ended (done) after %lld epochs; it trains on to %d",
+                       (long long)meta->epoch, s->cfg.stop.max_epochs);
+    meta->state = (uint32_t)DDPC_STATE_INIT;
+  }
+  // Another update rule starts from a fresh state (restore skips the saved moments).
+  if (ddpc_resume_diff_get(diff, "optimizer.name")) meta->optimizer_steps = 0;
+}
+
+/* Copies section id (or zeros when absent on rank 0, or ck is NULL) into buffer b on every rank: through
  * the host (the broadcast is MPI's), then up to the GPU for a GPU run. */
 static int checkpoint_broadcast(train_session *s, const ddpc_checkpoint *ck, uint32_t id, ddpc_buffer *b) {
   size_t bytes = b->count * sizeof(float);
@@ -281,8 +232,9 @@ static int checkpoint_broadcast(train_session *s, const ddpc_checkpoint *ck, uin
   if (!dst) return -1;
   if (s->comm->rank == 0) {
     size_t have = 0;
-    const void *src = ddpc_checkpoint_find_section(ck, id, &have);
+    const void *src = ck ? ddpc_checkpoint_find_section(ck, id, &have) : NULL;
     if (src && have == bytes) memcpy(dst, src, bytes);
+    else memset(dst, 0, bytes);
   }
   int rc = s->comm->ops->broadcast(s->comm, dst, bytes, 0);
   int up = train_device_commit_host_target(b, dst);
@@ -307,20 +259,26 @@ static void checkpoint_restore_identity(train_session *s, const ddpc_checkpoint 
 int train_checkpoint_restore(train_session *s) {
   if (!s->opt->resume) return 0;
   ddpc_checkpoint *ck = NULL;
-  int rc = s->comm->rank == 0 ? checkpoint_load(s, &ck) : 0;
+  ddpc_resume_diff diff = {0};
+  int rc = s->comm->rank == 0 ? checkpoint_load(s, &ck, &diff) : 0;
   int found = rc == 0;
   if (train_agree(s, rc < 0 ? -1 : 0) != 0) {
     ddpc_checkpoint_free(ck);
+    ddpc_resume_diff_free(&diff);
     return -1;
   }
-  if (s->comm->ops->broadcast(s->comm, &found, sizeof found, 0) != 0) return -1;
-  if (!found) return 0;
+  int told = s->comm->ops->broadcast(s->comm, &found, sizeof found, 0);
+  if (told != 0 || !found) {
+    ddpc_resume_diff_free(&diff);
+    return told != 0 ? -1 : 0;
+  }
   ddpc_checkpoint_meta meta;
   memset(&meta, 0, sizeof meta);
   int64_t history = 0;
   if (s->comm->rank == 0) {
     size_t bytes = 0;
     ddpc_checkpoint_read_meta(ck, &meta);  // checked by checkpoint_load
+    checkpoint_apply_changes(s, &diff, &meta);
     checkpoint_restore_identity(s, ck);
     ddpc_checkpoint_find_section(ck, DDPC_CHECKPOINT_SECTION_HISTORY, &bytes);
     history = (int64_t)(bytes / sizeof(ddpc_epoch_metrics));
@@ -328,10 +286,12 @@ int train_checkpoint_restore(train_session *s) {
   rc = s->comm->ops->broadcast(s->comm, &meta, sizeof meta, 0);
   if (rc == 0) rc = s->comm->ops->broadcast(s->comm, &history, sizeof history, 0);
   if (rc == 0) rc = checkpoint_broadcast(s, ck, DDPC_CHECKPOINT_SECTION_PARAMS, ddpc_model_params(s->model));
+  // Another optimizer's moments (an allowed change) mean nothing to this one: zeros.
+  const ddpc_checkpoint *moments = ddpc_resume_diff_get(&diff, "optimizer.name") ? NULL : ck;
   if (rc == 0 && s->opt_state.m.data)
-    rc = checkpoint_broadcast(s, ck, DDPC_CHECKPOINT_SECTION_OPTIM_M, &s->opt_state.m);
+    rc = checkpoint_broadcast(s, moments, DDPC_CHECKPOINT_SECTION_OPTIM_M, &s->opt_state.m);
   if (rc == 0 && s->opt_state.v.data)
-    rc = checkpoint_broadcast(s, ck, DDPC_CHECKPOINT_SECTION_OPTIM_V, &s->opt_state.v);
+    rc = checkpoint_broadcast(s, moments, DDPC_CHECKPOINT_SECTION_OPTIM_V, &s->opt_state.v);
   for (int64_t i = 0; rc == 0 && i < history; i++) {
     ddpc_epoch_metrics m;
     memset(&m, 0, sizeof m);
@@ -344,7 +304,10 @@ int train_checkpoint_restore(train_session *s) {
     if (rc == 0) rc = ddpc_metric_history_append(&s->history, &m);
   }
   ddpc_checkpoint_free(ck);
-  if (rc != 0) return -1;
+  if (rc != 0) {
+    ddpc_resume_diff_free(&diff);
+    return -1;
+  }
   bool same_world = (int)meta.world_size == s->comm->size;
   s->step = meta.step;
   s->epoch = meta.epoch;
@@ -369,5 +332,8 @@ int train_checkpoint_restore(train_session *s) {
                              s->steps_per_epoch * s->cfg.stop.max_epochs);
   s->state = (ddpc_state)meta.state;
   s->resumed = true;
+  // Rank 0's (the others' is empty); a run that had ended does nothing with them.
+  if (!train_resumed_run_ended(s)) train_files_log_config_changes(s, &diff);
+  ddpc_resume_diff_free(&diff);
   return 0;
 }

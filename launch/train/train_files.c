@@ -120,9 +120,10 @@ int train_files_open(train_session *s) {
 }
 
 /* config.yaml: written once the run is known to go ahead (a refused resume must leave the
- * run's own config in place). */
+ * run's own config in place, and so must a resume of a run that had ended, which trains
+ * nothing with the config it was given). */
 int train_files_write_config(train_session *s) {
-  if (s->comm->rank != 0) return 0;
+  if (s->comm->rank != 0 || train_resumed_run_ended(s)) return 0;
   char *path = ddpc_format("%s/config.yaml", s->run_dir);
   if (!path) return -1;
   int rc = ddpc_fs_write_atomic(path, files_write_text, s->cfg.resolved_yaml);
@@ -272,6 +273,27 @@ void train_files_log_review_answer(train_session *s, int answer) {
   ddpc_json_string(&j, "answer", answer > 0 ? "approve" : "reject");
   ddpc_json_string(&j, "by", who ? who : "unknown");
   ddpc_json_int(&j, "epoch", s->epoch);
+  ddpc_json_end(&j);
+  train_files_end_line(s, s->events, "events.jsonl");
+}
+
+void train_files_log_config_changes(train_session *s, const ddpc_resume_diff *diff) {
+  if (!s->events || diff->count == 0) return;
+  ddpc_json j;
+  files_event_begin(s, &j);
+  ddpc_json_string(&j, "event", "config_changes");
+  ddpc_json_int(&j, "epoch", s->epoch);
+  ddpc_json_begin_array(&j, "changes");
+  for (int i = 0; i < diff->count; i++) {
+    const ddpc_resume_change *c = &diff->changes[i];
+    ddpc_json_begin_object(&j, NULL);
+    ddpc_json_string(&j, "key", c->key);
+    ddpc_json_string(&j, "from", c->saved);  // null when the key was absent
+    ddpc_json_string(&j, "to", c->current);
+    ddpc_json_bool(&j, "allowed", c->allowed);
+    ddpc_json_end_object(&j);
+  }
+  ddpc_json_end_array(&j);
   ddpc_json_end(&j);
   train_files_end_line(s, s->events, "events.jsonl");
 }

@@ -23,6 +23,7 @@
 #include "core/model.h"
 #include "ddpc/ddpc.h"
 #include "launch/train/progress.h"
+#include "launch/train/resume_diff.h"
 #include "optim/optim.h"
 
 /* How often (in steps) ranks compare stop signals and non-finite losses: a collective per
@@ -182,6 +183,13 @@ int train_files_write_summary(train_session *s);
 int train_files_write_meta(train_session *s, bool finished);
 int train_files_write_review(train_session *s, const char *question);
 void train_files_log_review_answer(train_session *s, int answer);
+/* Rank 0, on resume: the config's changes from the checkpoint's, one events.jsonl line
+ * (none when nothing changed). */
+void train_files_log_config_changes(train_session *s, const ddpc_resume_diff *diff);
+
+/* train.c: the run restored from its checkpoint had ended (done, diverged, rejected,
+ * pruned): nothing is trained and its files stay as they were. */
+bool train_resumed_run_ended(const train_session *s);
 
 /* Hooks fan-out (train.c). */
 void train_hooks_step_end(train_session *s, double loss);

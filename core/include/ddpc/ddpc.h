@@ -85,6 +85,10 @@ typedef struct {
   int n_hooks;
   const ddpc_stop_condition *stops; // n_stops extra stop conditions
   int n_stops;
+  const char *allow_changes;        // resume: config keys (or sections) that may differ from the
+                                    // checkpoint's although they change what the run computes
+                                    // (seed, optimizer, schedule, batch size, a length the schedule
+                                    // follows), comma-separated; NULL: none (docs/training.md)
 } ddpc_train_options;
 
 /* Outcome of a run, also written to RUN_DIR/summary.json. */

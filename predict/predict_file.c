@@ -350,12 +350,13 @@ int ddpc_predict_run(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_inpu
   predict_share sh = predict_share_rows(in->rows, p->max_batch, comm->rank, comm->size);
   size_t slot = (size_t)sh.most * (size_t)width;  // floats per rank in the gather
   float *mine = ddpc_calloc(slot ? slot : 1, sizeof *mine, "predictions");
-  float *all = ddpc_calloc(slot * (size_t)comm->size + 1, sizeof *all, "gathered predictions");
+  // One rank has gathered everything already: its own rows are all the rows.
+  float *all = comm->size == 1 ? mine : ddpc_calloc(slot * (size_t)comm->size + 1, sizeof *all, "gathered rows");
   double sums[3] = {0, 0, 0};  // loss, correct, rows: summed over ranks
   int rc = mine && all ? 0 : -1;
   if (rc == 0) predict_rows(p, in, sh, width, mine, sums);
   sums[2] = sh.count;
-  if (rc == 0) rc = comm->ops->allgather(comm, mine, all, slot * sizeof *mine);
+  if (rc == 0 && all != mine) rc = comm->ops->allgather(comm, mine, all, slot * sizeof *mine);
   if (rc == 0) rc = comm->ops->allreduce_double(comm, sums, 3);
   res->gathered = rc == 0;
   double t2 = ddpc_time_seconds();
@@ -374,7 +375,7 @@ int ddpc_predict_run(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_inpu
   }
   res->predict_seconds = t2 - t1;
   res->write_seconds = ddpc_time_seconds() - t2;
+  if (all != mine) free(all);
   free(mine);
-  free(all);
   return rc;
 }

@@ -228,13 +228,19 @@ int ddpc_predictor_predict(ddpc_predictor *p, const float *raw, int64_t n, float
 }
 
 void ddpc_predictor_softmax(const float *logits, int n, int k, float *probs) {
+  enum { KEPT = 64 };  // exponentials kept for the division: all of them up to 64 classes
+  double kept[KEPT];
   for (int i = 0; i < n; i++) {  // from the largest logit, so exp cannot overflow
     const float *z = logits + (size_t)i * k;
     float *dst = probs + (size_t)i * k;
     float top = z[0];
     for (int j = 1; j < k; j++) top = z[j] > top ? z[j] : top;
     double sum = 0;
-    for (int j = 0; j < k; j++) sum += exp((double)z[j] - top);
-    for (int j = 0; j < k; j++) dst[j] = (float)(exp((double)z[j] - top) / sum);
+    for (int j = 0; j < k; j++) {
+      double e = exp((double)z[j] - top);
+      if (j < KEPT) kept[j] = e;
+      sum += e;
+    }
+    for (int j = 0; j < k; j++) dst[j] = (float)((j < KEPT ? kept[j] : exp((double)z[j] - top)) / sum);
   }
 }

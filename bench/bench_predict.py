@@ -2,7 +2,7 @@
 `ddpc export --format onnx`), one thread each, on the Fashion-MNIST test set (10,000 images
 as stored in t10k-images-idx3-ubyte.gz), measured in one run, repetitions interleaved.
 
-    $DDPC_PYTHON bench/bench_predict.py [--build build] [--models mlp,cnn] [--reps 9]
+    $DDPC_PYTHON bench/bench_predict.py [--build build] [--models mlp,cnn] [--reps 9] [--kernels auto,Haswell]
 
 DDPC_PYTHON is the test environment's interpreter (.venv-tests/bin/python: numpy and
 onnxruntime 1.20.1, installed by .ci/setup). Each model is trained for one epoch first
@@ -27,8 +27,9 @@ compute the same thing. Two figures per side, each the median over the repetitio
   the session, run every batch, concatenate the probabilities; no CSV. ddpc does strictly
   more than that last one (a process start and a CSV file).
 
-ddpc runs with OPENBLAS_NUM_THREADS=1; ONNX Runtime with intra_op_num_threads=1 and
-inter_op_num_threads=1. Prints a Markdown table for bench/RESULTS.md."""
+ddpc runs with OPENBLAS_NUM_THREADS=1, on the OpenBLAS kernels DDPC_BLAS_CORETYPE picks
+(auto: the best the CPU has, as for training; --kernels runs more settings side by side);
+ONNX Runtime with intra_op_num_threads=1 and inter_op_num_threads=1. Prints a Markdown table for bench/RESULTS.md."""
 import argparse
 import gzip
 import os
@@ -103,15 +104,17 @@ def ort_program_once(model_path, out_csv, batch):
     return time.perf_counter() - t0
 
 
-def ddpc_once(ddpc, run_dir, out_csv, env):
+def ddpc_once(ddpc, run_dir, out_csv, env, n):
     """(model seconds, end-to-end seconds, read seconds, write seconds, batch) of one ddpc predict."""
     t0 = time.perf_counter()
     r = run([ddpc, "predict", run_dir, "--data", IMAGES, "--out", out_csv], env)
     wall = time.perf_counter() - t0
-    m = re.search(r"read ([0-9.]+) s, predict ([0-9.]+) s \(.*batch (\d+)\), write ([0-9.]+) s", r.stderr)
+    m = re.search(r"read ([0-9.]+) s, predict [0-9.]+ s \((\d+) samples/s, batch (\d+)\), write ([0-9.]+) s",
+                  r.stderr)
     if not m:
         die(f"no timing line in ddpc predict's stderr: {r.stderr}")
-    return float(m.group(2)), wall, float(m.group(1)), float(m.group(4)), int(m.group(3))
+    # The model time from the rate, which has more digits than the seconds printed beside it.
+    return n / float(m.group(2)), wall, float(m.group(1)), float(m.group(4)), int(m.group(3))
 
 
 def prepare(ddpc, work, name, env):
@@ -156,7 +159,10 @@ def main():
     ap.add_argument("--models", default="mlp,cnn")
     ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--work", help="keep the runs and exports here (default: a temporary folder)")
+    ap.add_argument("--kernels", default="auto",
+                    help="DDPC_BLAS_CORETYPE values to run ddpc with, comma-separated (e.g. auto,Haswell)")
     args = ap.parse_args()
+    kernels = args.kernels.split(",")
     ddpc = os.path.join(args.build, "bin", "ddpc")
     if not os.access(ddpc, os.X_OK):
         die(f"{ddpc} missing: build first (cmake --build {args.build})")
@@ -176,43 +182,46 @@ def main():
             die(f"unknown model '{name}' (mlp, cnn)")
         run_dir, onnx_path = prepare(ddpc, work, name, env)
         out_csv = os.path.join(work, f"{name}.csv")
-        batch = ddpc_once(ddpc, run_dir, out_csv, env)[4]  # also warms the page cache for both
+        batch = ddpc_once(ddpc, run_dir, out_csv, env, n)[4]  # also warms the page cache for both
         _, _, probs = ort_once(onnx_path, batch)
         diff = check_same(out_csv, probs)
         ort_csv = os.path.join(work, f"{name}_ort.csv")
-        d_model, d_wall, d_read, d_write, o_model, o_wall, o_prog = [], [], [], [], [], [], []
+        # One ddpc side per kernel setting (DDPC_BLAS_CORETYPE), then ONNX Runtime in process
+        # and as a program; the order rotates every repetition, so none always follows another.
+        sides = [f"ddpc:{k}" for k in kernels] + ["ort", "program"]
+        times = {side: [] for side in sides}
         for rep in range(args.reps):
-            # Rotate which side goes first, so that none always runs right after another.
-            sides = ("ddpc", "ort", "program")
-            for side in sides[rep % 3:] + sides[:rep % 3]:
-                if side == "ddpc":
-                    m, w, r, wr, _ = ddpc_once(ddpc, run_dir, out_csv, env)
-                    d_model.append(m), d_wall.append(w), d_read.append(r), d_write.append(wr)
-                elif side == "ort":
-                    m, w, _ = ort_once(onnx_path, batch)
-                    o_model.append(m), o_wall.append(w)
+            for side in sides[rep % len(sides):] + sides[:rep % len(sides)]:
+                if side == "ort":
+                    times[side].append(ort_once(onnx_path, batch)[:2])
+                elif side == "program":
+                    times[side].append(ort_program_once(onnx_path, ort_csv, batch))
                 else:
-                    o_prog.append(ort_program_once(onnx_path, ort_csv, batch))
+                    kenv = dict(env, DDPC_BLAS_CORETYPE=side.split(":")[1])
+                    times[side].append(ddpc_once(ddpc, run_dir, out_csv, kenv, n)[:4])
         med = statistics.median
-        rows.append((name, batch, n / med(d_model), n / med(o_model), med(d_wall), med(o_prog), med(o_wall),
-                     med(d_read), med(d_write), diff))
-        print(f"# {name}: ddpc model {sorted(round(v, 4) for v in d_model)}, ort model "
-              f"{sorted(round(v, 4) for v in o_model)}", file=sys.stderr)
+        ort_model, ort_wall = med(t[0] for t in times["ort"]), med(t[1] for t in times["ort"])
+        for k in kernels:
+            t = times[f"ddpc:{k}"]
+            rows.append((name, k, batch, n / med(v[0] for v in t), n / ort_model, med(v[1] for v in t),
+                         med(times["program"]), ort_wall, med(v[2] for v in t), med(v[3] for v in t), diff))
+            print(f"# {name}, ddpc kernels {k}: model {sorted(round(v[0], 4) for v in t)}", file=sys.stderr)
+        print(f"# {name}, ONNX Runtime: model {sorted(round(v[0], 4) for v in times['ort'])}", file=sys.stderr)
     print()
     print("Model (raw pixels in memory to probabilities in memory), samples/s:")
     print()
-    print("| model | batch | ddpc | ONNX Runtime | ddpc / ONNX Runtime | max difference of a probability |")
-    print("|---|---|---|---|---|---|")
-    for name, batch, dm, om, dw, op, ow, dr, dwr, diff in rows:
-        print(f"| {name.upper()} | {batch} | {dm:,.0f} | {om:,.0f} | **{dm / om:.2f}** | {diff:.1e} |")
+    print("| model | ddpc kernels | batch | ddpc | ONNX Runtime | ddpc / ONNX Runtime | max difference of a probability |")
+    print("|---|---|---|---|---|---|---|")
+    for name, k, batch, dm, om, dw, op, ow, dr, dwr, diff in rows:
+        print(f"| {name.upper()} | {k} | {batch} | {dm:,.0f} | {om:,.0f} | **{dm / om:.2f}** | {diff:.1e} |")
     print()
     print("End to end (the IDX file to predictions), seconds (lower is better):")
     print()
-    print("| model | `ddpc predict` to CSV | ONNX Runtime program to CSV | ratio | ONNX Runtime in process, "
-          "no CSV | ratio | ddpc's read / predict / write |")
-    print("|---|---|---|---|---|---|---|")
-    for name, batch, dm, om, dw, op, ow, dr, dwr, diff in rows:
-        print(f"| {name.upper()} | {dw:.3f} | {op:.3f} | **{op / dw:.2f}** | {ow:.3f} | **{ow / dw:.2f}** | "
+    print("| model | ddpc kernels | `ddpc predict` to CSV | ONNX Runtime program to CSV | ratio | ONNX Runtime in "
+          "process, no CSV | ratio | ddpc's read / predict / write |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, k, batch, dm, om, dw, op, ow, dr, dwr, diff in rows:
+        print(f"| {name.upper()} | {k} | {dw:.3f} | {op:.3f} | **{op / dw:.2f}** | {ow:.3f} | **{ow / dw:.2f}** | "
               f"{dr:.3f} / {n / dm:.3f} / {dwr:.3f} |")
     if tmp:
         tmp.cleanup()

@@ -3,7 +3,7 @@
  * order the model was trained on: CSV feature columns, or an image's pixels row by row),
  * and print each prediction.
  *   cc predict_from_c.c $(pkg-config --cflags --libs --static ddpc) -o predict_from_c
- *   printf '13.2,2.1,2.4,17,101,2.6,2.9,0.3,1.9,5.6,1.0,3.2,1065\n' | ./predict_from_c runs/cultivars_csv */
+ *   printf '13.8,1.7,100.3,2.35,4.92,1.21\n' | ./predict_from_c runs/cultivars_csv   # its 6 features */
 #include <ddpc/ddpc.h>
 #include <stdio.h>
 #include <stdlib.h>

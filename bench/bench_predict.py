@@ -210,7 +210,8 @@ def main():
     print()
     print("Model (raw pixels in memory to probabilities in memory), samples/s:")
     print()
-    print("| model | ddpc kernels | batch | ddpc | ONNX Runtime | ddpc / ONNX Runtime | max difference of a probability |")
+    print("| model | ddpc kernels | batch | ddpc | ONNX Runtime | ddpc / ONNX Runtime | "
+          "max difference of a probability |")
     print("|---|---|---|---|---|---|---|")
     for name, k, batch, dm, om, dw, op, ow, dr, dwr, diff in rows:
         print(f"| {name.upper()} | {k} | {batch} | {dm:,.0f} | {om:,.0f} | **{dm / om:.2f}** | {diff:.1e} |")

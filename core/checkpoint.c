@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -438,6 +439,34 @@ int ddpc_checkpoint_read_meta(const ddpc_checkpoint *ckpt, ddpc_checkpoint_meta 
   return 0;
 }
 
+/* An older checkpoint's history record: ddpc_epoch_metrics before val_mae, which the
+ * current record begins with. */
+#define CHECKPOINT_HISTORY_V1_BYTES offsetof(ddpc_epoch_metrics, val_mae)
+_Static_assert(offsetof(ddpc_epoch_metrics, val_mae) == 88, "HISTORY_V1 records are 88 bytes");
+
+int ddpc_checkpoint_read_history(const ddpc_checkpoint *ckpt, ddpc_epoch_metrics **out, int64_t *count) {
+  *out = NULL;
+  *count = 0;
+  size_t record = sizeof(ddpc_epoch_metrics);
+  const checkpoint_entry *e = checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY);
+  if (!e && (e = checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY_V1))) record = CHECKPOINT_HISTORY_V1_BYTES;
+  if (!e) return 0;
+  if (e->raw_bytes % record != 0)
+    return ddpc_error_set("%s: section '%s': %" PRIu64 " bytes is not a whole number of %zu-byte metric records",
+                          ckpt->path, e->name, e->raw_bytes, record);
+  uint64_t n = e->raw_bytes / record;
+  if (n == 0) return 0;
+  ddpc_epoch_metrics *h = ddpc_calloc(n, sizeof *h, "metric history");
+  if (!h) return -1;
+  for (uint64_t i = 0; i < n; i++) {
+    h[i].val_mae = h[i].val_rmse = h[i].val_r2 = NAN;  // what an older record lacks
+    memcpy(&h[i], e->data + i * record, record);
+  }
+  *out = h;
+  *count = (int64_t)n;
+  return 0;
+}
+
 void ddpc_checkpoint_free(ddpc_checkpoint *ckpt) {
   if (!ckpt) return;
   for (int i = 0; i < ckpt->count; i++) free(ckpt->entries[i].data);
@@ -482,21 +511,23 @@ static void checkpoint_describe_meta(const ddpc_checkpoint *ckpt, FILE *out) {
 }
 
 static void checkpoint_describe_history(const ddpc_checkpoint *ckpt, FILE *out) {
-  const checkpoint_entry *e = checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY);
-  if (!e) return;
-  if (e->raw_bytes % sizeof(ddpc_epoch_metrics) != 0) {
-    fprintf(out, "history: not decoded: %" PRIu64 " bytes is not a whole number of %zu-byte records\n", e->raw_bytes,
-            sizeof(ddpc_epoch_metrics));
+  ddpc_epoch_metrics *h = NULL;
+  int64_t n = 0;
+  if (ddpc_checkpoint_read_history(ckpt, &h, &n) != 0) {
+    fprintf(out, "history: not decoded: %s\n", ddpc_error_message());
+    ddpc_error_clear();
     return;
   }
-  uint64_t n = e->raw_bytes / sizeof(ddpc_epoch_metrics);
-  fprintf(out, "history: %" PRIu64 " epochs\n  %6s %12s %12s %12s %12s\n", n, "epoch", "train_loss", "val_loss",
-          "val_accuracy", "lr");
-  for (uint64_t i = 0; i < n; i++) {
-    ddpc_epoch_metrics m;
-    memcpy(&m, e->data + i * sizeof m, sizeof m);
-    fprintf(out, "  %6d %12.6g %12.6g %12.6g %12.6g\n", m.epoch, m.train_loss, m.val_loss, m.val_accuracy, m.lr);
-  }
+  if (!checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY) && !checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY_V1))
+    return;
+  // A regression run has R² where a classification run has its accuracy.
+  bool r2 = n > 0 && isnan(h[0].val_accuracy) && !isnan(h[0].val_r2);
+  fprintf(out, "history: %" PRId64 " epochs\n  %6s %12s %12s %12s %12s\n", n, "epoch", "train_loss", "val_loss",
+          r2 ? "val_r2" : "val_accuracy", "lr");
+  for (int64_t i = 0; i < n; i++)
+    fprintf(out, "  %6d %12.6g %12.6g %12.6g %12.6g\n", h[i].epoch, h[i].train_loss, h[i].val_loss,
+            r2 ? h[i].val_r2 : h[i].val_accuracy, h[i].lr);
+  free(h);
 }
 
 void ddpc_checkpoint_describe(const ddpc_checkpoint *ckpt, FILE *out) {

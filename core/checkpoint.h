@@ -24,7 +24,9 @@
  * declaration order, u32 for world_size and state, 8 bytes for every other field (two's
  * complement or IEEE double bits), no padding; use ddpc_checkpoint_encode_meta /
  * ddpc_checkpoint_read_meta.
- * HISTORY payload: ddpc_epoch_metrics records as this build lays them out in memory.
+ * HISTORY payload: ddpc_epoch_metrics records as this build lays them out in memory. A
+ * checkpoint of a ddpc before the regression metrics has HISTORY_V1 instead: the same
+ * records up to params_crc32 (their first 88 bytes); use ddpc_checkpoint_read_history.
  * The container knows nothing of training; ddpc_checkpoint_section_id names what ddpc stores. */
 #ifndef DDPC_CORE_CHECKPOINT_H
 #define DDPC_CORE_CHECKPOINT_H
@@ -33,6 +35,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ddpc/ddpc.h"  // ddpc_epoch_metrics
+
 #define DDPC_CHECKPOINT_VERSION 1
 
 typedef enum {
@@ -40,10 +44,11 @@ typedef enum {
   DDPC_CHECKPOINT_SECTION_PARAMS = 2,   // float32 parameters, model order
   DDPC_CHECKPOINT_SECTION_OPTIM_M = 3,  // float32 optimizer first moment / momentum (may be absent)
   DDPC_CHECKPOINT_SECTION_OPTIM_V = 4,  // float32 optimizer second moment (may be absent)
-  DDPC_CHECKPOINT_SECTION_HISTORY = 5,  // ddpc_epoch_metrics[] (core/metrics.h), one per completed epoch
+  DDPC_CHECKPOINT_SECTION_HISTORY_V1 = 5,  // older checkpoints' history, without val_mae, val_rmse, val_r2
   DDPC_CHECKPOINT_SECTION_CONFIG = 6,   // the resolved config YAML text (for comparing on resume)
   DDPC_CHECKPOINT_SECTION_RUN = 7,      // "RUN_ID STARTED_AT": the run's identity, kept across resumes (may be absent)
   DDPC_CHECKPOINT_SECTION_INPUT = 8,    // core/model_input.h: raw input, fitted preprocessing, classes (may be absent)
+  DDPC_CHECKPOINT_SECTION_HISTORY = 9,  // ddpc_epoch_metrics[] (ddpc/ddpc.h), one per completed epoch
 } ddpc_checkpoint_section_id;
 
 /* Counters and identity of the training state; everything needed besides the arrays. */
@@ -92,6 +97,11 @@ const void *ddpc_checkpoint_find_section(const ddpc_checkpoint *ckpt, uint32_t i
 /* Decodes the META section into *out: 0, 1 when absent, -1 (error naming the file) when it
  * has the wrong size. */
 int ddpc_checkpoint_read_meta(const ddpc_checkpoint *ckpt, ddpc_checkpoint_meta *out);
+/* The metric history, one record per completed epoch: the HISTORY section, or an older
+ * checkpoint's HISTORY_V1 (its regression metrics then NaN). *out (caller frees) is NULL
+ * and *count 0 when there is neither; -1 (error naming the file) when the section is not a
+ * whole number of records. */
+int ddpc_checkpoint_read_history(const ddpc_checkpoint *ckpt, ddpc_epoch_metrics **out, int64_t *count);
 void ddpc_checkpoint_free(ddpc_checkpoint *ckpt);
 /* Human-readable listing: header, each section (name, sizes, CRC), and the decoded meta
  * and history; what `ddpc inspect` prints. */

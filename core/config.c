@@ -268,7 +268,7 @@ static int read_data(const config_ctx *ctx, ddpc_config_section top, ddpc_data_c
   static const char *const keys[] = {"format",       "task",          "train",    "test",
                                      "label_column", "num_classes",   "val_fraction",
                                      "test_fraction", "stratify",     "preprocess",
-                                     "cache",        "cache_dir"};
+                                     "cache",        "cache_dir",     "target_standardize"};
   ddpc_config_section data;
   if (ddpc_config_get_section(top, "data", "data", &data) != 0) return -1;
   if (!data.map) return missing_key(ctx, top, "data");
@@ -289,6 +289,11 @@ static int read_data(const config_ctx *ctx, ddpc_config_section top, ddpc_data_c
   if (read_preprocess(ctx, data, dc) != 0) return -1;
   dc->cache = true;
   if (ddpc_config_get_bool(data, "cache", &dc->cache) < 0) return -1;
+  if (ddpc_config_get_bool(data, "target_standardize", &dc->target_standardize) < 0) return -1;
+  if (dc->target_standardize && dc->task != DDPC_TASK_REGRESSION)
+    return ddpc_config_node_error(ddpc_config_node_get(data.map, "target_standardize"),
+                                  "data.target_standardize: standardizes a regression target; data.task is "
+                                  "classification");
   int rc = get_path(ctx, data, "cache_dir", &dc->cache_dir);
   if (rc < 0) return -1;
   return rc == 0 ? default_cache_dir(ctx, &dc->cache_dir) : 0;

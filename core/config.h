@@ -58,6 +58,8 @@ typedef struct {
   ddpc_prep_step prep[DDPC_MAX_PREP_STEPS];  // applied in order
   bool cache;                    // use the prepared-data cache
   char *cache_dir;               // where cached tensors live
+  bool target_standardize;       // regression: the loss sees targets standardized with the
+                                 // training split's mean and std (metrics stay in target units)
 } ddpc_data_config;
 
 typedef struct {

@@ -156,6 +156,8 @@ static void write_data(yaml_out *o, const ddpc_data_config *dc) {
   out_printf(o, "  cache: %s\n  cache_dir: ", bool_text(dc->cache));
   out_string(o, dc->cache_dir);
   out_printf(o, "\n");
+  // Written only when on: the configs (and hashes) of every run without it stay as they were.
+  if (dc->target_standardize) out_printf(o, "  target_standardize: true\n");
 }
 
 static void write_layer(yaml_out *o, const ddpc_layer_spec *l) {

@@ -44,6 +44,9 @@ typedef struct {
   const float *shift;
   int num_classes;          // classification: number of classes; regression: 0
   uint32_t target_width;    // regression: outputs per sample
+  const float *target_mean; // regression: per target, its mean over the training split; else NULL
+  const float *target_std;  // regression: per target, its standard deviation there (1 if constant)
+  bool target_standardized; // gathered targets are (target - mean) / std (data.target_standardize)
   char *cache_path;         // cache file used (NULL when caching is off)
   bool cache_hit;           // prepared tensors came from the cache
   double load_seconds;      // time to get the dataset ready, this run
@@ -60,7 +63,8 @@ void ddpc_data_free(ddpc_dataset *ds);
 char *ddpc_data_describe_max_label(const ddpc_dataset *ds, const ddpc_config *cfg);
 
 /* Gathers split positions pos[0..n) into x (n x features, prepared floats) and labels (n)
- * or targets (n x target_width). labels/targets may be NULL when not wanted. */
+ * or targets (n x target_width; standardized when ds->target_standardized). labels/targets
+ * may be NULL when not wanted. */
 void ddpc_data_gather(const ddpc_dataset *ds, const ddpc_split *split, const uint32_t *pos, int n,
                       float *x, int32_t *labels, float *targets);
 

@@ -78,6 +78,16 @@ static bool csv_number(const csv_cell *c, double *value) {
   return true;
 }
 
+/* A class label as written: digits, after an optional '+'. "2.0", "1e2" or "0x10" read as
+ * whole numbers too, but a label written so is most often a number to predict. */
+static bool csv_integer_text(const csv_cell *c) {
+  size_t i = c->len > 0 && c->text[0] == '+' ? 1 : 0;
+  if (i == c->len) return false;
+  for (; i < c->len; i++)
+    if (c->text[i] < '0' || c->text[i] > '9') return false;
+  return true;
+}
+
 static int csv_cell_error(const char *path, int line, const csv_cell *c, const char *name, const char *what) {
   return ddpc_error_set("%s:%d:%d: column '%s': expected %s, got '%.*s'", path, line, c->column, name, what,
                         (int)c->len, c->text);
@@ -230,8 +240,10 @@ static int csv_parse_row(const csv_parser *p, const csv_fields *f, int line, flo
     } else if (p->task == DDPC_TASK_REGRESSION) {
       *target = (float)v;
     } else {
-      if (v < 0 || v != floor(v) || v > INT32_MAX)
-        return csv_cell_error(p->path, line, cell, p->label_name, "a non-negative integer class label");
+      if (v < 0 || v > INT32_MAX || !csv_integer_text(cell))
+        return ddpc_error_set("%s:%d:%d: column '%s': expected a non-negative integer class label, got '%.*s' (a "
+                              "column of numbers to predict needs data.task: regression)",
+                              p->path, line, cell->column, p->label_name, (int)cell->len, cell->text);
       if (p->num_classes > 0 && v >= p->num_classes)
         return ddpc_error_set("%s:%d:%d: column '%s': label %d outside [0, %d) (data.num_classes = %d)", p->path,
                               line, cell->column, p->label_name, (int)v, p->num_classes, p->num_classes);

@@ -16,6 +16,7 @@ typedef struct {
   bool owns_tables;    // fit/test_table x/labels/targets were allocated by the readers
   uint32_t *rows;      // miss: train, val and test row indices in one allocation
   float *affine;       // miss: scale then shift, 2 x features floats
+  float *target_stats; // regression: target means then standard deviations, 2 x target_width floats
 } ddpc_data_store;
 
 /* IDX: checks every label of `path` is below num_classes (when > 0); the error names the

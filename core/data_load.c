@@ -1,6 +1,7 @@
 /* ddpc_data_load(): cache lookup, else read -> check labels -> split -> prepare -> cache
  * write; and ddpc_data_gather(), the per-step batch assembly that applies the folded
  * affine preparation while converting the stored values to float. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,35 @@ static int data_build(const ddpc_config *cfg, ddpc_dataset *ds, ddpc_data_store 
   return 0;
 }
 
+/* Regression: each target's mean and standard deviation over the training split (the
+ * population's, as scikit-learn's StandardScaler; 1 for a constant target), summed in row
+ * order in double so every rank gets the same floats. They centre the R² sums, and with
+ * data.target_standardize the loss sees (target - mean) / std. Not cached: one pass. */
+static int data_fit_targets(const ddpc_data_config *dc, ddpc_dataset *ds, ddpc_data_store *store) {
+  uint32_t W = ds->target_width;
+  if (dc->task != DDPC_TASK_REGRESSION || W == 0) return 0;
+  store->target_stats = ddpc_malloc(2 * (size_t)W * sizeof(float), "target statistics");
+  if (!store->target_stats) return -1;
+  const ddpc_split *sp = &ds->train;
+  const float *y = sp->table->targets;
+  for (uint32_t j = 0; j < W; j++) {
+    double sum = 0.0, squares = 0.0;
+    for (uint32_t i = 0; i < sp->count; i++) sum += y[(size_t)sp->rows[i] * W + j];
+    double mean = sp->count ? sum / sp->count : 0.0;
+    for (uint32_t i = 0; i < sp->count; i++) {
+      double d = y[(size_t)sp->rows[i] * W + j] - mean;
+      squares += d * d;
+    }
+    float std = sp->count ? (float)sqrt(squares / sp->count) : 1.0f;
+    store->target_stats[j] = (float)mean;
+    store->target_stats[W + j] = std > 0.0f && isfinite(std) ? std : 1.0f;
+  }
+  ds->target_mean = store->target_stats;
+  ds->target_std = store->target_stats + W;
+  ds->target_standardized = dc->target_standardize;
+  return 0;
+}
+
 int ddpc_data_load(const ddpc_config *cfg, ddpc_dataset *ds) {
   double t0 = data_now();
   memset(ds, 0, sizeof *ds);
@@ -149,11 +179,13 @@ int ddpc_data_load(const ddpc_config *cfg, ddpc_dataset *ds) {
     if (ddpc_cache_open(path, key, ds, store) == 1) {
       ds->cache_hit = true;
       ds->cache_path = path;
+      path = NULL;
+      if (data_fit_targets(dc, ds, store) != 0) goto fail;
       ds->load_seconds = data_now() - t0;
       return 0;
     }
   }
-  if (data_build(cfg, ds, store) != 0) goto fail;
+  if (data_build(cfg, ds, store) != 0 || data_fit_targets(dc, ds, store) != 0) goto fail;
   if (use_cache && ddpc_cache_write(dc->cache_dir, path, key, ds) == 0) {
     ds->cache_path = path;
     path = NULL;
@@ -178,6 +210,7 @@ void ddpc_data_free(ddpc_dataset *ds) {
     }
     free(store->rows);
     free(store->affine);
+    free(store->target_stats);
     free(store);
   }
   free(ds->cache_path);
@@ -210,6 +243,11 @@ void ddpc_data_gather(const ddpc_dataset *ds, const ddpc_split *split, const uin
         data_row_f32((const float *)t->x + row * F, ds->scale, ds->shift, dst, F);
     }
     if (labels && t->labels) labels[i] = t->labels[row];
-    if (targets && t->targets) memcpy(targets + (size_t)i * W, t->targets + row * W, W * sizeof *targets);
+    if (targets && t->targets) {
+      float *dst = targets + (size_t)i * W;
+      memcpy(dst, t->targets + row * W, W * sizeof *targets);
+      for (uint32_t j = 0; ds->target_standardized && j < W; j++)
+        dst[j] = (dst[j] - ds->target_mean[j]) / ds->target_std[j];
+    }
   }
 }

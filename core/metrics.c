@@ -9,7 +9,8 @@
 #include "core/error.h"
 
 const char *const ddpc_metric_names[] = {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",
-                                         "samples_per_s", "seconds", "comm_seconds", "comm_hidden_fraction"};
+                                         "samples_per_s", "seconds", "comm_seconds", "comm_hidden_fraction",
+                                         "val_mae", "val_rmse", "val_r2"};
 const int ddpc_metric_name_count = (int)(sizeof ddpc_metric_names / sizeof ddpc_metric_names[0]);
 
 static const size_t metric_offsets[] = {
@@ -17,7 +18,9 @@ static const size_t metric_offsets[] = {
     offsetof(ddpc_epoch_metrics, val_loss),     offsetof(ddpc_epoch_metrics, val_accuracy),
     offsetof(ddpc_epoch_metrics, lr),           offsetof(ddpc_epoch_metrics, samples_per_s),
     offsetof(ddpc_epoch_metrics, seconds),      offsetof(ddpc_epoch_metrics, comm_seconds),
-    offsetof(ddpc_epoch_metrics, comm_hidden_fraction)};
+    offsetof(ddpc_epoch_metrics, comm_hidden_fraction),
+    offsetof(ddpc_epoch_metrics, val_mae),      offsetof(ddpc_epoch_metrics, val_rmse),
+    offsetof(ddpc_epoch_metrics, val_r2)};
 
 static int metric_index(const char *name) {
   for (int i = 0; name && i < ddpc_metric_name_count; i++)
@@ -37,7 +40,7 @@ bool ddpc_metric_known(const char *name) { return metric_index(name) >= 0; }
 
 bool ddpc_metric_higher_is_better(const char *name) {
   return name && (strstr(name, "accuracy") || strcmp(name, "samples_per_s") == 0 ||
-                  strcmp(name, "comm_hidden_fraction") == 0);
+                  strcmp(name, "comm_hidden_fraction") == 0 || strcmp(name, "val_r2") == 0);
 }
 
 int ddpc_metric_history_append(ddpc_metric_history *h, const ddpc_epoch_metrics *m) {

@@ -6,7 +6,11 @@
  *   | raw_shape h, w, c | shape h, w, c | num_classes | target_width
  *   | label_column: length, bytes (length 0: none) | name count, then per name length, bytes
  *   | scale (features floats) | shift (features floats)
- * Nothing follows. The reader trusts no count: each is checked against the bytes left. */
+ * version 2 (written only for a model trained on standardized targets) then adds
+ *   | target count (= target_width) | target means (floats) | target standard deviations
+ * Nothing follows. The reader trusts no count: each is checked against the bytes left.
+ * Version 1 sections (every other model, and every checkpoint of an older ddpc) read as
+ * before: no target constants. */
 #include "core/model_input.h"
 
 #include <stdbool.h>
@@ -17,7 +21,8 @@
 #include "core/error.h"
 
 #define MODEL_INPUT_MAGIC "DDPCINPT"
-#define MODEL_INPUT_VERSION 1u
+#define MODEL_INPUT_VERSION 1u          // without target constants
+#define MODEL_INPUT_VERSION_TARGETS 2u  // with them
 
 int ddpc_model_input_from_data(const ddpc_config *cfg, const ddpc_dataset *ds, ddpc_model_input *out) {
   memset(out, 0, sizeof *out);
@@ -35,6 +40,16 @@ int ddpc_model_input_from_data(const ddpc_config *cfg, const ddpc_dataset *ds, d
   out->shift = out->scale + F;
   memcpy(out->scale, ds->scale, F * sizeof(float));
   memcpy(out->shift, ds->shift, F * sizeof(float));
+  if (dc->task == DDPC_TASK_REGRESSION && ds->target_standardized) {
+    uint32_t W = ds->target_width;
+    if (!(out->target_mean = ddpc_malloc(2 * (size_t)W * sizeof(float), "target constants"))) {
+      ddpc_model_input_free(out);
+      return -1;
+    }
+    out->target_std = out->target_mean + W;
+    memcpy(out->target_mean, ds->target_mean, W * sizeof(float));
+    memcpy(out->target_std, ds->target_std, W * sizeof(float));
+  }
   int rc = 0;
   if (dc->format == DDPC_DATA_FORMAT_IDX) {
     rc = ddpc_idx_read_image_shape(dc->train.images, &out->raw_shape, NULL);
@@ -60,7 +75,8 @@ void ddpc_model_input_free(ddpc_model_input *in) {
     for (uint32_t i = 0; i < in->features; i++) free(in->feature_names[i]);
   free(in->feature_names);
   free(in->label_column);
-  free(in->scale);  // shift lives in the same allocation
+  free(in->scale);        // shift lives in the same allocation
+  free(in->target_mean);  // and target_std in this one
   memset(in, 0, sizeof *in);
 }
 
@@ -87,6 +103,9 @@ void ddpc_model_input_print(const ddpc_model_input *in, FILE *out) {
   }
   fprintf(out, "  preprocessing: prepared = raw * scale + shift, scale in [%.6g, %.6g], shift in [%.6g, %.6g]\n",
           (double)lo, (double)hi, (double)slo, (double)shi);
+  if (in->target_mean)
+    fprintf(out, "  target: standardized in training; target = output * %.9g + %.9g\n", (double)in->target_std[0],
+            (double)in->target_mean[0]);
 }
 
 /* ---- writing ---- */
@@ -125,7 +144,7 @@ static void put_shape(input_writer *w, ddpc_shape s) {
 
 static void input_write(input_writer *w, const ddpc_model_input *in) {
   put_bytes(w, MODEL_INPUT_MAGIC, 8);
-  put_u32(w, MODEL_INPUT_VERSION);
+  put_u32(w, in->target_mean ? MODEL_INPUT_VERSION_TARGETS : MODEL_INPUT_VERSION);
   put_u32(w, (uint32_t)in->format);
   put_u32(w, (uint32_t)in->task);
   put_u32(w, (uint32_t)in->dtype);
@@ -139,6 +158,10 @@ static void input_write(input_writer *w, const ddpc_model_input *in) {
   for (uint32_t i = 0; in->feature_names && i < in->features; i++) put_string(w, in->feature_names[i]);
   put_floats(w, in->scale, in->features);
   put_floats(w, in->shift, in->features);
+  if (!in->target_mean) return;
+  put_u32(w, in->target_width);
+  put_floats(w, in->target_mean, in->target_width);
+  put_floats(w, in->target_std, in->target_width);
 }
 
 int ddpc_model_input_encode(const ddpc_model_input *in, unsigned char **bytes, size_t *n_bytes) {
@@ -224,6 +247,25 @@ static void get_floats(input_reader *r, float *out, uint32_t n, const char *fiel
   r->at += (size_t)n * 4;
 }
 
+/* Version 2: a regression model's target means and standard deviations, one per target. */
+static void get_target_constants(input_reader *r, ddpc_model_input *out) {
+  size_t at = r->at;
+  uint32_t n = get_u32(r, "the target count");
+  if (r->failed) return;
+  if (out->task != DDPC_TASK_REGRESSION || n != out->target_width) {
+    bad(r, at, "the target count", n, "the target width of a regression model");
+    return;
+  }
+  if (!need(r, (size_t)n * 8, "the target constants")) return;
+  if (!(out->target_mean = ddpc_malloc(2 * (size_t)n * sizeof(float), "target constants"))) {
+    r->failed = true;
+    return;
+  }
+  out->target_std = out->target_mean + n;
+  get_floats(r, out->target_mean, n, "the target means");
+  get_floats(r, out->target_std, n, "the target standard deviations");
+}
+
 int ddpc_model_input_decode(const unsigned char *bytes, size_t n_bytes, const char *what, ddpc_model_input *out) {
   memset(out, 0, sizeof *out);
   input_reader r = {bytes, n_bytes, 0, what, false};
@@ -233,9 +275,9 @@ int ddpc_model_input_decode(const unsigned char *bytes, size_t n_bytes, const ch
   r.at = 8;
   size_t at = r.at;
   uint32_t version = get_u32(&r, "the version");
-  if (!r.failed && version != MODEL_INPUT_VERSION)
-    return ddpc_error_set("%s: section 'input' at byte %zu: version %u, this ddpc reads version %u (a newer ddpc "
-                          "wrote it)", what, at, version, MODEL_INPUT_VERSION);
+  if (!r.failed && version != MODEL_INPUT_VERSION && version != MODEL_INPUT_VERSION_TARGETS)
+    return ddpc_error_set("%s: section 'input' at byte %zu: version %u, this ddpc reads versions %u and %u (a newer "
+                          "ddpc wrote it)", what, at, version, MODEL_INPUT_VERSION, MODEL_INPUT_VERSION_TARGETS);
   out->format = (ddpc_data_format)get_ranged(&r, "the format", DDPC_DATA_FORMAT_IDX, DDPC_DATA_FORMAT_CSV);
   out->task = (ddpc_task)get_ranged(&r, "the task", DDPC_TASK_CLASSIFICATION, DDPC_TASK_REGRESSION);
   out->dtype = (ddpc_dtype)get_ranged(&r, "the dtype", DDPC_DTYPE_U8, DDPC_DTYPE_F32);
@@ -271,8 +313,10 @@ int ddpc_model_input_decode(const unsigned char *bytes, size_t n_bytes, const ch
   }
   if (!r.failed) get_floats(&r, out->scale, out->features, "the scale");
   if (!r.failed) get_floats(&r, out->shift, out->features, "the shift");
+  if (!r.failed && version == MODEL_INPUT_VERSION_TARGETS) get_target_constants(&r, out);
   if (!r.failed && r.at != r.size)
-    bad(&r, r.at, "the section's length", (long long)r.size, "no bytes after the shift");
+    bad(&r, r.at, "the section's length", (long long)r.size,
+        version == MODEL_INPUT_VERSION_TARGETS ? "no bytes after the target constants" : "no bytes after the shift");
   if (r.failed) {
     ddpc_model_input_free(out);
     return -1;

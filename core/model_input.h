@@ -28,6 +28,8 @@ typedef struct {
   uint32_t target_width;    // regression: outputs per sample; else 0
   char *label_column;       // CSV: the label or target column's name; NULL for IDX
   char **feature_names;     // CSV: features names, the training header's order; NULL for IDX
+  float *target_mean;       // regression trained on standardized targets (data.target_standardize):
+  float *target_std;        // target_width each; the target = model output * std + mean. Else NULL
 } ddpc_model_input;
 
 /* Describes the input of a model trained on `ds` loaded from `cfg`: copies the fitted

@@ -142,7 +142,22 @@ static int predictor_build(ddpc_predictor *p, const ddpc_checkpoint *ck) {
     return ddpc_error_set("%s: the model has %d outputs per sample, its data %d %s", path, p->out_width, want,
                           p->input.task == DDPC_TASK_CLASSIFICATION ? "classes" : "targets");
   p->prepared = ddpc_malloc((size_t)p->max_batch * p->input.features * sizeof(float), "prediction batch");
-  return p->prepared ? 0 : -1;
+  if (!p->prepared) return -1;
+  if (p->input.target_mean &&
+      !(p->outputs = ddpc_malloc((size_t)p->max_batch * (size_t)p->out_width * sizeof(float), "prediction outputs")))
+    return -1;
+  return 0;
+}
+
+/* The model's outputs y for n samples, in the target's units: trained on standardized
+ * targets (data.target_standardize), y * std + mean, as training reported its errors. */
+static const float *predictor_outputs(ddpc_predictor *p, const float *y, int n) {
+  if (!y || !p->outputs) return y;
+  int W = p->out_width;
+  for (size_t i = 0; i < (size_t)n; i++)
+    for (int j = 0; j < W; j++)
+      p->outputs[i * W + j] = y[i * W + j] * p->input.target_std[j] + p->input.target_mean[j];
+  return p->outputs;
 }
 
 int ddpc_predictor_load(const char *model_path, ddpc_predictor **out) {
@@ -174,6 +189,7 @@ void ddpc_predictor_free(ddpc_predictor *p) {
   ddpc_model_input_free(&p->input);
   ddpc_config_free(&p->cfg);
   free(p->prepared);
+  free(p->outputs);
   free(p->checkpoint_path);
   free(p);
 }
@@ -196,7 +212,7 @@ const float *ddpc_predictor_forward(ddpc_predictor *p, const float *raw, int n) 
   for (size_t i = 0; i < (size_t)n; i++)
     for (size_t f = 0; f < F; f++) p->prepared[i * F + f] = raw[i * F + f] * scale[f] + shift[f];
   ddpc_forward_ctx ctx = {.training = false};
-  return ddpc_model_forward(p->model, p->prepared, n, &ctx);
+  return predictor_outputs(p, ddpc_model_forward(p->model, p->prepared, n, &ctx), n);
 }
 
 const float *ddpc_predictor_forward_u8(ddpc_predictor *p, const uint8_t *raw, int n) {
@@ -205,7 +221,7 @@ const float *ddpc_predictor_forward_u8(ddpc_predictor *p, const uint8_t *raw, in
   for (size_t i = 0; i < (size_t)n; i++)
     for (size_t f = 0; f < F; f++) p->prepared[i * F + f] = (float)raw[i * F + f] * scale[f] + shift[f];
   ddpc_forward_ctx ctx = {.training = false};
-  return ddpc_model_forward(p->model, p->prepared, n, &ctx);
+  return predictor_outputs(p, ddpc_model_forward(p->model, p->prepared, n, &ctx), n);
 }
 
 int ddpc_predictor_predict(ddpc_predictor *p, const float *raw, int64_t n, float *out) {

@@ -26,6 +26,8 @@ struct ddpc_predictor {
   int max_batch;              // samples per forward pass
   int out_width;              // outputs per sample: classes, or regression targets
   float *prepared;            // (max_batch, features) scratch: the prepared batch
+  float *outputs;             // (max_batch, out_width): a model trained on standardized targets
+                              // outputs back in the target's units (input.target_mean); else NULL
 };
 
 /* Which checkpoint `model_path` means: the file itself, or in a run directory its
@@ -39,8 +41,8 @@ int ddpc_predictor_locate(const char *model_path, char **path, bool *from_run_di
 int ddpc_predictor_load_batched(const char *model_path, int max_batch, ddpc_predictor **out);
 
 /* One forward pass of n <= max_batch raw samples (raw: n x features): the model's outputs
- * (logits for classification, values for regression), owned by the model and valid until
- * the next call. */
+ * (logits for classification, values for regression in the target's own units), owned by
+ * the predictor and valid until the next call. */
 const float *ddpc_predictor_forward(ddpc_predictor *p, const float *raw, int n);
 /* The same for samples stored as bytes (IDX pixels), converted as they are prepared: one
  * pass over the batch instead of a conversion to floats and then the preprocessing. */

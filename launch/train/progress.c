@@ -57,6 +57,9 @@ void ddpc_progress_epoch_end(ddpc_progress *p, const ddpc_epoch_metrics *m) {
   progress_value(p->out, "train_acc", m->train_accuracy);
   progress_value(p->out, "val_loss", m->val_loss);
   progress_value(p->out, "val_acc", m->val_accuracy);
+  progress_value(p->out, "val_mae", m->val_mae);
+  progress_value(p->out, "val_rmse", m->val_rmse);
+  progress_value(p->out, "val_r2", m->val_r2);
   fprintf(p->out, " lr %.4g | %.0f samples/s | %.2f s\n", m->lr, m->samples_per_s, m->seconds);
   fflush(p->out);
 }

@@ -109,7 +109,7 @@ static int train_act(train_session *s) {
       return train_files_write_review(s, s->stop_reason ? s->stop_reason : "continue training?");
     case DDPC_STATE_DONE:
       if (train_checkpoint_save(s) != 0) return -1;
-      return train_evaluate(s, &s->data.test, &s->test_loss, &s->test_accuracy);
+      return train_evaluate(s, &s->data.test, &s->test);
     default:
       return 0;
   }
@@ -186,7 +186,7 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
   snprintf(s->run_id, sizeof s->run_id, "%016llx%08x", (unsigned long long)(s->unix_started * 1e9),
            (unsigned)getpid());
   s->facts.best_value = NAN;
-  s->test_loss = s->test_accuracy = NAN;
+  s->test = (train_eval){NAN, NAN, NAN, NAN, NAN};
   // From the start: a stop signal during set-up (data loading can take a while) is kept
   // and honoured at the first step boundary, instead of ending the process uncleanly.
   ddpc_signals_install();
@@ -201,8 +201,11 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
   while (!ddpc_state_is_final(s->state))
     if (train_advance(s) != 0) return -1;
   res->epochs_completed = (int32_t)s->epoch;
-  res->test_loss = s->test_loss;
-  res->test_accuracy = s->test_accuracy;
+  res->test_loss = s->test.loss;
+  res->test_accuracy = s->test.accuracy;
+  res->test_mae = s->test.mae;
+  res->test_rmse = s->test.rmse;
+  res->test_r2 = s->test.r2;
   res->params_crc32 = ddpc_model_params_crc32(s->model);
   res->samples_per_s = s->train_seconds > 0 ? (double)s->train_samples * s->comm->size / s->train_seconds : 0.0;
   res->peak_rss_mb = ddpc_peak_rss_mb();
@@ -211,9 +214,15 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
   s->pss_mb_mean = pss / s->comm->size;
   res->wall_seconds = ddpc_time_seconds() - s->start_time;
   res->state = ddpc_state_names[s->state];
-  if (s->state == DDPC_STATE_DONE)
+  if (s->state == DDPC_STATE_DONE && train_is_classification(s))
     ddpc_progress_note(&s->progress, "test_loss %.4f test_acc %.4f | %.0f samples/s | peak RSS %.0f MiB | %s/summary.json",
                        res->test_loss, res->test_accuracy, res->samples_per_s, res->peak_rss_mb, s->run_dir);
+  else if (s->state == DDPC_STATE_DONE)  // regression: the errors in the target's units, not an accuracy
+    ddpc_progress_note(&s->progress,
+                       "test_loss %.4f test_mae %.4f test_rmse %.4f test_r2 %.4f | %.0f samples/s | peak RSS %.0f MiB "
+                       "| %s/summary.json",
+                       res->test_loss, res->test_mae, res->test_rmse, res->test_r2, res->samples_per_s,
+                       res->peak_rss_mb, s->run_dir);
   else
     ddpc_progress_note(&s->progress, "stopped in state %s: %s", res->state, s->stop_reason ? s->stop_reason : "");
   if (s->state == DDPC_STATE_PREEMPTED) {  // what to type next, with the same world size for bitwise results
@@ -242,7 +251,7 @@ int ddpc_train_run(const ddpc_train_options *options, ddpc_train_result *result)
   ddpc_train_result local;
   ddpc_train_result *res = result ? result : &local;
   memset(res, 0, sizeof *res);
-  res->test_loss = res->test_accuracy = NAN;
+  res->test_loss = res->test_accuracy = res->test_mae = res->test_rmse = res->test_r2 = NAN;
   res->state = "failed";
   ddpc_error_clear();
   int rc = train_run_session(&s, res);

@@ -275,13 +275,18 @@ int train_checkpoint_restore(train_session *s) {
   ddpc_checkpoint_meta meta;
   memset(&meta, 0, sizeof meta);
   int64_t history = 0;
+  ddpc_epoch_metrics *saved = NULL;  // rank 0: the checkpoint's metric history
+  rc = 0;
   if (s->comm->rank == 0) {
-    size_t bytes = 0;
     ddpc_checkpoint_read_meta(ck, &meta);  // checked by checkpoint_load
     checkpoint_apply_changes(s, &diff, &meta);
     checkpoint_restore_identity(s, ck);
-    ddpc_checkpoint_find_section(ck, DDPC_CHECKPOINT_SECTION_HISTORY, &bytes);
-    history = (int64_t)(bytes / sizeof(ddpc_epoch_metrics));
+    rc = ddpc_checkpoint_read_history(ck, &saved, &history);
+  }
+  if (train_agree(s, rc) != 0) {
+    ddpc_checkpoint_free(ck);
+    ddpc_resume_diff_free(&diff);
+    return -1;
   }
   rc = s->comm->ops->broadcast(s->comm, &meta, sizeof meta, 0);
   if (rc == 0) rc = s->comm->ops->broadcast(s->comm, &history, sizeof history, 0);
@@ -295,14 +300,11 @@ int train_checkpoint_restore(train_session *s) {
   for (int64_t i = 0; rc == 0 && i < history; i++) {
     ddpc_epoch_metrics m;
     memset(&m, 0, sizeof m);
-    if (s->comm->rank == 0) {
-      size_t bytes = 0;
-      const ddpc_epoch_metrics *all = ddpc_checkpoint_find_section(ck, DDPC_CHECKPOINT_SECTION_HISTORY, &bytes);
-      memcpy(&m, all + i, sizeof m);
-    }
+    if (s->comm->rank == 0) m = saved[i];
     rc = s->comm->ops->broadcast(s->comm, &m, sizeof m, 0);
     if (rc == 0) rc = ddpc_metric_history_append(&s->history, &m);
   }
+  free(saved);
   ddpc_checkpoint_free(ck);
   if (rc != 0) {
     ddpc_resume_diff_free(&diff);

@@ -83,6 +83,8 @@ void train_device_free_batches(train_session *s) {
   ddpc_device_free_staging(d, s->batch_labels);
   ddpc_device_free_staging(d, s->batch_targets);
   free(s->dout);
+  free(s->host_out);
+  s->host_out = NULL;
   s->batch_x = NULL;
   s->batch_labels = NULL;
   s->batch_targets = NULL;
@@ -152,6 +154,15 @@ int train_device_loss_take(train_session *s, ddpc_loss_result *sums) {
 #else
   return ddpc_error_set("device: cuda: %s", DDPC_DEVICE_NO_CUDA_MESSAGE);
 #endif
+}
+
+const float *train_device_host_outputs(train_session *s, const float *out, int n) {
+  if (!on_gpu(s)) return out;
+  size_t bytes = (size_t)n * (size_t)s->out_width * sizeof(float);
+  if (!s->host_out && !(s->host_out = ddpc_malloc((size_t)s->max_batch * (size_t)s->out_width * sizeof(float),
+                                                  "outputs for evaluation")))
+    return NULL;
+  return ddpc_device_copy(s->host_out, DDPC_DEVICE_CPU, out, DDPC_DEVICE_CUDA, bytes) == 0 ? s->host_out : NULL;
 }
 
 const float *train_device_dout(const train_session *s) { return on_gpu(s) ? s->dev_dout : s->dout; }

@@ -20,30 +20,75 @@ static void train_gather(train_session *s, const ddpc_split *split, const uint32
   ddpc_data_gather(&s->data, split, pos, n, s->batch_x, cls ? s->batch_labels : NULL, cls ? NULL : s->batch_targets);
 }
 
-/* Mean loss and accuracy over a split; each rank takes every size-th sample and the sums
- * are reduced, so every sample counts exactly once whatever the world size. */
-int train_evaluate(train_session *s, const ddpc_split *split, double *loss, double *accuracy) {
-  *loss = *accuracy = NAN;
+/* Adds a batch's regression sums, in the target's units, to sums: |error|, error², and per
+ * target its values less the training split's mean (then their squares; R²'s total sum of
+ * squares from these keeps its precision for targets far from 0). out and targets are as
+ * the loss saw them: standardized with data.target_standardize. */
+static void train_regression_add(const train_session *s, const float *out, const float *targets, int n,
+                                 double *sums) {
+  const int W = s->out_width;
+  const ddpc_dataset *d = &s->data;
+  double *centred = sums + 2, *squares = sums + 2 + W;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < W; j++) {
+      double unit = d->target_standardized ? d->target_std[j] : 1.0;
+      double t = targets[(size_t)i * W + j];
+      double e = ((double)out[(size_t)i * W + j] - t) * unit;
+      double y = d->target_standardized ? t * unit : t - d->target_mean[j];
+      sums[0] += fabs(e);
+      sums[1] += e * e;
+      centred[j] += y;
+      squares[j] += y * y;
+    }
+}
+
+/* Mean loss and accuracy over a split, and for regression MAE, RMSE and R²; each rank takes
+ * every size-th sample and the sums are reduced, so every sample counts exactly once
+ * whatever the world size. */
+int train_evaluate(train_session *s, const ddpc_split *split, train_eval *out) {
+  *out = (train_eval){NAN, NAN, NAN, NAN, NAN};
   if (split->count == 0) return 0;
+  bool regression = !train_is_classification(s);
+  int W = s->out_width;
+  // loss, correct, samples; regression: |e|, e², then W centred sums and W squares
+  size_t n_sums = 3 + (regression ? 2 + 2 * (size_t)W : 0);
+  double *sums = ddpc_calloc(n_sums, sizeof *sums, "evaluation sums");
+  if (!sums) return -1;
   uint32_t mine = 0;
   for (uint32_t i = (uint32_t)s->comm->rank; i < split->count; i += (uint32_t)s->comm->size) s->positions[mine++] = i;
+  sums[2] = (double)mine;
   ddpc_forward_ctx ctx = {false, s->cfg.seed, (uint64_t)s->step};
-  double sums[3] = {0.0, 0.0, (double)mine};  // loss, correct, samples
-  for (uint32_t at = 0; at < mine; at += (uint32_t)s->cfg.train.eval_batch_size) {
+  int rc = 0;
+  for (uint32_t at = 0; rc == 0 && at < mine; at += (uint32_t)s->cfg.train.eval_batch_size) {
     int n = (int)(mine - at < (uint32_t)s->cfg.train.eval_batch_size ? mine - at : (uint32_t)s->cfg.train.eval_batch_size);
     train_gather(s, split, s->positions + at, n);
-    const float *out = train_device_forward(s, n, &ctx);
-    if (!out || train_device_loss_add(s, out, n, false, (double)n) != 0) return -1;
-    // One wait a batch: the next gather reuses the staging buffers the device reads.
+    const float *y = train_device_forward(s, n, &ctx);
     ddpc_loss_result r;
-    if (train_device_loss_take(s, &r) != 0) return -1;
+    // One wait a batch: the next gather reuses the staging buffers the device reads.
+    rc = !y || train_device_loss_add(s, y, n, false, (double)n) != 0 || train_device_loss_take(s, &r) != 0 ? -1 : 0;
+    const float *host = rc == 0 && regression ? train_device_host_outputs(s, y, n) : NULL;
+    if (rc == 0 && regression && !host) rc = -1;
+    if (rc != 0) break;
     sums[0] += r.loss_sum;
     sums[1] += (double)r.correct;
+    if (regression) train_regression_add(s, host, s->batch_targets, n, sums + 3);
   }
-  if (s->comm->ops->allreduce_double(s->comm, sums, 3) != 0) return -1;
-  *loss = sums[0] / sums[2];
-  if (train_is_classification(s)) *accuracy = sums[1] / sums[2];
-  return 0;
+  if (rc == 0 && s->comm->ops->allreduce_double(s->comm, sums, n_sums) != 0) rc = -1;
+  if (rc == 0) {
+    double count = sums[2];
+    out->loss = sums[0] / count * s->loss_scale;
+    if (!regression) out->accuracy = sums[1] / count;
+  }
+  if (rc == 0 && regression) {
+    const double *e = sums + 3, *centred = e + 2, *squares = centred + W;
+    double values = sums[2] * W, total = 0.0;
+    for (int j = 0; j < W; j++) total += squares[j] - centred[j] * centred[j] / sums[2];
+    out->mae = e[0] / values;
+    out->rmse = sqrt(e[1] / values);
+    out->r2 = total > 0.0 ? 1.0 - e[1] / total : NAN;
+  }
+  free(sums);
+  return rc;
 }
 
 /* A failure during training leaves the other ranks inside a collective: only ending the
@@ -85,7 +130,7 @@ static int train_log_step(train_session *s, const ddpc_loss_result *r, int n, fl
   ddpc_json j;
   ddpc_json_begin(&j, s->steps_log);
   ddpc_json_int(&j, "step", s->step);
-  ddpc_json_number(&j, "loss", sums[0] / sums[1]);
+  ddpc_json_number(&j, "loss", sums[0] / sums[1] * s->loss_scale);
   ddpc_json_number(&j, "lr", lr);
   ddpc_json_end(&j);
   return train_files_end_line(s, s->steps_log, "steps.jsonl");
@@ -177,8 +222,8 @@ int train_run_epoch(train_session *s) {
     s->epoch_sums[1] += (double)r.correct;
     s->epoch_sums[2] += n;
     ddpc_progress_step(&s->progress, (int)s->epoch + 1, k + 1, (int64_t)s->epoch_sums[2] * s->comm->size,
-                       s->epoch_sums[0] / s->epoch_sums[2]);
-    train_hooks_step_end(s, r.loss_sum / n);
+                       s->epoch_sums[0] / s->epoch_sums[2] * s->loss_scale);
+    train_hooks_step_end(s, r.loss_sum / n * s->loss_scale);
     bool last = k + 1 == s->steps_per_epoch;
     // Every rank takes these collectives at the same steps: they depend on the step only.
     if ((k + 1) % TRAIN_FLAG_CHECK_STEPS == 0 || last) {
@@ -204,7 +249,7 @@ int train_finish_epoch(train_session *s) {
   ddpc_epoch_metrics m;
   memset(&m, 0, sizeof m);
   m.epoch = (int32_t)s->epoch + 1;
-  m.train_loss = sums[0] / sums[2];
+  m.train_loss = sums[0] / sums[2] * s->loss_scale;
   m.train_accuracy = train_is_classification(s) ? sums[1] / sums[2] : NAN;
   m.lr = s->lr;
   // Throughput of all ranks: samples over the mean time each rank spent in steps.
@@ -215,7 +260,13 @@ int train_finish_epoch(train_session *s) {
   uint32_t crc = ddpc_model_params_crc32(s->model);
   if (train_check_same(s, &crc, sizeof crc, "parameters after an epoch (replicas drifted apart)") != 0) return -1;
   m.params_crc32 = crc;
-  if (train_evaluate(s, &s->data.val, &m.val_loss, &m.val_accuracy) != 0) return -1;
+  train_eval val;
+  if (train_evaluate(s, &s->data.val, &val) != 0) return -1;
+  m.val_loss = val.loss;
+  m.val_accuracy = val.accuracy;
+  m.val_mae = val.mae;
+  m.val_rmse = val.rmse;
+  m.val_r2 = val.r2;
   m.seconds = s->epoch_seconds + ddpc_time_seconds() - s->epoch_started;
   s->epoch++;
   s->batch_in_epoch = 0;

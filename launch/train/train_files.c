@@ -151,7 +151,7 @@ int train_files_check(train_session *s) {
   return ddpc_error_set("%s", s->write_error);
 }
 
-static void files_metrics_json(FILE *out, const ddpc_epoch_metrics *m) {
+static void files_metrics_json(FILE *out, const ddpc_epoch_metrics *m, bool regression) {
   ddpc_json j;
   ddpc_json_begin(&j, out);
   ddpc_json_int(&j, "epoch", m->epoch);
@@ -159,6 +159,11 @@ static void files_metrics_json(FILE *out, const ddpc_epoch_metrics *m) {
   ddpc_json_number(&j, "train_accuracy", m->train_accuracy);
   ddpc_json_number(&j, "val_loss", m->val_loss);
   ddpc_json_number(&j, "val_accuracy", m->val_accuracy);
+  if (regression) {
+    ddpc_json_number(&j, "val_mae", m->val_mae);
+    ddpc_json_number(&j, "val_rmse", m->val_rmse);
+    ddpc_json_number(&j, "val_r2", m->val_r2);
+  }
   ddpc_json_number(&j, "lr", m->lr);
   ddpc_json_number(&j, "samples_per_s", m->samples_per_s);
   ddpc_json_number(&j, "seconds", m->seconds);
@@ -169,7 +174,7 @@ static void files_metrics_json(FILE *out, const ddpc_epoch_metrics *m) {
 }
 
 static int files_metrics_line(train_session *s, const ddpc_epoch_metrics *m) {
-  files_metrics_json(s->metrics, m);
+  files_metrics_json(s->metrics, m, !train_is_classification(s));
   return train_files_end_line(s, s->metrics, "metrics.jsonl");
 }
 
@@ -237,7 +242,7 @@ static void files_hook_progress_step(void *user, int64_t step, int32_t epoch, do
   train_session *s = user;
   int64_t k = s->batch_in_epoch;
   ddpc_progress_step(&s->progress, epoch, k, (int64_t)s->epoch_sums[2] * s->comm->size,
-                     s->epoch_sums[2] > 0 ? s->epoch_sums[0] / s->epoch_sums[2] : loss);
+                     s->epoch_sums[2] > 0 ? s->epoch_sums[0] / s->epoch_sums[2] * s->loss_scale : loss);
 }
 
 static void files_hook_progress_checkpoint(void *user, const char *path) {
@@ -319,8 +324,13 @@ static int files_summary(FILE *out, void *user) {
   char *best_key = ddpc_format("best_%s", files_monitor(s));
   if (best_key) ddpc_json_number(&j, best_key, s->facts.best_value);
   free(best_key);
-  ddpc_json_number(&j, "test_loss", s->test_loss);
-  ddpc_json_number(&j, "test_accuracy", s->test_accuracy);
+  ddpc_json_number(&j, "test_loss", s->test.loss);
+  ddpc_json_number(&j, "test_accuracy", s->test.accuracy);
+  if (!train_is_classification(s)) {
+    ddpc_json_number(&j, "test_mae", s->test.mae);
+    ddpc_json_number(&j, "test_rmse", s->test.rmse);
+    ddpc_json_number(&j, "test_r2", s->test.r2);
+  }
   ddpc_json_int(&j, "params_crc32", crc);
   ddpc_json_int(&j, "param_count", (int64_t)ddpc_model_param_count(s->model));
   ddpc_json_number(&j, "samples_per_s",
@@ -385,7 +395,7 @@ static int files_review_json(FILE *out, void *user) {
   // The metrics so far, as metrics.jsonl has them, so the reviewer needs one file.
   for (int i = 0; i < s->history.count; i++) {
     if (i) fputc(',', out);
-    files_metrics_json(out, &s->history.epochs[i]);
+    files_metrics_json(out, &s->history.epochs[i], !train_is_classification(s));
     fputc('\n', out);
   }
   fputs("]}\n", out);
@@ -495,8 +505,13 @@ static int files_meta_json(FILE *out, void *user) {
   ddpc_json_end_object(&j);
   files_meta_slurm(&j);
   ddpc_json_begin_object(&j, "test");
-  ddpc_json_number(&j, "loss", s->test_loss);
-  ddpc_json_number(&j, "accuracy", s->test_accuracy);
+  ddpc_json_number(&j, "loss", s->test.loss);
+  ddpc_json_number(&j, "accuracy", s->test.accuracy);
+  if (!train_is_classification(s)) {
+    ddpc_json_number(&j, "mae", s->test.mae);
+    ddpc_json_number(&j, "rmse", s->test.rmse);
+    ddpc_json_number(&j, "r2", s->test.r2);
+  }
   ddpc_json_end_object(&j);
   ddpc_json_end(&j);
   fputc('\n', out);

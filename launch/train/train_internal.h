@@ -31,6 +31,15 @@
  * stops a preempted job within milliseconds. */
 #define TRAIN_FLAG_CHECK_STEPS 8
 
+/* What an evaluation of a split gives; NaN for what does not apply. */
+typedef struct {
+  double loss;      // mean loss (regression: in the target's units, squared)
+  double accuracy;  // classification: fraction correct
+  double mae;       // regression, in the target's units: mean absolute error
+  double rmse;      // root mean squared error
+  double r2;        // 1 - SS_res / SS_tot around the split's own mean (NaN for a constant target)
+} train_eval;
+
 typedef struct train_session {
   const ddpc_train_options *opt;  // what the caller asked for
   ddpc_config cfg;          // resolved config
@@ -97,8 +106,10 @@ typedef struct train_session {
   char *stop_reason;        // reason of the transition into the final state
   char *prune_reason;       // the tuner's verdict at this rung epoch said prune (NULL: go on)
   double pss_mb_mean;       // proportional set size at the end, mean over ranks
-  double test_loss;         // test metrics (NaN until evaluated)
-  double test_accuracy;
+  train_eval test;          // test metrics (NaN until evaluated)
+  double loss_scale;        // reported loss = computed loss x this: the target's std squared when
+                            // the loss sees standardized targets (data.target_standardize), else 1
+  float *host_out;          // cuda, regression: (max_batch, out_width) outputs copied down to evaluate
   char started_at[32];      // ISO 8601 time this process started
   char run_id[33];          // random hex identifying this run (kept across resumes in meta.json)
 } train_session;
@@ -118,6 +129,9 @@ const float *train_device_forward(train_session *s, int n, const ddpc_forward_ct
  * device. */
 int train_device_loss_add(train_session *s, const float *out, int n, bool with_grad, double grad_scale);
 int train_device_loss_take(train_session *s, ddpc_loss_result *sums);
+/* The outputs of train_device_forward (n samples) on the host: out itself on the CPU, a copy
+ * in host_out on the GPU; NULL on error. */
+const float *train_device_host_outputs(train_session *s, const float *out, int n);
 /* The loss gradient backward starts from (where train_device_loss_add wrote it). */
 const float *train_device_dout(const train_session *s);
 /* Clipping (train.grad_clip) and the optimizer step on the averaged gradient. */
@@ -150,7 +164,7 @@ int train_abort(train_session *s);
 int train_run_epoch(train_session *s);
 /* Validation metrics of the epoch just finished, appended to the history. */
 int train_finish_epoch(train_session *s);
-int train_evaluate(train_session *s, const ddpc_split *split, double *loss, double *accuracy);
+int train_evaluate(train_session *s, const ddpc_split *split, train_eval *out);
 
 /* train_checkpoint.c */
 int train_checkpoint_save(train_session *s);

@@ -28,14 +28,18 @@ static int train_check_compatible(train_session *s) {
   // An inferred count is only as good as the largest label: name the sample it came
   // from, which is often the one bad label.
   char *origin = classification && cfg->data.num_classes == 0 ? ddpc_data_describe_max_label(&s->data, cfg) : NULL;
-  if (origin)
-    ddpc_error_set("%s: the model's last layer gives %d outputs per sample but the data has %d classes, counted "
-                   "from its largest label (%s); set data.num_classes to have every label checked against the "
-                   "count",
-                   cfg->source_path, s->out_width, want, origin);
-  else
-    ddpc_error_set("%s: the model's last layer gives %d outputs per sample but the data has %d %s", cfg->source_path,
-                   s->out_width, want, classification ? "classes" : "targets");
+  char *counted = origin ? ddpc_format(", counted from its largest label (%s)", origin) : NULL;
+  // One output against many classes is a model built for a number, and the task was left
+  // at its default: the likelier mistake than the class count.
+  const char *advice = classification && s->out_width == 1
+                           ? "; a last layer of 1 unit predicts a number: if the label column is a number to "
+                             "predict, set data.task: regression"
+                       : counted ? "; set data.num_classes to have every label checked against the count"
+                                 : "";
+  ddpc_error_set("%s: the model's last layer gives %d output%s per sample but the data has %d %s%s%s",
+                 cfg->source_path, s->out_width, s->out_width == 1 ? "" : "s", want,
+                 classification ? "classes" : "targets", counted ? counted : "", advice);
+  free(counted);
   free(origin);
   return -1;
 }
@@ -145,6 +149,13 @@ static int train_setup_model(train_session *s) {
   ddpc_shape out = ddpc_model_output_shape(s->model);
   s->out_width = (int)ddpc_shape_size(out);
   if (train_check_compatible(s) != 0 || train_check_memory(s) != 0) return -1;
+  // The loss of standardized targets is in (target / std)² units: scaled back for every
+  // loss reported. One target has one std (CSV data has one target column).
+  s->loss_scale = 1.0;
+  if (s->data.target_standardized && s->data.target_width != 1)
+    return ddpc_error_set("%s: data.target_standardize standardizes one target column, the data has %u",
+                          cfg->source_path, s->data.target_width);
+  if (s->data.target_standardized) s->loss_scale = (double)s->data.target_std[0] * s->data.target_std[0];
   if (ddpc_optimizer_init(&s->opt_state, &cfg->optimizer, ddpc_model_param_count(s->model), cfg->device) != 0) return -1;
 
   uint32_t n = s->data.train.count;

@@ -411,9 +411,55 @@ static void test_find_latest_and_prune(void) {
   free(run);
 }
 
+/* The metric history of an older checkpoint (section HISTORY_V1: records up to
+ * params_crc32, 88 bytes) reads as today's records with NaN regression metrics; today's
+ * section wins when both are there; a section of partial records is refused. */
+static void test_history_versions(void) {
+  enum { OLD = 88 };
+  ddpc_epoch_metrics now[2];
+  memset(now, 0, sizeof now);
+  unsigned char old[2 * OLD];
+  for (int i = 0; i < 2; i++) {
+    now[i].epoch = i + 1;
+    now[i].val_loss = 0.5 / (i + 1);
+    now[i].params_crc32 = 0xabcd0000u + (uint32_t)i;
+    now[i].val_r2 = 0.25 * i;
+    memcpy(old + i * OLD, &now[i], OLD);
+  }
+  char *path = path_in("history_v1.ddpc");
+  ddpc_checkpoint_section v1[] = {{DDPC_CHECKPOINT_SECTION_HISTORY_V1, "history", old, sizeof old}};
+  ddpc_checkpoint *ck = NULL;
+  ddpc_epoch_metrics *h = NULL;
+  int64_t n = -1;
+  CHECK(ddpc_checkpoint_write(path, v1, 1) == 0 && ddpc_checkpoint_read(path, &ck) == 0, "write and read v1");
+  CHECK(ck && ddpc_checkpoint_read_history(ck, &h, &n) == 0 && n == 2, "v1: 2 records (%lld)", (long long)n);
+  CHECK(h && h[1].epoch == 2 && h[1].val_loss == 0.25 && h[1].params_crc32 == 0xabcd0001u,
+        "v1: the old fields back");
+  CHECK(h && isnan(h[0].val_mae) && isnan(h[1].val_rmse) && isnan(h[1].val_r2), "v1: regression metrics NaN");
+  free(h);
+  ddpc_checkpoint_free(ck);
+  ddpc_checkpoint_section both[] = {{DDPC_CHECKPOINT_SECTION_HISTORY_V1, "history", old, OLD},
+                                    {DDPC_CHECKPOINT_SECTION_HISTORY, "history", now, sizeof now}};
+  ck = NULL;
+  CHECK(ddpc_checkpoint_write(path, both, 2) == 0 && ddpc_checkpoint_read(path, &ck) == 0, "write and read both");
+  CHECK(ck && ddpc_checkpoint_read_history(ck, &h, &n) == 0 && n == 2 && h[1].val_r2 == 0.25,
+        "today's section is read when both are there");
+  free(h);
+  ddpc_checkpoint_free(ck);
+  ddpc_checkpoint_section partial[] = {{DDPC_CHECKPOINT_SECTION_HISTORY, "history", now, sizeof now - 8}};
+  ck = NULL;
+  CHECK(ddpc_checkpoint_write(path, partial, 1) == 0 && ddpc_checkpoint_read(path, &ck) == 0, "write partial");
+  CHECK(ck && ddpc_checkpoint_read_history(ck, &h, &n) != 0 && !h &&
+            strstr(ddpc_error_message(), "is not a whole number of"),
+        "partial records refused: %s", ddpc_error_message());
+  ddpc_checkpoint_free(ck);
+  free(path);
+}
+
 int main(void) {
   test_meta_encoding();
   test_round_trip();
+  test_history_versions();
   test_write_refuses();
   test_every_corruption();
   test_find_latest_and_prune();

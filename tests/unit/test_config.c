@@ -649,7 +649,7 @@ static void test_stop_sections(void) {
   STOP_ERROR("esmon.yaml", "stop:\n  early_stopping: {monitor: val_los}\n",
                "esmon.yaml:6:29: stop.early_stopping.monitor: unknown metric 'val_los'; expected one of train_loss, "
                "train_accuracy, val_loss, val_accuracy, lr, samples_per_s, seconds, comm_seconds, "
-               "comm_hidden_fraction; did you mean 'val_loss'?",
+               "comm_hidden_fraction, val_mae, val_rmse, val_r2; did you mean 'val_loss'?",
                NULL);
   STOP_ERROR("esmode.yaml", "stop:\n  early_stopping: {mode: maximum}\n",
                "stop.early_stopping.mode: unknown value 'maximum'; expected one of min, max", NULL);

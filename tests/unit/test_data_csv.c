@@ -77,7 +77,15 @@ static void test_errors(void) {
       {"a,y\n1,-1\n", "y", DDPC_TASK_CLASSIFICATION,
        "2:3: column 'y': expected a non-negative integer class label, got '-1'"},
       {"a,y\n1,0\n1,1.5\n", "y", DDPC_TASK_CLASSIFICATION,
-       "3:3: column 'y': expected a non-negative integer class label, got '1.5'"},
+       "3:3: column 'y': expected a non-negative integer class label, got '1.5' (a column of numbers to predict "
+       "needs data.task: regression)"},
+      // Whole numbers written as floats are not class ids either: most often a target.
+      {"a,y\n1,0\n1,151.0\n", "y", DDPC_TASK_CLASSIFICATION,
+       "3:3: column 'y': expected a non-negative integer class label, got '151.0' (a column of numbers"},
+      {"a,y\n1,1e2\n", "y", DDPC_TASK_CLASSIFICATION, "2:3: column 'y': expected a non-negative integer class "
+       "label, got '1e2' (a column of numbers to predict"},
+      {"a,y\n1,0x1\n", "y", DDPC_TASK_CLASSIFICATION, "2:3: column 'y': expected a non-negative integer class "
+       "label, got '0x1' (a column of numbers to predict"},
       {"a,y\n1,setosa\n", "y", DDPC_TASK_CLASSIFICATION,
        "2:3: column 'y': expected a non-negative integer class label, got 'setosa'"},
       {"a,y\n1,x\n", "y", DDPC_TASK_REGRESSION, "2:3: column 'y': expected a finite number, got 'x'"},

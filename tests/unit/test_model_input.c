@@ -17,6 +17,36 @@
 #include "predict/predictor.h"
 #include "testing.h"
 
+/* A regression model trained on standardized targets: version 2, its target constants back
+ * bitwise; every truncation refused; without them the same model writes version 1. */
+static void check_roundtrip_targets(void) {
+  float consts[4] = {0.5f, -2.0f, 151.25f, 77.5f};
+  ddpc_model_input in = {.format = DDPC_DATA_FORMAT_CSV, .task = DDPC_TASK_REGRESSION, .dtype = DDPC_DTYPE_F32,
+                         .features = 2, .raw_shape = {1, 1, 2}, .shape = {1, 1, 2}, .scale = consts,
+                         .shift = consts, .target_width = 1, .label_column = "y", .target_mean = consts + 2,
+                         .target_std = consts + 3};
+  unsigned char *bytes = NULL;
+  size_t n = 0;
+  CHECK(ddpc_model_input_encode(&in, &bytes, &n) == 0 && n > 12 && bytes[8] == 2, "encoded as version 2");
+  ddpc_model_input out;
+  CHECK(ddpc_model_input_decode(bytes, n, "r.ddpc", &out) == 0, "decode: %s", ddpc_error_message());
+  CHECK(out.target_mean && out.target_mean[0] == 151.25f && out.target_std[0] == 77.5f,
+        "target constants back bitwise");
+  ddpc_model_input_free(&out);
+  int refused = 0;
+  for (size_t len = 0; len < n; len++) {
+    if (ddpc_model_input_decode(bytes, len, "r.ddpc", &out) != 0) refused++;
+    else ddpc_model_input_free(&out);
+  }
+  CHECK(refused == (int)n, "%d of %zu truncations refused", refused, n);
+  free(bytes);
+  in.target_mean = in.target_std = NULL;
+  CHECK(ddpc_model_input_encode(&in, &bytes, &n) == 0 && bytes[8] == 1, "without them: version 1");
+  CHECK(ddpc_model_input_decode(bytes, n, "r.ddpc", &out) == 0 && !out.target_mean, "read back without them");
+  ddpc_model_input_free(&out);
+  free(bytes);
+}
+
 static void check_roundtrip(void) {
   char *names[3] = {"alcohol", "hue, \"quoted\"", "x"};
   float consts[6] = {0.5f, -2.0f, 1e-3f, 1.0f, 0.25f, -7.5f};
@@ -59,9 +89,12 @@ static void check_roundtrip(void) {
   CHECK(ddpc_model_input_decode(longer, n, "a.ddpc", &out) != 0 && strstr(ddpc_error_message(), "wrong magic"),
         "wrong magic: %s", ddpc_error_message());
   memcpy(longer, bytes, n);
-  longer[8] = 2;  // version 2
-  CHECK(ddpc_model_input_decode(longer, n, "a.ddpc", &out) != 0 && strstr(ddpc_error_message(), "version 2"),
+  longer[8] = 3;  // version 3
+  CHECK(ddpc_model_input_decode(longer, n, "a.ddpc", &out) != 0 && strstr(ddpc_error_message(), "version 3"),
         "a newer version: %s", ddpc_error_message());
+  longer[8] = 2;  // version 2 says target constants follow: a classification model has none
+  CHECK(ddpc_model_input_decode(longer, n, "a.ddpc", &out) != 0 && strstr(ddpc_error_message(), "the target count"),
+        "version 2 without target constants: %s", ddpc_error_message());
   memcpy(longer, bytes, n);
   longer[24] = 4;  // 4 features against shapes of 3
   CHECK(ddpc_model_input_decode(longer, n, "a.ddpc", &out) != 0 &&
@@ -191,6 +224,7 @@ static void check_real_run(void) {
 
 int main(void) {
   check_roundtrip();
+  check_roundtrip_targets();
   check_real_run();
   return testing_finish();
 }

@@ -43,6 +43,9 @@ typedef struct ddpc_epoch_metrics {
   double comm_seconds;          // time with gradient communication in flight (mean over ranks)
   double comm_hidden_fraction;  // share of comm_seconds overlapped with backward (NaN: none)
   uint32_t params_crc32;        // CRC32 of the parameters at the epoch's end (same on every rank)
+  double val_mae;               // regression, on validation, in the target's units: mean absolute error
+  double val_rmse;              // root mean squared error
+  double val_r2;                // coefficient of determination (NaN when none or classification)
 } ddpc_epoch_metrics;
 
 /* Callbacks into a run. Every member may be NULL. They run on rank 0 only (where the run
@@ -106,6 +109,10 @@ typedef struct {
   int aborted;                      // the failure came during training, not while setting up (the
                                     // job was aborted; `ddpc train` exits 6 and --resume auto
                                     // continues from the last checkpoint)
+  double test_mae;                  // regression, on the test split, in the target's units: mean
+                                    // absolute error (NaN for classification or no test split)
+  double test_rmse;                 // root mean squared error
+  double test_r2;                   // coefficient of determination
 } ddpc_train_result;
 
 /* Trains as the config says. Returns 0 when the run reached a final state (result->state

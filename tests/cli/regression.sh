@@ -7,7 +7,8 @@
 # here; data.target_standardize keeps loss and errors in the target's units (targets x1000:
 # errors x1000, loss x1e6, R² the same) and its constants reach the checkpoint, so that
 # ddpc predict gives values in the target's units; val_r2 works as an early-stopping
-# monitor (mode max); 2 ranks count every sample once.
+# monitor (mode max); a checkpoint of an older ddpc (history without these metrics)
+# resumes bitwise; 2 ranks count every sample once.
 source "$(dirname "$0")/lib/common.bash"
 cd "$T_DIR" || exit 1
 
@@ -142,6 +143,51 @@ r2 = [json.loads(l)["val_r2"] for l in open(sys.argv[2])]
 assert s["best_val_r2"] == max(r2) and s["best_epoch"] == r2.index(max(r2)) + 1, (s, r2)
 ' es/summary.json es/metrics.jsonl
 t_check "val_r2 monitor: resolved mode max" grep -q "^    mode: max" es/config.yaml
+
+# A checkpoint of a ddpc before these metrics: its history section (id 5) holds 88-byte
+# records. A preempted run's newest checkpoint rewritten so resumes, to bitwise the run's
+# uninterrupted parameters, its earlier epochs in metrics.jsonl without regression values.
+t_run train std.yaml --run-dir whole --quiet --set train.epochs=4
+DDPC_FAIL_AT="0:40:term" t_run train std.yaml --run-dir old --quiet --set train.epochs=4
+t_check "preempted for the old-format checkpoint (rc $T_RC)" test "$T_RC" -eq 5
+python3 - "old/checkpoints/$(ls old/checkpoints | grep ckpt- | tail -n 1)" <<'PY'
+import struct, sys, zlib
+path = sys.argv[1]
+b = open(path, "rb").read()
+count = struct.unpack_from("<I", b, 12)[0]
+at, sections = 20, []
+for _ in range(count):
+    sid, codec = struct.unpack_from("<II", b, at)
+    name = b[at + 8:at + 24]
+    stored = struct.unpack_from("<Q", b, at + 32)[0]
+    data = b[at + 52:at + 52 + stored]
+    if codec == 1:
+        data = zlib.decompress(data)
+    if sid == 9:  # today's history: back to the old section of 88-byte records
+        rec = 112
+        data = b"".join(data[i:i + 88] for i in range(0, len(data), rec))
+        sid = 5
+    sections.append((sid, name, data))
+    at += 52 + stored
+out = bytearray(b"DDPCCKPT" + struct.pack("<II", 1, len(sections)))
+out += struct.pack("<I", zlib.crc32(out))
+for sid, name, data in sections:
+    crc = zlib.crc32(data)
+    desc = struct.pack("<II", sid, 0) + name + struct.pack("<QQII", len(data), len(data), crc, crc)
+    out += desc + struct.pack("<I", zlib.crc32(desc)) + data
+open(path, "wb").write(bytes(out))
+PY
+"$DDPC" inspect "old/checkpoints/$(ls old/checkpoints | grep ckpt- | tail -n 1)" >old.inspect 2>&1
+t_check "the rewritten checkpoint has the old history section" grep -Eq '^ +5 +history ' old.inspect
+t_run train std.yaml --run-dir old --quiet --set train.epochs=4 --resume auto
+t_check "the old-format checkpoint resumes (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "... to the uninterrupted run's parameters" \
+  test "$(t_json old/summary.json params_crc32)" = "$(t_json whole/summary.json params_crc32)"
+t_check "... its earlier epoch kept, without regression values" python3 -c '
+import json, sys
+m = [json.loads(l) for l in open(sys.argv[1])]
+assert [e["epoch"] for e in m] == [1, 2, 3, 4] and m[0]["val_r2"] is None and m[3]["val_r2"] > 0.9, m
+' old/metrics.jsonl
 
 if command -v mpirun >/dev/null; then
   t_mpirun 120 2 train std.yaml --run-dir two --quiet

@@ -207,8 +207,9 @@ static int checkpoint_load(train_session *s, ddpc_checkpoint **out, ddpc_resume_
  * differently: it starts over, as at another world size. A finished run given a longer
  * stop.max_epochs trains on from where it ended. */
 static void checkpoint_apply_changes(train_session *s, const ddpc_resume_diff *diff, ddpc_checkpoint_meta *meta) {
-  if (meta->batch_in_epoch > 0 && (ddpc_resume_diff_get(diff, "seed") || ddpc_resume_diff_get(diff, "train.batch_size") ||
-                                   ddpc_resume_diff_get(diff, "train.drop_last"))) {
+  bool dealt_anew = ddpc_resume_diff_get(diff, "seed") || ddpc_resume_diff_get(diff, "train.batch_size") ||
+                    ddpc_resume_diff_get(diff, "train.drop_last");
+  if (meta->batch_in_epoch > 0 && dealt_anew) {
     ddpc_progress_note(&s->progress, "resume: the interrupted epoch %lld starts over (its batches are dealt anew)",
                        (long long)meta->epoch + 1);
     meta->batch_in_epoch = 0;

@@ -46,6 +46,13 @@ static void meta_floats(ddpc_json *j, const float *v, uint32_t n) {
 static void meta_scale(ddpc_json *j, const meta_model *m) { meta_floats(j, m->p->input.scale, m->p->input.features); }
 static void meta_shift(ddpc_json *j, const meta_model *m) { meta_floats(j, m->p->input.shift, m->p->input.features); }
 
+static void meta_target_mean(ddpc_json *j, const meta_model *m) {
+  meta_floats(j, m->p->input.target_mean, m->p->input.target_width);
+}
+static void meta_target_std(ddpc_json *j, const meta_model *m) {
+  meta_floats(j, m->p->input.target_std, m->p->input.target_width);
+}
+
 static void meta_classes(ddpc_json *j, const meta_model *m) {
   for (int k = 0; k < m->p->input.num_classes; k++) ddpc_json_int(j, NULL, k);
 }
@@ -244,6 +251,10 @@ int ddpc_export_metadata(const ddpc_predictor *p, bool for_torch, ddpc_export_me
     meta_add_json(&l, "preprocess", true, meta_preprocess, &m);
     meta_add_json(&l, "scale", true, meta_scale, &m);
     meta_add_json(&l, "shift", true, meta_shift, &m);
+  }
+  if (in->target_mean) {  // data.target_standardize: target = output * target_std + target_mean
+    meta_add_json(&l, "target_mean", true, meta_target_mean, &m);
+    meta_add_json(&l, "target_std", true, meta_target_std, &m);
   }
   if (in->feature_names) meta_add_json(&l, "feature_names", true, meta_feature_names, &m);
   if (in->label_column) meta_add(&l, "label_column", ddpc_strdup(in->label_column));

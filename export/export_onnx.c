@@ -11,7 +11,8 @@
  *   → Reshape (and Transpose) to (N, C, H, W) when the model sees images, else (N, features)
  *   → each layer's ONNX form, in NCHW like PyTorch, with the parameters of export_tensors.c
  *     as initializers named as the safetensors export names them ("0.weight", "0.bias", ...)
- *   → logits, and probabilities = Softmax(logits, axis 1); or predictions (regression).
+ *   → logits, and probabilities = Softmax(logits, axis 1); or predictions (regression; with
+ *   data.target_standardize, * the target's std + its mean, in the target's units).
  * ddpc's activations are channels-last (HWC); the graph keeps PyTorch's channels-first, so
  * Flatten on NCHW yields (C, H, W) order, the order export_tensors.c gives a linear layer's
  * input columns. */
@@ -527,8 +528,17 @@ static int onnx_build(onnx_builder *b, const ddpc_predictor *p, const ddpc_expor
 
   onnx_value cur = onnx_add_input(b, p, raw_dims, raw_ndim);
   for (int i = 0; i < n_layers; i++) onnx_add_layer(b, ddpc_model_layer(p->model, i), t, n_t, &cur);
-  onnx_add_output(b, &cur, ddpc_model_output_shape(p->model), cls ? "logits" : "predictions");
+  bool standardized = !cls && in->target_mean;  // data.target_standardize: back to the target's units
+  onnx_add_output(b, &cur, ddpc_model_output_shape(p->model),
+                  cls ? "logits" : standardized ? "output.standardized" : "predictions");
   int64_t out_dims[2] = {-1, p->out_width};
+  if (standardized) {
+    const char *std = onnx_init_floats(b, "target.std", in->target_std, in->target_width, out_dims + 1, 1);
+    const char *mean = onnx_init_floats(b, "target.mean", in->target_mean, in->target_width, out_dims + 1, 1);
+    onnx_node(b, "Mul", "output.scaled", (const char *[]){cur.name, std}, 2);
+    onnx_node(b, "Add", "predictions", (const char *[]){"output.scaled", mean}, 2);
+    cur.name = "predictions";
+  }
   b->graph.output[b->graph.n_output++] =
       onnx_value_info(b, cur.name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, out_dims, 2,
                       cls ? "the last layer's outputs, one per class" : "the regression outputs");

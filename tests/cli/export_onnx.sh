@@ -76,6 +76,7 @@ data:
   preprocess:
     - {op: standardize, mode: per_feature}
     - {op: reshape, shape: $4}
+  target_standardize: $([ "$3" = regression ] && echo true || echo false)  # the graph un-standardizes
 model: $5
 train: {epochs: 1, batch_size: 16}
 YAML

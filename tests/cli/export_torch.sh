@@ -93,6 +93,7 @@ data:
   test_fraction: 0
   cache: false
   preprocess: [{op: standardize, mode: per_feature}, {op: reshape, shape: [4, 4, 2]}]
+  target_standardize: $([ "$3" = regression ] && echo true || echo false)  # outputs back in the target's units
 model: $4
 train: {batch_size: 16}
 YAML

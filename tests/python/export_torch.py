@@ -113,7 +113,7 @@ def compare(snippet, path, data, predictions):
     raw = read_raw(meta, data)
     with torch.no_grad():
         out = model(snippet["prepare"](meta, raw)).double()
-    mine = out.softmax(dim=1).numpy() if classification else out.numpy()
+    mine = snippet["finish"](meta, out).numpy()
     theirs_class, theirs = read_predictions(predictions, classification, mine.shape[1])
     if theirs.shape != mine.shape:
         sys.exit(f"ddpc predicted {theirs.shape} values, PyTorch {mine.shape}")

@@ -63,23 +63,8 @@ t_run predict run --data shuffled.csv
 t_check "stdout is the default" test "$T_OUT" = "$(cat shuffled_out.csv)"
 
 # The C API example, on the first 40 rows in the training header's order.
-example="${DDPC_BUILD_DIR:-}/examples/predict_from_c"
-if [ -x "$example" ]; then
-  sed -n '2,41p' "$csv" | cut -d, -f1-6 >features.txt
-  "$example" run <features.txt >from_c.txt 2>from_c.err
-  t_check "predict_from_c exits 0 ($(cat from_c.err))" test $? -eq 0
-  t_check "predict_from_c prints what ddpc predict writes" python3 - from_c.txt out.csv <<'PY'
-import sys
-c = [l.split(",") for l in open(sys.argv[1]).read().splitlines()]
-d = [l.split(",") for l in open(sys.argv[2]).read().splitlines()[1:41]]
-assert len(c) == len(d) == 40, (len(c), len(d))
-for a, b in zip(c, d):
-    assert a[0] == b[0], (a, b)
-    assert all(abs(float(x) - float(y)) <= 1e-5 for x, y in zip(a[1:], b[1:])), (a, b)
-PY
-else
-  t_skip "examples/predict_from_c is not built ($example)"
-fi
+sed -n '2,41p' "$csv" | cut -d, -f1-6 >features.txt
+t_predict_from_c run features.txt out.csv 40
 
 # A regression model: its column is named after the target.
 python3 - <<'PY'

@@ -40,23 +40,8 @@ else
   t_skip "no mpirun: the 2-rank comparison"
 fi
 
-example="${DDPC_BUILD_DIR:-}/examples/predict_from_c"
-if [ -x "$example" ]; then
-  python3 -c 'import gzip, sys
+python3 -c 'import gzip, sys
 px = gzip.open(sys.argv[1]).read()[16:16 + 25 * 784]
 for i in range(25): print(",".join(str(b) for b in px[i * 784:(i + 1) * 784]))' "$images" >pixels.txt
-  "$example" mlp <pixels.txt >from_c.txt 2>from_c.err
-  t_check "predict_from_c exits 0 ($(cat from_c.err))" test $? -eq 0
-  t_check "predict_from_c on raw pixels agrees with ddpc predict" python3 - from_c.txt one.csv <<'PY'
-import sys
-c = [l.split(",") for l in open(sys.argv[1]).read().splitlines()]
-d = [l.split(",") for l in open(sys.argv[2]).read().splitlines()[1:26]]
-assert len(c) == len(d) == 25, (len(c), len(d))
-for a, b in zip(c, d):
-    assert a[0] == b[0], (a, b)
-    assert all(abs(float(x) - float(y)) <= 1e-5 for x, y in zip(a[1:], b[1:])), (a, b)
-PY
-else
-  t_skip "examples/predict_from_c is not built ($example)"
-fi
+t_predict_from_c mlp pixels.txt one.csv 25
 t_finish

@@ -93,3 +93,26 @@ t_mpirun() {
   T_OUT=$(cat "$T_DIR/out")
   T_ERR=$(cat "$T_DIR/err")
 }
+
+# t_predict_from_c MODEL SAMPLES PREDICTIONS N: examples/predict_from_c (the C API) on the raw
+# sample lines of SAMPLES prints, for each of the first N rows, the class and probabilities
+# that `ddpc predict` wrote to the CSV PREDICTIONS (within 1e-5).
+t_predict_from_c() {
+  local example="${DDPC_BUILD_DIR:-}/examples/predict_from_c"
+  if [ ! -x "$example" ]; then
+    t_skip "examples/predict_from_c is not built ($example)"
+    return
+  fi
+  "$example" "$1" <"$2" >"$T_DIR/from_c.txt" 2>"$T_DIR/from_c.err"
+  t_check "predict_from_c exits 0 ($(cat "$T_DIR/from_c.err"))" test $? -eq 0
+  t_check "predict_from_c prints what ddpc predict writes" python3 - "$T_DIR/from_c.txt" "$3" "$4" <<'PY'
+import sys
+n = int(sys.argv[3])
+c = [l.split(",") for l in open(sys.argv[1]).read().splitlines()]
+d = [l.split(",") for l in open(sys.argv[2]).read().splitlines()[1:n + 1]]
+assert len(c) == len(d) == n, (len(c), len(d))
+for a, b in zip(c, d):
+    assert a[0] == b[0], (a, b)
+    assert all(abs(float(x) - float(y)) <= 1e-5 for x, y in zip(a[1:], b[1:])), (a, b)
+PY
+}

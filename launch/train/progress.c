@@ -27,6 +27,14 @@ void ddpc_progress_init(ddpc_progress *p, FILE *out, bool quiet, int epochs, int
 
 void ddpc_progress_epoch_begin(ddpc_progress *p) { p->epoch_start = p->last_draw = ddpc_time_seconds(); }
 
+/* "epoch 3/10"; an epoch past the last one is the interrupted epoch of a mid-epoch
+ * checkpoint that a resume with a lower stop.max_epochs finishes ("epoch 150/0" read as
+ * nonsense). */
+static void progress_epoch(const ddpc_progress *p, int64_t epoch) {
+  if (epoch <= p->epochs) fprintf(p->out, "epoch %" PRId64 "/%d", epoch, p->epochs);
+  else fprintf(p->out, "epoch %" PRId64 " (the interrupted one, past stop.max_epochs %d)", epoch, p->epochs);
+}
+
 void ddpc_progress_step(ddpc_progress *p, int epoch, int64_t step_in_epoch, int64_t samples_done,
                         double running_loss) {
   if (!p->live) return;
@@ -38,9 +46,11 @@ void ddpc_progress_step(ddpc_progress *p, int epoch, int64_t step_in_epoch, int6
   double rate = elapsed > 0 ? (double)samples_done / elapsed : 0.0;
   // ETA for the whole run, assuming later epochs take as long as this one.
   double epoch_time = frac > 0 ? elapsed / frac : 0.0;
-  double eta = epoch_time * (1.0 - frac) + epoch_time * (p->epochs - epoch);
-  fprintf(p->out, "\r\033[Kepoch %d/%d %3.0f%% | %.0f samples/s | loss %.4f | ETA %dm%02ds", epoch, p->epochs,
-          100.0 * frac, rate, running_loss, (int)(eta / 60), (int)fmod(eta, 60.0));
+  double eta = epoch_time * (1.0 - frac) + epoch_time * (epoch < p->epochs ? p->epochs - epoch : 0);
+  fputs("\r\033[K", p->out);
+  progress_epoch(p, epoch);
+  fprintf(p->out, " %3.0f%% | %.0f samples/s | loss %.4f | ETA %dm%02ds", 100.0 * frac, rate, running_loss,
+          (int)(eta / 60), (int)fmod(eta, 60.0));
   fflush(p->out);
 }
 
@@ -52,7 +62,7 @@ static void progress_value(FILE *out, const char *name, double v) {
 void ddpc_progress_epoch_end(ddpc_progress *p, const ddpc_epoch_metrics *m) {
   if (p->quiet) return;
   if (p->live) fputs("\r\033[K", p->out);
-  fprintf(p->out, "epoch %" PRId32 "/%d", m->epoch, p->epochs);
+  progress_epoch(p, m->epoch);
   progress_value(p->out, "train_loss", m->train_loss);
   progress_value(p->out, "train_acc", m->train_accuracy);
   progress_value(p->out, "val_loss", m->val_loss);

@@ -148,7 +148,8 @@ static int train_resume_state(train_session *s) {
     return train_advance(s);
   }
   if (train_resumed_run_ended(s)) {
-    ddpc_progress_note(&s->progress, "resume: the run already ended in state %s; nothing to do", ddpc_state_names[saved]);
+    ddpc_progress_note(&s->progress, "resume: %s is finished (state %s after %lld epochs); nothing to train, its results:",
+                       s->run_dir, ddpc_state_names[saved], (long long)s->epoch);
     s->stop_reason = ddpc_format("already %s", ddpc_state_names[saved]);
     s->already_ended = true;
     return 0;
@@ -200,6 +201,10 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
   if (train_resume_state(s) != 0) return -1;
   while (!ddpc_state_is_final(s->state))
     if (train_advance(s) != 0) return -1;
+  double samples_per_s = s->train_seconds > 0 ? (double)s->train_samples * s->comm->size / s->train_seconds : 0.0;
+  // A finished run, resumed, trained nothing here: its results are those it ended with.
+  if (s->already_ended && !train_files_read_summary(s, &samples_per_s))
+    ddpc_progress_note(&s->progress, "resume: %s/summary.json is missing or holds no results", s->run_dir);
   res->epochs_completed = (int32_t)s->epoch;
   res->test_loss = s->test.loss;
   res->test_accuracy = s->test.accuracy;
@@ -207,7 +212,7 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
   res->test_rmse = s->test.rmse;
   res->test_r2 = s->test.r2;
   res->params_crc32 = ddpc_model_params_crc32(s->model);
-  res->samples_per_s = s->train_seconds > 0 ? (double)s->train_samples * s->comm->size / s->train_seconds : 0.0;
+  res->samples_per_s = samples_per_s;
   res->peak_rss_mb = ddpc_peak_rss_mb();
   double pss = ddpc_pss_mb();
   if (s->comm->ops->allreduce_double(s->comm, &pss, 1) != 0) return train_abort(s);

@@ -370,6 +370,26 @@ int train_files_write_summary(train_session *s) {
   return rc;
 }
 
+bool train_files_read_summary(train_session *s, double *samples_per_s) {
+  char *path = ddpc_format("%s/summary.json", s->run_dir);
+  FILE *f = path ? fopen(path, "r") : NULL;
+  free(path);
+  if (!f) return false;
+  // The outcome is a few hundred bytes at the head of the file, before the timeline.
+  char buf[8192];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  double *const fields[] = {&s->test.loss, &s->test.accuracy, &s->test.mae, &s->test.rmse, &s->test.r2, samples_per_s};
+  const char *const keys[] = {"test_loss", "test_accuracy", "test_mae", "test_rmse", "test_r2", "samples_per_s"};
+  bool any = false;
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    if (ddpc_json_find_number(buf, keys[i], fields[i]) == 1) any = true;
+    else *fields[i] = NAN;  // null (not evaluated) or absent (a classification run's test_mae)
+  }
+  return any;
+}
+
 typedef struct {
   const train_session *s;  // the run
   const char *question;    // what the reviewer is asked

@@ -194,6 +194,10 @@ int train_files_close_logs(train_session *s);
 void train_files_close(train_session *s);
 void train_files_install_hooks(train_session *s);
 int train_files_write_summary(train_session *s);
+/* A run that had ended, resumed: its test metrics (into s->test) and throughput as its
+ * summary.json recorded them, so that they are shown again; false when the file is missing
+ * or holds none of them (the values are then NaN). */
+bool train_files_read_summary(train_session *s, double *samples_per_s);
 int train_files_write_meta(train_session *s, bool finished);
 int train_files_write_review(train_session *s, const char *question);
 void train_files_log_review_answer(train_session *s, int answer);

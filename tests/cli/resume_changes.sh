@@ -46,7 +46,7 @@ t_check "resumed again as it now is: nothing to do (rc $T_RC: $T_ERR)" test "$T_
 cp cos/config.yaml config.cos14
 t_run resume cos --set stop.max_seconds=100
 t_check "a finished run resumed with a new stop condition: exit 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
-t_check "... announced, then nothing to do ($T_OUT)" grep -Pzq "the checkpoint's: stop.max_seconds 0 -> 100\nresume: the run already ended in state done; nothing to do" <<<"$T_OUT"
+t_check "... announced, then nothing to do ($T_OUT)" grep -Pzq "the checkpoint's: stop.max_seconds 0 -> 100\nresume: cos is finished \(state done after 14 epochs\); nothing to train" <<<"$T_OUT"
 t_check "... its config.yaml is the one it ran with" cmp -s cos/config.yaml config.cos14
 t_check "... and no change was recorded" test "$(grep -c config_changes cos/events.jsonl)" = 1
 

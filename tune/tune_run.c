@@ -324,8 +324,10 @@ static void tune_record_end(tune_loop *t, tune_live *l, const ddpc_tune_trial_ex
                                   e->signal ? e->signal : e->exit_code, l->rec.failures);
   }
   static const char *const names[] = {"RUNNING", "COMPLETE", "PRUNED", "FAIL"};
+  // The value is the best epoch's (what the table shows), not the last one's that a pruning
+  // line quoted: "best" says which, so the two lines do not seem to disagree.
   if (l->rec.has_value)
-    tune_say(t, "trial %d %s after %d epochs: %s %.6g%s%s", l->rec.number, names[l->rec.state], l->rec.epochs_done,
+    tune_say(t, "trial %d %s after %d epochs: best %s %.6g%s%s", l->rec.number, names[l->rec.state], l->rec.epochs_done,
              t->study->metric, l->rec.value, l->rec.reason ? "; " : "", l->rec.reason ? l->rec.reason : "");
   else
     tune_say(t, "trial %d %s: %s", l->rec.number, names[l->rec.state], l->rec.reason ? l->rec.reason : "no value");

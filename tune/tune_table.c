@@ -233,13 +233,12 @@ static long long table_trial_seconds(const ddpc_tune_trial *t, long long now) {
 
 /* ---- the table ---- */
 
-int ddpc_tune_table_best(const ddpc_tune_trial *trials, int n, bool maximize) {
+/* The best trial in state `state` with a value, or -1. */
+static int table_best_in_state(const ddpc_tune_trial *trials, int n, bool maximize, ddpc_tune_trial_state state) {
   int best = -1;
   for (int i = 0; i < n; i++) {
     const ddpc_tune_trial *t = &trials[i];
-    bool scored = (t->state == DDPC_TUNE_TRIAL_COMPLETE || t->state == DDPC_TUNE_TRIAL_PRUNED) && t->has_value &&
-                  !isnan(t->value);
-    if (!scored) continue;
+    if (t->state != state || !t->has_value || isnan(t->value)) continue;
     if (best < 0) {
       best = i;
       continue;
@@ -249,6 +248,14 @@ int ddpc_tune_table_best(const ddpc_tune_trial *trials, int n, bool maximize) {
     if (better || (t->value == b->value && t->number < b->number)) best = i;
   }
   return best;
+}
+
+int ddpc_tune_table_best(const ddpc_tune_trial *trials, int n, bool maximize) {
+  // As Optuna's best_trial: a pruned trial stopped early on the scheduler's word, and its
+  // value (its best epoch of a few) does not compete with complete runs; it stands in only
+  // while no trial has completed (an interrupted study), and is then marked so.
+  int best = table_best_in_state(trials, n, maximize, DDPC_TUNE_TRIAL_COMPLETE);
+  return best >= 0 ? best : table_best_in_state(trials, n, maximize, DDPC_TUNE_TRIAL_PRUNED);
 }
 
 /* The metric a row shows: the final value, else the newest epoch's while running. */
@@ -291,6 +298,9 @@ static int table_width(int current, const char *cell) {
 static void table_print_best(FILE *f, const ddpc_tune_trial *trials, int n, const char *metric, bool maximize) {
   int best = ddpc_tune_table_best(trials, n, maximize);
   if (best < 0) fprintf(f, "best: none yet (no finished trial has a value of %s)", metric);
+  else if (trials[best].state == DDPC_TUNE_TRIAL_PRUNED)
+    fprintf(f, "best so far: trial %d %s=%.6g (pruned at epoch %d; no trial has completed yet)", trials[best].number,
+            metric, trials[best].value, trials[best].epochs_done);
   else fprintf(f, "best: trial %d %s=%.6g", trials[best].number, metric, trials[best].value);
 }
 

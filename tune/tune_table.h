@@ -10,8 +10,9 @@
 
 #include "tune/tune_store.h"
 
-/* Index in `trials` of the best one: COMPLETE or PRUNED with a value, the highest when
- * `maximize` else the lowest, the lower number on a tie; -1 when there is none yet. */
+/* Index in `trials` of the best one: the COMPLETE trial with the highest value when
+ * `maximize` else the lowest, the lower number on a tie; while none has completed, the
+ * best PRUNED one in the same way (the best line then says so); -1 when there is none yet. */
 int ddpc_tune_table_best(const ddpc_tune_trial *trials, int n, bool maximize);
 
 /* Prints the table of n trials (in the order given) to f. `metric` names the value column

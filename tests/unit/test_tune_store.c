@@ -516,7 +516,14 @@ static void test_table(void) {
   free(text);
 
   text = print_table(t, 6, "val_loss", false, false);
-  CHECK(contains(text, "best: trial 2 val_loss=0.7\n"), "min mode picks the lowest (a pruned trial counts)");
+  CHECK(contains(text, "best: trial 0 val_loss=0.81\n"), "min mode picks the lowest COMPLETE one (not the pruned 0.7)");
+  free(text);
+  text = print_table(t + 2, 4, "val_loss", false, false);
+  CHECK(contains(text, "\nbest so far: trial 2 val_loss=0.7 (pruned at epoch 3; no trial has completed yet)\n"),
+        "no complete trial: the pruned one, marked:\n%s", text ? text : "");
+  char *pruned_row = table_line(text, 2);
+  CHECK(pruned_row && pruned_row[0] == '*', "... and starred: [%s]", pruned_row ? pruned_row : "");
+  free(pruned_row);
   free(text);
   text = print_table(t, 6, "val_accuracy", true, true);
   CHECK(same_text(text, "trials: 6 (2 running, 2 complete, 1 pruned, 1 failed); best: trial 1 val_accuracy=0.88\n"),

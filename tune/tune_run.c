@@ -32,6 +32,7 @@
 #include "tune/tune_run_internal.h"
 #include "tune/tune_store.h"
 #include "tune/tune_table.h"
+#include "tune/tune_tpe.h"
 #include "tune/tune_trial.h"
 
 /* How often the loop looks at its trials. */
@@ -567,6 +568,12 @@ static int tune_setup(tune_loop *t) {
     if (used > 0 && !(t->rung_override = ddpc_format("pruning.rungs=[%s]", rungs))) return -1;
   }
   if (ddpc_tune_sampler_create(st->algorithm, &st->space, st->seed, &t->sampler) != 0) return -1;
+  // A study that ends within TPE's random start-up never uses TPE: say so, or its results
+  // would be read as TPE's.
+  if (st->algorithm == DDPC_TUNE_ALGORITHM_TPE && st->max_trials <= DDPC_TUNE_TPE_STARTUP_TRIALS)
+    tune_say(t, "note: tpe proposes its first %d trials at random (hyperopt's start-up); with max_trials %d this "
+                "study is a random search",
+             DDPC_TUNE_TPE_STARTUP_TRIALS, st->max_trials);
   char *store_path = ddpc_format("%s/study.db", t->opt->study_dir);
   int rc = store_path ? ddpc_tune_store_open(store_path, &t->store) : -1;
   free(store_path);

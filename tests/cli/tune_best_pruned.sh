@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A study's best trial is its best COMPLETE one; a PRUNED trial stands in only while none
 # has completed (an interrupted study's --status) and is then marked. A trial's last line
-# gives its value as the table does (its best epoch's), saying so.
+# gives its value as the table does (its best epoch's), saying so. And a tpe study within
+# TPE's 20 random start-up trials says at its start that it is a random search.
 source "$(dirname "$0")/lib/common.bash"
 cd "$T_DIR" || exit 1
 # The first study of docs/tuning.md, one trial at a time (ASHA's verdicts do not depend on
@@ -23,6 +24,8 @@ tune:
 YAML
 t_run tune study.yaml --study-dir st
 t_check "the study runs (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "tpe with 5 trials says it is a random search: $T_OUT" \
+  grep -q "note: tpe proposes its first 20 trials at random (hyperopt's start-up); with max_trials 5 this study is a random search" <<<"$T_OUT"
 pruned_line=$(grep -E "trial [0-9]+ PRUNED after [0-9]+ epochs: best val_loss [0-9.]+$" <<<"$T_OUT" | tail -n 1)
 t_check "a pruned trial's last line says its value is the best epoch's: $T_OUT" test -n "$pruned_line"
 n=$(sed -E 's/.*trial ([0-9]+) PRUNED.*/\1/' <<<"$pruned_line")

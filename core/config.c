@@ -72,8 +72,9 @@ static int absolute_path(const char *base, const char *value, char **out) {
 }
 
 /* A path value: relative ones are taken from the config file's folder when written in the
- * file, from the current folder when given by --set. */
-static int get_path(const config_ctx *ctx, ddpc_config_section s, const char *key, char **out) {
+ * file, from the current folder when given by --set. `where`, when not NULL, gets where the
+ * value was given (for messages about the file later). */
+static int get_path(const config_ctx *ctx, ddpc_config_section s, const char *key, char **out, char **where) {
   char *path = NULL;
   const ddpc_config_node *n = ddpc_config_field(s, key, &path);
   if (!n) return 0;
@@ -82,6 +83,10 @@ static int get_path(const config_ctx *ctx, ddpc_config_section s, const char *ke
   free(path);
   if (rc == 0) rc = absolute_path(n->line > 0 ? ctx->file_dir : ctx->cwd, value, out);
   free(value);
+  if (rc == 0 && where) {
+    free(*where);
+    rc = (*where = ddpc_config_node_where(n)) ? 0 : -1;
+  }
   return rc == 0 ? 1 : -1;
 }
 
@@ -115,7 +120,8 @@ static int read_source(const config_ctx *ctx, ddpc_config_section data, const ch
   if (ddpc_config_check_keys(s, path, keys, n_keys) != 0) return -1;
   for (int k = 0; k < n_keys; k++) {
     char **slot = csv ? &src->path : (k == 0 ? &src->images : &src->labels);
-    int rc = get_path(ctx, s, keys[k], slot);
+    char **at = csv ? &src->path_at : (k == 0 ? &src->images_at : &src->labels_at);
+    int rc = get_path(ctx, s, keys[k], slot, at);
     if (rc < 0) return -1;
     if (rc == 0) return missing_key(ctx, s, keys[k]);
   }
@@ -294,7 +300,7 @@ static int read_data(const config_ctx *ctx, ddpc_config_section top, ddpc_data_c
     return ddpc_config_node_error(ddpc_config_node_get(data.map, "target_standardize"),
                                   "data.target_standardize: standardizes a regression target; data.task is "
                                   "classification");
-  int rc = get_path(ctx, data, "cache_dir", &dc->cache_dir);
+  int rc = get_path(ctx, data, "cache_dir", &dc->cache_dir, NULL);
   if (rc < 0) return -1;
   return rc == 0 ? default_cache_dir(ctx, &dc->cache_dir) : 0;
 }
@@ -827,6 +833,9 @@ static void source_free(ddpc_data_source *src) {
   free(src->images);
   free(src->labels);
   free(src->path);
+  free(src->images_at);
+  free(src->labels_at);
+  free(src->path_at);
 }
 
 void ddpc_config_free(ddpc_config *cfg) {

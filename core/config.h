@@ -39,6 +39,11 @@ typedef struct {
   char *images;  // idx: images file (.gz or raw), absolute path after resolution
   char *labels;  // idx: labels file
   char *path;    // csv: the file
+  // Where each file was given, "run.yaml:5:12" or "--set data.train.path=x.csv" (NULL when
+  // not from a config file): a file that cannot be opened is reported there, with its key.
+  char *images_at;
+  char *labels_at;
+  char *path_at;
 } ddpc_data_source;
 
 #define DDPC_MAX_PREP_STEPS 16

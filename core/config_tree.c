@@ -65,6 +65,10 @@ static char *where_text(const char *origin, int line, int column) {
   return ddpc_format("%s", origin);
 }
 
+char *ddpc_config_node_where(const ddpc_config_node *node) {
+  return where_text(node->origin, node->line, node->column);
+}
+
 __attribute__((format(printf, 4, 0)))
 static int located_verror(const char *origin, int line, int column, const char *fmt, va_list ap) {
   va_list copy;

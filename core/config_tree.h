@@ -51,6 +51,9 @@ void ddpc_config_tree_free(ddpc_config_tree *tree);
 
 /* The entry `key` of a map, or NULL when absent. */
 ddpc_config_node *ddpc_config_node_get(const ddpc_config_node *map, const char *key);
+/* Where a node's value was given: "run.yaml:5:12", or the override text "--set a.b=c"
+ * (allocated; NULL when out of memory). */
+char *ddpc_config_node_where(const ddpc_config_node *node);
 /* Records "<where>: PATH: expected EXPECTED, got 'text'" (or "got a map", "got a list")
  * and returns -1. */
 int ddpc_config_type_error(const ddpc_config_node *node, const char *path, const char *expected);

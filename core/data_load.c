@@ -1,12 +1,15 @@
 /* ddpc_data_load(): cache lookup, else read -> check labels -> split -> prepare -> cache
  * write; and ddpc_data_gather(), the per-step batch assembly that applies the folded
  * affine preparation while converting the stored values to float. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/data.h"
 #include "core/data_internal.h"
@@ -19,6 +22,36 @@ static double data_now(void) {
 }
 
 static bool data_has(const char *s) { return s && *s; }
+
+/* Every data file given must open before anything is read: the message names where the
+ * config gave it ("run.yaml:5:12: data.train.path: cannot open '/d/x.csv': No such file or
+ * directory"), not only the file. Checked here, when the data is needed, and not when the
+ * config is read: ddpc graph, export, predict and submit read configs whose data is
+ * elsewhere or not made yet. */
+static int data_check_file(const char *file, const char *at, const char *which, const char *key) {
+  if (!data_has(file)) return 0;
+  int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // O_NONBLOCK: a FIFO does not block here
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  int err = errno;
+  return ddpc_error_set("%s%sdata.%s.%s: cannot open '%s': %s", at ? at : "", at ? ": " : "", which, key, file,
+                        strerror(err));
+}
+
+static int data_check_files(const ddpc_data_config *dc) {
+  const ddpc_data_source *src[2] = {&dc->train, &dc->test};
+  const char *which[2] = {"train", "test"};
+  for (int i = 0; i < 2; i++) {
+    int rc = dc->format == DDPC_DATA_FORMAT_CSV
+                 ? data_check_file(src[i]->path, src[i]->path_at, which[i], "path")
+                 : data_check_file(src[i]->images, src[i]->images_at, which[i], "images") ||
+                       data_check_file(src[i]->labels, src[i]->labels_at, which[i], "labels");
+    if (rc != 0) return -1;
+  }
+  return 0;
+}
 
 /* Reads one source (train or test) into t; shape gets the per-sample shape. */
 static int data_read_source(const ddpc_data_config *dc, const ddpc_data_source *src, const char *which,
@@ -168,6 +201,7 @@ int ddpc_data_load(const ddpc_config *cfg, ddpc_dataset *ds) {
   bool use_cache = dc->cache;
   char *path = NULL;
   uint64_t key = 0;
+  if (data_check_files(dc) != 0) goto fail;
   if (use_cache && !data_has(dc->cache_dir)) {
     fprintf(stderr, "ddpc: warning: data.cache is on but data.cache_dir is empty; continuing without the cache\n");
     use_cache = false;

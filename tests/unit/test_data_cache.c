@@ -308,7 +308,7 @@ static void test_idx_cache(void) {
   cfg.data.cache_dir = dir;
   cfg.data.train.images = fixture_path("gone.gz");
   CHECK(ddpc_data_load(&cfg, &hit) != 0, "missing input fails");
-  want = ddpc_format("%s: cannot open: No such file or directory", cfg.data.train.images);
+  want = ddpc_format("data.train.images: cannot open '%s': No such file or directory", cfg.data.train.images);
   CHECK_ERROR_HAS(want);
   free(want);
   free(cfg.data.train.images);

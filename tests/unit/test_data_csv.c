@@ -133,7 +133,7 @@ static void test_errors(void) {
   free(test_path);
   cfg.data.train.path = fixture_path("missing.csv");
   CHECK(ddpc_data_load(&cfg, &ds) != 0, "missing CSV should fail");
-  want = ddpc_format("%s: cannot open: No such file or directory", cfg.data.train.path);
+  want = ddpc_format("data.train.path: cannot open '%s': No such file or directory", cfg.data.train.path);
   CHECK_ERROR_HAS(want);
   free(want);
   free(cfg.data.train.path);

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "comm/comm.h"
 #include "core/error.h"
+#include "core/exit_code.h"
 #include "core/stop.h"
 #include "core/sysinfo.h"
 #include "launch/train/signals.h"
@@ -158,6 +160,23 @@ static int train_resume_state(train_session *s) {
   return 0;
 }
 
+/* A clean end with a non-zero exit code (3 diverged, 4 awaiting review, 5 preempted) makes
+ * the launcher print an error-looking report: Open MPI's mpirun "Primary job terminated
+ * normally, but 1 process returned a non-zero exit code ..." and "mpirun detected that one
+ * or more processes exited with non-zero status", srun "task 0: Exited with exit code 5".
+ * Setting orte_abort_on_non_zero_status=0 would silence mpirun but also make it exit 0 and
+ * leave the other ranks of a failed one hanging, so the code stays and rank 0 says in one
+ * line, just before that report, that the code is the run's outcome. */
+static void train_explain_exit_code(const train_session *s, const char *state) {
+  int code = (int)ddpc_exit_code_of_state(state);
+  if (code == DDPC_EXIT_OK || s->comm->rank != 0 || !ddpc_comm_launched()) return;
+  fprintf(stderr,
+          "ddpc: exit code %d is the run's outcome (state %s, in summary.json), not a crash: the launcher's "
+          "report of a non-zero exit code is about this\n",
+          code, state);
+  fflush(stderr);
+}
+
 static void train_session_free(train_session *s) {
   train_files_close(s);
   train_device_free_batches(s);
@@ -245,6 +264,7 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
   // A rank leaving with a non-zero code makes mpirun end the others: none leaves before
   // rank 0 has finished the run's files.
   if (s->comm->ops->barrier(s->comm) != 0) return train_abort(s);
+  train_explain_exit_code(s, res->state);
   return 0;
 }
 

@@ -16,7 +16,8 @@
 
 static void cli_launch_usage(FILE *out) {
   fputs("usage: ddpc launch -n N [--hostfile F] [--max-restarts K] [--startup-timeout S]\n"
-        "                   [--mpirun-arg ARG]... CONFIG [--set key=value]... [--run-dir DIR] [--quiet]\n"
+        "                   [--mpirun-arg ARG]... CONFIG [--set key=value]... [--run-dir DIR]\n"
+        "                   [--allow-changes KEY,...] [--quiet]\n"
         "\n"
         "Runs `mpirun -n N ddpc train CONFIG --resume auto` and supervises it: output streams\n"
         "through, and when the job ends with a fault (exit code 6, a signal, or any code\n"
@@ -41,6 +42,9 @@ static void cli_launch_usage(FILE *out) {
         "                      --mpirun-arg=-x --mpirun-arg=MY_VAR\n"
         "  --set key=value     override a config key (repeatable; passed to every rank)\n"
         "  --run-dir DIR       the run directory instead of output.dir\n"
+        "  --allow-changes KEY,...\n"
+        "                      passed to ddpc train: resume although these keys differ\n"
+        "                      from the checkpoint's (see ddpc train --help)\n"
         "  --quiet             print nothing but errors\n"
         "  -h, --help          show this help\n"
         "\n"
@@ -80,6 +84,7 @@ static int cli_launch_parse(int argc, char **argv, cli_launch_args *a) {
       DDPC_CLI_OPT_REPEATABLE("--mpirun-arg", a->mpirun_args, &o->n_mpirun_args),
       DDPC_CLI_OPT_REPEATABLE("--set", a->overrides, &o->n_overrides),
       DDPC_CLI_OPT_STRING("--run-dir", &o->run_dir),
+      DDPC_CLI_OPT_STRING("--allow-changes", &o->allow_changes),
       DDPC_CLI_OPT_FLAG("--quiet", &o->quiet),
   };
   const ddpc_cli_command c = {"launch", cli_launch_usage, options, sizeof options / sizeof options[0],

@@ -18,6 +18,7 @@ static void cli_submit_usage(FILE *out) {
   fputs("usage: ddpc submit [--nodes N] [--ntasks-per-node T] [--time HH:MM:SS] [--partition P]\n"
         "                   [--account A] [--job-name NAME] [--launcher srun|mpirun] [--no-requeue]\n"
         "                   [--dry-run] CONFIG [--set key=value]... [--run-dir DIR]\n"
+        "                   [--allow-changes KEY,...]\n"
         "\n"
         "Submits `ddpc train CONFIG --resume auto` as a Slurm batch job of N nodes with T ranks\n"
         "each. The script goes to RUN_DIR/submit.sbatch (RUN_DIR: --run-dir, else output.dir),\n"
@@ -36,6 +37,9 @@ static void cli_submit_usage(FILE *out) {
         "  --dry-run            print the batch script; write and submit nothing\n"
         "  --set key=value      override a config key (repeatable), passed on to the job\n"
         "  --run-dir DIR        the run directory (default: the config's output.dir)\n"
+        "  --allow-changes KEY,...\n"
+        "                       passed on to ddpc train: resume although these keys differ\n"
+        "                       from the checkpoint's (see ddpc train --help)\n"
         "  -h, --help           show this help\n"
         "\n"
         "exit codes: 0 submitted (or printed), 1 bad config or sbatch refused the job,\n"
@@ -79,6 +83,7 @@ static int submit_parse(int argc, char **argv, submit_args *a) {
       DDPC_CLI_OPT_CALL("--launcher", submit_launcher, &a->script.launcher, 0),
       DDPC_CLI_OPT_REPEATABLE("--set", a->overrides, &a->script.n_overrides),
       DDPC_CLI_OPT_STRING("--run-dir", &a->run_dir),
+      DDPC_CLI_OPT_STRING("--allow-changes", &a->script.allow_changes),
       DDPC_CLI_OPT_FLAG("--no-requeue", &no_requeue),
       DDPC_CLI_OPT_FLAG("--dry-run", &a->dry_run),
   };

@@ -101,6 +101,7 @@ char **ddpc_launch_build_argv(const ddpc_launch_options *opt, int *argc_out) {
       .config_path = opt->config_path,
       .run_dir = opt->run_dir,
       .overrides = opt->overrides, .n_overrides = opt->n_overrides,
+      .allow_changes = opt->allow_changes,
       .quiet = opt->quiet,
   };
   return ddpc_mpirun_train_argv(&m, argc_out);

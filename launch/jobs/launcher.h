@@ -28,6 +28,7 @@ typedef struct {
   const char *run_dir;                // resolved run directory (--run-dir or output.dir)
   const char *const *overrides;       // "key=value" strings for --set, in order
   int n_overrides;                    // how many
+  const char *allow_changes;          // --allow-changes KEY,... passed to ddpc train, or NULL
   bool quiet;                         // pass --quiet; no notes from the launcher itself
   double startup_seconds;             // an attempt with no training step this long after mpirun
                                       // started is ended as a fault (0: no deadline)

@@ -143,6 +143,10 @@ char **ddpc_mpirun_train_argv(const ddpc_mpirun_train *o, int *argc_out) {
   }
   ddpc_argv_push(&a, "--resume");
   ddpc_argv_push(&a, "auto");
+  if (o->allow_changes) {
+    ddpc_argv_push(&a, "--allow-changes");
+    ddpc_argv_push(&a, o->allow_changes);
+  }
   if (o->quiet) ddpc_argv_push(&a, "--quiet");
   return ddpc_argv_finish(&a, argc_out);
 }

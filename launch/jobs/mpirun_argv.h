@@ -1,7 +1,7 @@
 /* The one place that writes `mpirun ... ddpc train CONFIG --run-dir DIR [--set k=v]...
- * --resume auto [--quiet]` as an argument vector (no shell): `ddpc launch`'s attempts
- * (launch/jobs/launcher.c) and the tuner's local trials (tune/tune_trial.c) both run it, so
- * the two cannot drift apart. Also the growing vector of copied strings it is built in. */
+ * --resume auto [--allow-changes KEYS] [--quiet]` as an argument vector (no shell): `ddpc
+ * launch`'s attempts (launch/jobs/launcher.c) and the tuner's local trials
+ * (tune/tune_trial.c) both run it, so the two cannot drift apart. Also the growing vector of copied strings it is built in. */
 #ifndef DDPC_LAUNCH_MPIRUN_ARGV_H
 #define DDPC_LAUNCH_MPIRUN_ARGV_H
 
@@ -30,7 +30,7 @@ void ddpc_launch_free_argv(char **argv);
 /* What goes into one `mpirun ... ddpc train` command, in the order it is written:
  *   mpirun [--allow-run-as-root] [--oversubscribe] [--hostfile F [--mca K V]...] -n N
  *   [--bind-to B [--cpu-set C]] [extra...] [-x BLAS] [-x DDPC_STARTED_FILE=P]
- *   ddpc train CONFIG --run-dir DIR [--set k=v]... --resume auto [--quiet]
+ *   ddpc train CONFIG --run-dir DIR [--set k=v]... --resume auto [--allow-changes KEYS] [--quiet]
  * --allow-run-as-root is added when this process runs as root (Open MPI refuses otherwise). */
 typedef struct {
   const char *mpirun;             // absolute path of mpirun
@@ -51,6 +51,7 @@ typedef struct {
   const char *run_dir;            // --run-dir
   const char *const *overrides;   // "key=value" strings for --set, in order
   int n_overrides;                // how many
+  const char *allow_changes;      // --allow-changes KEY,... for the resume, or NULL: none
   bool quiet;                     // pass --quiet
 } ddpc_mpirun_train;
 

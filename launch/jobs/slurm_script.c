@@ -120,6 +120,10 @@ static int script_step_command(FILE *out, const ddpc_slurm_options *o) {
     fputs(" --set", out);
     rc = script_word(out, o->overrides[i]);
   }
+  if (o->allow_changes && rc == 0) {
+    fputs(" --allow-changes", out);
+    rc = script_word(out, o->allow_changes);
+  }
   fputs(" &\n", out);
   return rc;
 }

@@ -26,6 +26,7 @@ typedef struct {
   const char *config;            // absolute path of the config
   const char *const *overrides;  // "key=value" strings passed on as --set
   int n_overrides;               // entries of overrides
+  const char *allow_changes;     // --allow-changes KEY,... passed on to ddpc train, or NULL
   ddpc_slurm_launcher launcher;  // what starts the ranks inside the allocation
   bool requeue;                  // requeue the job after a preemption (exit code 5)
   int signal_seconds;            // USR1 reaches the batch shell this long before the time limit

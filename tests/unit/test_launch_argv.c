@@ -53,6 +53,14 @@ static void test_argv(void) {
   CHECK(s && !strstr(s, "--mca"), "no Open MPI settings for a local job");
   free(s);
 
+  // --allow-changes goes to ddpc train, after --resume auto (it applies to the resume).
+  o.allow_changes = "train.epochs,stop.max_epochs";
+  s = joined(&o);
+  CHECK(s && strstr(s, " --resume auto --allow-changes train.epochs,stop.max_epochs --quiet"),
+        "--allow-changes passed on: %s", s ? s : "");
+  free(s);
+  o.allow_changes = NULL;
+
   // More ranks than cores, no hostfile: --oversubscribe.
   o.ranks = (int)cores + 1;
   s = joined(&o);

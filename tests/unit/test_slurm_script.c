@@ -132,6 +132,18 @@ int main(void) {
   check_lacks(text, "--time");
   check_lacks(text, "scontrol requeue");
   check_lacks(text, "srun");
+  check_lacks(text, "--allow-changes");
+  free(text);
+
+  // --allow-changes reaches ddpc train after the overrides, quoted like them.
+  o = base_options();
+  o.allow_changes = "train.epochs,stop.max_epochs";
+  text = ddpc_slurm_script(&o);
+  check_contains(text, "--set 'note=it'\\''s' --allow-changes train.epochs,stop.max_epochs &\n");
+  free(text);
+  o.allow_changes = "a b";
+  text = ddpc_slurm_script(&o);
+  check_contains(text, " --allow-changes 'a b' &\n");
   free(text);
 
   // Values no #SBATCH line can carry.

@@ -107,15 +107,19 @@ static int train_load_data(train_session *s) {
   }
   if (train_agree(s, rc) != 0) return -1;
   rc = first ? 0 : ddpc_data_load(cfg, &s->data);
-  if (train_agree(s, rc) != 0) return -1;
-  // What a checkpoint needs to be used without the data (ddpc predict, ddpc export).
-  if (s->comm->rank == 0) {
-    ddpc_model_input input;
-    rc = ddpc_model_input_from_data(cfg, &s->data, &input);
-    if (rc == 0) rc = ddpc_model_input_encode(&input, &s->input_section, &s->input_section_bytes);
-    ddpc_model_input_free(&input);
-  }
   return train_agree(s, rc);
+}
+
+/* Rank 0: what a checkpoint needs to be used without the data (ddpc predict, ddpc export).
+ * After the model is accepted: describing a wide CSV re-reads its header, which a model
+ * refused for its size must not pay for first. */
+static int train_describe_input(train_session *s) {
+  if (s->comm->rank != 0) return 0;
+  ddpc_model_input input;
+  int rc = ddpc_model_input_from_data(&s->cfg, &s->data, &input);
+  if (rc == 0) rc = ddpc_model_input_encode(&input, &s->input_section, &s->input_section_bytes);
+  ddpc_model_input_free(&input);
+  return rc;
 }
 
 /* The model refused itself if it alone outgrew this rank's memory (ddpc_model_create);
@@ -239,7 +243,9 @@ int train_prepare(train_session *s) {
   ddpc_progress_note(&s->progress, "data: %u train, %u validation, %u test samples; cache %s (%.2f s)",
                      s->data.train.count, s->data.val.count, s->data.test.count,
                      !s->cfg.data.cache ? "off" : s->data.cache_hit ? "hit" : "miss, written", s->data.load_seconds);
-  if (train_agree(s, train_setup_model(s)) != 0 || train_init_params(s) != 0) return -1;
+  if (train_agree(s, train_setup_model(s)) != 0 || train_agree(s, train_describe_input(s)) != 0 ||
+      train_init_params(s) != 0)
+    return -1;
   rc = ddpc_machine_create(&s->cfg, &s->machine);
   for (int i = 0; rc == 0 && i < opt->n_stops; i++)
     rc = ddpc_machine_add_stop(s->machine, opt->stops[i].name, train_custom_stop_fired);

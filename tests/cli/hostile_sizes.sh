@@ -10,7 +10,10 @@ cd "$T_DIR" || exit 1
 
 # AddressSanitizer reserves terabytes of address space: there only the RSS is checked.
 limit=(prlimit --as=$((1 << 30)))
-if ldd "$DDPC" 2>/dev/null | grep -q libasan || ! command -v prlimit >/dev/null; then limit=(); fi
+# (ldd's output is read whole: `ldd | grep -q` under pipefail fails when grep's early exit
+# makes ldd's later writes die of SIGPIPE, and then the limit was wrongly kept.)
+libs=$(ldd "$DDPC" 2>/dev/null)
+if [[ $libs == *libasan* ]] || ! command -v prlimit >/dev/null; then limit=(); fi
 timer=()
 [ -x /usr/bin/time ] && timer=(/usr/bin/time -f %M -o "$T_DIR/rss")
 

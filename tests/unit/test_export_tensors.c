@@ -148,10 +148,10 @@ static void check_model(const char *what, const ddpc_layer_spec *specs, int n_la
   if (rc != 0) return;
   ddpc_buffer *params = ddpc_model_params(p.model);
   srand(7);
-  for (size_t i = 0; i < params->count; i++) params->data[i] = (float)rand() / RAND_MAX - 0.5f;
+  for (size_t i = 0; i < params->count; i++) params->data[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
   size_t F = ddpc_shape_size(in);
   float *x = malloc(N * F * sizeof(float));
-  for (size_t i = 0; i < N * F; i++) x[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
+  for (size_t i = 0; i < N * F; i++) x[i] = (float)((double)rand() / RAND_MAX) * 2.0f - 1.0f;
   ddpc_forward_ctx ctx = {.training = false};
   const float *got = ddpc_model_forward(p.model, x, N, &ctx);
   size_t out = ddpc_shape_size(ddpc_model_output_shape(p.model));

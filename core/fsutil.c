@@ -74,3 +74,14 @@ int ddpc_fs_write_atomic(const char *path, ddpc_fs_writer write, void *user) {
   free(tmp);
   return rc;
 }
+
+bool ddpc_fs_read_head(const char *run_dir, const char *name, char *buf, size_t size) {
+  char *path = ddpc_format("%s/%s", run_dir, name);
+  FILE *f = path ? fopen(path, "r") : NULL;
+  free(path);
+  if (!f) return false;
+  size_t n = fread(buf, 1, size - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return true;
+}

@@ -4,6 +4,8 @@
 #ifndef DDPC_CORE_FSUTIL_H
 #define DDPC_CORE_FSUTIL_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -15,6 +17,11 @@ int ddpc_fs_mkdirs(const char *path, mode_t mode);
  * rename over `path`, fsync of the folder. On any failure the old file is untouched. */
 typedef int (*ddpc_fs_writer)(FILE *out, void *user);
 int ddpc_fs_write_atomic(const char *path, ddpc_fs_writer write, void *user);
+
+/* Reads at most size - 1 bytes from the start of RUN_DIR/NAME into buf, NUL-terminated:
+ * the head of a small file ddpc wrote (summary.json's outcome comes first). Returns false
+ * when the file cannot be opened. */
+bool ddpc_fs_read_head(const char *run_dir, const char *name, char *buf, size_t size);
 
 /* fsync of the folder that holds `path`, so a rename or creation survives a crash. */
 int ddpc_fs_sync_parent(const char *path);

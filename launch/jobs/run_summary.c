@@ -6,17 +6,12 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 
 char *ddpc_run_summary_state(const char *run_dir) {
-  char *path = ddpc_format("%s/summary.json", run_dir);
-  FILE *f = path ? fopen(path, "r") : NULL;
-  free(path);
-  if (!f) return NULL;
   // The state is among the first keys ddpc writes; the head of the file is enough.
   char buf[8192];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
+  if (!ddpc_fs_read_head(run_dir, "summary.json", buf, sizeof buf)) return NULL;
   const char *key = strstr(buf, "\"state\":");
   if (!key) return NULL;
   const char *q = strchr(key + 8, '"');

@@ -371,15 +371,9 @@ int train_files_write_summary(train_session *s) {
 }
 
 bool train_files_read_summary(train_session *s, double *samples_per_s) {
-  char *path = ddpc_format("%s/summary.json", s->run_dir);
-  FILE *f = path ? fopen(path, "r") : NULL;
-  free(path);
-  if (!f) return false;
   // The outcome is a few hundred bytes at the head of the file, before the timeline.
   char buf[8192];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
+  if (!ddpc_fs_read_head(s->run_dir, "summary.json", buf, sizeof buf)) return false;
   double *const fields[] = {&s->test.loss, &s->test.accuracy, &s->test.mae, &s->test.rmse, &s->test.r2, samples_per_s};
   const char *const keys[] = {"test_loss", "test_accuracy", "test_mae", "test_rmse", "test_r2", "samples_per_s"};
   bool any = false;

@@ -270,10 +270,31 @@ static int read_fractions(ddpc_config_section data, bool has_test, ddpc_data_con
   return 0;
 }
 
+/* data.group_by and data.min_group_rows: one model per value of a CSV column. The default
+ * 50 rows leave a 10 % validation split of 5 rows at least; fewer make early stopping and
+ * the test metric noise (docs/training.md, "One model per group"). */
+static int read_group_by(ddpc_config_section data, ddpc_data_config *dc) {
+  dc->min_group_rows = 50;
+  // null (`--set data.group_by=`) is one model for all rows: a group's own run is given so.
+  const ddpc_config_node *given = ddpc_config_node_get(data.map, "group_by");
+  bool none = given && given->kind == DDPC_CONFIG_NODE_SCALAR && given->is_null;
+  if (!none && ddpc_config_get_string(data, "group_by", &dc->group_by) < 0) return -1;
+  if (ddpc_config_get_int32(data, "min_group_rows", 1, 2000000000, &dc->min_group_rows) < 0) return -1;
+  if (!dc->group_by || !*dc->group_by) return 0;
+  const ddpc_config_node *n = ddpc_config_node_get(data.map, "group_by");
+  if (dc->format != DDPC_DATA_FORMAT_CSV)
+    return ddpc_config_node_error(n, "data.group_by: groups are the values of a CSV column; data.format is idx");
+  if (dc->label_column && strcmp(dc->group_by, dc->label_column) == 0)
+    return ddpc_config_node_error(n, "data.group_by: '%s' is the label column (data.label_column); name the column "
+                                     "whose values are the groups", dc->group_by);
+  return 0;
+}
+
 static int read_data(const config_ctx *ctx, ddpc_config_section top, ddpc_data_config *dc) {
   static const char *const keys[] = {"format",       "task",          "train",    "test",
                                      "label_column", "num_classes",   "val_fraction",
                                      "test_fraction", "stratify",     "preprocess",
+                                     "group_by",     "min_group_rows",
                                      "cache",        "cache_dir",     "target_standardize"};
   ddpc_config_section data;
   if (ddpc_config_get_section(top, "data", "data", &data) != 0) return -1;
@@ -292,6 +313,7 @@ static int read_data(const config_ctx *ctx, ddpc_config_section top, ddpc_data_c
   if (ddpc_config_get_int32(data, "num_classes", 0, 100000, &dc->num_classes) < 0) return -1;
   if (read_fractions(data, has_test, dc) != 0) return -1;
   if (ddpc_config_get_bool(data, "stratify", &dc->stratify) < 0) return -1;
+  if (read_group_by(data, dc) != 0) return -1;
   if (read_preprocess(ctx, data, dc) != 0) return -1;
   dc->cache = true;
   if (ddpc_config_get_bool(data, "cache", &dc->cache) < 0) return -1;
@@ -845,6 +867,7 @@ void ddpc_config_free(ddpc_config *cfg) {
   source_free(&cfg->data.train);
   source_free(&cfg->data.test);
   free(cfg->data.label_column);
+  free(cfg->data.group_by);
   free(cfg->data.cache_dir);
   free(cfg->model_variant);
   free(cfg->stop.early_stopping.monitor);

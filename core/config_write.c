@@ -158,6 +158,12 @@ static void write_data(yaml_out *o, const ddpc_data_config *dc) {
   out_printf(o, "\n");
   // Written only when on: the configs (and hashes) of every run without it stay as they were.
   if (dc->target_standardize) out_printf(o, "  target_standardize: true\n");
+  // Likewise: a group's own run (group_by "") resolves as a run on its rows alone would.
+  if (dc->group_by && *dc->group_by) {
+    out_printf(o, "  group_by: ");
+    out_string(o, dc->group_by);
+    out_printf(o, "\n  min_group_rows: %d\n", dc->min_group_rows);
+  }
 }
 
 static void write_layer(yaml_out *o, const ddpc_layer_spec *l) {

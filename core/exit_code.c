@@ -10,7 +10,8 @@ ddpc_exit_code ddpc_exit_code_of_state(const char *state) {
     ddpc_exit_code exit_code; // what `ddpc train` exits with in it
   } codes[] = {{"done", DDPC_EXIT_OK},           {"rejected", DDPC_EXIT_OK},          {"pruned", DDPC_EXIT_OK},
                {"diverged", DDPC_EXIT_DIVERGED}, {"await_review", DDPC_EXIT_AWAIT_REVIEW},
-               {"preempted", DDPC_EXIT_PREEMPTED}, {"failed", DDPC_EXIT_FAULT}};
+               {"preempted", DDPC_EXIT_PREEMPTED}, {"failed", DDPC_EXIT_FAULT},
+               {"groups_failed", DDPC_EXIT_GROUPS_FAILED}};
   for (size_t i = 0; state && i < sizeof codes / sizeof codes[0]; i++)
     if (strcmp(state, codes[i].state) == 0) return codes[i].exit_code;
   return DDPC_EXIT_FAILED;

@@ -14,11 +14,14 @@ typedef enum {
   DDPC_EXIT_PREEMPTED = 5,      // SIGTERM/SIGUSR1: checkpointed and stopped; `--resume auto` continues
   DDPC_EXIT_FAULT = 6,          // a rank failed during training (collective error or timeout, I/O):
                                 // the job was aborted; `--resume auto` (or `ddpc launch`) continues
+  DDPC_EXIT_GROUPS_FAILED = 7,  // one model per group (data.group_by): the other groups ended, some
+                                // failed or diverged (summary.json's groups table says which and why)
 } ddpc_exit_code;
 
 /* The exit code `ddpc train` ends with in final state `state` (a state name as in
  * summary.json): 0 for done, rejected and pruned, 3 diverged, 4 await_review, 5 preempted,
- * 6 failed (a fault during training), 1 for anything else (NULL included). */
+ * 6 failed (a fault during training), 7 groups_failed (a grouped run, launch/groups), 1 for
+ * anything else (NULL included). */
 ddpc_exit_code ddpc_exit_code_of_state(const char *state);
 
 #endif

@@ -5,13 +5,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, at most U+10FFFF), 0 when the bytes there are not one. */
+static int json_utf8_length(const unsigned char *p) {
+  int n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+  if (p[0] < 0xc2 || p[0] > 0xf4) return 0;
+  for (int i = 1; i < n; i++)
+    if ((p[i] & 0xc0) != 0x80) return 0;
+  if (p[0] == 0xe0 && p[1] < 0xa0) return 0;  // overlong
+  if (p[0] == 0xed && p[1] >= 0xa0) return 0;  // a surrogate
+  if (p[0] == 0xf0 && p[1] < 0x90) return 0;  // overlong
+  if (p[0] == 0xf4 && p[1] >= 0x90) return 0;  // past U+10FFFF
+  return n;
+}
+
+/* Bytes that are not UTF-8 (a Latin-1 file name, a cut string) become U+FFFD: a JSON text
+ * must be UTF-8, and a server refuses a request that is not (RFC 8259, section 8.1). */
 static void json_escaped(FILE *out, const char *s) {
   fputc('"', out);
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
     else if (*p == '\n') fputs("\\n", out);
     else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-    else fputc(*p, out);
+    else if (*p < 0x80) fputc(*p, out);
+    else {
+      int n = json_utf8_length(p);
+      if (n == 0) {
+        fputs("\\ufffd", out);
+        continue;
+      }
+      fwrite(p, 1, (size_t)n, out);
+      p += n - 1;
+    }
   }
   fputc('"', out);
 }
@@ -99,7 +124,9 @@ void ddpc_json_end(ddpc_json *j) {
   while (j->depth > 0) json_close(j);
 }
 
-int ddpc_json_find_number(const char *object, const char *key, double *out) {
+/* Where the value of `key` starts (past the colon and blanks) in one flat JSON object as
+ * this writer makes them; NULL when the key is absent. */
+static const char *json_find_value(const char *object, const char *key) {
   size_t klen = strlen(key);
   bool in_string = false;
   char before = '\0';  // the last character outside strings and blanks
@@ -120,13 +147,59 @@ int ddpc_json_find_number(const char *object, const char *key, double *out) {
     }
     const char *v = p + 2 + klen;
     while (*v == ' ' || *v == '\t') v++;
-    if (*v != ':') return 0;
+    if (*v != ':') return NULL;
     v++;
-    char *end = NULL;
-    double d = strtod(v, &end);
-    if (end == v) return 0;
-    *out = d;
-    return 1;
+    while (*v == ' ' || *v == '\t') v++;
+    return v;
   }
-  return 0;
+  return NULL;
+}
+
+int ddpc_json_find_number(const char *object, const char *key, double *out) {
+  const char *v = json_find_value(object, key);
+  if (!v) return 0;
+  char *end = NULL;
+  double d = strtod(v, &end);
+  if (end == v) return 0;
+  *out = d;
+  return 1;
+}
+
+/* The four hex digits of a \\u escape; -1 when they are not. */
+static int json_hex4(const char *p) {
+  int v = 0;
+  for (int i = 0; i < 4; i++) {
+    char c = p[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+char *ddpc_json_find_string(const char *object, const char *key) {
+  const char *v = json_find_value(object, key);
+  if (!v || *v != '"') return NULL;
+  size_t cap = strlen(v), n = 0;
+  char *out = malloc(cap + 1);
+  if (!out) return NULL;
+  for (const char *p = v + 1; *p; p++) {
+    if (*p == '"') {
+      out[n] = '\0';
+      return out;
+    }
+    if (*p != '\\') {
+      out[n++] = *p;
+      continue;
+    }
+    char c = *++p;
+    int u = c == 'u' ? json_hex4(p + 1) : 0;
+    if (c == 'u' && (u < 1 || u > 0x7f)) break;  // the writer escapes control characters only
+    out[n++] = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c == 'b' ? '\b' : c == 'f' ? '\f'
+             : c == 'u' ? (char)u : c;
+    if (c == 'u') p += 4;
+    if (!c) break;
+  }
+  free(out);  // unterminated or an escape this writer does not make
+  return NULL;
 }

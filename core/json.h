@@ -42,5 +42,8 @@ void ddpc_json_end(ddpc_json *j);
  * (null, a string). Keys inside strings are not mistaken for keys: only `"key":` after `{`
  * or `,` counts. */
 int ddpc_json_find_number(const char *object, const char *key, double *out);
+/* The string under `key` in such an object, its escapes undone (malloc'd, the caller
+ * frees); NULL when the key is absent, its value is not a string, or memory runs out. */
+char *ddpc_json_find_string(const char *object, const char *key);
 
 #endif

@@ -10,6 +10,7 @@
 #include "ddpc/ddpc.h"
 #include "launch/cli/cli.h"
 #include "core/exit_code.h"
+#include "launch/groups/groups.h"
 
 static const char cli_exit_codes[] =
     "exit codes: 0 done (or rejected at review, or pruned by the tuner), 1 failed (the\n"
@@ -64,6 +65,16 @@ static void cli_resume_usage(FILE *out) {
 }
 
 static int cli_run(const char *cmd, ddpc_train_options *opt) {
+  // A config with data.group_by trains one model per group (launch/groups); a config that
+  // does not load goes on to ddpc_train_run, which reports it.
+  ddpc_config cfg;
+  if (ddpc_config_load(opt->config_path, opt->overrides, opt->n_overrides, &cfg) == 0) {
+    bool grouped = cfg.data.group_by && *cfg.data.group_by;
+    int rc = grouped ? ddpc_groups_run(opt, &cfg) : 0;
+    ddpc_config_free(&cfg);
+    if (grouped) return rc;
+  }
+  ddpc_error_clear();
   ddpc_train_result result;
   int rc = ddpc_train_run(opt, &result);
   if (rc == 0) return ddpc_exit_code_of_state(result.state);

@@ -109,7 +109,8 @@ char **ddpc_launch_build_argv(const ddpc_launch_options *opt, int *argc_out) {
 
 bool ddpc_launch_is_fault(int exit_code, int signal) {
   if (signal > 0) return true;
-  return exit_code < 0 || exit_code > 5;
+  // 7: a grouped run's failed groups have ended (diverged, bad rows): a restart repeats them.
+  return exit_code < 0 || (exit_code > 5 && exit_code != DDPC_EXIT_GROUPS_FAILED);
 }
 
 /* Writes a message from the forked child, where stdio is off limits. */

@@ -169,7 +169,7 @@ static int train_resume_state(train_session *s) {
  * line, just before that report, that the code is the run's outcome. */
 static void train_explain_exit_code(const train_session *s, const char *state) {
   int code = (int)ddpc_exit_code_of_state(state);
-  if (code == DDPC_EXIT_OK || s->comm->rank != 0 || !ddpc_comm_launched()) return;
+  if (code == DDPC_EXIT_OK || s->comm->rank != 0 || !ddpc_comm_launched() || s->opt->single_process) return;
   fprintf(stderr,
           "ddpc: exit code %d is the run's outcome (state %s, in summary.json), not a crash: the launcher's "
           "report of a non-zero exit code is about this\n",
@@ -210,7 +210,7 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
   // From the start: a stop signal during set-up (data loading can take a while) is kept
   // and honoured at the first step boundary, instead of ending the process uncleanly.
   ddpc_signals_install();
-  if (ddpc_comm_create(&s->comm) != 0) return -1;
+  if ((s->opt->single_process ? ddpc_comm_create_self(&s->comm) : ddpc_comm_create(&s->comm)) != 0) return -1;
   if (train_prepare(s) != 0) return -1;
   train_files_install_hooks(s);
   if (!s->hooks) return -1;

@@ -227,6 +227,11 @@ int train_prepare(train_session *s) {
   const ddpc_train_options *opt = s->opt;
   train_read_fail_hook(s);
   int rc = ddpc_config_load(opt->config_path, opt->overrides, opt->n_overrides, &s->cfg);
+  // One model per group is a job of the ddpc command (launch/groups), which runs this
+  // session once per group with the group's rows.
+  if (rc == 0 && s->cfg.data.group_by && *s->cfg.data.group_by)
+    rc = ddpc_error_set("%s: data.group_by: one model per group is trained by `ddpc train`, not by ddpc_train_run "
+                        "(it trains one model)", s->cfg.source_path);
   if (train_agree(s, rc) != 0) return -1;
   uint64_t hash = ddpc_config_hash(&s->cfg);
   if (train_check_same(s, &hash, sizeof hash,

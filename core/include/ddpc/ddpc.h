@@ -92,6 +92,8 @@ typedef struct {
                                     // checkpoint's although they change what the run computes
                                     // (seed, optimizer, schedule, batch size, a length the schedule
                                     // follows), comma-separated; NULL: none (docs/training.md)
+  int single_process;               // non-zero: train in this process alone, also under mpirun
+                                    // (one model per group: each rank trains its own groups)
 } ddpc_train_options;
 
 /* Outcome of a run, also written to RUN_DIR/summary.json. */

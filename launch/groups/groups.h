@@ -1,0 +1,17 @@
+/* One model per group (data.group_by): the rows of a CSV are split by one column's value
+ * and every group gets a model of its own, trained by the ordinary training session on its
+ * rows alone, the groups spread over the ranks. Used by `ddpc train` and `ddpc resume`
+ * (launch/cli) when the config names data.group_by. */
+#ifndef DDPC_LAUNCH_GROUPS_H
+#define DDPC_LAUNCH_GROUPS_H
+
+#include "core/config.h"
+#include "ddpc/ddpc.h"
+
+/* Runs every group of cfg (loaded from opt's config and overrides) and writes RUN_DIR's
+ * groups.json and summary.json; returns the command's exit code (core/exit_code.h): 0 when
+ * every group trained ended well, 5 when a stop signal preempted some, 7 when some failed
+ * or diverged, 1 when the groups could not be set up (the message is printed). */
+int ddpc_groups_run(const ddpc_train_options *opt, const ddpc_config *cfg);
+
+#endif

@@ -205,8 +205,17 @@ static double run_group(const ddpc_train_options *opt, const ddpc_config *cfg, c
     g.quiet = 1;
     g.resume = opt->resume ? "auto" : NULL;
     g.single_process = 1;
+    // Test hook: DDPC_FAIL_GROUP=VALUE keeps DDPC_FAIL_AT (launch/train/train_setup.c) to
+    // that group's run, so that a test can fail, kill or stop a group in mid-queue.
+    const char *only = getenv("DDPC_FAIL_GROUP");
+    const char *fail_at = getenv("DDPC_FAIL_AT");
+    char *kept = only && fail_at && strcmp(only, e->value) != 0 ? ddpc_strdup(fail_at) : NULL;
+    if (kept) unsetenv("DDPC_FAIL_AT");
     ddpc_train_result res;
-    if (ddpc_train_run(&g, &res) == 0) {
+    int run_rc = ddpc_train_run(&g, &res);
+    if (kept) setenv("DDPC_FAIL_AT", kept, 1);
+    free(kept);
+    if (run_rc == 0) {
       state = res.state;
       char buf[8192];
       char *stop = ddpc_fs_read_head(dir, "summary.json", buf, sizeof buf) ? ddpc_json_find_string(buf, "stop_reason")

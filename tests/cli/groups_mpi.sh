@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One model per group spread over 1, 2 and 3 ranks (mpirun): the groups go largest first to
+# the least loaded rank, and every group's model is bitwise the same whichever rank trains
+# it and however many ranks there are.
+source "$(dirname "$0")/lib/common.bash"
+source "$(dirname "$0")/lib/groups.bash"
+t_need_mpirun
+cd "$T_DIR" || exit 1
+
+g_write_data data.csv
+g_write_config g.yaml data.csv
+t_run train g.yaml --run-dir r1 --quiet
+t_check "1 rank: exit code 7 (boom diverges; stderr: $T_ERR)" test "$T_RC" -eq 7
+g_table r1 >r1.txt
+for n in 2 3; do
+  t_mpirun 300 "$n" train g.yaml --run-dir "r$n" --quiet
+  t_check "$n ranks: exit code 7 (stderr: $T_ERR)" test "$T_RC" -eq 7
+  g_table "r$n" >"r$n.txt"
+  t_check "$n ranks: per-group results bitwise those of 1 rank" diff r1.txt "r$n.txt"
+  t_check "$n ranks: largest groups first to the least loaded rank; every rank reported" python3 - "r$n" "$n" <<'PY'
+import json, sys
+run, n = sys.argv[1], int(sys.argv[2])
+groups = [g for g in json.load(open(run + "/groups.json"))["groups"] if "skipped" not in g]
+load = [0] * n
+for g in sorted(groups, key=lambda g: (-g["rows"], g["value"])):
+    best = min(range(n), key=lambda r: (load[r], r))
+    assert g["rank"] == best, (g, load)
+    load[best] += g["rows"]
+s = json.load(open(run + "/summary.json"))
+assert s["world_size"] == n and [r["rank"] for r in s["ranks"]] == list(range(n)), s["ranks"]
+assert sum(r["groups"] for r in s["ranks"]) == len(groups), s["ranks"]
+assert all(r["busy_seconds"] > 0 and 0 <= r["idle_fraction"] < 1 for r in s["ranks"]), s["ranks"]
+rows = {g["value"]: g for g in s["groups"]}
+assert all(rows[g["value"]]["rank"] == g["rank"] for g in groups)
+PY
+done
+t_finish

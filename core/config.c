@@ -25,6 +25,7 @@
 const char *const ddpc_config_format_names[2] = {"idx", "csv"};
 const char *const ddpc_config_task_names[2] = {"classification", "regression"};
 const char *const ddpc_config_standardize_names[2] = {"global", "per_feature"};
+const char *const ddpc_config_missing_names[3] = {"error", "drop_rows", "mean"};
 const char *const ddpc_config_init_names[3] = {"default", "he", "xavier"};
 
 // Preprocessing ops in ddpc_prep_kind order. The other enums' names come from the
@@ -270,6 +271,69 @@ static int read_fractions(ddpc_config_section data, bool has_test, ddpc_data_con
   return 0;
 }
 
+/* data.missing: one policy for every column, or a mapping column -> policy (columns not
+ * named keep `error`). The columns are checked against the CSV's header when it is read. */
+static int read_missing(ddpc_config_section data, ddpc_data_config *dc) {
+  char *path = NULL;
+  const ddpc_config_node *n = ddpc_config_field(data, "missing", &path);
+  if (!n) return 0;
+  int rc = 0, policy = 0;
+  if (n->kind == DDPC_CONFIG_NODE_SCALAR) {
+    rc = ddpc_config_read_enum(n, path, ddpc_config_missing_names, 3, &policy);
+    dc->missing = (ddpc_missing_policy)policy;
+  } else if (n->kind != DDPC_CONFIG_NODE_MAP) {
+    rc = ddpc_config_type_error(n, path, "one of error, drop_rows, mean, or a mapping column: policy");
+  } else {
+    dc->missing_rules = ddpc_calloc(n->n_items ? n->n_items : 1, sizeof *dc->missing_rules, "data.missing");
+    rc = dc->missing_rules ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n->n_items; i++) {
+      const ddpc_config_node *item = n->items[i];
+      char *p = ddpc_format("%s.%s", path, item->key);
+      ddpc_missing_rule *r = &dc->missing_rules[i];
+      rc = p ? ddpc_config_read_enum(item, p, ddpc_config_missing_names, 3, &policy) : -1;
+      free(p);
+      if (rc != 0) break;
+      dc->n_missing_rules = (int)i + 1;
+      r->policy = (ddpc_missing_policy)policy;
+      r->column = ddpc_strdup(item->key);
+      r->at = ddpc_config_node_where(item);
+      if (!r->column || !r->at) rc = -1;
+    }
+  }
+  free(path);
+  return rc;
+}
+
+/* data.categorical: a list of feature column names, each one-hot encoded. */
+static int read_categorical(ddpc_config_section data, ddpc_data_config *dc) {
+  char *path = NULL;
+  const ddpc_config_node *n = ddpc_config_field(data, "categorical", &path);
+  if (!n) return 0;
+  int rc = 0;
+  if (n->kind != DDPC_CONFIG_NODE_LIST) {
+    rc = ddpc_config_type_error(n, path, "a list of column names like [color, size]");
+  } else {
+    dc->categorical = ddpc_calloc(n->n_items ? n->n_items : 1, sizeof(char *), "data.categorical");
+    dc->categorical_at = ddpc_calloc(n->n_items ? n->n_items : 1, sizeof(char *), "data.categorical");
+    rc = dc->categorical && dc->categorical_at ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n->n_items; i++) {
+      char *p = ddpc_format("%s.%zu", path, i);
+      rc = p ? ddpc_config_read_string(n->items[i], p, &dc->categorical[i]) : -1;
+      free(p);
+      if (rc != 0) break;
+      dc->n_categorical = (int)i + 1;
+      for (size_t k = 0; k < i; k++)
+        if (strcmp(dc->categorical[k], dc->categorical[i]) == 0)
+          rc = ddpc_config_node_error(n->items[i], "%s: column '%s' is listed twice", path, dc->categorical[i]);
+      if (rc == 0 && !(dc->categorical_at[i] = ddpc_config_node_where(n->items[i]))) rc = -1;
+    }
+  }
+  if (rc == 0 && n->kind == DDPC_CONFIG_NODE_LIST && n->n_items > 0 && dc->format != DDPC_DATA_FORMAT_CSV)
+    rc = ddpc_config_node_error(n, "%s: only used with data.format: csv", path);
+  free(path);
+  return rc;
+}
+
 /* data.group_by and data.min_group_rows: one model per value of a CSV column. The default
  * 50 rows leave a 10 % validation split of 5 rows at least; fewer make early stopping and
  * the test metric noise (docs/training.md, "One model per group"). */
@@ -295,7 +359,8 @@ static int read_data(const config_ctx *ctx, ddpc_config_section top, ddpc_data_c
                                      "label_column", "num_classes",   "val_fraction",
                                      "test_fraction", "stratify",     "preprocess",
                                      "group_by",     "min_group_rows",
-                                     "cache",        "cache_dir",     "target_standardize"};
+                                     "cache",        "cache_dir",     "target_standardize",
+                                     "missing",      "categorical"};
   ddpc_config_section data;
   if (ddpc_config_get_section(top, "data", "data", &data) != 0) return -1;
   if (!data.map) return missing_key(ctx, top, "data");
@@ -322,6 +387,7 @@ static int read_data(const config_ctx *ctx, ddpc_config_section top, ddpc_data_c
     return ddpc_config_node_error(ddpc_config_node_get(data.map, "target_standardize"),
                                   "data.target_standardize: standardizes a regression target; data.task is "
                                   "classification");
+  if (read_missing(data, dc) != 0 || read_categorical(data, dc) != 0) return -1;
   int rc = get_path(ctx, data, "cache_dir", &dc->cache_dir, NULL);
   if (rc < 0) return -1;
   return rc == 0 ? default_cache_dir(ctx, &dc->cache_dir) : 0;
@@ -741,6 +807,25 @@ static int read_output(ddpc_config_section top, ddpc_config *cfg) {
   return 0;
 }
 
+/* tracking: {mlflow: {uri, experiment}}: where ddpc train logs in MLflow (track/track.h). */
+static int read_tracking(ddpc_config_section top, ddpc_config *cfg) {
+  static const char *const keys[] = {"mlflow"};
+  static const char *const mlflow_keys[] = {"uri", "experiment"};
+  ddpc_config_section s, m;
+  if (get_checked_section(top, "tracking", "tracking", keys, COUNT(keys), &s) != 0) return -1;
+  if (!s.map) return 0;
+  if (get_checked_section(s, "mlflow", "tracking.mlflow", mlflow_keys, COUNT(mlflow_keys), &m) != 0) return -1;
+  if (!m.map) return 0;
+  if (ddpc_config_get_string(m, "uri", &cfg->tracking_uri) < 0 ||
+      ddpc_config_get_string(m, "experiment", &cfg->tracking_experiment) < 0)
+    return -1;
+  const char *u = cfg->tracking_uri;
+  if (u && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
+    return ddpc_config_node_error(ddpc_config_node_get(m.map, "uri"),
+                                  "tracking.mlflow.uri: expected an http:// or https:// MLflow tracking server, got '%s'", u);
+  return 0;
+}
+
 /* The file's name without folder and extension: "configs/mnist.yaml" -> "mnist". */
 static char *default_name(const char *path) {
   const char *base = strrchr(path, '/');
@@ -777,7 +862,7 @@ static int read_device(ddpc_config_section top, ddpc_config *cfg) {
 
 static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
   static const char *const keys[] = {"name", "seed", "device", "data", "model", "loss", "optimizer", "schedule", "train", "comm",
-                                     "stop", "checkpoint", "review", "pruning", "output"};
+                                     "stop", "checkpoint", "review", "pruning", "output", "tracking"};
   ddpc_config_section top = {ctx->tree.root, ""};
   if (ddpc_config_check_keys(top, "the top level", keys, COUNT(keys)) != 0 || read_name(ctx, top, cfg) != 0) return -1;
   int64_t seed = 0;
@@ -790,7 +875,7 @@ static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
   if (read_optimizer(top, &cfg->optimizer) != 0 || read_schedule(top, &cfg->schedule) != 0 ||
       read_train(top, &cfg->train) != 0 || read_comm(top, &cfg->comm) != 0 || read_stop(ctx, top, cfg) != 0 ||
       read_checkpoint(ctx, top, cfg) != 0 || read_review(ctx, top, &cfg->review) != 0 || read_pruning(top, &cfg->pruning) != 0 ||
-      read_output(top, cfg) != 0)
+      read_output(top, cfg) != 0 || read_tracking(top, cfg) != 0)
     return -1;
   return 0;
 }
@@ -869,6 +954,17 @@ void ddpc_config_free(ddpc_config *cfg) {
   free(cfg->data.label_column);
   free(cfg->data.group_by);
   free(cfg->data.cache_dir);
+  for (int i = 0; i < cfg->data.n_missing_rules; i++) {
+    free(cfg->data.missing_rules[i].column);
+    free(cfg->data.missing_rules[i].at);
+  }
+  free(cfg->data.missing_rules);
+  for (int i = 0; i < cfg->data.n_categorical; i++) {
+    free(cfg->data.categorical[i]);
+    free(cfg->data.categorical_at[i]);
+  }
+  free(cfg->data.categorical);
+  free(cfg->data.categorical_at);
   free(cfg->model_variant);
   free(cfg->stop.early_stopping.monitor);
   free(cfg->stop.target.monitor);
@@ -876,6 +972,8 @@ void ddpc_config_free(ddpc_config *cfg) {
   free(cfg->checkpoint.monitor);
   free(cfg->review.when_monitor);
   free(cfg->output_dir);
+  free(cfg->tracking_uri);
+  free(cfg->tracking_experiment);
   free(cfg->resolved_yaml);
   memset(cfg, 0, sizeof *cfg);
 }

@@ -46,6 +46,21 @@ typedef struct {
   char *path_at;
 } ddpc_data_source;
 
+/* What a CSV cell that holds no value (empty, NA, N/A, NaN, nan, null, ?) becomes. */
+typedef enum {
+  DDPC_MISSING_ERROR = 0,      // refused with its file:line:column (the default)
+  DDPC_MISSING_DROP_ROWS = 1,  // the row is left out of the data
+  DDPC_MISSING_MEAN = 2,       // filled with the training split's mean (a categorical column: its most
+                               // frequent category there)
+} ddpc_missing_policy;
+
+/* data.missing for one column (the mapping form). */
+typedef struct {
+  char *column;                // the CSV column's name
+  ddpc_missing_policy policy;  // what its missing cells become
+  char *at;                    // where the config gives it, for messages
+} ddpc_missing_rule;
+
 #define DDPC_MAX_PREP_STEPS 16
 #define DDPC_MAX_LAYERS 64
 
@@ -68,6 +83,12 @@ typedef struct {
   char *cache_dir;               // where cached tensors live
   bool target_standardize;       // regression: the loss sees targets standardized with the
                                  // training split's mean and std (metrics stay in target units)
+  ddpc_missing_policy missing;   // csv: missing cells of every column not in missing_rules
+  ddpc_missing_rule *missing_rules;  // csv: per column (data.missing as a mapping); NULL when scalar
+  int n_missing_rules;           // entries in missing_rules
+  char **categorical;            // csv: feature columns one-hot encoded (data.categorical)
+  char **categorical_at;         // where each is given, for messages
+  int n_categorical;             // entries in categorical
 } ddpc_data_config;
 
 typedef struct {
@@ -160,6 +181,8 @@ typedef struct {
   ddpc_review_config review;     // human review gates
   ddpc_pruning_config pruning;   // verdicts from the tuner at rung epochs
   char *output_dir;              // run directory
+  char *tracking_uri;            // tracking.mlflow.uri: MLflow tracking server (NULL: MLFLOW_TRACKING_URI or none)
+  char *tracking_experiment;     // tracking.mlflow.experiment (NULL: MLFLOW_EXPERIMENT_NAME or Default)
   char *resolved_yaml;           // the resolved config as YAML text (also its hash input)
 } ddpc_config;
 

@@ -72,6 +72,7 @@ const char *ddpc_config_suggest(const char *given, const char *const *names, int
 extern const char *const ddpc_config_format_names[2];
 extern const char *const ddpc_config_task_names[2];
 extern const char *const ddpc_config_standardize_names[2];
+extern const char *const ddpc_config_missing_names[3];
 extern const char *const ddpc_config_init_names[3];
 
 /* Writes the resolved config as YAML into cfg->resolved_yaml (config_write.c). */

@@ -164,6 +164,25 @@ static void write_data(yaml_out *o, const ddpc_data_config *dc) {
     out_string(o, dc->group_by);
     out_printf(o, "\n  min_group_rows: %d\n", dc->min_group_rows);
   }
+  // Likewise data.missing and data.categorical: written only when given.
+  if (dc->missing_rules) {
+    out_printf(o, "  missing:%s\n", dc->n_missing_rules ? "" : " {}");
+    for (int i = 0; i < dc->n_missing_rules; i++) {
+      out_printf(o, "    ");
+      out_string(o, dc->missing_rules[i].column);
+      out_printf(o, ": %s\n", ddpc_config_missing_names[dc->missing_rules[i].policy]);
+    }
+  } else if (dc->missing != DDPC_MISSING_ERROR) {
+    out_printf(o, "  missing: %s\n", ddpc_config_missing_names[dc->missing]);
+  }
+  if (dc->n_categorical) {
+    out_printf(o, "  categorical:\n");
+    for (int i = 0; i < dc->n_categorical; i++) {
+      out_printf(o, "    - ");
+      out_string(o, dc->categorical[i]);
+      out_printf(o, "\n");
+    }
+  }
 }
 
 static void write_layer(yaml_out *o, const ddpc_layer_spec *l) {
@@ -321,6 +340,17 @@ int ddpc_config_write_resolved(ddpc_config *cfg) {
   out_printf(&o, "output:\n  dir: ");
   out_string(&o, cfg->output_dir);
   out_printf(&o, "\n");
+  // Only when given: a config without it resolves (and hashes) as it did before.
+  if (cfg->tracking_uri || cfg->tracking_experiment) out_printf(&o, "tracking:\n  mlflow:");
+  if (cfg->tracking_uri) {
+    out_printf(&o, "\n    uri: ");
+    out_string(&o, cfg->tracking_uri);
+  }
+  if (cfg->tracking_experiment) {
+    out_printf(&o, "\n    experiment: ");
+    out_string(&o, cfg->tracking_experiment);
+  }
+  if (cfg->tracking_uri || cfg->tracking_experiment) out_printf(&o, "\n");
   if (o.failed) {
     free(o.buf);
     return ddpc_error_set("out of memory (resolved config text)");

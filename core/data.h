@@ -47,6 +47,12 @@ typedef struct {
   const float *target_mean; // regression: per target, its mean over the training split; else NULL
   const float *target_std;  // regression: per target, its standard deviation there (1 if constant)
   bool target_standardized; // gathered targets are (target - mean) / std (data.target_standardize)
+  const struct ddpc_tabular *tabular;  // CSV: the fitted encoding of the columns (text labels,
+                            // categories, missing-cell fills; data_tabular.h); NULL for IDX
+  const uint32_t *fit_lines;   // CSV: each row of `fit`, its line in the training file; else NULL
+  const uint32_t *test_lines;  // CSV: each row of test_table, its line in the test file; else NULL
+  const char *notes;        // what the encoding did that a user should hear of (rows dropped,
+                            // cells filled, unseen categories), one line; "" when nothing
   char *cache_path;         // cache file used (NULL when caching is off)
   bool cache_hit;           // prepared tensors came from the cache
   double load_seconds;      // time to get the dataset ready, this run

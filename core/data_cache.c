@@ -22,11 +22,12 @@
 #include <zlib.h>
 
 #include "core/data_internal.h"
+#include "core/data_tabular.h"
 #include "core/error.h"
 #include "core/hash.h"
 
 #define CACHE_MAGIC "DDPCDAT1"
-#define CACHE_VERSION 2u  // 2: payload CRC32 in the header
+#define CACHE_VERSION 3u  // 2: payload CRC32 in the header; 3: a CSV's encoding and row lines
 #define CACHE_ALIGN 64u
 
 enum {
@@ -41,6 +42,8 @@ enum {
   CACHE_ROWS_TEST,
   CACHE_SCALE,
   CACHE_SHIFT,
+  CACHE_LINES,    // CSV: each fit row's line, then each test-table row's
+  CACHE_TABULAR,  // CSV: the fitted encoding (ddpc_tabular_write), then the notes, NUL-terminated
   CACHE_SECTIONS
 };
 
@@ -59,6 +62,7 @@ typedef struct {
   uint64_t target_width;     // regression outputs per sample
   uint64_t shape[3];         // per-sample h, w, c after preprocessing
   uint64_t counts[3];        // train, val, test split sizes
+  uint64_t tabular_bytes;    // CSV: bytes of the encoding and notes; 0 for IDX
   uint64_t section[CACHE_SECTIONS][3];  // offset, bytes and CRC32 of each section
 } cache_header;
 
@@ -66,7 +70,8 @@ typedef struct {
 static const char *const cache_section_names[CACHE_SECTIONS] = {
     "training-file samples", "training-file labels", "training-file targets", "test-file samples",
     "test-file labels",      "test-file targets",    "training split rows",   "validation split rows",
-    "test split rows",       "preprocessing scales", "preprocessing shifts"};
+    "test split rows",       "preprocessing scales", "preprocessing shifts", "row line numbers",
+    "column encoding"};
 
 static void cache_warn(const char *path, const char *what, const char *detail) {
   fprintf(stderr, "ddpc: warning: data cache %s: %s%s%s\n", path, what, detail ? ": " : "", detail ? detail : "");
@@ -85,6 +90,8 @@ static void cache_section_sizes(const cache_header *h, uint64_t size[CACHE_SECTI
   size[CACHE_TEST_TARGETS] = cls ? 0 : h->test_rows * h->target_width * 4;
   for (int s = 0; s < 3; s++) size[CACHE_ROWS_TRAIN + s] = h->counts[s] * 4;
   size[CACHE_SCALE] = size[CACHE_SHIFT] = h->features * 4;
+  size[CACHE_LINES] = h->tabular_bytes ? (h->fit_rows + h->test_rows) * 4 : 0;
+  size[CACHE_TABULAR] = h->tabular_bytes;
 }
 
 static uint64_t cache_header_hash(const cache_header *h) {
@@ -111,6 +118,7 @@ static bool cache_header_sane(const cache_header *h, uint64_t length) {
   if (h->dtype != DDPC_DTYPE_U8 && h->dtype != DDPC_DTYPE_F32) return false;
   if (h->features == 0 || h->features > INT32_MAX || h->fit_rows == 0 || h->fit_rows > UINT32_MAX) return false;
   if (h->test_rows > UINT32_MAX || h->features > length / h->fit_rows) return false;
+  if (h->tabular_bytes > length) return false;
   if (h->test_rows && h->features > length / h->test_rows) return false;
   if (h->num_classes > INT32_MAX || h->target_width > 1024 || (h->num_classes == 0) == (h->target_width == 0))
     return false;
@@ -193,6 +201,33 @@ static void cache_point_table(ddpc_table *t, const unsigned char *base, const ca
   t->target_width = h->num_classes ? 0 : (uint32_t)h->target_width;
 }
 
+/* A CSV's encoding and notes from their section; a section that does not decode, or does
+ * not describe the cached features, makes the file unusable (rebuilt with a warning). */
+static int cache_open_tabular(const char *path, const unsigned char *base, const cache_header *h, ddpc_dataset *ds,
+                              ddpc_data_store *store) {
+  const unsigned char *blob = base + h->section[CACHE_TABULAR][0];
+  size_t n = (size_t)h->tabular_bytes, used = 0;
+  if (!(store->tabular = ddpc_calloc(1, sizeof *store->tabular, "tabular encoding"))) return -1;
+  const char *why = NULL;
+  if (ddpc_tabular_read(blob, n, path, store->tabular, &used) != 0) {
+    ddpc_error_clear();
+    why = "its column encoding does not decode";
+  } else if (store->tabular->width != h->features || used >= n || blob[n - 1] != '\0') {
+    why = "its column encoding does not match the samples";
+  } else if (!(store->notes = ddpc_strdup((const char *)blob + used))) {
+    return -1;
+  }
+  if (why) {
+    cache_warn(path, "ignored and rebuilt", why);
+    return -1;
+  }
+  ds->tabular = store->tabular;
+  ds->notes = store->notes;
+  ds->fit_lines = cache_at(base, h, CACHE_LINES);
+  ds->test_lines = h->test_rows ? ds->fit_lines + h->fit_rows : NULL;
+  return 0;
+}
+
 int ddpc_cache_open(const char *path, uint64_t key, ddpc_dataset *ds, ddpc_data_store *store) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -239,6 +274,17 @@ int ddpc_cache_open(const char *path, uint64_t key, ddpc_dataset *ds, ddpc_data_
   store->map = map;
   store->map_size = (size_t)st.st_size;
   store->owns_tables = false;
+  if (h.tabular_bytes && cache_open_tabular(path, base, &h, ds, store) != 0) {
+    munmap(map, (size_t)st.st_size);
+    ddpc_tabular_free(store->tabular);
+    free(store->tabular);
+    free(store->notes);
+    memset(store, 0, sizeof *store);
+    void *internal = ds->internal;  // nothing may point into the mapping any more
+    memset(ds, 0, sizeof *ds);
+    ds->internal = internal;
+    return 0;
+  }
   return 1;
 }
 
@@ -280,7 +326,8 @@ static int cache_write_all(int fd, const void *data, uint64_t n) {
 static uint64_t cache_align(uint64_t n) { return (n + CACHE_ALIGN - 1) / CACHE_ALIGN * CACHE_ALIGN; }
 
 /* Fills the header and the section sources from ds. */
-static void cache_describe(const ddpc_dataset *ds, uint64_t key, cache_header *h, const void *src[CACHE_SECTIONS]) {
+static void cache_describe(const ddpc_dataset *ds, uint64_t key, const unsigned char *tabular, size_t tabular_bytes,
+                           cache_header *h, const void *src[CACHE_SECTIONS]) {
   memset(h, 0, sizeof *h);
   memcpy(h->magic, CACHE_MAGIC, 8);
   h->version = CACHE_VERSION;
@@ -298,9 +345,11 @@ static void cache_describe(const ddpc_dataset *ds, uint64_t key, cache_header *h
   h->counts[0] = ds->train.count;
   h->counts[1] = ds->val.count;
   h->counts[2] = ds->test.count;
+  h->tabular_bytes = tabular_bytes;
   const void *s[CACHE_SECTIONS] = {ds->fit.x,        ds->fit.labels,   ds->fit.targets,       ds->test_table.x,
                                    ds->test_table.labels, ds->test_table.targets, ds->train.rows, ds->val.rows,
-                                   ds->test.rows,    ds->scale,        ds->shift};
+                                   ds->test.rows,    ds->scale,        ds->shift,             ds->fit_lines,
+                                   tabular};
   memcpy(src, s, sizeof s);
   uint64_t size[CACHE_SECTIONS];
   cache_section_sizes(h, size);
@@ -320,11 +369,30 @@ int ddpc_cache_write(const char *dir, const char *path, uint64_t key, const ddpc
     cache_warn(dir, "cannot write the cache directory, continuing without the cache", strerror(errno));
     return -1;
   }
+  // A CSV's encoding, then its notes with their NUL: the section holds both.
+  unsigned char *tabular = NULL;
+  size_t tabular_bytes = 0;
+  if (ds->tabular) {
+    size_t notes = strlen(ds->notes ? ds->notes : "") + 1;
+    unsigned char *grown = NULL;
+    if (ddpc_tabular_write(ds->tabular, &tabular, &tabular_bytes) != 0 ||
+        !(grown = realloc(tabular, tabular_bytes + notes))) {
+      free(tabular);
+      cache_warn(path, "cannot describe the column encoding, continuing without the cache", ddpc_error_message());
+      return -1;
+    }
+    tabular = grown;
+    memcpy(tabular + tabular_bytes, ds->notes ? ds->notes : "", notes);
+    tabular_bytes += notes;
+  }
   cache_header h;
   const void *src[CACHE_SECTIONS];
-  cache_describe(ds, key, &h, src);
+  cache_describe(ds, key, tabular, tabular_bytes, &h, src);
   char *tmp = ddpc_format("%s.tmp.%ld", path, (long)getpid());
-  if (!tmp) return -1;
+  if (!tmp) {
+    free(tabular);
+    return -1;
+  }
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0 && errno == EEXIST) {  // left by a crashed process that had our pid
     unlink(tmp);
@@ -359,6 +427,7 @@ int ddpc_cache_write(const char *dir, const char *path, uint64_t key, const ddpc
     free(what);
   }
   free(tmp);
+  free(tabular);
   return failed ? -1 : 0;
 }
 
@@ -436,6 +505,15 @@ int ddpc_cache_key(const ddpc_config *cfg, uint64_t *key) {
     const char *step = cache_prep_text(&dc->prep[i], num, sizeof num);
     ddpc_hash_update(&h, step, strlen(step) + 1);
   }
+  // data.missing and data.categorical: each name with its NUL, so names cannot run together.
+  uint32_t counts[3] = {(uint32_t)dc->missing, (uint32_t)dc->n_missing_rules, (uint32_t)dc->n_categorical};
+  ddpc_hash_update(&h, counts, sizeof counts);
+  for (int i = 0; i < dc->n_missing_rules; i++) {
+    uint32_t policy = (uint32_t)dc->missing_rules[i].policy;
+    ddpc_hash_update(&h, dc->missing_rules[i].column, strlen(dc->missing_rules[i].column) + 1);
+    ddpc_hash_update(&h, &policy, sizeof policy);
+  }
+  for (int i = 0; i < dc->n_categorical; i++) ddpc_hash_update(&h, dc->categorical[i], strlen(dc->categorical[i]) + 1);
   const char *files[4] = {0};
   if (idx) {
     files[0] = dc->train.images, files[1] = dc->train.labels;

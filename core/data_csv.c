@@ -5,7 +5,9 @@
  * the training header's names, found by name in any order, the label column is optional
  * and every other column is text passed through. Accepts \r\n line ends, a UTF-8
  * byte-order mark and blank lines. Errors name file:line:column, where column is the
- * 1-based character position of the offending cell. */
+ * 1-based character position of the offending cell. With a ddpc_csv_spec (data_tabular.h)
+ * a missing cell is NaN or drops its row, a categorical column's cells and text labels are
+ * interned into vocabularies (the value stored is the text's index there). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 
 #include "core/data.h"
 #include "core/data_internal.h"
+#include "core/data_tabular.h"
 #include "core/error.h"
 
 typedef struct {
@@ -169,6 +172,8 @@ typedef struct {
   uint32_t features;       // feature columns
   int *role;               // n_cols: feature index, CSV_ROLE_LABEL or CSV_ROLE_EXTRA
   csv_fields header;       // header cells (point into the file text)
+  const ddpc_csv_spec *spec;  // missing cells, categories, text labels; NULL: numbers only
+  ddpc_csv_found *found;      // what was found (with spec)
 } csv_parser;
 
 static void csv_parser_free(csv_parser *p) {
@@ -210,8 +215,50 @@ static int csv_text_add_cell(csv_text *t, const csv_cell *c, bool first) {
   return 0;
 }
 
+/* A label cell that reads as the number v must be a class index. */
+static int csv_class_label(const csv_parser *p, int line, const csv_cell *cell, double v, int32_t *label) {
+  if (v < 0 || v > INT32_MAX || !csv_integer_text(cell))
+    return ddpc_error_set("%s:%d:%d: column '%s': expected a non-negative integer class label, got '%.*s' (a "
+                          "column of numbers to predict needs data.task: regression)",
+                          p->path, line, cell->column, p->label_name, (int)cell->len, cell->text);
+  if (p->num_classes > 0 && v >= p->num_classes)
+    return ddpc_error_set("%s:%d:%d: column '%s': label %d outside [0, %d) (data.num_classes = %d)", p->path, line,
+                          cell->column, p->label_name, (int)v, p->num_classes, p->num_classes);
+  *label = (int32_t)v;
+  return 0;
+}
+
+/* A cell that holds no value: empty, or a marker pandas and R write for one. */
+static bool csv_missing(const csv_cell *c) {
+  static const char *const markers[] = {"NA", "N/A", "NaN", "nan", "null", "?"};
+  if (c->len == 0) return true;
+  for (size_t i = 0; i < sizeof markers / sizeof *markers; i++)
+    if (csv_cell_is(c, markers[i])) return true;
+  return false;
+}
+
+/* A missing feature cell under the spec: 1 drops the row, 0 keeps it (NaN), -1 refuses. */
+static int csv_missing_cell(const csv_parser *p, int line, const csv_cell *cell, int f) {
+  ddpc_missing_policy m = p->found->missing[f];
+  if (m == DDPC_MISSING_MEAN) {
+    p->found->n_missing[f]++;
+    return 0;
+  }
+  if (m == DDPC_MISSING_DROP_ROWS && !p->spec->predicting) return 1;
+  const char *name = p->found->names[f];
+  if (m == DDPC_MISSING_DROP_ROWS)
+    return ddpc_error_set("%s:%d:%d: column '%s': a missing value, but the model was trained with data.missing "
+                          "drop_rows for it: a row to predict needs every value",
+                          p->path, line, cell->column, name);
+  return ddpc_error_set("%s:%d:%d: column '%s': expected %s, got '%.*s' (a missing value: set data.missing to "
+                        "drop_rows or mean)",
+                        p->path, line, cell->column, name, p->found->categorical[f] ? "a category" : "a finite number",
+                        (int)cell->len, cell->text);
+}
+
 /* Stores one data line's cells: the features into xrow, the label or target, the
- * passed-through cells onto extra. */
+ * passed-through cells onto extra. Returns 1 when the row is dropped (a missing cell
+ * under drop_rows), 0 when stored, -1 on an error. */
 static int csv_parse_row(const csv_parser *p, const csv_fields *f, int line, float *xrow, int32_t *label,
                          float *target, csv_text *extra) {
   bool first = true;
@@ -225,6 +272,30 @@ static int csv_parse_row(const csv_parser *p, const csv_fields *f, int line, flo
     }
     double v;
     char *name = NULL;
+    if (p->found && role >= 0 && csv_missing(cell)) {
+      int rc = csv_missing_cell(p, line, cell, role);
+      if (rc != 0) return rc;
+      xrow[role] = NAN;
+      continue;
+    }
+    if (p->found && role >= 0 && p->found->categorical[role]) {
+      uint32_t id;
+      if (ddpc_vocab_intern(&p->found->categories[role], cell->text, cell->len, line, cell->column, &id) != 0)
+        return ddpc_error_prefix("%s:%d: ", p->path, line);
+      xrow[role] = (float)id;
+      continue;
+    }
+    if (p->found && role == CSV_ROLE_LABEL && p->spec->text_labels && p->task == DDPC_TASK_CLASSIFICATION) {
+      uint32_t id;
+      if (csv_missing(cell) || cell->len == 0)
+        return ddpc_error_set("%s:%d:%d: column '%s': expected a class label, got '%.*s' (a row without its label "
+                              "cannot be used)", p->path, line, cell->column, p->label_name, (int)cell->len,
+                              cell->text);
+      if (ddpc_vocab_intern(&p->found->labels, cell->text, cell->len, line, cell->column, &id) != 0)
+        return ddpc_error_prefix("%s:%d: ", p->path, line);
+      *label = (int32_t)id;
+      continue;
+    }
     if (!csv_number(cell, &v)) {
       const csv_cell *h = &p->header.cells[c];
       name = ddpc_format("%.*s", (int)h->len, h->text);
@@ -239,15 +310,8 @@ static int csv_parse_row(const csv_parser *p, const csv_fields *f, int line, flo
       xrow[role] = (float)v;
     } else if (p->task == DDPC_TASK_REGRESSION) {
       *target = (float)v;
-    } else {
-      if (v < 0 || v > INT32_MAX || !csv_integer_text(cell))
-        return ddpc_error_set("%s:%d:%d: column '%s': expected a non-negative integer class label, got '%.*s' (a "
-                              "column of numbers to predict needs data.task: regression)",
-                              p->path, line, cell->column, p->label_name, (int)cell->len, cell->text);
-      if (p->num_classes > 0 && v >= p->num_classes)
-        return ddpc_error_set("%s:%d:%d: column '%s': label %d outside [0, %d) (data.num_classes = %d)", p->path,
-                              line, cell->column, p->label_name, (int)v, p->num_classes, p->num_classes);
-      *label = (int32_t)v;
+    } else if (csv_class_label(p, line, cell, v, label) != 0) {
+      return -1;
     }
   }
   return 0;
@@ -350,6 +414,7 @@ typedef struct {
   float *targets;      // regression with a label column: rows targets
   csv_text extra;      // the passed-through cells, row after row
   size_t *extra_end;   // rows: where each row's cells end in extra; NULL when nothing passes through
+  uint32_t *lines;     // rows: each row's line number (with a spec); else NULL
 } csv_rows;
 
 static void csv_rows_free(csv_rows *r) {
@@ -358,6 +423,7 @@ static void csv_rows_free(csv_rows *r) {
   free(r->targets);
   free(r->extra.data);
   free(r->extra_end);
+  free(r->lines);
   memset(r, 0, sizeof *r);
 }
 
@@ -383,8 +449,10 @@ static int csv_parse_rows(const csv_parser *p, const char *data, size_t size, si
   else if (labelled)
     out->targets = ddpc_malloc(max_rows * sizeof *out->targets, "CSV targets");
   if (has_extra) out->extra_end = ddpc_malloc(max_rows * sizeof *out->extra_end, "CSV text columns");
+  if (p->found) out->lines = ddpc_malloc(max_rows * sizeof *out->lines, "CSV line numbers");
   csv_fields f = {0};
-  int rc = (!out->x || (labelled && !out->labels && !out->targets) || (has_extra && !out->extra_end))
+  int rc = (!out->x || (labelled && !out->labels && !out->targets) || (has_extra && !out->extra_end) ||
+            (p->found && !out->lines))
                ? ddpc_error_prefix("%s: ", p->path)
                : 0;
   uint32_t rows = 0;
@@ -404,7 +472,13 @@ static int csv_parse_rows(const csv_parser *p, const char *data, size_t size, si
     }
     rc = csv_parse_row(p, &f, line_no, out->x + (size_t)rows * p->features, out->labels ? out->labels + rows : NULL,
                        out->targets ? out->targets + rows : NULL, &out->extra);
+    if (rc == 1) {  // dropped: the next row takes its place
+      p->found->dropped++;
+      rc = 0;
+      continue;
+    }
     if (out->extra_end) out->extra_end[rows] = out->extra.len;
+    if (out->lines) out->lines[rows] = (uint32_t)line_no;
     rows++;
   }
   free(f.cells);
@@ -417,16 +491,127 @@ static int csv_parse_rows(const csv_parser *p, const char *data, size_t size, si
   return 0;
 }
 
+/* The column named `name` among the found feature columns, or -1. */
+static int csv_found_column(const ddpc_csv_found *fd, const char *name) {
+  for (uint32_t f = 0; f < fd->columns; f++)
+    if (strcmp(fd->names[f], name) == 0) return (int)f;
+  return -1;
+}
+
+static int csv_spec_unknown(const csv_parser *p, const char *at, const char *key, const char *name) {
+  if (p->label_index >= 0 && strcmp(name, p->label_name) == 0)
+    return ddpc_error_set("%s%s%s: column '%s' is the label column (data.label_column), not a feature", at ? at : "",
+                          at ? ": " : "", key, name);
+  char *have = csv_header_list(&p->header);
+  ddpc_error_set("%s%s%s: no column named '%s' in %s; the header has: %s", at ? at : "", at ? ": " : "", key, name,
+                 p->path, have ? have : "?");
+  free(have);
+  return -1;
+}
+
+/* Resolves the spec's column names against the feature columns into p->found. */
+static int csv_apply_spec(csv_parser *p) {
+  ddpc_csv_found *fd = p->found;
+  const ddpc_csv_spec *sp = p->spec;
+  uint32_t F = p->features;
+  fd->columns = F;
+  fd->names = ddpc_calloc(F ? F : 1, sizeof *fd->names, "CSV column names");
+  fd->categorical = ddpc_calloc(F ? F : 1, sizeof *fd->categorical, "CSV column kinds");
+  fd->missing = ddpc_calloc(F ? F : 1, sizeof *fd->missing, "CSV column policies");
+  fd->categories = ddpc_calloc(F ? F : 1, sizeof *fd->categories, "CSV categories");
+  fd->n_missing = ddpc_calloc(F ? F : 1, sizeof *fd->n_missing, "CSV missing counts");
+  if (!fd->names || !fd->categorical || !fd->missing || !fd->categories || !fd->n_missing)
+    return ddpc_error_prefix("%s: ", p->path);
+  for (int c = 0; c < p->n_cols; c++) {
+    int f = p->role[c];
+    if (f < 0) continue;
+    const csv_cell *h = &p->header.cells[c];
+    if (!(fd->names[f] = ddpc_format("%.*s", (int)h->len, h->text))) return -1;
+    fd->missing[f] = sp->missing;
+  }
+  const char *key = sp->config_key ? sp->config_key : "data.missing";
+  for (int i = 0; i < sp->n_rules; i++) {
+    int f = csv_found_column(fd, sp->rules[i].column);
+    if (f < 0) return csv_spec_unknown(p, sp->rules[i].at, key, sp->rules[i].column);
+    fd->missing[f] = sp->rules[i].policy;
+  }
+  for (int i = 0; i < sp->n_categorical; i++) {
+    int f = csv_found_column(fd, sp->categorical[i]);
+    if (f < 0)
+      return csv_spec_unknown(p, sp->categorical_at ? sp->categorical_at[i] : NULL, "data.categorical",
+                              sp->categorical[i]);
+    fd->categorical[f] = true;
+  }
+  return 0;
+}
+
+/* Labels read as texts: when every text is a number they are class indices as without a
+ * spec (checked at each text's first occurrence); otherwise they stay texts. */
+static int csv_finish_labels(const csv_parser *p, int32_t *labels, uint32_t rows) {
+  ddpc_vocab *v = &p->found->labels;
+  double d;
+  for (uint32_t id = 0; id < v->count; id++) {
+    csv_cell c = {v->text[id], strlen(v->text[id]), v->column[id], false};
+    if (!csv_number(&c, &d)) {
+      p->found->labels_are_text = true;
+      return 0;
+    }
+  }
+  int32_t *value = ddpc_malloc((v->count ? v->count : 1) * sizeof *value, "class labels");
+  if (!value) return -1;
+  for (uint32_t id = 0; id < v->count; id++) {
+    csv_cell c = {v->text[id], strlen(v->text[id]), v->column[id], false};
+    if (!csv_number(&c, &d) || csv_class_label(p, v->line[id], &c, d, &value[id]) != 0) {
+      free(value);
+      return -1;
+    }
+  }
+  for (uint32_t i = 0; i < rows; i++) labels[i] = value[labels[i]];
+  free(value);
+  return 0;
+}
+
+void ddpc_csv_found_free(ddpc_csv_found *f) {
+  if (!f) return;
+  for (uint32_t c = 0; c < f->columns; c++) {
+    if (f->names) free(f->names[c]);
+    if (f->categories) ddpc_vocab_free(&f->categories[c]);
+  }
+  free(f->names);
+  free(f->categorical);
+  free(f->missing);
+  free(f->categories);
+  free(f->n_missing);
+  ddpc_vocab_free(&f->labels);
+  free(f->lines);
+  memset(f, 0, sizeof *f);
+}
+
 static int csv_parse(csv_parser *p, const char *data, size_t size, const char *label_column, ddpc_table *out) {
   size_t pos = 0;
   int line_no = 0;
   if (csv_parse_header(p, data, size, label_column, &pos, &line_no) != 0) return -1;
+  if (p->found && csv_apply_spec(p) != 0) return -1;
   csv_rows r;
   if (csv_parse_rows(p, data, size, pos, line_no, &r) != 0) return -1;
   if (r.rows == 0) {
     int next_line = r.last_line + 1;
+    uint64_t dropped = p->found ? p->found->dropped : 0;
     csv_rows_free(&r);
+    if (dropped)
+      return ddpc_error_set("%s:%d: no data rows left: data.missing drop_rows dropped all %llu", p->path, next_line,
+                            (unsigned long long)dropped);
     return ddpc_error_set("%s:%d: no data rows after the header", p->path, next_line);
+  }
+  if (p->found && r.labels && p->spec->text_labels && p->spec->labels_stay_text) p->found->labels_are_text = true;
+  if (p->found && r.labels && p->spec->text_labels && !p->spec->labels_stay_text &&
+      csv_finish_labels(p, r.labels, r.rows) != 0) {
+    csv_rows_free(&r);
+    return -1;
+  }
+  if (p->found) {
+    p->found->lines = r.lines;
+    r.lines = NULL;
   }
   out->rows = r.rows;
   out->features = p->features;
@@ -440,14 +625,22 @@ static int csv_parse(csv_parser *p, const char *data, size_t size, const char *l
 
 int ddpc_csv_read_checked(const char *path, const char *label_column, ddpc_task task, int num_classes,
                           ddpc_table *out) {
+  return ddpc_csv_read_tabular(path, label_column, task, num_classes, NULL, out, NULL);
+}
+
+int ddpc_csv_read_tabular(const char *path, const char *label_column, ddpc_task task, int num_classes,
+                          const ddpc_csv_spec *spec, ddpc_table *out, ddpc_csv_found *found) {
   memset(out, 0, sizeof *out);
+  if (found) memset(found, 0, sizeof *found);
   if (!label_column || !*label_column)
     return ddpc_error_set("%s: data.label_column is not set: name the label column of the CSV", path);
   char *data = NULL;
   size_t size = 0;
   if (csv_read_file(path, &data, &size) != 0) return -1;
-  csv_parser p = {.path = path, .task = task, .num_classes = num_classes};
+  csv_parser p = {.path = path, .task = task, .num_classes = num_classes, .spec = found ? spec : NULL,
+                  .found = spec ? found : NULL};
   int rc = csv_parse(&p, data, size, label_column, out);
+  if (rc != 0 && found) ddpc_csv_found_free(found);
   csv_parser_free(&p);
   free(data);
   return rc;
@@ -466,11 +659,19 @@ static int csv_check_no_nul(const char *path, const char *data, size_t size) {
 
 int ddpc_csv_read_columns(const char *path, char *const *names, uint32_t n_names, const char *label_column,
                           ddpc_task task, int num_classes, ddpc_csv_columns *out) {
+  return ddpc_csv_read_columns_tabular(path, names, n_names, label_column, task, num_classes, NULL, out, NULL);
+}
+
+int ddpc_csv_read_columns_tabular(const char *path, char *const *names, uint32_t n_names, const char *label_column,
+                                  ddpc_task task, int num_classes, const ddpc_csv_spec *spec, ddpc_csv_columns *out,
+                                  ddpc_csv_found *found) {
   memset(out, 0, sizeof *out);
+  if (found) memset(found, 0, sizeof *found);
   char *data = NULL;
   size_t size = 0;
   if (csv_read_file(path, &data, &size) != 0) return -1;
-  csv_parser p = {.path = path, .task = task, .num_classes = num_classes};
+  csv_parser p = {.path = path, .task = task, .num_classes = num_classes, .spec = found ? spec : NULL,
+                  .found = spec ? found : NULL};
   size_t pos = 0;
   int line_no = 0;
   csv_rows r = {0};
@@ -478,7 +679,15 @@ int ddpc_csv_read_columns(const char *path, char *const *names, uint32_t n_names
   int rc = csv_check_no_nul(path, data, size);
   if (rc == 0) rc = csv_read_header_line(&p, data, size, &pos, &line_no);
   if (rc == 0) rc = csv_match_columns(&p, names, n_names, label_column);
+  if (rc == 0 && p.found) rc = csv_apply_spec(&p);
   if (rc == 0) rc = csv_parse_rows(&p, data, size, pos, line_no, &r);
+  // A model of text labels maps the file's labels by text, numbers or not.
+  if (rc == 0 && p.found && r.labels && spec->text_labels && spec->labels_stay_text) p.found->labels_are_text = true;
+  else if (rc == 0 && p.found && r.labels && spec->text_labels) rc = csv_finish_labels(&p, r.labels, r.rows);
+  if (rc == 0 && p.found) {
+    p.found->lines = r.lines;
+    r.lines = NULL;
+  }
   bool first = true;
   for (int c = 0; rc == 0 && c < p.n_cols; c++) {
     if (p.role[c] != CSV_ROLE_EXTRA) continue;
@@ -500,6 +709,7 @@ int ddpc_csv_read_columns(const char *path, char *const *names, uint32_t n_names
   } else {
     csv_rows_free(&r);
     free(head.data);
+    if (found) ddpc_csv_found_free(found);
   }
   csv_parser_free(&p);
   free(data);

@@ -17,6 +17,9 @@ typedef struct {
   uint32_t *rows;      // miss: train, val and test row indices in one allocation
   float *affine;       // miss: scale then shift, 2 x features floats
   float *target_stats; // regression: target means then standard deviations, 2 x target_width floats
+  struct ddpc_tabular *tabular;  // CSV: the fitted encoding (owned)
+  uint32_t *lines;     // CSV: fit rows' lines then the test table's (owned)
+  char *notes;         // ds->notes (owned)
 } ddpc_data_store;
 
 /* IDX: checks every label of `path` is below num_classes (when > 0); the error names the

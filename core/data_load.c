@@ -13,6 +13,7 @@
 
 #include "core/data.h"
 #include "core/data_internal.h"
+#include "core/data_tabular.h"
 #include "core/error.h"
 
 static double data_now(void) {
@@ -53,13 +54,24 @@ static int data_check_files(const ddpc_data_config *dc) {
   return 0;
 }
 
-/* Reads one source (train or test) into t; shape gets the per-sample shape. */
+/* Reads one source (train or test) into t; shape gets the per-sample shape. A CSV is read
+ * with data.missing, data.categorical and text labels (found gets what the reader found;
+ * labels_stay_text: the training file's labels are texts). */
 static int data_read_source(const ddpc_data_config *dc, const ddpc_data_source *src, const char *which,
-                            ddpc_table *t, ddpc_shape *shape) {
+                            ddpc_table *t, ddpc_shape *shape, ddpc_csv_found *found, bool labels_stay_text) {
   bool cls = dc->task == DDPC_TASK_CLASSIFICATION;
   if (dc->format == DDPC_DATA_FORMAT_CSV) {
     if (!data_has(src->path)) return ddpc_error_set("data.%s.path is not set: the CSV file is required", which);
-    if (ddpc_csv_read_checked(src->path, dc->label_column, dc->task, cls ? dc->num_classes : 0, t) != 0) return -1;
+    ddpc_csv_spec spec = {.missing = dc->missing,
+                          .rules = dc->missing_rules,
+                          .n_rules = dc->n_missing_rules,
+                          .categorical = dc->categorical,
+                          .categorical_at = dc->categorical_at,
+                          .n_categorical = dc->n_categorical,
+                          .text_labels = cls,
+                          .labels_stay_text = labels_stay_text};
+    if (ddpc_csv_read_tabular(src->path, dc->label_column, dc->task, cls ? dc->num_classes : 0, &spec, t, found) != 0)
+      return -1;
     *shape = ddpc_shape_vector((int)t->features);
     return 0;
   }
@@ -109,16 +121,102 @@ char *ddpc_data_describe_max_label(const ddpc_dataset *ds, const ddpc_config *cf
   return ddpc_format("%s:%d:%d: label %d", src->path, line, column, max);
 }
 
-/* The uncached path: read, split, prepare. Fills ds and the store's owned memory. */
-static int data_build(const ddpc_config *cfg, ddpc_dataset *ds, ddpc_data_store *store) {
+/* A test file read for text labels: each mapped to the training file's list by its text. */
+static int data_map_test_labels(const ddpc_data_config *dc, ddpc_dataset *ds, ddpc_data_store *store,
+                                const ddpc_csv_found *test) {
+  if (!ds->test_table.labels) return 0;
+  if (!store->tabular->n_labels && test->labels_are_text) {
+    const ddpc_vocab *v = &test->labels;
+    uint32_t id = 0;  // the first text that is not a number
+    for (char *end; id < v->count && (strtod(v->text[id], &end), *end == '\0'); id++) continue;
+    id = id < v->count ? id : 0;
+    return ddpc_error_set("%s:%d:%d: column '%s': class '%s' is a text, but the training file %s holds integer "
+                          "class labels", dc->test.path, v->line[id], v->column[id], dc->label_column, v->text[id],
+                          dc->train.path);
+  }
+  return ddpc_tabular_map_labels(store->tabular, test, (int32_t *)ds->test_table.labels, ds->test_table.rows,
+                                 dc->test.path, dc->label_column);
+}
+
+/* Appends "; " and a formatted note to *notes. */
+static int data_note(char **notes, const char *text) {
+  char *more = ddpc_format("%s%s%s", *notes ? *notes : "", *notes && **notes ? "; " : "", text ? text : "");
+  free(*notes);
+  *notes = more;
+  return more && text ? 0 : -1;
+}
+
+/* CSV: fits the encoding on the training split and replaces the tables' read values (NaN
+ * for a missing cell, a category's index as read) with the model's inputs. */
+static int data_encode(ddpc_dataset *ds, ddpc_data_store *store, const ddpc_csv_found found[2], ddpc_shape *shape) {
+  ddpc_tabular *t = store->tabular;
+  if (ddpc_tabular_fit(t, &ds->fit, &found[0], ds->train.rows, ds->train.count) != 0) return -1;
+  uint32_t F = found[0].columns;
+  uint64_t *unseen = ddpc_calloc(F ? F : 1, sizeof *unseen, "unseen category counts");
+  if (!unseen) return -1;
+  ddpc_table *tables[2] = {&ds->fit, &ds->test_table};
+  int rc = 0;
+  for (int i = 0; i < 2 && rc == 0; i++) {
+    if (!tables[i]->rows || !tables[i]->x) continue;
+    float *x = NULL;
+    rc = ddpc_tabular_encode(t, tables[i]->x, tables[i]->rows, &found[i], &x, unseen);
+    if (rc != 0) break;
+    free((void *)tables[i]->x);
+    tables[i]->x = x;
+    tables[i]->features = t->width;
+  }
+  *shape = ddpc_shape_vector((int)t->width);
+  uint64_t dropped = found[0].dropped + found[1].dropped, filled = 0;
+  for (uint32_t c = 0; c < F; c++) filled += found[0].n_missing[c] + (found[1].columns ? found[1].n_missing[c] : 0);
+  if (rc == 0 && !(store->notes = ddpc_strdup(""))) rc = -1;
+  if (rc == 0 && dropped)
+    rc = data_note(&store->notes, ddpc_format("%llu rows with a missing cell dropped (data.missing drop_rows)",
+                                              (unsigned long long)dropped));
+  if (rc == 0 && filled)
+    rc = data_note(&store->notes, ddpc_format("%llu missing cells filled from the training split (data.missing "
+                                              "mean)", (unsigned long long)filled));
+  for (uint32_t c = 0; rc == 0 && c < F; c++)
+    if (unseen[c])
+      rc = data_note(&store->notes, ddpc_format("column '%s': %llu rows of validation/test hold a category the "
+                                                "training split lacks (encoded as all zeros)",
+                                                t->columns[c].name, (unsigned long long)unseen[c]));
+  free(unseen);
+  ds->notes = store->notes;
+  return rc;
+}
+
+/* CSV: each row's line (split.json names rows by them), fit rows then the test table's. */
+static int data_keep_lines(ddpc_dataset *ds, ddpc_data_store *store, const ddpc_csv_found found[2]) {
+  size_t n = (size_t)ds->fit.rows + ds->test_table.rows;
+  if (!(store->lines = ddpc_malloc((n ? n : 1) * sizeof *store->lines, "row lines"))) return -1;
+  if (found[0].lines) memcpy(store->lines, found[0].lines, ds->fit.rows * sizeof *store->lines);
+  if (found[1].lines) memcpy(store->lines + ds->fit.rows, found[1].lines, ds->test_table.rows * sizeof *store->lines);
+  ds->fit_lines = store->lines;
+  ds->test_lines = ds->test_table.rows ? store->lines + ds->fit.rows : NULL;
+  return 0;
+}
+
+/* data_build with the readers' findings, freed by the caller. */
+static int data_build_found(const ddpc_config *cfg, ddpc_dataset *ds, ddpc_data_store *store,
+                            ddpc_csv_found found[2]) {
   const ddpc_data_config *dc = &cfg->data;
   bool cls = dc->task == DDPC_TASK_CLASSIFICATION;
   bool test_separate = dc->format == DDPC_DATA_FORMAT_IDX ? data_has(dc->test.images) : data_has(dc->test.path);
   store->owns_tables = true;
   ddpc_shape shape, test_shape;
-  if (data_read_source(dc, &dc->train, "train", &ds->fit, &shape) != 0) return -1;
+  if (data_read_source(dc, &dc->train, "train", &ds->fit, &shape, &found[0], false) != 0) return -1;
+  if (dc->format == DDPC_DATA_FORMAT_CSV) {
+    if (!(store->tabular = ddpc_calloc(1, sizeof *store->tabular, "tabular encoding"))) return -1;
+    ds->tabular = store->tabular;
+    if (ds->fit.labels && ddpc_tabular_fit_labels(store->tabular, &found[0], (int32_t *)ds->fit.labels,
+                                                  ds->fit.rows) != 0)
+      return -1;
+  }
   if (test_separate) {
-    if (data_read_source(dc, &dc->test, "test", &ds->test_table, &test_shape) != 0) return -1;
+    if (data_read_source(dc, &dc->test, "test", &ds->test_table, &test_shape, &found[1],
+                         found[0].labels_are_text) != 0)
+      return -1;
+    if (dc->format == DDPC_DATA_FORMAT_CSV && data_map_test_labels(dc, ds, store, &found[1]) != 0) return -1;
     const char *test_name = dc->format == DDPC_DATA_FORMAT_IDX ? dc->test.images : dc->test.path;
     const char *train_name = dc->format == DDPC_DATA_FORMAT_IDX ? dc->train.images : dc->train.path;
     if (test_shape.h != shape.h || test_shape.w != shape.w || test_shape.c != shape.c)
@@ -126,7 +224,13 @@ static int data_build(const ddpc_config *cfg, ddpc_dataset *ds, ddpc_data_store 
                             test_name, test_shape.h, test_shape.w, test_shape.c, train_name, shape.h, shape.w,
                             shape.c);
   }
-  if (cls) {
+  if (cls && store->tabular && store->tabular->n_labels) {
+    ds->num_classes = (int)store->tabular->n_labels;
+    if (dc->num_classes > 0 && dc->num_classes != ds->num_classes)
+      return ddpc_error_set("%s: %d class labels (texts: '%s' ... '%s'), but data.num_classes is %d", dc->train.path,
+                            ds->num_classes, store->tabular->labels[0], store->tabular->labels[ds->num_classes - 1],
+                            dc->num_classes);
+  } else if (cls) {
     int32_t m = data_max_label(&ds->fit);
     if (test_separate && data_max_label(&ds->test_table) > m) m = data_max_label(&ds->test_table);
     ds->num_classes = dc->num_classes > 0 ? dc->num_classes : m + 1;
@@ -152,6 +256,7 @@ static int data_build(const ddpc_config *cfg, ddpc_dataset *ds, ddpc_data_store 
     ds->test = (ddpc_split){&ds->fit, store->rows + counts[0] + counts[1], counts[2]};
   }
 
+  if (store->tabular && data_encode(ds, store, found, &shape) != 0) return -1;
   uint32_t F = ds->fit.features;
   store->affine = ddpc_malloc(2 * (size_t)F * sizeof *store->affine, "scale and shift");
   if (!store->affine) return -1;
@@ -159,7 +264,16 @@ static int data_build(const ddpc_config *cfg, ddpc_dataset *ds, ddpc_data_store 
   ds->shift = store->affine + F;
   if (ddpc_prep_run(dc, &ds->fit, &ds->train, &shape, store->affine, store->affine + F) != 0) return -1;
   ds->shape = shape;
-  return 0;
+  return store->tabular ? data_keep_lines(ds, store, found) : 0;
+}
+
+/* The uncached path: read, split, prepare. Fills ds and the store's owned memory. */
+static int data_build(const ddpc_config *cfg, ddpc_dataset *ds, ddpc_data_store *store) {
+  ddpc_csv_found found[2] = {{0}, {0}};
+  int rc = data_build_found(cfg, ds, store, found);
+  ddpc_csv_found_free(&found[0]);
+  ddpc_csv_found_free(&found[1]);
+  return rc;
 }
 
 /* Regression: each target's mean and standard deviation over the training split (the
@@ -245,6 +359,10 @@ void ddpc_data_free(ddpc_dataset *ds) {
     free(store->rows);
     free(store->affine);
     free(store->target_stats);
+    ddpc_tabular_free(store->tabular);
+    free(store->tabular);
+    free(store->lines);
+    free(store->notes);
     free(store);
   }
   free(ds->cache_path);

@@ -8,21 +8,32 @@
  *   | scale (features floats) | shift (features floats)
  * version 2 (written only for a model trained on standardized targets) then adds
  *   | target count (= target_width) | target means (floats) | target standard deviations
+ * version 3 (written only for a CSV model with text labels, categorical columns or a
+ * missing-cell policy) adds instead
+ *   | parts (bit 0: the target constants follow, as in version 2; bit 1: the encoding)
+ *   | [target constants] | [encoding: column count, per column its name, categorical (0/1),
+ *     missing policy (0 error, 1 drop_rows, 2 mean), fill (float), category count and the
+ *     categories (sorted); then the label count and the labels (sorted)]
  * Nothing follows. The reader trusts no count: each is checked against the bytes left.
  * Version 1 sections (every other model, and every checkpoint of an older ddpc) read as
  * before: no target constants. */
 #include "core/model_input.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/bytes.h"
+#include "core/data_tabular.h"
 #include "core/error.h"
 
 #define MODEL_INPUT_MAGIC "DDPCINPT"
 #define MODEL_INPUT_VERSION 1u          // without target constants
 #define MODEL_INPUT_VERSION_TARGETS 2u  // with them
+#define MODEL_INPUT_VERSION_PARTS 3u    // parts flagged: target constants, column encoding
+#define MODEL_INPUT_PART_TARGETS 1u
+#define MODEL_INPUT_PART_TABULAR 2u
 
 int ddpc_model_input_from_data(const ddpc_config *cfg, const ddpc_dataset *ds, ddpc_model_input *out) {
   memset(out, 0, sizeof *out);
@@ -56,6 +67,24 @@ int ddpc_model_input_from_data(const ddpc_config *cfg, const ddpc_dataset *ds, d
     if (rc == 0 && ddpc_shape_size(out->raw_shape) != F)
       rc = ddpc_error_set("%s: images of %dx%d, but the loaded data has %u values per sample (the file changed?)",
                           dc->train.images, out->raw_shape.h, out->raw_shape.w, F);
+  } else if (ds->tabular) {
+    // The encoding names every input; a copy (through its bytes) travels when it changes anything.
+    out->raw_shape = ddpc_shape_vector((int)F);
+    out->label_column = ddpc_strdup(dc->label_column);
+    out->feature_names = ddpc_calloc(F, sizeof *out->feature_names, "feature names");
+    rc = out->label_column && out->feature_names ? 0 : -1;
+    for (uint32_t i = 0; rc == 0 && i < F; i++)
+      if (!(out->feature_names[i] = ddpc_tabular_input_name(ds->tabular, i))) rc = -1;
+    if (rc == 0 && ds->tabular->width != F)
+      rc = ddpc_error_set("%s: the encoding has %u inputs, the loaded data %u", dc->train.path, ds->tabular->width, F);
+    if (rc == 0 && !ddpc_tabular_is_plain(ds->tabular)) {
+      unsigned char *bytes = NULL;
+      size_t n = 0, used = 0;
+      rc = ddpc_tabular_write(ds->tabular, &bytes, &n);
+      if (rc == 0 && !(out->tabular = ddpc_calloc(1, sizeof *out->tabular, "tabular encoding"))) rc = -1;
+      if (rc == 0) rc = ddpc_tabular_read(bytes, n, dc->train.path, out->tabular, &used);
+      free(bytes);
+    }
   } else {
     out->raw_shape = ddpc_shape_vector((int)F);
     uint32_t n = 0;
@@ -77,6 +106,8 @@ void ddpc_model_input_free(ddpc_model_input *in) {
   free(in->label_column);
   free(in->scale);        // shift lives in the same allocation
   free(in->target_mean);  // and target_std in this one
+  ddpc_tabular_free(in->tabular);
+  free(in->tabular);
   memset(in, 0, sizeof *in);
 }
 
@@ -87,12 +118,33 @@ void ddpc_model_input_print(const ddpc_model_input *in, FILE *out) {
           in->dtype == DDPC_DTYPE_U8 ? "uint8" : "float32");
   if (!csv) fprintf(out, " (images %dx%d)", in->raw_shape.h, in->raw_shape.w);
   fprintf(out, ", prepared shape (%d, %d, %d)\n", in->shape.h, in->shape.w, in->shape.c);
-  if (in->task == DDPC_TASK_CLASSIFICATION) fprintf(out, "  classes: %d (labels 0 to %d)\n", in->num_classes,
-                                                    in->num_classes - 1);
-  else fprintf(out, "  targets: %u\n", in->target_width);
+  const ddpc_tabular *t = in->tabular;
+  if (in->task == DDPC_TASK_CLASSIFICATION && t && t->n_labels) {
+    fprintf(out, "  classes: %d, text labels (sorted; class k is the k-th):", in->num_classes);
+    for (uint32_t k = 0; k < t->n_labels; k++) fprintf(out, "%s %s", k ? "," : "", t->labels[k]);
+    fputc('\n', out);
+  } else if (in->task == DDPC_TASK_CLASSIFICATION) {
+    fprintf(out, "  classes: %d (labels 0 to %d)\n", in->num_classes, in->num_classes - 1);
+  } else {
+    fprintf(out, "  targets: %u\n", in->target_width);
+  }
   if (in->label_column) fprintf(out, "  label column: %s\n", in->label_column);
+  for (uint32_t c = 0; t && c < t->n_columns; c++) {
+    const ddpc_tabular_column *col = &t->columns[c];
+    static const char *const policy[3] = {"error", "drop_rows", "mean"};
+    fprintf(out, "  column %s: %s, missing %s", col->name, col->categorical ? "categorical" : "numeric",
+            policy[col->missing]);
+    if (col->missing == DDPC_MISSING_MEAN && !col->categorical) fprintf(out, " (fill %.9g)", (double)col->fill);
+    if (col->missing == DDPC_MISSING_MEAN && col->categorical && col->n_categories)
+      fprintf(out, " (fill %s)", col->categories[(uint32_t)col->fill]);
+    if (col->categorical) {
+      fprintf(out, "; categories (%u):", col->n_categories);
+      for (uint32_t k = 0; k < col->n_categories; k++) fprintf(out, "%s %s", k ? "," : "", col->categories[k]);
+    }
+    fputc('\n', out);
+  }
   if (in->feature_names) {
-    fputs("  feature columns:", out);
+    fputs(t ? "  model inputs:" : "  feature columns:", out);
     for (uint32_t f = 0; f < in->features; f++) fprintf(out, "%s %s", f ? "," : "", in->feature_names[f]);
     fputc('\n', out);
   }
@@ -142,9 +194,37 @@ static void put_shape(input_writer *w, ddpc_shape s) {
   put_int(w, s.c);
 }
 
+static void tabular_put(input_writer *w, const ddpc_tabular *t) {
+  put_u32(w, t->n_columns);
+  for (uint32_t c = 0; c < t->n_columns; c++) {
+    const ddpc_tabular_column *col = &t->columns[c];
+    put_string(w, col->name);
+    put_u32(w, col->categorical ? 1 : 0);
+    put_u32(w, (uint32_t)col->missing);
+    put_floats(w, &col->fill, 1);
+    put_u32(w, col->n_categories);
+    for (uint32_t k = 0; k < col->n_categories; k++) put_string(w, col->categories[k]);
+  }
+  put_u32(w, t->n_labels);
+  for (uint32_t k = 0; k < t->n_labels; k++) put_string(w, t->labels[k]);
+}
+
+int ddpc_tabular_write(const ddpc_tabular *t, unsigned char **bytes, size_t *n_bytes) {
+  input_writer w = {NULL, 0};
+  tabular_put(&w, t);  // measure first
+  unsigned char *buf = ddpc_malloc(w.at, "column encoding");
+  if (!buf) return -1;
+  *n_bytes = w.at;
+  w = (input_writer){buf, 0};
+  tabular_put(&w, t);
+  *bytes = buf;
+  return 0;
+}
+
 static void input_write(input_writer *w, const ddpc_model_input *in) {
   put_bytes(w, MODEL_INPUT_MAGIC, 8);
-  put_u32(w, in->target_mean ? MODEL_INPUT_VERSION_TARGETS : MODEL_INPUT_VERSION);
+  put_u32(w, in->tabular ? MODEL_INPUT_VERSION_PARTS
+                         : in->target_mean ? MODEL_INPUT_VERSION_TARGETS : MODEL_INPUT_VERSION);
   put_u32(w, (uint32_t)in->format);
   put_u32(w, (uint32_t)in->task);
   put_u32(w, (uint32_t)in->dtype);
@@ -158,10 +238,14 @@ static void input_write(input_writer *w, const ddpc_model_input *in) {
   for (uint32_t i = 0; in->feature_names && i < in->features; i++) put_string(w, in->feature_names[i]);
   put_floats(w, in->scale, in->features);
   put_floats(w, in->shift, in->features);
-  if (!in->target_mean) return;
-  put_u32(w, in->target_width);
-  put_floats(w, in->target_mean, in->target_width);
-  put_floats(w, in->target_std, in->target_width);
+  if (in->tabular)
+    put_u32(w, (in->target_mean ? MODEL_INPUT_PART_TARGETS : 0u) | MODEL_INPUT_PART_TABULAR);
+  if (in->target_mean) {
+    put_u32(w, in->target_width);
+    put_floats(w, in->target_mean, in->target_width);
+    put_floats(w, in->target_std, in->target_width);
+  }
+  if (in->tabular) tabular_put(w, in->tabular);
 }
 
 int ddpc_model_input_encode(const ddpc_model_input *in, unsigned char **bytes, size_t *n_bytes) {
@@ -266,6 +350,106 @@ static void get_target_constants(input_reader *r, ddpc_model_input *out) {
   get_floats(r, out->target_std, n, "the target standard deviations");
 }
 
+/* A list of n texts in strictly ascending strcmp order (so lookups can bisect). */
+static char **get_sorted_strings(input_reader *r, uint32_t n, const char *field) {
+  if (r->failed) return NULL;
+  if (n > (r->size - r->at) / 4) {  // each text takes at least its length
+    bad(r, r->at - 4, field, n, "a count the section can hold");
+    return NULL;
+  }
+  char **list = ddpc_calloc(n ? n : 1, sizeof *list, field);
+  if (!list) {
+    r->failed = true;
+    return NULL;
+  }
+  for (uint32_t k = 0; k < n && !r->failed; k++) {
+    size_t at = r->at;
+    list[k] = get_string(r, field);
+    if (!r->failed && k > 0 && strcmp(list[k - 1], list[k]) >= 0)
+      bad(r, at, field, k, "texts in strictly ascending order");
+  }
+  return list;
+}
+
+static void tabular_get(input_reader *r, ddpc_tabular *t) {
+  size_t at = r->at;
+  uint32_t n = get_u32(r, "the column count");
+  if (!r->failed && (n == 0 || n > (r->size - r->at) / 20)) {  // a column takes at least 20 bytes
+    bad(r, at, "the column count", n, "at least 1 and at most what the section holds");
+    return;
+  }
+  if (r->failed || !(t->columns = ddpc_calloc(n, sizeof *t->columns, "tabular columns"))) {
+    r->failed = true;
+    return;
+  }
+  t->n_columns = n;
+  for (uint32_t c = 0; c < n && !r->failed; c++) {
+    ddpc_tabular_column *col = &t->columns[c];
+    col->name = get_string(r, "a column name");
+    col->categorical = get_ranged(r, "a column's kind", 0, 1) == 1;
+    col->missing = (ddpc_missing_policy)get_ranged(r, "a column's missing policy", 0, 2);
+    at = r->at;
+    get_floats(r, &col->fill, 1, "a column's fill");
+    if (!r->failed && !isfinite(col->fill)) bad(r, at, "a column's fill", 0, "a finite number");
+    col->n_categories = get_u32(r, "a category count");
+    if (!r->failed && !col->categorical && col->n_categories) {
+      bad(r, r->at - 4, "a category count", col->n_categories, "0 for a numeric column");
+      col->n_categories = 0;
+    }
+    if (!r->failed) col->categories = get_sorted_strings(r, col->n_categories, "a category");
+    if (!r->failed && col->categorical && col->n_categories && (col->fill < 0 || col->fill >= col->n_categories))
+      bad(r, at, "a categorical column's fill", (long long)col->fill, "the index of one of its categories");
+    uint32_t w = col->categorical ? col->n_categories : 1;
+    if (!r->failed && t->width > UINT32_MAX / 2 - w) bad(r, at, "a category count", w, "fewer inputs in all");
+    t->width += w;
+  }
+  t->n_labels = get_u32(r, "the label count");
+  if (!r->failed) t->labels = get_sorted_strings(r, t->n_labels, "a class label");
+  if (r->failed) t->n_labels = t->labels ? t->n_labels : 0;
+}
+
+int ddpc_tabular_read(const unsigned char *bytes, size_t n_bytes, const char *what, ddpc_tabular *out, size_t *used) {
+  memset(out, 0, sizeof *out);
+  input_reader r = {bytes, n_bytes, 0, what, false};
+  tabular_get(&r, out);
+  if (r.failed) {
+    ddpc_tabular_free(out);
+    return -1;
+  }
+  *used = r.at;
+  return 0;
+}
+
+/* Version 3's parts: the target constants and the column encoding, each when flagged. */
+static void get_parts(input_reader *r, ddpc_model_input *out) {
+  size_t at = r->at;
+  uint32_t parts = (uint32_t)get_ranged(r, "the parts", 0, MODEL_INPUT_PART_TARGETS | MODEL_INPUT_PART_TABULAR);
+  if (!r->failed && (parts & MODEL_INPUT_PART_TARGETS)) get_target_constants(r, out);
+  if (r->failed || !(parts & MODEL_INPUT_PART_TABULAR)) return;
+  if (out->format != DDPC_DATA_FORMAT_CSV) {
+    bad(r, at, "the parts", parts, "no column encoding for an IDX model");
+    return;
+  }
+  if (!(out->tabular = ddpc_calloc(1, sizeof *out->tabular, "tabular encoding"))) {
+    r->failed = true;
+    return;
+  }
+  at = r->at;
+  tabular_get(r, out->tabular);
+  if (r->failed) return;
+  if (out->tabular->width != out->features)
+    bad(r, at, "the encoding's input count", out->tabular->width, "the feature count");
+  else if (out->tabular->n_labels &&
+           (out->task != DDPC_TASK_CLASSIFICATION || (int)out->tabular->n_labels != out->num_classes))
+    bad(r, at, "the label count", out->tabular->n_labels, "the class count of a classification model");
+}
+
+char *ddpc_model_input_class_name(const ddpc_model_input *in, int k) {
+  if (in->tabular && in->tabular->n_labels && k >= 0 && (uint32_t)k < in->tabular->n_labels)
+    return ddpc_strdup(in->tabular->labels[k]);
+  return ddpc_format("%d", k);
+}
+
 int ddpc_model_input_decode(const unsigned char *bytes, size_t n_bytes, const char *what, ddpc_model_input *out) {
   memset(out, 0, sizeof *out);
   input_reader r = {bytes, n_bytes, 0, what, false};
@@ -275,9 +459,10 @@ int ddpc_model_input_decode(const unsigned char *bytes, size_t n_bytes, const ch
   r.at = 8;
   size_t at = r.at;
   uint32_t version = get_u32(&r, "the version");
-  if (!r.failed && version != MODEL_INPUT_VERSION && version != MODEL_INPUT_VERSION_TARGETS)
-    return ddpc_error_set("%s: section 'input' at byte %zu: version %u, this ddpc reads versions %u and %u (a newer "
-                          "ddpc wrote it)", what, at, version, MODEL_INPUT_VERSION, MODEL_INPUT_VERSION_TARGETS);
+  if (!r.failed && version != MODEL_INPUT_VERSION && version != MODEL_INPUT_VERSION_TARGETS &&
+      version != MODEL_INPUT_VERSION_PARTS)
+    return ddpc_error_set("%s: section 'input' at byte %zu: version %u, this ddpc reads versions %u to %u (a newer "
+                          "ddpc wrote it)", what, at, version, MODEL_INPUT_VERSION, MODEL_INPUT_VERSION_PARTS);
   out->format = (ddpc_data_format)get_ranged(&r, "the format", DDPC_DATA_FORMAT_IDX, DDPC_DATA_FORMAT_CSV);
   out->task = (ddpc_task)get_ranged(&r, "the task", DDPC_TASK_CLASSIFICATION, DDPC_TASK_REGRESSION);
   out->dtype = (ddpc_dtype)get_ranged(&r, "the dtype", DDPC_DTYPE_U8, DDPC_DTYPE_F32);
@@ -314,9 +499,12 @@ int ddpc_model_input_decode(const unsigned char *bytes, size_t n_bytes, const ch
   if (!r.failed) get_floats(&r, out->scale, out->features, "the scale");
   if (!r.failed) get_floats(&r, out->shift, out->features, "the shift");
   if (!r.failed && version == MODEL_INPUT_VERSION_TARGETS) get_target_constants(&r, out);
+  if (!r.failed && version == MODEL_INPUT_VERSION_PARTS) get_parts(&r, out);
   if (!r.failed && r.at != r.size)
     bad(&r, r.at, "the section's length", (long long)r.size,
-        version == MODEL_INPUT_VERSION_TARGETS ? "no bytes after the target constants" : "no bytes after the shift");
+        version == MODEL_INPUT_VERSION_TARGETS ? "no bytes after the target constants"
+        : version == MODEL_INPUT_VERSION_PARTS ? "no bytes after the parts"
+                                               : "no bytes after the shift");
   if (r.failed) {
     ddpc_model_input_free(out);
     return -1;

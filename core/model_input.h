@@ -30,11 +30,14 @@ typedef struct {
   char **feature_names;     // CSV: features names, the training header's order; NULL for IDX
   float *target_mean;       // regression trained on standardized targets (data.target_standardize):
   float *target_std;        // target_width each; the target = model output * std + mean. Else NULL
+  struct ddpc_tabular *tabular;  // CSV with text labels, categorical columns or a missing-cell
+                            // policy: the fitted encoding from the file's columns to the `features`
+                            // inputs (feature_names then name the inputs: "color=red"); else NULL
 } ddpc_model_input;
 
 /* Describes the input of a model trained on `ds` loaded from `cfg`: copies the fitted
- * constants and reads the CSV header (feature names) or the IDX header (raw shape) of the
- * training file. */
+ * constants and the CSV's encoding (feature names), or reads the IDX header (raw shape) of
+ * the training file. */
 int ddpc_model_input_from_data(const ddpc_config *cfg, const ddpc_dataset *ds, ddpc_model_input *out);
 /* The checkpoint section's bytes (caller frees *bytes). */
 int ddpc_model_input_encode(const ddpc_model_input *in, unsigned char **bytes, size_t *n_bytes);
@@ -42,6 +45,8 @@ int ddpc_model_input_encode(const ddpc_model_input *in, unsigned char **bytes, s
  * errors name `what` (the checkpoint's path) and the offset in the section. */
 int ddpc_model_input_decode(const unsigned char *bytes, size_t n_bytes, const char *what, ddpc_model_input *out);
 void ddpc_model_input_free(ddpc_model_input *in);
+/* The name of class k: its text for a model of text labels, else k in decimal (caller frees). */
+char *ddpc_model_input_class_name(const ddpc_model_input *in, int k);
 /* A few lines for people (`ddpc inspect`): format, task, shapes, classes, feature names and
  * the range of the fitted constants. */
 void ddpc_model_input_print(const ddpc_model_input *in, FILE *out);

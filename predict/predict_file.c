@@ -14,6 +14,7 @@
 
 #include "core/data.h"
 #include "core/data_internal.h"  // ddpc_idx_check_labels: the training loader's label check
+#include "core/data_tabular.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/loss.h"
@@ -32,6 +33,8 @@ struct ddpc_predict_input {
   ddpc_table images;           // IDX: owns pixels
   int32_t *idx_labels;         // IDX: owns labels
   ddpc_csv_columns csv;        // CSV: owns values, labels or targets and the text
+  float *encoded;              // CSV of a model with a column encoding: the model's inputs (owned)
+  uint64_t unseen;             // rows' cells holding a category the model was not trained on
   double read_seconds;         // time it took to read
 };
 
@@ -40,6 +43,7 @@ void ddpc_predict_input_free(ddpc_predict_input *in) {
   ddpc_table_free(&in->images);
   free(in->idx_labels);
   ddpc_csv_columns_free(&in->csv);
+  free(in->encoded);
   free(in);
 }
 
@@ -78,6 +82,48 @@ static int predict_check_text(const ddpc_predictor *p, const char *path) {
   return 0;
 }
 
+/* A model with a column encoding: its columns read by name as the training file had them
+ * (missing cells and categories as texts), then encoded with the checkpoint's constants;
+ * text labels are mapped to their classes. */
+static int predict_read_encoded(const ddpc_predictor *p, const ddpc_predict_options *o, ddpc_predict_input *in) {
+  const ddpc_model_input *mi = &p->input;
+  const ddpc_tabular *t = mi->tabular;
+  uint32_t n = t->n_columns, n_cat = 0;
+  char **names = ddpc_calloc(n, sizeof *names, "column names");
+  char **categorical = ddpc_calloc(n, sizeof *categorical, "column names");
+  ddpc_missing_rule *rules = ddpc_calloc(n, sizeof *rules, "column policies");
+  int rc = names && categorical && rules ? 0 : -1;
+  for (uint32_t c = 0; rc == 0 && c < n; c++) {
+    names[c] = t->columns[c].name;
+    rules[c] = (ddpc_missing_rule){t->columns[c].name, t->columns[c].missing, NULL};
+    if (t->columns[c].categorical) categorical[n_cat++] = t->columns[c].name;
+  }
+  ddpc_csv_spec spec = {.rules = rules,
+                        .n_rules = (int)n,
+                        .categorical = categorical,
+                        .n_categorical = (int)n_cat,
+                        .text_labels = t->n_labels > 0,
+                        .labels_stay_text = true,
+                        .predicting = true};
+  ddpc_csv_found found;
+  int num_classes = mi->task == DDPC_TASK_CLASSIFICATION && !t->n_labels ? mi->num_classes : 0;
+  if (rc == 0)
+    rc = ddpc_csv_read_columns_tabular(o->data_path, names, n, mi->label_column, mi->task, num_classes, &spec, &in->csv,
+                                       &found);
+  free(names);
+  free(categorical);
+  free(rules);
+  if (rc != 0) return -1;
+  uint64_t *unseen = ddpc_calloc(n, sizeof *unseen, "unseen category counts");
+  rc = unseen ? ddpc_tabular_encode(t, in->csv.x, in->csv.rows, &found, &in->encoded, unseen) : -1;
+  for (uint32_t c = 0; rc == 0 && c < n; c++) in->unseen += unseen[c];
+  free(unseen);
+  if (rc == 0 && in->csv.labels && t->n_labels)
+    rc = ddpc_tabular_map_labels(t, &found, in->csv.labels, in->csv.rows, o->data_path, mi->label_column);
+  ddpc_csv_found_free(&found);
+  return rc;
+}
+
 static int predict_read_input(const ddpc_predictor *p, const ddpc_predict_options *o, ddpc_predict_input *in) {
   const ddpc_model_input *mi = &p->input;
   in->extra_header = in->extra = "";
@@ -91,11 +137,14 @@ static int predict_read_input(const ddpc_predictor *p, const ddpc_predict_option
   if (predict_check_text(p, o->data_path) != 0) return -1;
   ddpc_csv_columns *c = &in->csv;
   int num_classes = mi->task == DDPC_TASK_CLASSIFICATION ? mi->num_classes : 0;
-  if (ddpc_csv_read_columns(o->data_path, mi->feature_names, mi->features, mi->label_column, mi->task, num_classes,
-                            c) != 0)
+  if (mi->tabular) {
+    if (predict_read_encoded(p, o, in) != 0) return -1;
+  } else if (ddpc_csv_read_columns(o->data_path, mi->feature_names, mi->features, mi->label_column, mi->task,
+                                   num_classes, c) != 0) {
     return -1;
+  }
   in->rows = c->rows;
-  in->values = c->x;
+  in->values = mi->tabular ? in->encoded : c->x;
   in->labels = c->labels;
   in->targets = c->targets;
   in->extra_header = c->extra_header;
@@ -104,19 +153,68 @@ static int predict_read_input(const ddpc_predictor *p, const ddpc_predict_option
   return 0;
 }
 
+/* A text as one CSV cell: quoted, with its quotes doubled, when it holds a comma, a quote,
+ * a line end or spaces at its ends; else as it is. Caller frees. */
+static char *predict_csv_cell(const char *prefix, const char *text) {
+  size_t n = strlen(text);
+  bool quote = strpbrk(text, ",\"\r\n") || (n && (text[0] == ' ' || text[n - 1] == ' ' || text[0] == '\t' ||
+                                                     text[n - 1] == '\t'));
+  char *s = ddpc_malloc(strlen(prefix) + 2 * n + 3, "CSV cell");
+  if (!s) return NULL;
+  char *at = s;
+  if (quote) *at++ = '"';
+  at = stpcpy(at, prefix);
+  for (const char *c = text; *c; c++) {
+    if (*c == '"') *at++ = '"';
+    *at++ = *c;
+  }
+  if (quote) *at++ = '"';
+  *at = '\0';
+  return s;
+}
+
+/* The class names as output cells ("setosa"; the index for a model of integer labels). */
+static char **predict_class_cells(const ddpc_predictor *p, const char *prefix) {
+  int K = p->out_width;
+  char **cells = ddpc_calloc((size_t)K, sizeof *cells, "class names");
+  for (int k = 0; cells && k < K; k++) {
+    char *name = ddpc_model_input_class_name(&p->input, k);
+    cells[k] = name ? predict_csv_cell(prefix, name) : NULL;
+    free(name);
+    if (!cells[k]) {
+      for (int i = 0; i < k; i++) free(cells[i]);
+      free(cells);
+      return NULL;
+    }
+  }
+  return cells;
+}
+
+static void predict_free_cells(char **cells, int n) {
+  for (int k = 0; cells && k < n; k++) free(cells[k]);
+  free(cells);
+}
+
 char *ddpc_predict_output_header(const ddpc_predictor *p) {
   int K = p->out_width;
   bool cls = p->input.task == DDPC_TASK_CLASSIFICATION;
   const char *target = p->input.label_column ? p->input.label_column : "value";
+  char **names = cls ? predict_class_cells(p, "p_") : NULL;
+  if (cls && !names) return NULL;
   size_t cap = strlen(target) * (size_t)K + 24 * (size_t)K + 16;
+  for (int k = 0; names && k < K; k++) cap += strlen(names[k]);
   char *s = ddpc_malloc(cap, "output header");
-  if (!s) return NULL;
+  if (!s) {
+    predict_free_cells(names, K);
+    return NULL;
+  }
   size_t at = (size_t)snprintf(s, cap, "%s", cls ? "predicted" : "");
   for (int k = 0; k < K; k++) {
-    if (cls) at += (size_t)snprintf(s + at, cap - at, ",p_%d", k);
+    if (cls) at += (size_t)snprintf(s + at, cap - at, ",%s", names[k]);
     else if (K == 1) at += (size_t)snprintf(s + at, cap - at, "%s", target);
     else at += (size_t)snprintf(s + at, cap - at, "%s%s_%d", k ? "," : "", target, k);
   }
+  predict_free_cells(names, K);
   return s;
 }
 
@@ -268,9 +366,17 @@ static int predict_write_csv(FILE *out, void *user) {
   if (!header) return -1;
   fprintf(out, "%s%s%s\n", in->extra_header, *in->extra_header ? "," : "", header);
   free(header);
+  // A model of text labels writes its predicted class as the text.
+  bool text = cls && w->p->input.tabular && w->p->input.tabular->n_labels;
+  char **classes = text ? predict_class_cells(w->p, "") : NULL;
+  size_t longest = 0;
+  for (int k = 0; classes && k < K; k++) longest = strlen(classes[k]) > longest ? strlen(classes[k]) : longest;
   size_t cap = 1 << 16;
-  char *buf = ddpc_malloc(cap, "CSV output buffer");
-  if (!buf) return -1;
+  char *buf = text && !classes ? NULL : ddpc_malloc(cap, "CSV output buffer");
+  if (!buf) {
+    predict_free_cells(classes, K);
+    return -1;
+  }
   size_t used = 0;
   int rc = 0;
   for (int r = 0; r < w->size && rc == 0; r++) {
@@ -279,7 +385,7 @@ static int predict_write_csv(FILE *out, void *user) {
     for (uint32_t i = 0; i < sh.count; i++, rec += w->width) {
       size_t row = (size_t)sh.first + i;
       size_t t0 = in->extra_end && row ? in->extra_end[row - 1] : 0, t1 = in->extra_end ? in->extra_end[row] : 0;
-      size_t need = (t1 - t0) + 2 + (DDPC_PREDICT_FLOAT_CHARS + 1) * (size_t)(K + 1);
+      size_t need = (t1 - t0) + 2 + longest + (DDPC_PREDICT_FLOAT_CHARS + 1) * (size_t)(K + 1);
       if (cap - used < need) {
         if (fwrite(buf, 1, used, out) != used) {
           rc = ddpc_error_set("cannot write the predictions: %s", strerror(errno));
@@ -301,7 +407,13 @@ static int predict_write_csv(FILE *out, void *user) {
         used += t1 - t0;
         buf[used++] = ',';
       }
-      if (cls) used += predict_put_class(buf + used, (unsigned)rec[0]);
+      if (classes) {
+        size_t n = strlen(classes[(int)rec[0]]);
+        memcpy(buf + used, classes[(int)rec[0]], n);
+        used += n;
+      } else if (cls) {
+        used += predict_put_class(buf + used, (unsigned)rec[0]);
+      }
       for (int k = 0; k < K; k++) {
         if (cls || k) buf[used++] = ',';
         used += ddpc_predict_format_float(buf + used, rec[k + (cls ? 1 : 0)]);
@@ -312,6 +424,7 @@ static int predict_write_csv(FILE *out, void *user) {
   if (rc == 0 && fwrite(buf, 1, used, out) != used)
     rc = ddpc_error_set("cannot write the predictions: %s", strerror(errno));
   free(buf);
+  predict_free_cells(classes, K);
   return rc;
 }
 
@@ -361,6 +474,7 @@ int ddpc_predict_run(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_inpu
   res->gathered = rc == 0;
   double t2 = ddpc_time_seconds();
   res->samples = in->rows;
+  res->unseen = in->unseen;
   res->labelled = in->labels || in->targets;
   if (rc == 0 && res->labelled && in->rows > 0) {
     res->loss = sums[0] / sums[2];

@@ -27,6 +27,7 @@ typedef struct {
   double loss;             // mean loss over the rows (the run's loss, as ddpc train computes it)
   double accuracy;         // classification: the fraction whose predicted class is the label; else NaN
   int64_t correct;         // classification: rows whose predicted class is the label
+  uint64_t unseen;         // cells holding a category the model was not trained on (all-zero inputs)
   double read_seconds;     // reading and parsing the input (this rank)
   double predict_seconds;  // preprocessing, forward passes, probabilities, gathering on rank 0
   double write_seconds;    // formatting and writing the CSV (rank 0)
@@ -48,7 +49,7 @@ int ddpc_predict_run(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_inpu
                      const ddpc_predict_options *o, ddpc_predict_result *res);
 
 /* The output's column names after the passed-through ones, comma-joined (caller frees):
- * "predicted,p_0,...,p_{K-1}" for classification, the target column's name (or name_0,
+ * "predicted,p_0,...,p_{K-1}" for classification ("p_setosa", ... for text labels), the target column's name (or name_0,
  * name_1, ...) for regression. */
 char *ddpc_predict_output_header(const ddpc_predictor *p);
 

@@ -4,6 +4,7 @@
  *   steps.jsonl    per-step loss when asked  summary.json   the outcome
  *   meta.json      run metadata              review.json    the question of a review gate
  *   checkpoints/   written by train_checkpoint.c
+ *   split.json, encoding.json  the data's split and encoding (train_data_files.c)
  * The progress display is a hook too; all of them are installed by train_files_install_hooks.
  * Every write to the appended files is checked: a full disk is an error naming the file,
  * not lines silently lost (a hook cannot return it: train_files_check does). */
@@ -128,7 +129,7 @@ int train_files_write_config(train_session *s) {
   if (!path) return -1;
   int rc = ddpc_fs_write_atomic(path, files_write_text, s->cfg.resolved_yaml);
   free(path);
-  return rc;
+  return rc == 0 ? train_data_files_write(s) : rc;
 }
 
 /* Records the first failed write of an appended run file: the error, and s->write_error

@@ -112,6 +112,7 @@ typedef struct train_session {
   float *host_out;          // cuda, regression: (max_batch, out_width) outputs copied down to evaluate
   char started_at[32];      // ISO 8601 time this process started
   char run_id[33];          // random hex identifying this run (kept across resumes in meta.json)
+  struct ddpc_track *track; // rank 0: the run in MLflow (track/track.h), NULL when not tracked
 } train_session;
 
 /* train_device.c: what differs between device: cpu and cuda. */
@@ -181,6 +182,8 @@ int train_checkpoint_restore(train_session *s);
 int train_files_choose_dir(train_session *s);
 int train_files_open(train_session *s);
 int train_files_write_config(train_session *s);
+/* split.json and, for a CSV, encoding.json (train_data_files.c); rank 0. */
+int train_data_files_write(train_session *s);
 int train_files_start_metrics(train_session *s);
 /* Ends a line of an appended run file (metrics.jsonl, events.jsonl, steps.jsonl: `name`)
  * and flushes it; a failed write is an error naming the file, also kept for
@@ -208,6 +211,15 @@ void train_files_log_config_changes(train_session *s, const ddpc_resume_diff *di
 /* train.c: the run restored from its checkpoint had ended (done, diverged, rejected,
  * pruned): nothing is trained and its files stay as they were. */
 bool train_resumed_run_ended(const train_session *s);
+
+/* train_track.c: rank 0 logs the run in MLflow when tracking is configured (config
+ * tracking.mlflow, MLFLOW_TRACKING_URI, or the run's own mlflow.json on resume); nothing
+ * here can fail or slow the run. start: the run, its params and tags, and the epoch hook;
+ * step: the training loss of a logged step; finish: test metrics, final state and status,
+ * the run's files as artifacts, then a bounded wait for the sender. */
+void train_track_start(train_session *s);
+void train_track_step(train_session *s, int64_t step, double loss);
+void train_track_finish(train_session *s, const char *state);
 
 /* Hooks fan-out (train.c). */
 void train_hooks_step_end(train_session *s, double loss);

@@ -89,8 +89,8 @@ static void check_roundtrip(void) {
   CHECK(ddpc_model_input_decode(longer, n, "a.ddpc", &out) != 0 && strstr(ddpc_error_message(), "wrong magic"),
         "wrong magic: %s", ddpc_error_message());
   memcpy(longer, bytes, n);
-  longer[8] = 3;  // version 3
-  CHECK(ddpc_model_input_decode(longer, n, "a.ddpc", &out) != 0 && strstr(ddpc_error_message(), "version 3"),
+  longer[8] = 4;  // version 4
+  CHECK(ddpc_model_input_decode(longer, n, "a.ddpc", &out) != 0 && strstr(ddpc_error_message(), "version 4"),
         "a newer version: %s", ddpc_error_message());
   longer[8] = 2;  // version 2 says target constants follow: a classification model has none
   CHECK(ddpc_model_input_decode(longer, n, "a.ddpc", &out) != 0 && strstr(ddpc_error_message(), "the target count"),

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # ctest-labels: gpu
 # `device: cuda` end to end; SKIPPED (exit 77) where this ddpc has no CUDA or the machine no
-# GPU. On a GPU: the MLP and the CNN trained for 200+ steps on the GPU follow the CPU
-# run's per-step loss within 1e-3; a GPU run's checkpoint resumes on the CPU and a CPU
-# run's on the GPU, each ending close to the uninterrupted run; two ranks on one GPU are
-# refused with a message; two ranks on two GPUs (where there are two) all-reduce with NCCL
-# and stay in lockstep.
+# GPU. On a GPU: the MLP trained for 200+ steps on the GPU follows the CPU run's per-step
+# loss within 1e-3; the CNN's first 15 steps agree within 1e-5 and its end-of-epoch
+# validation loss within 10 % (see same_curve for why not more); each GPU run repeats
+# bitwise; a GPU run's checkpoint resumes on the CPU and a CPU run's on the GPU, each
+# ending close to the uninterrupted run; two ranks on one GPU are refused with a message;
+# two ranks on two GPUs (where there are two) all-reduce with NCCL and stay in lockstep.
 source "$(dirname "$0")/lib/common.bash"
 mlp="$DDPC_SOURCE_DIR/examples/fashion_mnist_mlp.yaml"
 cnn="$DDPC_SOURCE_DIR/examples/fashion_mnist_cnn.yaml"
@@ -20,16 +21,29 @@ t_check "a CUDA build with a GPU runs device: cuda (rc $T_RC: $T_ERR)" test "$T_
 
 # 78 % of the training file for validation leaves 13,200 samples: 206 steps of 64.
 short=(--set data.val_fraction=0.78 --set train.epochs=1 --set train.log_every_steps=1 --quiet)
-# same_curve NAME A B: steps.jsonl of runs A and B agree within 1e-3 at every step, >= 200 steps.
+# same_curve NAME A B STEPS: steps.jsonl of runs A and B (>= 200 steps each) agree within
+# 1e-5 for the first 15 steps and within 1e-3 for the first STEPS; their end-of-epoch
+# validation losses within 10 %. Measured on an H200 (2026-12-04): the CNN's GPU and CPU
+# losses agree to 1e-7 for 16 steps (only the summation order differs), then part as
+# chaotic training amplifies the rounding (1e-3 by step 28, 1e-2 by 60 at lr 0.02 and
+# momentum 0.9; the same without max-pooling, and 4e-4 by step 205 at lr 0.002): a
+# per-step bound over the whole epoch holds for the MLP (1e-6) but not for the CNN. A
+# wrong kernel shows in the first steps; the end-of-epoch loss says the GPU still trains.
 same_curve() {
   python3 -c '
 import json, sys
-a = [json.loads(l)["loss"] for l in open(sys.argv[1])]
-b = [json.loads(l)["loss"] for l in open(sys.argv[2])]
-worst = max(abs(x - y) for x, y in zip(a, b))
-print(f"{sys.argv[3]}: {len(a)} steps, largest loss difference {worst:.2e}")
-assert len(a) == len(b) >= 200 and worst <= 1e-3, (len(a), len(b), worst)
-' "$2/steps.jsonl" "$3/steps.jsonl" "$1"
+a = [json.loads(l)["loss"] for l in open(sys.argv[1] + "/steps.jsonl")]
+b = [json.loads(l)["loss"] for l in open(sys.argv[2] + "/steps.jsonl")]
+n = int(sys.argv[4])
+assert len(a) == len(b) >= 200 and len(a) >= n, (len(a), len(b))
+first = max(abs(x - y) for x, y in zip(a[:15], b[:15]))
+worst = max(abs(x - y) for x, y in zip(a[:n], b[:n]))
+va = json.loads(open(sys.argv[1] + "/metrics.jsonl").readlines()[-1])["val_loss"]
+vb = json.loads(open(sys.argv[2] + "/metrics.jsonl").readlines()[-1])["val_loss"]
+print(f"{sys.argv[3]}: {len(a)} steps, first 15 within {first:.2e}, first {n} within {worst:.2e}, "
+      f"val_loss {va:.4f} vs {vb:.4f}")
+assert first <= 1e-5 and worst <= 1e-3 and abs(va - vb) <= 0.1 * va, (first, worst, va, vb)
+' "$2" "$3" "$1" "$4"
 }
 for model in mlp cnn; do
   cfg=${!model}
@@ -37,7 +51,8 @@ for model in mlp cnn; do
   t_check "$model on the CPU exits 0 ($T_ERR)" test "$T_RC" -eq 0
   t_run train "$cfg" --run-dir "$T_DIR/$model-gpu" "${short[@]}" --set device=cuda
   t_check "$model on the GPU exits 0 ($T_ERR)" test "$T_RC" -eq 0
-  t_check "$model: the GPU follows the CPU's loss curve within 1e-3" same_curve "$model" "$T_DIR/$model-cpu" "$T_DIR/$model-gpu"
+  steps=206; [ "$model" = cnn ] && steps=15
+  t_check "$model: the GPU follows the CPU's loss curve" same_curve "$model" "$T_DIR/$model-cpu" "$T_DIR/$model-gpu" "$steps"
   t_run train "$cfg" --run-dir "$T_DIR/$model-gpu2" "${short[@]}" --set device=cuda
   t_check "$model: the GPU run repeats bitwise" \
     test "$(t_json "$T_DIR/$model-gpu2/summary.json" params_crc32)" = "$(t_json "$T_DIR/$model-gpu/summary.json" params_crc32)"

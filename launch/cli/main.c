@@ -28,6 +28,7 @@ static void main_usage(FILE *out) {
         "                 trained model (a run directory or checkpoint) and write CSV\n"
         "  export MODEL [--format safetensors|onnx] [--out FILE]\n"
         "                 write a trained model (run directory or checkpoint) for PyTorch or ONNX\n"
+        "  mlflow sync RUN_DIR|STUDY_DIR   send to MLflow what a run or study could not send\n"
         "\n"
         "options:\n"
         "  -h, --help     show this help (`ddpc train --help` for the command's own)\n"
@@ -41,6 +42,7 @@ static void main_usage(FILE *out) {
         "                      (keep OPENBLAS_CORETYPE), or a core name such as Haswell\n"
         "  DDPC_CACHE_DIR      where prepared data is cached (default ~/.cache/ddpc)\n"
         "  OPENBLAS_NUM_THREADS  threads of the matrix products\n"
+        "  MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME  log runs in MLflow (docs/tracking.md)\n"
         "\n"
         "See docs/config.md for the config reference.\n",
         out);
@@ -71,6 +73,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "tune") == 0) return ddpc_cli_tune(argc - 1, argv + 1);
   if (strcmp(cmd, "predict") == 0) return ddpc_cli_predict(argc - 1, argv + 1);
   if (strcmp(cmd, "export") == 0) return ddpc_cli_export(argc - 1, argv + 1);
+  if (strcmp(cmd, "mlflow") == 0) return ddpc_cli_mlflow(argc - 1, argv + 1);
   fprintf(stderr, "ddpc: unknown command '%s'\n", cmd);
   main_usage(stderr);
   return DDPC_EXIT_USAGE;

@@ -115,6 +115,14 @@ static int diff_parse(const char *yaml, diff_entries *out) {
   return rc;
 }
 
+int ddpc_resume_diff_each_leaf(const char *yaml, void (*fn)(void *user, const char *key, const char *value), void *user) {
+  diff_entries e = {0};
+  int rc = diff_parse(yaml, &e);
+  for (int i = 0; rc == 0 && i < e.count; i++) fn(user, e.items[i].key, e.items[i].value);
+  diff_entries_free(&e);
+  return rc;
+}
+
 /* key is `prefix` or inside it ("optimizer" holds "optimizer.lr", "model" holds "model[0]"). */
 static bool diff_key_in(const char *key, const char *prefix, size_t prefix_len) {
   return strncmp(key, prefix, prefix_len) == 0 &&

@@ -50,6 +50,11 @@ char *ddpc_resume_diff_list(const ddpc_resume_diff *d, ddpc_resume_change_kind k
 /* The keys of the allowable changes not allowed, comma-separated, ready for
  * --allow-changes; NULL when there are none. */
 char *ddpc_resume_diff_allow_hint(const ddpc_resume_diff *d);
+/* Calls fn(user, key, value) for every leaf of a resolved config, in order: the keys this
+ * comparison uses ("optimizer.lr", "model[0]") and the values as written (MLflow's params).
+ * Returns 0, or -1 out of memory. */
+int ddpc_resume_diff_each_leaf(const char *yaml, void (*fn)(void *user, const char *key, const char *value), void *user);
+
 /* The change of `key`, or NULL when the key did not change. */
 const ddpc_resume_change *ddpc_resume_diff_get(const ddpc_resume_diff *d, const char *key);
 

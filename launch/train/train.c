@@ -218,6 +218,7 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
       train_agree(s, train_files_start_metrics(s)) != 0)
     return -1;
   if (train_resume_state(s) != 0) return -1;
+  train_track_start(s);
   while (!ddpc_state_is_final(s->state))
     if (train_advance(s) != 0) return -1;
   double samples_per_s = s->train_seconds > 0 ? (double)s->train_samples * s->comm->size / s->train_seconds : 0.0;
@@ -293,6 +294,7 @@ int ddpc_train_run(const ddpc_train_options *options, ddpc_train_result *result)
     s.comm->ops->barrier(s.comm);
   }
   if (rc != 0) res->state = "failed";  // also when the failure came after a final state
+  train_track_finish(&s, res->state);
   res->quiet_error = s.quiet_error;
   res->aborted = s.aborted;
   train_session_free(&s);

@@ -133,6 +133,7 @@ static int train_log_step(train_session *s, const ddpc_loss_result *r, int n, fl
   ddpc_json_number(&j, "loss", sums[0] / sums[1] * s->loss_scale);
   ddpc_json_number(&j, "lr", lr);
   ddpc_json_end(&j);
+  train_track_step(s, s->step, sums[0] / sums[1] * s->loss_scale);
   return train_files_end_line(s, s->steps_log, "steps.jsonl");
 }
 

@@ -24,14 +24,20 @@
 #include "launch/groups/groups_internal.h"
 #include "launch/train/signals.h"
 
+typedef struct {
+  const char *text;
+  size_t len;
+} run_text;
+
 static int run_write_text(FILE *out, void *user) {
-  const char *text = user;
-  return fputs(text, out) == EOF ? -1 : 0;
+  const run_text *t = user;
+  return fwrite(t->text, 1, t->len, out) == t->len ? 0 : -1;
 }
 
-static int run_write_file(const char *dir, const char *name, const char *text) {
+static int run_write_file(const char *dir, const char *name, const char *text, size_t len) {
   char *path = ddpc_format("%s/%s", dir, name);
-  int rc = path ? ddpc_fs_write_atomic(path, run_write_text, (void *)text) : -1;
+  run_text t = {text, len};
+  int rc = path ? ddpc_fs_write_atomic(path, run_write_text, &t) : -1;
   free(path);
   return rc;
 }
@@ -68,14 +74,14 @@ static int run_setup(const ddpc_train_options *opt, const ddpc_config *cfg, cons
     if (rc != 0 || e->skip_reason) continue;
     char *dir = ddpc_format("%s/%s", groups_dir, e->dir);
     rc = dir ? ddpc_fs_mkdirs(dir, 0755) : -1;
-    if (rc == 0) rc = run_write_file(dir, "train.csv", e->train_text);
-    if (rc == 0 && has_test) rc = run_write_file(dir, "test.csv", e->test_text);
+    if (rc == 0) rc = run_write_file(dir, "train.csv", e->train_text, e->train_len);
+    if (rc == 0 && has_test) rc = run_write_file(dir, "test.csv", e->test_text, e->test_len);
     free(dir);
   }
   free(groups_dir);
   if (rc != 0) return -1;
   groups_plan_assign(l, world);
-  if (groups_write_index(run_dir, dc->group_by, l) != 0 || run_write_file(run_dir, "config.yaml", cfg->resolved_yaml))
+  if (groups_write_index(run_dir, dc->group_by, l) != 0 || run_write_file(run_dir, "config.yaml", cfg->resolved_yaml, strlen(cfg->resolved_yaml)))
     return -1;
   if (!opt->quiet) {
     int skipped = 0;

@@ -175,7 +175,7 @@ static int groups_compare(const void *a, const void *b) {
 static groups_entry *groups_entry_of(groups_list *l, groups_index *ix, size_t *cap, char *value, bool test) {
   if (test) {
     groups_entry key = {.value = value};
-    groups_entry *e = bsearch(&key, l->items, (size_t)l->count, sizeof *l->items, groups_compare);
+    groups_entry *e = l->count == 0 ? NULL : bsearch(&key, l->items, (size_t)l->count, sizeof *l->items, groups_compare);
     free(value);
     return e;
   }
@@ -263,6 +263,11 @@ static int groups_split_text(const char *path, const char *data, size_t size, co
   size_t n;
   while (rc == 0 && groups_next_line(data, size, &pos, &line, &n)) {
     line_no++;
+    const char *nul = memchr(line, '\0', n);
+    if (nul) {  // a text cut at it would be another group's value, or lose the row's end
+      rc = ddpc_error_set("%s:%d:%zu: a NUL byte: expected CSV text", path, line_no, (size_t)(nul - line) + 1);
+      break;
+    }
     if (groups_blank(line, n)) continue;
     if (!header) {
       rc = groups_header(path, line_no, line, n, column, &index, &header, &header_len);
@@ -324,7 +329,7 @@ static int groups_split_text(const char *path, const char *data, size_t size, co
   if (rc == 0 && !header) rc = ddpc_error_set("%s: no header line: the file is empty", path);
   free(header);
   free(ix.slots);
-  if (rc == 0 && !test) qsort(l->items, (size_t)l->count, sizeof *l->items, groups_compare);
+  if (rc == 0 && !test && l->count > 0) qsort(l->items, (size_t)l->count, sizeof *l->items, groups_compare);
   return rc;
 }
 

@@ -237,6 +237,22 @@ static bool csv_missing(const csv_cell *c) {
   return false;
 }
 
+bool ddpc_csv_text_missing(const char *text, size_t len) {
+  csv_cell c = {text, len, 1, false};
+  return csv_missing(&c);
+}
+
+bool ddpc_csv_text_number(const char *text, size_t len, double *value) {
+  // csv_number reads in place and stops at the cell's end only before a delimiter: a copy
+  // ends in a NUL.
+  char *copy = ddpc_format("%.*s", (int)len, text);
+  if (!copy) return false;
+  csv_cell c = {copy, len, 1, false};
+  bool ok = csv_number(&c, value);
+  free(copy);
+  return ok;
+}
+
 /* A missing feature cell under the spec: 1 drops the row, 0 keeps it (NaN), -1 refuses. */
 static int csv_missing_cell(const csv_parser *p, int line, const csv_cell *cell, int f) {
   ddpc_missing_policy m = p->found->missing[f];

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config_tree.h"  // ddpc_config_missing_names
 #include "core/error.h"
 #include "core/hash.h"
 
@@ -280,4 +281,45 @@ int ddpc_tabular_encode(const ddpc_tabular *t, const float *raw, uint32_t rows, 
   }
   *x = out;
   return 0;
+}
+
+int ddpc_tabular_encode_text(const ddpc_tabular *t, const char *const *cells, float *out, uint64_t *unseen) {
+  for (uint32_t c = 0; c < t->n_columns; c++) {
+    const ddpc_tabular_column *col = &t->columns[c];
+    const char *text = cells[c] ? cells[c] : "";
+    size_t len = strlen(text);
+    bool missing = ddpc_csv_text_missing(text, len);
+    if (missing && col->missing != DDPC_MISSING_MEAN)
+      return ddpc_error_set("column '%s': a missing value ('%s'), and the model was trained with data.missing %s for "
+                            "it (mean fills one)", col->name, text, ddpc_config_missing_names[col->missing]);
+    if (!col->categorical) {
+      double v = col->fill;
+      if (!missing && !ddpc_csv_text_number(text, len, &v))
+        return ddpc_error_set("column '%s': expected a finite number, got '%s'", col->name, text);
+      *out++ = (float)v;
+      continue;
+    }
+    int64_t k = missing ? (int64_t)col->fill : tabular_lookup(col->categories, col->n_categories, text);
+    for (uint32_t i = 0; i < col->n_categories; i++) out[i] = (int64_t)i == k ? 1.0f : 0.0f;
+    if ((k < 0 || (uint64_t)k >= col->n_categories) && unseen) (*unseen)++;
+    out += col->n_categories;
+  }
+  return 0;
+}
+
+void ddpc_tabular_json_columns(ddpc_json *j, const ddpc_tabular *t) {
+  for (uint32_t c = 0; c < t->n_columns; c++) {
+    const ddpc_tabular_column *col = &t->columns[c];
+    ddpc_json_begin_object(j, NULL);
+    ddpc_json_string(j, "name", col->name);
+    ddpc_json_string(j, "kind", col->categorical ? "categorical" : "numeric");
+    ddpc_json_string(j, "missing", ddpc_config_missing_names[col->missing]);
+    if (col->missing == DDPC_MISSING_MEAN && col->categorical && col->n_categories)
+      ddpc_json_string(j, "fill", col->categories[(uint32_t)col->fill]);
+    else if (col->missing == DDPC_MISSING_MEAN && !col->categorical)
+      ddpc_json_number(j, "fill", col->fill);
+    if (col->categorical)
+      ddpc_json_string_array(j, "categories", (const char *const *)col->categories, (int)col->n_categories);
+    ddpc_json_end_object(j);
+  }
 }

@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/data.h"
+#include "core/json.h"
 
 /* Texts in order of first appearance, each with where it was first seen (for messages). */
 typedef struct {
@@ -75,6 +76,11 @@ int ddpc_csv_read_columns_tabular(const char *path, char *const *names, uint32_t
                                   ddpc_task task, int num_classes, const ddpc_csv_spec *spec, ddpc_csv_columns *out,
                                   ddpc_csv_found *found);
 
+/* A cell's text (without its quotes) as the CSV reader takes it: a missing value (empty,
+ * NA, N/A, NaN, nan, null, ?), or a finite float read whole. */
+bool ddpc_csv_text_missing(const char *text, size_t len);
+bool ddpc_csv_text_number(const char *text, size_t len, double *value);
+
 /* One feature column of the fitted encoding. */
 typedef struct {
   char *name;                   // the CSV column's name
@@ -118,6 +124,17 @@ int ddpc_tabular_map_labels(const ddpc_tabular *t, const ddpc_csv_found *found, 
  * unseen_per_column is given). */
 int ddpc_tabular_encode(const ddpc_tabular *t, const float *raw, uint32_t rows, const ddpc_csv_found *found,
                         float **x, uint64_t *unseen);
+
+/* The encoding's columns as JSON array elements, inside an array the caller opened
+ * (encoding.json, export metadata): per column its name, kind (numeric | categorical), missing policy, fill (a number, or a
+ * category) where the policy is mean, and a categorical column's categories. */
+void ddpc_tabular_json_columns(ddpc_json *j, const ddpc_tabular *t);
+
+/* One row of text cells (t->n_columns of them, in column order; NULL is missing) into
+ * t->width inputs, as ddpc_tabular_encode does for a file. A category not in a column's
+ * list is all zeros (*unseen counts it when given). Refused: a cell that is not a number in
+ * a numeric column, a missing cell where the policy is not mean ("column 'x1': ..."). */
+int ddpc_tabular_encode_text(const ddpc_tabular *t, const char *const *cells, float *out, uint64_t *unseen);
 
 /* The encoding's bytes (part of the checkpoint's input section and of the data cache). */
 int ddpc_tabular_write(const ddpc_tabular *t, unsigned char **bytes, size_t *n_bytes);

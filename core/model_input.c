@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "core/config_tree.h"  // ddpc_config_missing_names
 #include "core/data_tabular.h"
 #include "core/error.h"
 
@@ -131,9 +132,8 @@ void ddpc_model_input_print(const ddpc_model_input *in, FILE *out) {
   if (in->label_column) fprintf(out, "  label column: %s\n", in->label_column);
   for (uint32_t c = 0; t && c < t->n_columns; c++) {
     const ddpc_tabular_column *col = &t->columns[c];
-    static const char *const policy[3] = {"error", "drop_rows", "mean"};
     fprintf(out, "  column %s: %s, missing %s", col->name, col->categorical ? "categorical" : "numeric",
-            policy[col->missing]);
+            ddpc_config_missing_names[col->missing]);
     if (col->missing == DDPC_MISSING_MEAN && !col->categorical) fprintf(out, " (fill %.9g)", (double)col->fill);
     if (col->missing == DDPC_MISSING_MEAN && col->categorical && col->n_categories)
       fprintf(out, " (fill %s)", col->categories[(uint32_t)col->fill]);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/config_tree.h"
+#include "core/data_tabular.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "export/export.h"
@@ -53,8 +54,20 @@ static void meta_target_std(ddpc_json *j, const meta_model *m) {
   meta_floats(j, m->p->input.target_std, m->p->input.target_width);
 }
 
+/* [0, 1, ...], or the class texts of a model trained on text labels (class k is the k-th). */
 static void meta_classes(ddpc_json *j, const meta_model *m) {
-  for (int k = 0; k < m->p->input.num_classes; k++) ddpc_json_int(j, NULL, k);
+  const ddpc_tabular *t = m->p->input.tabular;
+  for (int k = 0; k < m->p->input.num_classes; k++)
+    if (t && t->n_labels) ddpc_json_string(j, NULL, t->labels[k]);
+    else ddpc_json_int(j, NULL, k);
+}
+
+/* A CSV model's column encoding (data.categorical, data.missing): the columns a raw row has
+ * and how they become the model's inputs (feature_names). The exported graphs take those
+ * inputs, already encoded: ONNX tensors are of one element type, so the text of a category
+ * cannot be an input next to the numbers. */
+static void meta_columns(ddpc_json *j, const meta_model *m) {
+  ddpc_tabular_json_columns(j, m->p->input.tabular);
 }
 
 static void meta_feature_names(ddpc_json *j, const meta_model *m) {
@@ -258,6 +271,7 @@ int ddpc_export_metadata(const ddpc_predictor *p, bool for_torch, ddpc_export_me
   }
   if (in->feature_names) meta_add_json(&l, "feature_names", true, meta_feature_names, &m);
   if (in->label_column) meta_add(&l, "label_column", ddpc_strdup(in->label_column));
+  if (in->tabular) meta_add_json(&l, "columns", true, meta_columns, &m);
   free(image_in);
   if (l.failed) {
     ddpc_export_metadata_free(l.items, l.n);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/data.h"
+#include "core/data_tabular.h"
 #include "core/error.h"
 #include "core/layer.h"
 
@@ -203,6 +204,45 @@ int ddpc_predictor_num_classes(const ddpc_predictor *p) {
 const char *ddpc_predictor_feature_name(const ddpc_predictor *p, int i) {
   if (!p->input.feature_names || i < 0 || (uint32_t)i >= p->input.features) return NULL;
   return p->input.feature_names[i];
+}
+
+const char *ddpc_predictor_class_name(const ddpc_predictor *p, int k) {
+  const ddpc_tabular *t = p->input.tabular;
+  return t && k >= 0 && (uint32_t)k < t->n_labels ? t->labels[k] : NULL;
+}
+int ddpc_predictor_column_count(const ddpc_predictor *p) {
+  if (!p->input.feature_names) return 0;
+  return p->input.tabular ? (int)p->input.tabular->n_columns : (int)p->input.features;
+}
+const char *ddpc_predictor_column_name(const ddpc_predictor *p, int i) {
+  if (i < 0 || i >= ddpc_predictor_column_count(p)) return NULL;
+  return p->input.tabular ? p->input.tabular->columns[i].name : p->input.feature_names[i];
+}
+
+int ddpc_predictor_encode(const ddpc_predictor *p, const char *const *cells, int64_t n, float *raw) {
+  if (!p || n < 0 || (n > 0 && (!cells || !raw)))
+    return ddpc_error_set("ddpc_predictor_encode: needs a predictor, n >= 0 and non-NULL cells and raw");
+  int columns = ddpc_predictor_column_count(p);
+  if (!columns) return ddpc_error_set("ddpc_predictor_encode: %s reads images, not CSV columns", p->checkpoint_path);
+  uint32_t F = p->input.features;
+  for (int64_t r = 0; r < n; r++) {
+    const char *const *row = cells + r * columns;
+    float *dst = raw + r * F;
+    int rc = 0;
+    if (p->input.tabular) {
+      rc = ddpc_tabular_encode_text(p->input.tabular, row, dst, NULL);
+    } else {
+      for (int c = 0; c < columns && rc == 0; c++) {
+        const char *text = row[c] ? row[c] : "";
+        double v;
+        if (!ddpc_csv_text_number(text, strlen(text), &v))
+          rc = ddpc_error_set("column '%s': expected a finite number, got '%s'", p->input.feature_names[c], text);
+        dst[c] = (float)v;
+      }
+    }
+    if (rc != 0) return ddpc_error_prefix("row %lld: ", (long long)r + 1);
+  }
+  return 0;
 }
 
 /* The training preprocessing into p->prepared (as ddpc_data_gather does), then the model. */

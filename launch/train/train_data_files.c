@@ -47,7 +47,6 @@ static int data_files_split_json(FILE *out, void *user) {
 static int data_files_encoding_json(FILE *out, void *user) {
   const train_session *s = user;
   const ddpc_tabular *t = s->data.tabular;
-  static const char *const policy[3] = {"error", "drop_rows", "mean"};
   ddpc_json j;
   ddpc_json_begin(&j, out);
   ddpc_json_string(&j, "label_column", s->cfg.data.label_column);
@@ -62,20 +61,7 @@ static int data_files_encoding_json(FILE *out, void *user) {
     ddpc_json_end_array(&j);
   }
   ddpc_json_begin_array(&j, "columns");
-  for (uint32_t c = 0; c < t->n_columns; c++) {
-    const ddpc_tabular_column *col = &t->columns[c];
-    ddpc_json_begin_object(&j, NULL);
-    ddpc_json_string(&j, "name", col->name);
-    ddpc_json_string(&j, "kind", col->categorical ? "categorical" : "numeric");
-    ddpc_json_string(&j, "missing", policy[col->missing]);
-    if (col->missing == DDPC_MISSING_MEAN && col->categorical && col->n_categories)
-      ddpc_json_string(&j, "fill", col->categories[(uint32_t)col->fill]);
-    else if (col->missing == DDPC_MISSING_MEAN && !col->categorical)
-      ddpc_json_number(&j, "fill", col->fill);
-    if (col->categorical)
-      ddpc_json_string_array(&j, "categories", (const char *const *)col->categories, (int)col->n_categories);
-    ddpc_json_end_object(&j);
-  }
+  ddpc_tabular_json_columns(&j, t);
   ddpc_json_end_array(&j);
   ddpc_json_begin_array(&j, "inputs");
   int rc = 0;

@@ -5,7 +5,7 @@
 # hold the label list, the categories and the fill values, each checked against what the
 # training split's rows give; a run killed mid-epoch resumes to bitwise the uninterrupted
 # run's parameters; ddpc predict writes the class texts and agrees with the run's test
-# accuracy; every data.missing policy; an unseen category; the cache keyed on the new
+# accuracy, the C API (examples/predict_from_c) and ONNX Runtime on the export with it; every data.missing policy; an unseen category; the cache keyed on the new
 # keys; integer labels keep their meaning; bad values refused with file:line:column.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
@@ -107,6 +107,45 @@ import csv; rows = list(csv.DictReader(open("pred.csv")))
 assert len(rows) == 30 and all(r["predicted"] in ("setosa", "versicolor", "virginica") for r in rows)
 assert all(abs(sum(float(r[k]) for k in ("p_setosa", "p_versicolor", "p_virginica")) - 1) < 1e-5 for r in rows)'
 t_check "an unseen category is counted in a warning ($T_ERR)" grep -q "warning: [1-9][0-9]* cells hold a category the model was not trained on" <<<"$T_ERR"
+# The C API (examples/predict_from_c: ddpc_predictor_encode, ddpc_predictor_class_name) on
+# the same rows as text cells, missing ones and 'purple' included.
+cut -d, -f2- new.csv >noid.csv
+t_run predict ref --data noid.csv --out noid_pred.csv
+tail -n +2 noid.csv | cut -d, -f1-4 >noid_rows.txt
+t_predict_from_c ref noid_rows.txt noid_pred.csv 30
+# ONNX Runtime on the exported graph, its inputs encoded from the metadata's `columns` as
+# docs/export.md says: the probabilities ddpc predict wrote.
+if [ -x "${DDPC_PYTHON:-}" ] && "$DDPC_PYTHON" -c 'import onnxruntime' 2>/dev/null; then
+  t_run export ref --format onnx --out tab.onnx
+  t_check "export to ONNX exits 0 ($T_ERR)" test "$T_RC" -eq 0
+  t_check "ONNX Runtime on inputs encoded from the metadata gives ddpc predict's probabilities" "$DDPC_PYTHON" - <<'PY'
+import csv, json
+import numpy as np, onnxruntime as ort
+s = ort.InferenceSession("tab.onnx")
+meta = s.get_modelmeta().custom_metadata_map
+cols, classes = json.loads(meta["columns"]), json.loads(meta["classes"])
+assert classes == ["setosa", "versicolor", "virginica"], classes
+missing = {"", "NA", "N/A", "NaN", "nan", "null", "?"}
+x = []
+for r in csv.DictReader(open("new.csv")):
+    v = []
+    for c in cols:
+        t = r[c["name"]].strip()
+        if c["kind"] == "numeric":
+            v.append(c["fill"] if t in missing else float(t))
+        else:
+            t = c["fill"] if t in missing else t
+            v += [1.0 if t == k else 0.0 for k in c["categories"]]
+    x.append(v)
+assert [len(v) for v in x] == [len(json.loads(meta["feature_names"]))] * 30
+p = s.run(["probabilities"], {"input": np.array(x, np.float32)})[0]
+for r, q in zip(csv.DictReader(open("pred.csv")), p):
+    assert r["predicted"] == classes[int(q.argmax())], (r, q)
+    assert all(abs(float(r["p_" + k]) - q[i]) < 1e-5 for i, k in enumerate(classes)), (r, q)
+PY
+else
+  t_skip "no onnxruntime in \$DDPC_PYTHON (.ci/setup makes it)"
+fi
 t_run predict ref --data test.csv --out test_pred.csv
 want=$(python3 -c 'import json; print("%.4f" % json.load(open("ref/summary.json"))["test_accuracy"])')
 t_check "predict on the test file has the run's test accuracy $want ($T_ERR)" grep -q "accuracy $want" <<<"$T_ERR"

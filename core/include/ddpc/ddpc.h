@@ -152,6 +152,23 @@ DDPC_API const char *ddpc_predictor_feature_name(const ddpc_predictor *p, int i)
 DDPC_API int ddpc_predictor_output_size(const ddpc_predictor *p);
 /* Classes of a classification model (labels 0 .. n-1); 0 for a regression model. */
 DDPC_API int ddpc_predictor_num_classes(const ddpc_predictor *p);
+/* The name of class k of a model trained on text class labels ("setosa"; the labels sorted,
+ * class k the k-th), or NULL when the labels were integers (class k is the integer k) or k
+ * is out of range. */
+DDPC_API const char *ddpc_predictor_class_name(const ddpc_predictor *p, int k);
+/* The columns a raw CSV row has for this model, before encoding: a model trained with
+ * data.categorical or data.missing reads these and turns them into its input_size inputs
+ * (one per category of a categorical column); any other model's columns are its inputs.
+ * Names as in the training file's header; NULL for image models or an i out of range. */
+DDPC_API int ddpc_predictor_column_count(const ddpc_predictor *p);
+DDPC_API const char *ddpc_predictor_column_name(const ddpc_predictor *p, int i);
+/* Encodes n rows of text cells (n x column_count, row-major; NULL, "", NA, NaN, ? ... is a
+ * missing cell) into raw (n x input_size floats) for ddpc_predictor_predict, as ddpc predict
+ * does: a category one-hot (one not seen in training: all zeros), a missing cell the
+ * training split's mean (data.missing mean). Returns 0, or non-zero with the reason in
+ * ddpc_last_error() ("row 3: column 'x1': expected a finite number, got 'abc'"), also for
+ * a missing cell the model was trained to refuse or drop, and for image models. */
+DDPC_API int ddpc_predictor_encode(const ddpc_predictor *p, const char *const *cells, int64_t n, float *raw);
 /* Predicts n samples: raw is n x input_size floats (pixel values 0-255 as stored, or the
  * CSV's feature values), out receives n x output_size floats: class probabilities (softmax
  * of the model's outputs) or regression values. The training preprocessing is applied

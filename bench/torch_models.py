@@ -33,8 +33,12 @@ def time_steps(net, x, y, model_name, steps, batch, warmup=20, offset=0, stride=
     process's batches; `offset`/`stride` give each data-parallel rank its own samples."""
     opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATES[model_name], momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()
-    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))[offset::stride]
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))[offset::stride].to(x.device)
     import time
+
+    def sync():  # a GPU queues work: the clock must wait for it
+        if x.is_cuda:
+            torch.cuda.synchronize()
 
     def step(i):
         idx = perm[(i * batch) % (perm.shape[0] - batch):][:batch]
@@ -44,7 +48,9 @@ def time_steps(net, x, y, model_name, steps, batch, warmup=20, offset=0, stride=
 
     for i in range(warmup):
         step(i)
+    sync()
     t0 = time.perf_counter()
     for i in range(steps):
         step(i)
+    sync()
     return steps * batch / (time.perf_counter() - t0)

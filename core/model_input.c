@@ -425,7 +425,11 @@ static void get_parts(input_reader *r, ddpc_model_input *out) {
   size_t at = r->at;
   uint32_t parts = (uint32_t)get_ranged(r, "the parts", 0, MODEL_INPUT_PART_TARGETS | MODEL_INPUT_PART_TABULAR);
   if (!r->failed && (parts & MODEL_INPUT_PART_TARGETS)) get_target_constants(r, out);
-  if (r->failed || !(parts & MODEL_INPUT_PART_TABULAR)) return;
+  if (r->failed) return;
+  if (!(parts & MODEL_INPUT_PART_TABULAR)) {  // version 2 says "target constants only"
+    bad(r, at, "the parts", parts, "the column encoding (bit 1) in a version 3 section");
+    return;
+  }
   if (out->format != DDPC_DATA_FORMAT_CSV) {
     bad(r, at, "the parts", parts, "no column encoding for an IDX model");
     return;
@@ -442,6 +446,14 @@ static void get_parts(input_reader *r, ddpc_model_input *out) {
   else if (out->tabular->n_labels &&
            (out->task != DDPC_TASK_CLASSIFICATION || (int)out->tabular->n_labels != out->num_classes))
     bad(r, at, "the label count", out->tabular->n_labels, "the class count of a classification model");
+  // The inputs' names are the encoding's ("color=red"): a section where they differ was not
+  // written by ddpc, and its columns could not be trusted to mean the inputs.
+  for (uint32_t i = 0; !r->failed && out->feature_names && i < out->features; i++) {
+    char *name = ddpc_tabular_input_name(out->tabular, i);
+    if (!name) r->failed = true;
+    else if (strcmp(name, out->feature_names[i]) != 0) bad(r, at, "the encoding of feature", i, "its feature name");
+    free(name);
+  }
 }
 
 char *ddpc_model_input_class_name(const ddpc_model_input *in, int k) {

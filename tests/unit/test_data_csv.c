@@ -1,11 +1,14 @@
 /* Tests of the CSV reader (header, quoting, \r\n, label column anywhere, classification and
  * regression), its file:line:column errors, and the preprocessing folded into scale/shift
- * (standardize statistics from the training rows only). */
+ * (standardize statistics from the training rows only); the tabular reading (text labels,
+ * missing cells, categorical columns, row lines) and the encoding fitted on training rows
+ * only (core/data_tabular.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/data.h"
+#include "core/data_tabular.h"
 #include "data_fixtures.h"
 
 static void test_basic(void) {
@@ -281,8 +284,111 @@ static void test_read_columns(void) {
   free(p);
 }
 
+/* Text labels, missing cells (mean / drop_rows per column), a categorical column, the
+ * lines of the rows; then the encoding fitted on two of the rows and applied to all. */
+static void test_tabular(void) {
+  char *p = fixture_path("tab.csv");
+  fixture_text(p, "x,color,y,species\n1,red,5,b\n\n,blue,6,a\n3,NA,7,c\n5,red,,b\n7,\"green\",8,a\n");
+  static const ddpc_missing_rule rules[] = {{"y", DDPC_MISSING_DROP_ROWS, NULL}};
+  static char *const cat[] = {"color"};
+  ddpc_csv_spec spec = {.missing = DDPC_MISSING_MEAN, .rules = rules, .n_rules = 1, .categorical = cat,
+                        .n_categorical = 1, .text_labels = true};
+  ddpc_table t;
+  ddpc_csv_found f;
+  int rc = ddpc_csv_read_tabular(p, "species", DDPC_TASK_CLASSIFICATION, 0, &spec, &t, &f);
+  CHECK(rc == 0, "tabular read: %s", ddpc_error_message());
+  if (rc != 0) {
+    free(p);
+    return;
+  }
+  // Line 6 (y missing, drop_rows) is left out; x missing on line 4 is NaN (mean).
+  const float *x = t.x;
+  CHECK(t.rows == 4 && t.features == 3 && f.dropped == 1, "rows %u, dropped %llu", t.rows,
+        (unsigned long long)f.dropped);
+  uint32_t want_lines[4] = {2, 4, 5, 7};
+  for (int i = 0; i < 4; i++) CHECK(f.lines[i] == want_lines[i], "row %d on line %u", i, f.lines[i]);
+  CHECK(isnan(x[3]) && f.n_missing[0] == 1, "a missing x is NaN and counted");
+  CHECK(f.categorical[1] && f.categories[1].count == 3 && strcmp(f.categories[1].text[1], "blue") == 0 &&
+            strcmp(f.categories[1].text[2], "green") == 0,
+        "color interned in order of appearance (NA is missing, not a category)");
+  CHECK(x[1] == 0 && x[4] == 1 && isnan(x[7]) && x[10] == 2, "color ids %g %g %g %g", (double)x[1], (double)x[4],
+        (double)x[7], (double)x[10]);
+  CHECK(f.labels_are_text && f.labels.count == 3 && t.labels[0] == 0 && t.labels[3] == 1, "labels as texts");
+
+  ddpc_tabular enc = {0};
+  uint32_t train[2] = {0, 1};  // lines 2 and 4: red and blue; x = 1 and missing; labels b, a
+  rc = ddpc_tabular_fit_labels(&enc, &f, (int32_t *)t.labels, t.rows);
+  CHECK(rc == 0 && enc.n_labels == 3 && strcmp(enc.labels[0], "a") == 0 && strcmp(enc.labels[2], "c") == 0,
+        "labels sorted");
+  CHECK(t.labels[0] == 1 && t.labels[1] == 0 && t.labels[2] == 2 && t.labels[3] == 0, "labels renumbered");
+  rc = ddpc_tabular_fit(&enc, &t, &f, train, 2);
+  CHECK(rc == 0 && enc.width == 4, "fit: %s, width %u", ddpc_error_message(), enc.width);
+  const ddpc_tabular_column *color = &enc.columns[1];
+  CHECK(enc.columns[0].fill == 1.0f, "x's fill is the mean of the training rows' values: %g",
+        (double)enc.columns[0].fill);
+  CHECK(color->n_categories == 2 && strcmp(color->categories[0], "blue") == 0 &&
+            strcmp(color->categories[1], "red") == 0,
+        "categories of the training rows only, sorted (green is not one)");
+  float *e = NULL;
+  uint64_t unseen[3] = {0, 0, 0};
+  rc = ddpc_tabular_encode(&enc, t.x, t.rows, &f, &e, unseen);
+  CHECK(rc == 0, "encode: %s", ddpc_error_message());
+  if (rc == 0) {
+    const float want[16] = {1, 0, 1, 5, 1, 1, 0, 6, 3, 1, 0, 7, 7, 0, 0, 8};  // NA -> fill (a tie: blue)
+    for (int i = 0; i < 16; i++) CHECK(e[i] == want[i], "encoded[%d] = %g, want %g", i, (double)e[i], (double)want[i]);
+    CHECK(unseen[1] == 1, "green (unseen) counted once: %llu", (unsigned long long)unseen[1]);
+    char *name = ddpc_tabular_input_name(&enc, 2);
+    CHECK(name && strcmp(name, "color=red") == 0, "input 2 is color=red: %s", name ? name : "NULL");
+    free(name);
+    const char *cells[3] = {"NA", "red", "9"};
+    float row[4];
+    CHECK(ddpc_tabular_encode_text(&enc, cells, row, NULL) == 0 && row[0] == 1 && row[2] == 1 && row[3] == 9,
+          "a text row encodes as the file's rows");
+    cells[2] = "";
+    CHECK(ddpc_tabular_encode_text(&enc, cells, row, NULL) != 0, "a missing y (drop_rows) is refused in a text row");
+    CHECK_ERROR_HAS("column 'y': a missing value");
+  }
+  free(e);
+  ddpc_tabular_free(&enc);
+  ddpc_csv_found_free(&f);
+  ddpc_table_free(&t);
+
+  // Labels that are all numbers keep class id = the integer; a non-integer among them is
+  // refused where it first appears; a category column or policy naming no column is refused.
+  fixture_text(p, "x,species\n1,2\n2,0\n3,2\n");
+  rc = ddpc_csv_read_tabular(p, "species", DDPC_TASK_CLASSIFICATION, 0, &spec, &t, &f);
+  CHECK(rc != 0, "the spec names columns this file lacks");
+  CHECK_ERROR_HAS("data.missing: no column named 'y'");
+  ddpc_csv_spec plain = {.missing = DDPC_MISSING_ERROR, .text_labels = true};
+  rc = ddpc_csv_read_tabular(p, "species", DDPC_TASK_CLASSIFICATION, 0, &plain, &t, &f);
+  CHECK(rc == 0 && !f.labels_are_text && t.labels[0] == 2 && t.labels[1] == 0, "integer labels stay integers");
+  if (rc == 0) ddpc_csv_found_free(&f), ddpc_table_free(&t);
+  fixture_text(p, "x,species\n1,2\n2,1.5\n");
+  rc = ddpc_csv_read_tabular(p, "species", DDPC_TASK_CLASSIFICATION, 0, &plain, &t, &f);
+  CHECK(rc != 0, "a number that is not a class index");
+  CHECK_ERROR_HAS(":3:3: column 'species': expected a non-negative integer class label, got '1.5'");
+  fixture_text(p, "x,species\n,a\n");
+  rc = ddpc_csv_read_tabular(p, "species", DDPC_TASK_CLASSIFICATION, 0, &plain, &t, &f);
+  CHECK(rc != 0, "a missing cell under error");
+  CHECK_ERROR_HAS(":2:1: column 'x': expected a finite number, got '' (a missing value: set data.missing");
+  static char *const label_cat[] = {"species"};
+  static char *const at[] = {"run.yaml:9:18"};
+  ddpc_csv_spec bad = {.categorical = label_cat, .categorical_at = at, .n_categorical = 1};
+  rc = ddpc_csv_read_tabular(p, "species", DDPC_TASK_CLASSIFICATION, 0, &bad, &t, &f);
+  CHECK(rc != 0, "the label column as a category");
+  CHECK_ERROR_HAS("run.yaml:9:18: data.categorical: column 'species' is the label column");
+  spec.n_rules = 0;
+  spec.missing = DDPC_MISSING_DROP_ROWS;
+  fixture_text(p, "x,color,species\n,red,a\nNA,blue,b\n");
+  rc = ddpc_csv_read_tabular(p, "species", DDPC_TASK_CLASSIFICATION, 0, &spec, &t, &f);
+  CHECK(rc != 0, "every row dropped");
+  CHECK_ERROR_HAS("no data rows left: data.missing drop_rows dropped all 2");
+  free(p);
+}
+
 int main(void) {
   test_basic();
+  test_tabular();
   test_errors();
   test_standardize();
   test_read_columns();

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/checkpoint.h"
+#include "core/data_tabular.h"
 #include "core/error.h"
 #include "core/model_input.h"
 #include "ddpc/ddpc.h"
@@ -222,8 +223,71 @@ static void check_real_run(void) {
   free(run_dir);
 }
 
+/* A CSV model with a column encoding (text labels, a categorical column, fills): version 3,
+ * every constant back; every truncation refused; categories out of order refused. */
+static void check_roundtrip_tabular(void) {
+  char *cats[2] = {"blue", "red"}, *labels[3] = {"a", "b", "c"};
+  ddpc_tabular_column cols[2] = {{.name = "x", .missing = DDPC_MISSING_MEAN, .fill = 2.5f},
+                                 {.name = "color", .categorical = true, .missing = DDPC_MISSING_MEAN, .fill = 1,
+                                  .n_categories = 2, .categories = cats}};
+  ddpc_tabular t = {.n_columns = 2, .columns = cols, .width = 3, .n_labels = 3, .labels = labels};
+  float consts[3] = {1, 2, 3};
+  char *names[3] = {"x", "color=blue", "color=red"};
+  ddpc_model_input in = {.format = DDPC_DATA_FORMAT_CSV, .task = DDPC_TASK_CLASSIFICATION, .dtype = DDPC_DTYPE_F32,
+                         .features = 3, .raw_shape = {1, 1, 3}, .shape = {1, 1, 3}, .scale = consts,
+                         .shift = consts, .num_classes = 3, .label_column = "species", .feature_names = names,
+                         .tabular = &t};
+  unsigned char *bytes = NULL;
+  size_t n = 0;
+  CHECK(ddpc_model_input_encode(&in, &bytes, &n) == 0 && n > 12 && bytes[8] == 3, "encoded as version 3");
+  ddpc_model_input out;
+  int rc = ddpc_model_input_decode(bytes, n, "t.ddpc", &out);
+  CHECK(rc == 0, "decode: %s", ddpc_error_message());
+  if (rc == 0) {
+    const ddpc_tabular *u = out.tabular;
+    CHECK(u && u->n_columns == 2 && u->width == 3 && u->n_labels == 3 && strcmp(u->labels[2], "c") == 0,
+          "the encoding back");
+    CHECK(u && u->columns[0].fill == 2.5f && u->columns[0].missing == DDPC_MISSING_MEAN && !u->columns[0].categorical,
+          "numeric column back");
+    CHECK(u && u->columns[1].categorical && u->columns[1].n_categories == 2 &&
+              strcmp(u->columns[1].categories[1], "red") == 0 && u->columns[1].fill == 1.0f,
+          "categorical column back");
+    char *name = ddpc_model_input_class_name(&out, 1);
+    CHECK(name && strcmp(name, "b") == 0, "class 1 is named b");
+    free(name);
+    ddpc_model_input_free(&out);
+  }
+  int refused = 0;
+  for (size_t len = 0; len < n; len++) {
+    if (ddpc_model_input_decode(bytes, len, "t.ddpc", &out) != 0 && strstr(ddpc_error_message(), "t.ddpc"))
+      refused++;
+    else if (!ddpc_error_message()[0]) ddpc_model_input_free(&out);
+  }
+  CHECK(refused == (int)n, "%d of %zu truncations refused", refused, n);
+  unsigned char *bad = malloc(n);
+  memcpy(bad, bytes, n);
+  unsigned char *blue = memmem(bad, n, "blue", 4);  // first in the feature name color=blue
+  if (blue) memcpy(blue, "zzzz", 4);
+  CHECK(blue && ddpc_model_input_decode(bad, n, "t.ddpc", &out) != 0 && strstr(ddpc_error_message(), "feature name"),
+        "a feature name that is not its input's refused: %s", ddpc_error_message());
+  memcpy(bad, bytes, n);
+  blue = blue ? memmem(blue + 4, n - (size_t)(blue + 4 - bad), "blue", 4) : NULL;  // then the category
+  if (blue) memcpy(blue, "zzzz", 4);  // "zzzz" before "red": not sorted, a lookup would miss
+  CHECK(blue && ddpc_model_input_decode(bad, n, "t.ddpc", &out) != 0 &&
+            strstr(ddpc_error_message(), "strictly ascending"),
+        "unsorted categories refused: %s", ddpc_error_message());
+  free(bad);
+  free(bytes);
+  in.num_classes = 2;  // the label list must be the classes
+  CHECK(ddpc_model_input_encode(&in, &bytes, &n) == 0, "encode");
+  CHECK(ddpc_model_input_decode(bytes, n, "t.ddpc", &out) != 0 && strstr(ddpc_error_message(), "the label count"),
+        "3 labels for 2 classes refused: %s", ddpc_error_message());
+  free(bytes);
+}
+
 int main(void) {
   check_roundtrip();
+  check_roundtrip_tabular();
   check_roundtrip_targets();
   check_real_run();
   return testing_finish();

@@ -128,6 +128,8 @@ static int csv_read_file(const char *path, char **data, size_t *size) {
   return 0;
 }
 
+int ddpc_csv_read_text(const char *path, char **data, size_t *size) { return csv_read_file(path, data, size); }
+
 /* The next line of [*pos, size): returns its start and length without \r\n. */
 static const char *csv_next_line(const char *data, size_t size, size_t *pos, size_t *len) {
   if (*pos >= size) return NULL;

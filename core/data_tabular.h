@@ -81,6 +81,9 @@ int ddpc_csv_read_columns_tabular(const char *path, char *const *names, uint32_t
 bool ddpc_csv_text_missing(const char *text, size_t len);
 bool ddpc_csv_text_number(const char *text, size_t len, double *value);
 
+/* A whole text file into *data (NUL-terminated, caller frees), as the CSV reader reads it. */
+int ddpc_csv_read_text(const char *path, char **data, size_t *size);
+
 /* One feature column of the fitted encoding. */
 typedef struct {
   char *name;                   // the CSV column's name

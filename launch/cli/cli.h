@@ -18,6 +18,7 @@ int ddpc_cli_tune(int argc, char **argv);
 int ddpc_cli_predict(int argc, char **argv);
 int ddpc_cli_export(int argc, char **argv);
 int ddpc_cli_mlflow(int argc, char **argv);
+int ddpc_cli_split(int argc, char **argv);
 
 /* Shared argument parsing (cli_args.c): each subcommand describes its options in a table
  * and ddpc_cli_parse walks argv once. Options take "--name value" or "--name=value"; -h

@@ -21,6 +21,7 @@ static void main_usage(FILE *out) {
         "  inspect CHECKPOINT\n"
         "                 print what a checkpoint file holds, after verifying it\n"
         "  graph CONFIG   print the run's state machine as Graphviz DOT\n"
+        "  split CONFIG --out DIR   write the train, validation and test rows as three CSV files\n"
         "  submit [--nodes N] [--ntasks-per-node T] [--time T] ... CONFIG   submit as a Slurm job\n"
         "  launch -n N CONFIG  mpirun N ranks of `train`, restarting after faults\n"
         "  tune STUDY.yaml [--parallelism P] ...   tune hyperparameters: many trials, P at a time\n"
@@ -68,6 +69,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "resume") == 0) return ddpc_cli_resume(argc - 1, argv + 1);
   if (strcmp(cmd, "inspect") == 0) return ddpc_cli_inspect(argc - 1, argv + 1);
   if (strcmp(cmd, "graph") == 0) return ddpc_cli_graph(argc - 1, argv + 1);
+  if (strcmp(cmd, "split") == 0) return ddpc_cli_split(argc - 1, argv + 1);
   if (strcmp(cmd, "submit") == 0) return ddpc_cli_submit(argc - 1, argv + 1);
   if (strcmp(cmd, "launch") == 0) return ddpc_cli_launch(argc - 1, argv + 1);
   if (strcmp(cmd, "tune") == 0) return ddpc_cli_tune(argc - 1, argv + 1);

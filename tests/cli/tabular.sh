@@ -5,7 +5,8 @@
 # hold the label list, the categories and the fill values, each checked against what the
 # training split's rows give; a run killed mid-epoch resumes to bitwise the uninterrupted
 # run's parameters; ddpc predict writes the class texts and agrees with the run's test
-# accuracy, the C API (examples/predict_from_c) and ONNX Runtime on the export with it; every data.missing policy; an unseen category; the cache keyed on the new
+# accuracy, the C API (examples/predict_from_c) and ONNX Runtime on the export with it;
+# ddpc split writes the split's rows; every data.missing policy; an unseen category; the cache keyed on the new
 # keys; integer labels keep their meaning; bad values refused with file:line:column.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
@@ -166,6 +167,20 @@ lines = open("train.csv").read().splitlines()
 bad = [n for n in range(2, 242) if any(c in ("", "NA") for c in lines[n - 1].split(",")[:4])]
 assert bad and sorted(kept) == [n for n in range(2, 242) if n not in bad], (len(kept), len(bad))
 PY
+# ddpc split writes the same rows as three CSV files, lines as the file has them.
+t_run split run.yaml --out rows --set data.missing=drop_rows
+t_check "ddpc split exits 0 ($T_ERR)" test "$T_RC" -eq 0
+t_check "ddpc split writes the rows split.json lists, the header first" python3 - <<'PY'
+import json
+s = json.load(open("drop/split.json"))
+files = {"train": "train.csv", "validation": "train.csv", "test": "test.csv"}
+for part, src in files.items():
+    lines = open(src).read().splitlines()
+    got = open(f"rows/{part}.csv").read().splitlines()
+    assert got == [lines[0]] + [lines[n - 1] for n in s[part]["lines"]], part
+PY
+t_run split run.yaml
+t_check "ddpc split without --out is a usage error ($T_ERR)" test "$T_RC" -eq 2
 t_run predict drop --data new.csv --out drop_pred.csv
 t_expect_error "predicting with a drop_rows model refuses a missing cell" "new.csv:9:4: column 'x1'" \
   "trained with data.missing drop_rows"

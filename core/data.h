@@ -65,7 +65,8 @@ void ddpc_data_free(ddpc_dataset *ds);
 
 /* Where a classification dataset's largest label is, for a message about the class count
  * inferred from it: "FILE:LINE:COLUMN: label N" (CSV) or "FILE: byte B: sample S: label N"
- * (IDX), the first sample that holds it. NULL when there are no labels; caller frees. */
+ * (IDX), the first sample that holds it. NULL when there are no labels, or text labels
+ * (their classes are the texts); caller frees. */
 char *ddpc_data_describe_max_label(const ddpc_dataset *ds, const ddpc_config *cfg);
 
 /* Gathers split positions pos[0..n) into x (n x features, prepared floats) and labels (n)

@@ -102,6 +102,8 @@ static int32_t data_max_label(const ddpc_table *t) {
 char *ddpc_data_describe_max_label(const ddpc_dataset *ds, const ddpc_config *cfg) {
   const ddpc_data_config *dc = &cfg->data;
   bool test_separate = ds->test.table == &ds->test_table && ds->test_table.rows > 0;
+  // Text labels: the classes are the texts (data_tabular.c), not counted from a largest one.
+  if (ds->tabular && ds->tabular->n_labels) return NULL;
   if (!ds->fit.labels || (test_separate && !ds->test_table.labels)) return NULL;
   // The first sample holding the largest label, training file first (as it was counted).
   bool in_test = test_separate && data_max_label(&ds->test_table) > data_max_label(&ds->fit);
@@ -113,11 +115,15 @@ char *ddpc_data_describe_max_label(const ddpc_dataset *ds, const ddpc_config *cf
   if (row == t->rows) return NULL;
   if (dc->format == DDPC_DATA_FORMAT_IDX)
     return ddpc_format("%s: byte %llu: sample %u: label %d", src->labels, 8ull + row, row, max);
+  // The reader knows each row's line; rows dropped (data.missing drop_rows) leave the
+  // data row count behind it, and then the line is named without its column.
+  const uint32_t *lines = in_test ? ds->test_lines : ds->fit_lines;
   int line = 0, column = 0;
   if (ddpc_csv_locate_row(src->path, dc->label_column, row, &line, &column) != 0) {
     ddpc_error_clear();  // only a detail of another message is lost
     return ddpc_format("%s: data row %u: label %d", src->path, row + 1, max);
   }
+  if (lines && (uint32_t)line != lines[row]) return ddpc_format("%s:%u: label %d", src->path, lines[row], max);
   return ddpc_format("%s:%d:%d: label %d", src->path, line, column, max);
 }
 

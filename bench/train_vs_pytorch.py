@@ -1,25 +1,27 @@
-"""Single-thread training throughput: ddpc against PyTorch (Debian's python3-torch) on the
-Fashion-MNIST MLP and CNN examples, same model, batch size, optimizer and data, measured in
-one run. Prints samples/s of both and the ratio ddpc / PyTorch.
+"""Single-thread training throughput: ddpc against PyTorch 2.x from PyPI (what a user installs
+today; oneDNN on the CPU) and Debian's python3-torch 1.13, on the Fashion-MNIST MLP and CNN
+examples, same model, batch size, optimizer and data. The three run interleaved (ddpc,
+PyTorch 2.x, PyTorch 1.13, again ...), medians of the repeats; one table out.
 
-    /usr/bin/python3 bench/train_vs_pytorch.py [--build build] [--models mlp,cnn]
+    /usr/bin/python3 bench/train_vs_pytorch.py [--build build] [--models mlp,cnn] [--repeats 3]
 
-ddpc runs `ddpc train EXAMPLE --set train.epochs=1` and reports the throughput of its training
-steps (data gather + forward + loss + backward + optimizer; evaluation excluded). PyTorch runs
-the tightest eager loop over the same data already in memory as float32 tensors (index,
-forward, loss, backward, SGD step), timed the same way. Both use one thread
-(OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1)). PyTorch runs twice: with the
-environment's OPENBLAS_CORETYPE (what a user gets) and with the kernels ddpc picked, so the
-ratio can be read both ways; ddpc also runs once more on the environment's kernels
-(DDPC_BLAS_CORETYPE=env). For the MLP it also prints the fraction of the matrix-product
-bound (bench_gemm_bound: the GEMMs of one step alone, same kernels)."""
+PyTorch 2.x lives in a virtual environment under ~/.cache/ddpc-bench that the script makes
+when missing (bench/torch_env.py; large: about 5.4 GB with the CUDA libraries of the
+default wheel, unused here). ddpc runs `ddpc train EXAMPLE --set train.epochs=1` and
+reports the throughput of its training steps (data gather + forward + loss + backward +
+optimizer; evaluation excluded). PyTorch runs the tightest eager loop over the same data
+already in memory as float32 tensors (index, forward, loss, backward, SGD step), timed the
+same way. All use one thread (OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1,
+torch.set_num_threads(1)) and the environment's OPENBLAS_CORETYPE for PyTorch 1.13 (ddpc
+picks its own kernels: `blas_core` below). For the MLP it also prints the fraction of the
+matrix-product bound (bench_gemm_bound: the GEMMs of one step alone, ddpc's kernels)."""
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = "/usr/share/datasets/fashion-mnist"
@@ -47,8 +49,8 @@ print(json.dumps({"samples_per_s": time_steps(build(model_name), x, y, model_nam
 """
 
 
-def run_torch(model, steps, env):
-    out = subprocess.run(["/usr/bin/python3", "-c", TORCH_WORKER, model, str(steps), "64", os.path.join(ROOT, "bench")],
+def run_torch(python, model, steps, env):
+    out = subprocess.run([python, "-c", TORCH_WORKER, model, str(steps), "64", os.path.join(ROOT, "bench")],
                          check=True, env=env, capture_output=True, text=True)
     return json.loads(out.stdout)["samples_per_s"]
 
@@ -57,37 +59,42 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--models", default="mlp,cnn")
-    ap.add_argument("--repeats", type=int, default=2, help="best of N runs of each side")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved runs of each side; medians are shown")
     args = ap.parse_args()
     if not os.path.exists(os.path.join(DATA, "train-images-idx3-ubyte.gz")):
         sys.exit("bench: needs Debian's dataset-fashion-mnist")
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from torch_env import DEBIAN_PYTHON, torch2_python, torch_version
+    pythons = {"2": torch2_python(), "1": DEBIAN_PYTHON}
+    versions = {k: torch_version(p) for k, p in pythons.items()}
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    env_core = env.get("OPENBLAS_CORETYPE", "(OpenBLAS detection)")
-    print(f"environment OPENBLAS_CORETYPE: {env_core}; DDPC_BLAS_CORETYPE: {env.get('DDPC_BLAS_CORETYPE', 'auto')}")
+    print(f"CPU: {cpu_model()}; one thread each; PyTorch {versions['2']} and {versions['1']}; "
+          f"medians of {args.repeats} interleaved runs")
+    print(f"| model | ddpc | PyTorch {versions['2']} | ratio | PyTorch {versions['1']} | ratio |")
+    print("|---|---|---|---|---|---|")
     for model in args.models.split(","):
         steps = 600 if model == "mlp" else 150
-        ddpc = [run_ddpc(args.build, model, env) for _ in range(args.repeats)]
-        ddpc_sps = max(s["samples_per_s"] for s in ddpc)
-        core = ddpc[0]["blas_core"]
-        env_kernels = dict(env, DDPC_BLAS_CORETYPE="env")
-        ddpc_env = max(run_ddpc(args.build, model, env_kernels)["samples_per_s"] for _ in range(args.repeats))
-        torch_env = max(run_torch(model, steps, env) for _ in range(args.repeats))
-        same_env = dict(env, OPENBLAS_CORETYPE=core)
-        torch_same = max(run_torch(model, steps, same_env) for _ in range(args.repeats))
-        print(f"{model}: batch 64, 1 thread")
-        print(f"  ddpc     {ddpc_sps:10.0f} samples/s  (OpenBLAS core {core})")
-        print(f"  pytorch  {torch_env:10.0f} samples/s  (OpenBLAS core {env_core})   ratio ddpc/pytorch {ddpc_sps / torch_env:.2f}")
-        print(f"  pytorch  {torch_same:10.0f} samples/s  (OpenBLAS core {core})   ratio ddpc/pytorch {ddpc_sps / torch_same:.2f}")
-        print(f"  both on the environment's kernels ({env_core}): ddpc {ddpc_env:.0f} samples/s, "
-              f"ratio ddpc/pytorch {ddpc_env / torch_env:.2f}")
+        runs = {"ddpc": [], "2": [], "1": []}
+        for _ in range(args.repeats):
+            summary = run_ddpc(args.build, model, env)
+            runs["ddpc"].append(summary["samples_per_s"])
+            core = summary["blas_core"]
+            for k, python in pythons.items():
+                runs[k].append(run_torch(python, model, steps, env))
+        d, t2, t1 = (statistics.median(runs[k]) for k in ("ddpc", "2", "1"))
+        print(f"| {model} ({core}) | {d:,.0f} | {t2:,.0f} | **{d / t2:.2f}** | {t1:,.0f} | {d / t1:.2f} |", flush=True)
         if model == "mlp":
             out = subprocess.run([os.path.join(args.build, "bench", "bench_gemm_bound"), "64", "784", "256", "128", "10"],
-                                 check=True, env=same_env, capture_output=True, text=True)
+                                 check=True, env=dict(env, OPENBLAS_CORETYPE=core), capture_output=True, text=True)
             bound = json.loads(out.stdout)
-            print(f"  matrix-product bound {bound['bound_samples_per_s']:.0f} samples/s "
+            print(f"  matrix-product bound {bound['bound_samples_per_s']:,.0f} samples/s "
                   f"({bound['gemm_ms_per_step']:.3f} ms/step, core {bound['core']}): ddpc reaches "
-                  f"{ddpc_sps / bound['bound_samples_per_s']:.0%} of it")
-        sys.stdout.flush()
+                  f"{d / bound['bound_samples_per_s']:.0%} of it", flush=True)
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
 
 
 if __name__ == "__main__":

@@ -74,8 +74,8 @@ typedef struct {
   double val_fraction;           // share of the training file held out for validation
   double test_fraction;          // share held out for test when no test source is given
   bool stratify;                 // split keeps class proportions
-  char *group_by;                // csv: one model per value of this column (launch/groups); NULL or
-                                 // "" = one model for all rows
+  char *group_by;                // csv: one model per value of this column (launch/groups); NULL
+                                 // (absent or null) = one model for all rows
   int min_group_rows;            // group_by: groups with fewer data rows are listed and skipped
   int n_prep;                    // number of preprocessing steps
   ddpc_prep_step prep[DDPC_MAX_PREP_STEPS];  // applied in order

@@ -158,7 +158,7 @@ static void write_data(yaml_out *o, const ddpc_data_config *dc) {
   out_printf(o, "\n");
   // Written only when on: the configs (and hashes) of every run without it stay as they were.
   if (dc->target_standardize) out_printf(o, "  target_standardize: true\n");
-  // Likewise: a group's own run (group_by "") resolves as a run on its rows alone would.
+  // Likewise: a group's own run (group_by null) resolves as a run on its rows alone would.
   if (dc->group_by && *dc->group_by) {
     out_printf(o, "  group_by: ");
     out_string(o, dc->group_by);

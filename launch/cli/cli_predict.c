@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/loss.h"
 #include "launch/cli/cli.h"
+#include "launch/groups/groups.h"
 #include "predict/predict_file.h"
 #include "predict/predictor.h"
 
@@ -115,6 +116,8 @@ int ddpc_cli_predict(int argc, char **argv) {
     fputs("ddpc predict: --out wants a file name, or - for stdout\n", stderr);
     return DDPC_EXIT_USAGE;
   }
+  // A grouped run (data.group_by): each row goes to its group's model (launch/groups).
+  if (ddpc_groups_is_run(model_path)) return ddpc_groups_predict(model_path, &o, batch);
   ddpc_comm *comm = NULL;
   ddpc_predictor *p = NULL;
   ddpc_predict_input *in = NULL;

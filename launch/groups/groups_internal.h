@@ -24,29 +24,43 @@ typedef struct {
   char *skip_reason;   // why it is not trained (too few rows, no test rows); NULL: trained
   int rank;            // the rank that trains it (-1 when skipped)
   int order;           // its place in the rank's queue: largest groups first
+  int created;         // set-up only: its place in order of first appearance in the file
 } groups_entry;
 
 typedef struct {
   groups_entry *items;  // sorted by value (byte order)
   int count;
   uint32_t test_orphans;  // data.test rows whose group has no training rows (left out)
+  int *row_group;         // GROUPS_SPLIT_PREDICT: per data row, in file order, its entry
+  int *row_line;          // ...and its line in the file
+  uint32_t n_rows;        // data rows
 } groups_list;
+
+/* What a split is for. */
+typedef enum {
+  GROUPS_SPLIT_TRAIN,    // the training file: creates the groups; the group column is cut out
+  GROUPS_SPLIT_TEST,     // data.test's file: rows of the training file's groups; cut likewise
+  GROUPS_SPLIT_PREDICT,  // ddpc predict's input: creates the groups, keeps every column (the
+                         // group column passes through) and records each row's group
+} groups_split_mode;
 
 /* A file-name-safe directory name for a group value: bytes outside [A-Za-z0-9._-] become
  * %XX, and "." and ".." are encoded whole. NULL when out of memory. */
 char *groups_encode_name(const char *value);
 
-/* Splits the CSV at `path` by the column `column` into l (created when test is false: the
- * training file; matched against l's groups when true: data.test's file). Each group's text
- * is the header and its rows, the group column's cell removed, the rest byte for byte as the
- * file has it, so the group's file reads as the same numbers. Errors name file:line:column. */
-int groups_split_csv(const char *path, const char *column, bool test, groups_list *l);
+/* Splits the CSV at `path` by the column `column` into l (see groups_split_mode). Each
+ * group's text is the header and its rows, byte for byte as the file has them but for the
+ * group column's cell (cut out for training), so the group's file reads as the same
+ * numbers. Errors name file:line:column. */
+int groups_split_csv(const char *path, const char *column, groups_split_mode mode, groups_list *l);
 void groups_list_free(groups_list *l);
 
 /* Assigns every group that is not skipped to a rank of `world`: largest first (ties by
  * value), each to the rank with the least rows so far (ties: the lowest rank). Sets rank and
  * order. */
 void groups_plan_assign(groups_list *l, int world);
+
+/* groups_predict.c: `ddpc predict RUN_DIR` of a grouped run (see groups.h). */
 
 /* groups_report.c */
 /* RUN_DIR/groups.json: every group's value, directory, rows, rank (or why it is skipped). */

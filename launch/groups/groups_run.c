@@ -59,8 +59,8 @@ static int run_setup(const ddpc_train_options *opt, const ddpc_config *cfg, cons
     return ddpc_error_set("%s already holds a grouped run (groups.json): continue it with --resume auto, or start "
                           "this run in another directory (--run-dir DIR, or output.dir)", run_dir);
   }
-  if (groups_split_csv(dc->train.path, dc->group_by, false, l) != 0) return -1;
-  if (dc->test.path && *dc->test.path && groups_split_csv(dc->test.path, dc->group_by, true, l) != 0) return -1;
+  if (groups_split_csv(dc->train.path, dc->group_by, GROUPS_SPLIT_TRAIN, l) != 0) return -1;
+  if (dc->test.path && *dc->test.path && groups_split_csv(dc->test.path, dc->group_by, GROUPS_SPLIT_TEST, l) != 0) return -1;
   char *groups_dir = ddpc_format("%s/groups", run_dir);
   int rc = groups_dir ? ddpc_fs_mkdirs(groups_dir, 0755) : -1;
   bool has_test = dc->test.path && *dc->test.path;

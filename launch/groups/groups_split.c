@@ -86,12 +86,17 @@ static char *groups_cell_value(const char *line, const groups_cell *c) {
   return v;
 }
 
-/* Appends line[0, len) without the cell c (and one comma next to it), and a line end. */
+/* Appends line[0, len) without the cell c (and one comma next to it; with c NULL, whole),
+ * and a line end. */
 static int groups_append_without(char **text, size_t *len, size_t *cap, const char *line, size_t n,
                                  const groups_cell *c) {
-  size_t cut_start = c->raw_start, cut_end = c->raw_end;
-  if (cut_end < n) cut_end++;                    // the comma after it
-  else if (cut_start > 0) cut_start--;           // the last cell: the comma before it
+  size_t cut_start = c ? c->raw_start : n, cut_end = c ? c->raw_end : n;
+  if (!c) {
+  } else if (cut_end < n) {
+    cut_end++;  // the comma after it
+  } else if (cut_start > 0) {
+    cut_start--;  // the last cell: the comma before it
+  }
   size_t add = n - (cut_end - cut_start) + 1;
   if (*len + add + 1 > *cap) {
     size_t grown = (*cap ? *cap * 2 : 4096);
@@ -200,6 +205,7 @@ static groups_entry *groups_entry_of(groups_list *l, groups_index *ix, size_t *c
   memset(e, 0, sizeof *e);
   e->value = value;
   e->rank = -1;
+  e->created = l->count - 1;
   ix->slots[slot] = l->count;
   if ((size_t)l->count * 2 > ix->size && groups_index_grow(ix, l) != 0) return NULL;
   return e;
@@ -224,9 +230,9 @@ static bool groups_blank(const char *line, size_t n) {
   return true;
 }
 
-/* The group column's place in the header, and the header text without it. */
-static int groups_header(const char *path, int line_no, const char *line, size_t n, const char *column, int *index,
-                         char **header, size_t *header_len) {
+/* The group column's place in the header, and the header text without it (with it: keep). */
+static int groups_header(const char *path, int line_no, const char *line, size_t n, const char *column, bool keep,
+                         int *index, char **header, size_t *header_len) {
   int found = -1, cells = 1;
   for (int k = 0; k < cells; k++) {
     groups_cell c;
@@ -248,12 +254,39 @@ static int groups_header(const char *path, int line_no, const char *line, size_t
   size_t cap = 0;
   *header = NULL;
   *header_len = 0;
-  return groups_append_without(header, header_len, &cap, line, n, &c);
+  return groups_append_without(header, header_len, &cap, line, n, keep ? NULL : &c);
 }
 
-static int groups_split_text(const char *path, const char *data, size_t size, const char *column, bool test,
-                             groups_list *l) {
-  size_t pos = 0, cap = 0, header_len = 0;
+/* Predict mode: each row's entry, from creation order to the sorted order. */
+static int groups_remap_rows(groups_list *l) {
+  int *to_sorted = ddpc_calloc(l->count ? (size_t)l->count : 1, sizeof(int), "group rows");
+  if (!to_sorted) return -1;
+  for (int i = 0; i < l->count; i++) to_sorted[l->items[i].created] = i;
+  for (uint32_t r = 0; r < l->n_rows; r++) l->row_group[r] = to_sorted[l->row_group[r]];
+  free(to_sorted);
+  return 0;
+}
+
+/* Predict mode: records data row l->n_rows (its entry, its line). */
+static int groups_note_row(groups_list *l, size_t *cap, int entry, int line_no) {
+  if (l->n_rows == *cap) {
+    size_t grown = *cap ? *cap * 2 : 1024;
+    int *g = realloc(l->row_group, grown * sizeof *g);
+    if (g) l->row_group = g;
+    int *ln = g ? realloc(l->row_line, grown * sizeof *ln) : NULL;
+    if (ln) l->row_line = ln;
+    if (!g || !ln) return ddpc_error_set("out of memory (group rows)");
+    *cap = grown;
+  }
+  l->row_group[l->n_rows] = entry;
+  l->row_line[l->n_rows++] = line_no;
+  return 0;
+}
+
+static int groups_split_text(const char *path, const char *data, size_t size, const char *column,
+                             groups_split_mode mode, groups_list *l) {
+  bool test = mode == GROUPS_SPLIT_TEST, keep = mode == GROUPS_SPLIT_PREDICT;
+  size_t pos = 0, cap = 0, header_len = 0, rows_cap = 0;
   if (size >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) pos = 3;  // a UTF-8 byte-order mark
   groups_index ix = {NULL, 64};
   if (!test && !(ix.slots = ddpc_calloc(ix.size, sizeof(int), "group index"))) return -1;
@@ -270,7 +303,7 @@ static int groups_split_text(const char *path, const char *data, size_t size, co
     }
     if (groups_blank(line, n)) continue;
     if (!header) {
-      rc = groups_header(path, line_no, line, n, column, &index, &header, &header_len);
+      rc = groups_header(path, line_no, line, n, column, keep, &index, &header, &header_len);
       continue;
     }
     groups_cell c;
@@ -322,7 +355,8 @@ static int groups_split_text(const char *path, const char *data, size_t size, co
       *len = header_len;
       *text_cap = header_len + 1;
     }
-    rc = groups_append_without(text, len, text_cap, line, n, &c);
+    rc = groups_append_without(text, len, text_cap, line, n, keep ? NULL : &c);
+    if (rc == 0 && keep) rc = groups_note_row(l, &rows_cap, (int)(e - l->items), line_no);
     if (test) e->test_rows++;
     else e->rows++;
   }
@@ -330,14 +364,15 @@ static int groups_split_text(const char *path, const char *data, size_t size, co
   free(header);
   free(ix.slots);
   if (rc == 0 && !test && l->count > 0) qsort(l->items, (size_t)l->count, sizeof *l->items, groups_compare);
+  if (rc == 0 && keep) rc = groups_remap_rows(l);
   return rc;
 }
 
-int groups_split_csv(const char *path, const char *column, bool test, groups_list *l) {
+int groups_split_csv(const char *path, const char *column, groups_split_mode mode, groups_list *l) {
   char *data = NULL;
   size_t size = 0;
   if (groups_read_file(path, &data, &size) != 0) return -1;
-  int rc = groups_split_text(path, data, size, column, test, l);
+  int rc = groups_split_text(path, data, size, column, mode, l);
   free(data);
   return rc;
 }
@@ -351,5 +386,7 @@ void groups_list_free(groups_list *l) {
     free(l->items[i].skip_reason);
   }
   free(l->items);
+  free(l->row_group);
+  free(l->row_line);
   memset(l, 0, sizeof *l);
 }

@@ -2,7 +2,8 @@
 # One model per group (data.group_by) on one rank: every group of a grouped CSV gets its own
 # run directory and model, bitwise the model `ddpc train` makes on that group's rows alone;
 # a group too small is listed and skipped; a group that diverges fails alone (exit code 7,
-# its row says why); bad group columns get one clear message.
+# its row says why); ddpc predict routes each row to its group's model and reports the rows
+# of groups without one; bad group columns get one clear message.
 source "$(dirname "$0")/lib/common.bash"
 source "$(dirname "$0")/lib/groups.bash"
 cd "$T_DIR" || exit 1
@@ -63,6 +64,65 @@ a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
 assert a and a == b, (list(a), list(b))
 ' grouped.safetensors alone.safetensors
 done
+
+# ddpc predict on the grouped run: each row goes to its group's model, in the input's order;
+# rows of a group without a model (diverged, skipped, unseen) are left out and reported.
+python3 - data.csv <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+pick = [r for r in rows[1:] if r[1] in ("g03", "g07", "boom", "tiny")][:40] + [["0.5", "zzz", "0.5", "1"]]
+pick += [r for r in rows[1:] if r[1] == "tiny"][:2]
+pick += [r for r in rows[1:] if r[1] == "odd/name, x"][:5]
+with open("pin.csv", "w") as f:
+    f.write("x1,store,x2,y\n")
+    for r in pick:
+        r = list(r)
+        r[1] = '"' + r[1] + '"' if "," in r[1] else r[1]
+        f.write(",".join(r) + "\n")
+PY
+t_run predict run --data pin.csv --out pout.csv
+t_check "grouped predict exits 0 (stderr: $T_ERR)" test "$T_RC" -eq 0
+t_check "the rows without a model are reported with their first line" python3 -c '
+import sys
+err = sys.argv[1]
+assert "boom" in err and "ended diverged" in err and "zzz" in err and "no trained group" in err, err
+assert "tiny" in err and "pin.csv:" in err, err
+' "$T_ERR"
+# What each group's own model says of its rows, in the grouped output's order.
+python3 - pin.csv <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+for g in ("g03", "g07"):
+    with open(f"pin-{g}.csv", "w") as f:
+        f.write("x1,store,x2,y\n")
+        for r in rows[1:]:
+            if r[1] == g:
+                f.write(",".join(r) + "\n")
+PY
+"$DDPC" predict run/groups/g03 --data pin-g03.csv --out g03.out 2>/dev/null
+"$DDPC" predict run/groups/g07 --data pin-g07.csv --out g07.out 2>/dev/null
+odd=$(python3 -c 'import json; print([g["dir"] for g in json.load(open("run/groups.json"))["groups"] if g["value"] == "odd/name, x"][0])')
+python3 - pin.csv odd.csv <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+with open(sys.argv[2], "w") as f:
+    f.write("x1,store,x2,y\n")
+    for r in rows[1:]:
+        if r[1] == "odd/name, x":
+            f.write(",".join([r[0], '"odd/name, x"', r[2], r[3]]) + "\n")
+PY
+"$DDPC" predict "run/$odd" --data odd.csv --out odd.out 2>/dev/null
+t_check "each row predicted by its group's model, in the input's order" python3 - pin.csv pout.csv <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))[1:]
+out = list(csv.reader(open(sys.argv[2])))
+assert out[0] == ["store", "y"], out[0]
+own = {g: [r[1] for r in list(csv.reader(open(f"{n}.out")))[1:]] for g, n in (("g03", "g03"), ("g07", "g07"), ("odd/name, x", "odd"))}
+want = [[r[1], own[r[1]].pop(0)] for r in rows if r[1] in own]
+assert out[1:] == want and len(want) > 20, (out[1:5], want[:5])
+PY
+t_run predict run --data data.csv --labels x.idx --out -
+t_expect_error "IDX labels for a grouped run" "--labels: IDX labels; a grouped run predicts CSV rows"
 
 # A run directory that holds a grouped run is not started over.
 t_run train g.yaml --run-dir run --quiet

@@ -1,8 +1,8 @@
 /* Fuzzes the split of a CSV by its group column (launch/groups/groups_split.c): the input is
- * one file grouped by the column `store`, split as the training file and then as the test
- * file of the same groups. Every group's text must start with the header less the group
- * column, hold as many lines as it counts rows, and name a directory that is a safe file
- * name. */
+ * one file grouped by the column `store`, split as the training file, then as the test file
+ * of the same groups, then as ddpc predict's input (every column kept, each row's group
+ * recorded). Every group's text must hold the header and as many lines as it counts rows,
+ * and name a directory that is a safe file name. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *path = fuzz_write("data.csv", data, size);
   groups_list l;
   memset(&l, 0, sizeof l);
-  if (groups_split_csv(path, "store", false, &l) == 0 && groups_split_csv(path, "store", true, &l) == 0) {
+  if (groups_split_csv(path, "store", GROUPS_SPLIT_TRAIN, &l) == 0 &&
+      groups_split_csv(path, "store", GROUPS_SPLIT_TEST, &l) == 0) {
     for (int i = 0; i < l.count; i++) {
       const groups_entry *e = &l.items[i];
       if (i > 0 && strcmp(l.items[i - 1].value, e->value) >= 0) abort();  // sorted, each value once
@@ -33,6 +34,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (!dir || !*dir || strcmp(dir, ".") == 0 || strcmp(dir, "..") == 0 || strchr(dir, '/')) abort();
       free(dir);
     }
+  }
+  groups_list_free(&l);
+  // As ddpc predict splits its input: every column kept, each row's group recorded.
+  if (groups_split_csv(path, "store", GROUPS_SPLIT_PREDICT, &l) == 0) {
+    uint32_t rows = 0;
+    for (int i = 0; i < l.count; i++) {
+      rows += l.items[i].rows;
+      if (fuzz_lines(l.items[i].train_text, l.items[i].train_len) != l.items[i].rows + 1) abort();
+    }
+    if (rows != l.n_rows) abort();
+    for (uint32_t r = 0; r < l.n_rows; r++)
+      if (l.row_group[r] < 0 || l.row_group[r] >= l.count || l.row_line[r] < 2) abort();
   }
   groups_list_free(&l);
   ddpc_error_clear();

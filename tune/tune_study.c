@@ -136,6 +136,15 @@ static int study_refuse_review_gate(const ddpc_config *cfg, const char *who) {
                         who, cfg->review.after_epochs > 0 ? "after_epochs" : "when");
 }
 
+/* One model per group (data.group_by) is not tuned yet: a grouped trial writes no
+ * metrics.jsonl of its own for the tuner to follow (tune.per_group is issue 16's next step). */
+static int study_refuse_groups(const ddpc_config *cfg, const char *who) {
+  if (!cfg->data.group_by || !*cfg->data.group_by) return 0;
+  return ddpc_error_set("%s trains one model per group (data.group_by: %s), which ddpc tune cannot tune yet; tune "
+                        "one group's config (RUN_DIR/groups/<dir>/config.yaml of a grouped run) instead",
+                        who, cfg->data.group_by);
+}
+
 /* A value strictly inside (low, high) that is no whole number: a continuous range on a key
  * that takes integers passes at whole-number bounds, and fails here instead of in a trial. */
 static double study_fractional_probe(double low, double high) {
@@ -274,6 +283,7 @@ int ddpc_tune_study_load(const char *path, const char *const *overrides, int n_o
     rc = study_read_scheduler(st, tune, base.stop.max_epochs);
     char *who = rc == 0 ? ddpc_format("%s: the base config", path) : NULL;
     if (rc == 0) rc = who ? study_refuse_review_gate(&base, who) : -1;
+    if (rc == 0) rc = who ? study_refuse_groups(&base, who) : -1;
     free(who);
     ddpc_config_free(&base);
   }

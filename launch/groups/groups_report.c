@@ -132,7 +132,7 @@ typedef struct {
   const char *state;
   const char *metric;        // test_accuracy or test_rmse
   double mean, weighted;     // of the metric over the groups done
-  int done, failed, preempted, skipped;
+  int done, failed, preempted, review, skipped;
   int slowest;               // index of the slowest group trained (-1: none)
 } report_summary;
 
@@ -152,6 +152,7 @@ static int report_summary_json(FILE *out, void *user) {
   ddpc_json_int(&j, "groups_done", s->done);
   ddpc_json_int(&j, "groups_failed", s->failed);
   ddpc_json_int(&j, "groups_preempted", s->preempted);
+  ddpc_json_int(&j, "groups_await_review", s->review);
   ddpc_json_int(&j, "groups_skipped", s->skipped);
   ddpc_json_int(&j, "min_group_rows", r->min_group_rows);
   ddpc_json_string(&j, "metric", s->metric);
@@ -216,7 +217,7 @@ static int report_summary_json(FILE *out, void *user) {
 
 int groups_write_summary(const groups_report *r, const groups_list *l, const char **state) {
   report_summary s = {r, l, ddpc_calloc(l->count ? (size_t)l->count : 1, sizeof(report_row), "group table"), "done",
-                      r->classification ? "test_accuracy" : "test_rmse", NAN, NAN, 0, 0, 0, 0, -1};
+                      r->classification ? "test_accuracy" : "test_rmse", NAN, NAN, 0, 0, 0, 0, 0, -1};
   if (!s.rows) return -1;
   double sum = 0.0, wsum = 0.0, weights = 0.0;
   int counted = 0;
@@ -226,7 +227,8 @@ int groups_write_summary(const groups_report *r, const groups_list *l, const cha
     const char *st = row->state ? row->state : "failed";
     ddpc_exit_code code = ddpc_exit_code_of_state(st);
     if (strcmp(st, "skipped") == 0) s.skipped++;
-    else if (code == DDPC_EXIT_PREEMPTED || code == DDPC_EXIT_AWAIT_REVIEW) s.preempted++;
+    else if (code == DDPC_EXIT_PREEMPTED) s.preempted++;
+    else if (code == DDPC_EXIT_AWAIT_REVIEW) s.review++;
     else if (code == DDPC_EXIT_OK) s.done++;
     else s.failed++;
     if (!l->items[i].skip_reason && isfinite(row->seconds) &&
@@ -244,7 +246,9 @@ int groups_write_summary(const groups_report *r, const groups_list *l, const cha
     s.mean = sum / counted;
     s.weighted = wsum / weights;
   }
-  s.state = s.preempted ? "preempted" : s.failed ? "groups_failed" : "done";
+  // The state whose exit code says what to do next: resume (5), answer a review (4), or
+  // look at the failed groups (7).
+  s.state = s.preempted ? "preempted" : s.review ? "await_review" : s.failed ? "groups_failed" : "done";
   *state = s.state;
   char *path = ddpc_format("%s/summary.json", r->run_dir);
   int rc = path ? ddpc_fs_write_atomic(path, report_summary_json, &s) : -1;
@@ -258,8 +262,9 @@ int groups_write_summary(const groups_report *r, const groups_list *l, const cha
       if (row->reason && *row->reason) printf("  (%s)", row->reason);
       putchar('\n');
     }
-    printf("groups: %d done, %d failed, %d preempted, %d skipped | %s mean %.4f, rows-weighted %.4f | wall %.1f s",
-           s.done, s.failed, s.preempted, s.skipped, s.metric, s.mean, s.weighted, r->wall_seconds);
+    printf("groups: %d done, %d failed, %d preempted, %d awaiting review, %d skipped | %s mean %.4f, rows-weighted "
+           "%.4f | wall %.1f s",
+           s.done, s.failed, s.preempted, s.review, s.skipped, s.metric, s.mean, s.weighted, r->wall_seconds);
     if (s.slowest >= 0) printf(" | slowest %s %.1f s", l->items[s.slowest].value, s.rows[s.slowest].seconds);
     printf(" | %s/summary.json\n", r->run_dir);
     fflush(stdout);

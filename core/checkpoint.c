@@ -443,12 +443,16 @@ int ddpc_checkpoint_read_meta(const ddpc_checkpoint *ckpt, ddpc_checkpoint_meta 
  * current record begins with. */
 #define CHECKPOINT_HISTORY_V1_BYTES offsetof(ddpc_epoch_metrics, val_mae)
 _Static_assert(offsetof(ddpc_epoch_metrics, val_mae) == 88, "HISTORY_V1 records are 88 bytes");
+/* ...and before val_macro_precision. */
+#define CHECKPOINT_HISTORY_V2_BYTES offsetof(ddpc_epoch_metrics, val_macro_precision)
+_Static_assert(offsetof(ddpc_epoch_metrics, val_macro_precision) == 112, "HISTORY_V2 records are 112 bytes");
 
 int ddpc_checkpoint_read_history(const ddpc_checkpoint *ckpt, ddpc_epoch_metrics **out, int64_t *count) {
   *out = NULL;
   *count = 0;
   size_t record = sizeof(ddpc_epoch_metrics);
   const checkpoint_entry *e = checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY);
+  if (!e && (e = checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY_V2))) record = CHECKPOINT_HISTORY_V2_BYTES;
   if (!e && (e = checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY_V1))) record = CHECKPOINT_HISTORY_V1_BYTES;
   if (!e) return 0;
   if (e->raw_bytes % record != 0)
@@ -460,6 +464,9 @@ int ddpc_checkpoint_read_history(const ddpc_checkpoint *ckpt, ddpc_epoch_metrics
   if (!h) return -1;
   for (uint64_t i = 0; i < n; i++) {
     h[i].val_mae = h[i].val_rmse = h[i].val_r2 = NAN;  // what an older record lacks
+    h[i].val_macro_precision = h[i].val_macro_recall = h[i].val_macro_f1 = NAN;
+    h[i].val_top_k_accuracy = h[i].val_roc_auc = NAN;
+    h[i].top_k = 0;
     memcpy(&h[i], e->data + i * record, record);
   }
   *out = h;
@@ -518,7 +525,8 @@ static void checkpoint_describe_history(const ddpc_checkpoint *ckpt, FILE *out) 
     ddpc_error_clear();
     return;
   }
-  if (!checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY) && !checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY_V1))
+  if (!checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY) && !checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY_V2) &&
+      !checkpoint_find(ckpt, DDPC_CHECKPOINT_SECTION_HISTORY_V1))
     return;
   // A regression run has R² where a classification run has its accuracy.
   bool r2 = n > 0 && isnan(h[0].val_accuracy) && !isnan(h[0].val_r2);

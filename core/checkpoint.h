@@ -26,7 +26,9 @@
  * ddpc_checkpoint_read_meta.
  * HISTORY payload: ddpc_epoch_metrics records as this build lays them out in memory. A
  * checkpoint of a ddpc before the regression metrics has HISTORY_V1 instead: the same
- * records up to params_crc32 (their first 88 bytes); use ddpc_checkpoint_read_history.
+ * records up to params_crc32 (their first 88 bytes); one before the classification
+ * metrics (`metrics:`) HISTORY_V2: the records up to val_r2 (112 bytes); use
+ * ddpc_checkpoint_read_history.
  * The container knows nothing of training; ddpc_checkpoint_section_id names what ddpc stores. */
 #ifndef DDPC_CORE_CHECKPOINT_H
 #define DDPC_CORE_CHECKPOINT_H
@@ -48,7 +50,8 @@ typedef enum {
   DDPC_CHECKPOINT_SECTION_CONFIG = 6,   // the resolved config YAML text (for comparing on resume)
   DDPC_CHECKPOINT_SECTION_RUN = 7,      // "RUN_ID STARTED_AT": the run's identity, kept across resumes (may be absent)
   DDPC_CHECKPOINT_SECTION_INPUT = 8,    // core/model_input.h: raw input, fitted preprocessing, classes (may be absent)
-  DDPC_CHECKPOINT_SECTION_HISTORY = 9,  // ddpc_epoch_metrics[] (ddpc/ddpc.h), one per completed epoch
+  DDPC_CHECKPOINT_SECTION_HISTORY_V2 = 9,  // older checkpoints' history, without the classification metrics
+  DDPC_CHECKPOINT_SECTION_HISTORY = 10,  // ddpc_epoch_metrics[] (ddpc/ddpc.h), one per completed epoch
 } ddpc_checkpoint_section_id;
 
 /* Counters and identity of the training state; everything needed besides the arrays. */

@@ -862,7 +862,7 @@ static int read_device(ddpc_config_section top, ddpc_config *cfg) {
 
 static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
   static const char *const keys[] = {"name", "seed", "device", "data", "model", "loss", "optimizer", "schedule", "train", "comm",
-                                     "stop", "checkpoint", "review", "pruning", "output", "tracking"};
+                                     "stop", "checkpoint", "review", "pruning", "output", "tracking", "metrics"};
   ddpc_config_section top = {ctx->tree.root, ""};
   if (ddpc_config_check_keys(top, "the top level", keys, COUNT(keys)) != 0 || read_name(ctx, top, cfg) != 0) return -1;
   int64_t seed = 0;
@@ -875,7 +875,7 @@ static int config_resolve(const config_ctx *ctx, ddpc_config *cfg) {
   if (read_optimizer(top, &cfg->optimizer) != 0 || read_schedule(top, &cfg->schedule) != 0 ||
       read_train(top, &cfg->train) != 0 || read_comm(top, &cfg->comm) != 0 || read_stop(ctx, top, cfg) != 0 ||
       read_checkpoint(ctx, top, cfg) != 0 || read_review(ctx, top, &cfg->review) != 0 || read_pruning(top, &cfg->pruning) != 0 ||
-      read_output(top, cfg) != 0 || read_tracking(top, cfg) != 0)
+      read_output(top, cfg) != 0 || read_tracking(top, cfg) != 0 || ddpc_config_read_metrics(top.map, cfg) != 0)
     return -1;
   return 0;
 }
@@ -971,6 +971,7 @@ void ddpc_config_free(ddpc_config *cfg) {
   free(cfg->stop.divergence.monitor);
   free(cfg->checkpoint.monitor);
   free(cfg->review.when_monitor);
+  free(cfg->metrics.at);
   free(cfg->output_dir);
   free(cfg->tracking_uri);
   free(cfg->tracking_experiment);

@@ -153,6 +153,14 @@ typedef struct {
   double when_below;       // review when the monitor is below this
 } ddpc_review_config;
 
+/* The top-level `metrics:` list (bits are 1u << ddpc_metric_extra, core/metrics.h). */
+typedef struct {
+  unsigned listed;    // what the list asks to be reported
+  unsigned computed;  // listed, or named by a monitor: what evaluation computes and metrics.jsonl holds
+  int top_k;          // K of topK_accuracy (0: none)
+  char *at;           // where the list is given ("run.yaml:12:10"), for messages after loading; NULL: absent
+} ddpc_metrics_config;
+
 /* Verdicts from an outside scheduler (the tuner's ASHA): after each rung epoch rank 0
  * waits for RUN_DIR/verdicts/epoch-E ("continue" or "prune [reason]"). */
 #define DDPC_MAX_RUNGS 32
@@ -180,6 +188,7 @@ typedef struct {
   ddpc_checkpoint_config checkpoint;  // when and what is checkpointed
   ddpc_review_config review;     // human review gates
   ddpc_pruning_config pruning;   // verdicts from the tuner at rung epochs
+  ddpc_metrics_config metrics;   // classification metrics beyond loss and accuracy
   char *output_dir;              // run directory
   char *tracking_uri;            // tracking.mlflow.uri: MLflow tracking server (NULL: MLFLOW_TRACKING_URI or none)
   char *tracking_experiment;     // tracking.mlflow.experiment (NULL: MLFLOW_EXPERIMENT_NAME or Default)
@@ -195,6 +204,12 @@ int ddpc_config_load(const char *path, const char *const *overrides, int n_overr
 int ddpc_config_load_text(const char *name, const char *yaml, size_t len, const char *const *overrides,
                           int n_overrides, ddpc_config *cfg);
 void ddpc_config_free(ddpc_config *cfg);
+/* Whether a run of cfg reports metric `name` (core/metrics.h): every run has the plain
+ * ones; val_macro_f1 and the like only when `metrics:` or a monitor asks for them. */
+bool ddpc_config_metric_computed(const ddpc_config *cfg, const char *name);
+/* config_metrics.c: reads `metrics:` under root (after the monitors are read). */
+struct ddpc_config_node;
+int ddpc_config_read_metrics(const struct ddpc_config_node *root, ddpc_config *cfg);
 /* 64-bit FNV-1a of resolved_yaml: equal for configs that resolve the same. */
 uint64_t ddpc_config_hash(const ddpc_config *cfg);
 

@@ -11,6 +11,7 @@
 
 #include "core/config_tree.h"
 #include "core/error.h"
+#include "core/metrics.h"
 #include "core/names.h"
 
 typedef struct {
@@ -306,6 +307,22 @@ static void write_pruning(yaml_out *o, const ddpc_pruning_config *p) {
   out_printf(o, "\n");
 }
 
+/* Only when given: a config without it resolves (and hashes) as it did before. */
+static void write_metrics(yaml_out *o, const ddpc_metrics_config *m) {
+  if (!m->listed) return;
+  out_printf(o, "metrics: [");
+  const char *sep = "";
+  for (int e = 0; e < DDPC_METRIC_EXTRA_COUNT; e++) {
+    if (!(m->listed & (1u << e))) continue;
+    if (e == DDPC_METRIC_EXTRA_TOP_K_ACCURACY)
+      out_printf(o, "%stop%d_accuracy", sep, m->top_k);
+    else
+      out_printf(o, "%s%s", sep, ddpc_metric_extra_names[e]);
+    sep = ", ";
+  }
+  out_printf(o, "]\n");
+}
+
 int ddpc_config_write_resolved(ddpc_config *cfg) {
   yaml_out o = {0};
   out_printf(&o, "name: ");
@@ -337,6 +354,7 @@ int ddpc_config_write_resolved(ddpc_config *cfg) {
   write_stop(&o, &cfg->stop);
   write_checkpoint_review(&o, &cfg->checkpoint, &cfg->review);
   write_pruning(&o, &cfg->pruning);
+  write_metrics(&o, &cfg->metrics);
   out_printf(&o, "output:\n  dir: ");
   out_string(&o, cfg->output_dir);
   out_printf(&o, "\n");

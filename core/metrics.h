@@ -10,9 +10,32 @@
 #include "ddpc/ddpc.h"  // ddpc_epoch_metrics is part of the public API (hooks)
 
 
-/* Names a config may monitor, in the order of the fields above (without epoch and crc). */
+/* Names a config may monitor, in the order of the fields above (without epoch, crc and
+ * top_k). "val_topK_accuracy" stands for val_top1_accuracy, val_top2_accuracy, ... */
 extern const char *const ddpc_metric_names[];
 extern const int ddpc_metric_name_count;
+
+/* What the config's `metrics:` list may ask for beyond loss and accuracy (classification).
+ * The first five are numbers reported per epoch as val_NAME (monitorable) and at the end as
+ * test_NAME; per_class and the confusion matrix are tables of the test split in summary.json. */
+typedef enum {
+  DDPC_METRIC_EXTRA_MACRO_PRECISION,   // macro_precision
+  DDPC_METRIC_EXTRA_MACRO_RECALL,      // macro_recall
+  DDPC_METRIC_EXTRA_MACRO_F1,          // macro_f1
+  DDPC_METRIC_EXTRA_TOP_K_ACCURACY,    // topK_accuracy with K a number: top3_accuracy
+  DDPC_METRIC_EXTRA_ROC_AUC,           // roc_auc (two classes)
+  DDPC_METRIC_EXTRA_PER_CLASS,         // per_class: precision, recall, F1 and support of each class
+  DDPC_METRIC_EXTRA_CONFUSION_MATRIX,  // confusion_matrix
+  DDPC_METRIC_EXTRA_COUNT
+} ddpc_metric_extra;
+
+/* The list's names in enum order ("topK_accuracy" stands for top2_accuracy, ...). */
+extern const char *const ddpc_metric_extra_names[DDPC_METRIC_EXTRA_COUNT];
+/* The entry `name` of a metrics: list, or -1; *k gets K of topK_accuracy (else 0). */
+int ddpc_metric_extra_find(const char *name, int *k);
+/* The entry a monitorable metric name needs ("val_macro_f1" -> macro_f1, "val_top5_accuracy"
+ * -> topK_accuracy with *k 5), or -1 for the metrics every run has. */
+int ddpc_metric_extra_of(const char *metric, int *k);
 
 /* The value of metric `name` in m ("val_loss", "train_accuracy", ...); NaN when unknown. */
 double ddpc_metric_value(const ddpc_epoch_metrics *m, const char *name);

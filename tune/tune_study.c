@@ -126,6 +126,29 @@ static int study_try_config(const ddpc_tune_study *st, const char *extra, ddpc_c
   return rc;
 }
 
+/* tune.metric must be in the trials' metrics.jsonl: val_macro_f1 and the like are there
+ * only when the base config's `metrics:` (or one of its monitors) asks for them. */
+static int study_check_metric_computed(const ddpc_tune_study *st, const ddpc_config *base,
+                                       const ddpc_config_node *tune) {
+  if (ddpc_config_metric_computed(base, st->metric)) return 0;
+  int k = 0;
+  int e = ddpc_metric_extra_of(st->metric, &k);
+  const ddpc_config_node *at = ddpc_config_node_get(tune, "metric");
+  if (base->data.task == DDPC_TASK_REGRESSION)
+    return ddpc_config_node_error(at, "tune.metric: %s is a classification metric; the base config is a regression "
+                                      "(val_mae, val_rmse, val_r2)", st->metric);
+  if (e == DDPC_METRIC_EXTRA_TOP_K_ACCURACY && base->metrics.top_k > 0)
+    return ddpc_config_node_error(at, "tune.metric: %s, but the base config computes top%d_accuracy (metrics:)",
+                                  st->metric, base->metrics.top_k);
+  char name[48];
+  if (e == DDPC_METRIC_EXTRA_TOP_K_ACCURACY)
+    snprintf(name, sizeof name, "top%d_accuracy", k);
+  else
+    snprintf(name, sizeof name, "%s", ddpc_metric_extra_names[e]);
+  return ddpc_config_node_error(at, "tune.metric: the trials report %s only when the base config asks for it: add "
+                                    "'metrics: [%s]' to %s", st->metric, name, st->base_path);
+}
+
 /* A review gate stops a run until a person answers (exit 4); nobody answers a trial, so a
  * study whose trials would have one is refused before any trial starts. `who` names what
  * gave the gate, for the message. */
@@ -284,6 +307,7 @@ int ddpc_tune_study_load(const char *path, const char *const *overrides, int n_o
     char *who = rc == 0 ? ddpc_format("%s: the base config", path) : NULL;
     if (rc == 0) rc = who ? study_refuse_review_gate(&base, who) : -1;
     if (rc == 0) rc = who ? study_refuse_groups(&base, who) : -1;
+    if (rc == 0) rc = study_check_metric_computed(st, &base, tune);
     free(who);
     ddpc_config_free(&base);
   }

@@ -70,6 +70,13 @@ void ddpc_progress_epoch_end(ddpc_progress *p, const ddpc_epoch_metrics *m) {
   progress_value(p->out, "val_mae", m->val_mae);
   progress_value(p->out, "val_rmse", m->val_rmse);
   progress_value(p->out, "val_r2", m->val_r2);
+  progress_value(p->out, "val_macro_f1", m->val_macro_f1);
+  if (m->top_k > 0) {
+    char key[32];
+    snprintf(key, sizeof key, "val_top%d_acc", (int)m->top_k);
+    progress_value(p->out, key, m->val_top_k_accuracy);
+  }
+  progress_value(p->out, "val_roc_auc", m->val_roc_auc);
   fprintf(p->out, " lr %.4g | %.0f samples/s | %.2f s\n", m->lr, m->samples_per_s, m->seconds);
   fflush(p->out);
 }

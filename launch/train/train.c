@@ -111,7 +111,9 @@ static int train_act(train_session *s) {
       return train_files_write_review(s, s->stop_reason ? s->stop_reason : "continue training?");
     case DDPC_STATE_DONE:
       if (train_checkpoint_save(s) != 0) return -1;
-      return train_evaluate(s, &s->data.test, &s->test);
+      return train_evaluate(s, &s->data.test, &s->test,
+                            (s->cfg.metrics.listed & (1u << DDPC_METRIC_EXTRA_PER_CLASS |
+                                                      1u << DDPC_METRIC_EXTRA_CONFUSION_MATRIX)) != 0);
     default:
       return 0;
   }
@@ -184,6 +186,7 @@ static void train_session_free(train_session *s) {
   free(s->hooks);
   free(s->stop_reason);
   free(s->prune_reason);
+  free(s->test.confusion);
   free(s->write_error);
   free(s->run_dir_chosen);
   ddpc_metric_history_free(&s->history);
@@ -206,7 +209,7 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
   snprintf(s->run_id, sizeof s->run_id, "%016llx%08x", (unsigned long long)(s->unix_started * 1e9),
            (unsigned)getpid());
   s->facts.best_value = NAN;
-  s->test = (train_eval){NAN, NAN, NAN, NAN, NAN};
+  s->test = train_eval_unset();
   // From the start: a stop signal during set-up (data loading can take a while) is kept
   // and honoured at the first step boundary, instead of ending the process uncleanly.
   ddpc_signals_install();

@@ -9,11 +9,13 @@
 
 #include "core/error.h"
 #include "core/json.h"
+#include "core/metrics_class.h"
 #include "core/sysinfo.h"
 #include "core/exit_code.h"
 #include "launch/train/signals.h"
 #include "launch/train/start_marker.h"
 #include "launch/train/train_internal.h"
+#include "predict/predictor.h"
 
 static void train_gather(train_session *s, const ddpc_split *split, const uint32_t *pos, int n) {
   bool cls = train_is_classification(s);
@@ -42,22 +44,72 @@ static void train_regression_add(const train_session *s, const float *out, const
     }
 }
 
-/* Mean loss and accuracy over a split, and for regression MAE, RMSE and R²; each rank takes
- * every size-th sample and the sums are reduced, so every sample counts exactly once
- * whatever the world size. */
-int train_evaluate(train_session *s, const ddpc_split *split, train_eval *out) {
-  *out = (train_eval){NAN, NAN, NAN, NAN, NAN};
+train_eval train_eval_unset(void) {
+  return (train_eval){.loss = NAN, .accuracy = NAN, .mae = NAN, .rmse = NAN, .r2 = NAN, .macro_precision = NAN,
+                      .macro_recall = NAN, .macro_f1 = NAN, .top_k_accuracy = NAN, .roc_auc = NAN, .confusion = NULL};
+}
+
+static bool train_computes(const train_session *s, ddpc_metric_extra e) {
+  return (s->cfg.metrics.computed & (1u << e)) != 0;
+}
+
+/* Slot i of all (2 per sample of the split): the binary score of split sample `at[i]`, the
+ * probability of class 1 as ddpc predict writes it, and whether class 1 is its label. Each
+ * rank fills the slots of its own samples, the others stay 0: the sum over ranks gathers
+ * every score exactly (x + 0 is x). */
+static void train_auc_add(const float *out, const int32_t *labels, const uint32_t *at, int n, double *all) {
+  for (int i = 0; i < n; i++) {
+    float p[2];
+    ddpc_predictor_softmax(out + (size_t)i * 2, 1, 2, p);
+    all[2 * (size_t)at[i]] = p[1];
+    all[2 * (size_t)at[i] + 1] = labels[i] == 1 ? 1.0 : 0.0;
+  }
+}
+
+static int train_auc_finish(const double *all, uint32_t count, double *auc) {
+  float *scores = ddpc_calloc(count, sizeof *scores, "ROC AUC scores");
+  uint8_t *positive = ddpc_calloc(count, sizeof *positive, "ROC AUC labels");
+  int rc = scores && positive ? 0 : -1;
+  for (uint32_t i = 0; rc == 0 && i < count; i++) {
+    scores[i] = (float)all[2 * (size_t)i];
+    positive[i] = all[2 * (size_t)i + 1] > 0.5;
+  }
+  if (rc == 0) rc = ddpc_class_metrics_roc_auc(scores, positive, count, auc);
+  free(scores);
+  free(positive);
+  return rc;
+}
+
+/* Mean loss and accuracy over a split, for regression MAE, RMSE and R², for classification
+ * what `metrics:` asks for (from the confusion matrix, top-k hits and, for ROC AUC, the
+ * scores of the whole split). Each rank takes every size-th sample and the sums are
+ * reduced, so every sample counts exactly once whatever the world size. */
+int train_evaluate(train_session *s, const ddpc_split *split, train_eval *out, bool keep_confusion) {
+  free(out->confusion);
+  *out = train_eval_unset();
   if (split->count == 0) return 0;
   bool regression = !train_is_classification(s);
   int W = s->out_width;
-  // loss, correct, samples; regression: |e|, e², then W centred sums and W squares
-  size_t n_sums = 3 + (regression ? 2 + 2 * (size_t)W : 0);
+  int k = s->cfg.metrics.top_k;
+  bool confusion = !regression && (s->cfg.metrics.computed & ~(1u << DDPC_METRIC_EXTRA_ROC_AUC)) != 0;
+  bool auc = !regression && train_computes(s, DDPC_METRIC_EXTRA_ROC_AUC);
+  // loss, correct, samples; regression: |e|, e², then W centred sums and W squares;
+  // classification with metrics: the W x W confusion matrix, then the top-k hits
+  size_t n_reg = regression ? 2 + 2 * (size_t)W : 0, n_cm = confusion ? (size_t)W * (size_t)W + 1 : 0;
+  size_t n_sums = 3 + n_reg + n_cm;
   double *sums = ddpc_calloc(n_sums, sizeof *sums, "evaluation sums");
-  if (!sums) return -1;
+  double *scores = auc ? ddpc_calloc(2 * (size_t)split->count, sizeof *scores, "ROC AUC scores") : NULL;
+  if (!sums || (auc && !scores)) {
+    free(sums);
+    free(scores);
+    return -1;
+  }
+  double *cm = sums + 3 + n_reg;
   uint32_t mine = 0;
   for (uint32_t i = (uint32_t)s->comm->rank; i < split->count; i += (uint32_t)s->comm->size) s->positions[mine++] = i;
   sums[2] = (double)mine;
   ddpc_forward_ctx ctx = {false, s->cfg.seed, (uint64_t)s->step};
+  bool need_host = regression || confusion || auc;
   int rc = 0;
   for (uint32_t at = 0; rc == 0 && at < mine; at += (uint32_t)s->cfg.train.eval_batch_size) {
     int n = (int)(mine - at < (uint32_t)s->cfg.train.eval_batch_size ? mine - at : (uint32_t)s->cfg.train.eval_batch_size);
@@ -66,14 +118,17 @@ int train_evaluate(train_session *s, const ddpc_split *split, train_eval *out) {
     ddpc_loss_result r;
     // One wait a batch: the next gather reuses the staging buffers the device reads.
     rc = !y || train_device_loss_add(s, y, n, false, (double)n) != 0 || train_device_loss_take(s, &r) != 0 ? -1 : 0;
-    const float *host = rc == 0 && regression ? train_device_host_outputs(s, y, n) : NULL;
-    if (rc == 0 && regression && !host) rc = -1;
+    const float *host = rc == 0 && need_host ? train_device_host_outputs(s, y, n) : NULL;
+    if (rc == 0 && need_host && !host) rc = -1;
     if (rc != 0) break;
     sums[0] += r.loss_sum;
     sums[1] += (double)r.correct;
     if (regression) train_regression_add(s, host, s->batch_targets, n, sums + 3);
+    if (confusion) ddpc_class_metrics_add(host, s->batch_labels, n, W, k, cm, cm + (size_t)W * (size_t)W);
+    if (auc) train_auc_add(host, s->batch_labels, s->positions + at, n, scores);
   }
   if (rc == 0 && s->comm->ops->allreduce_double(s->comm, sums, n_sums) != 0) rc = -1;
+  if (rc == 0 && auc && s->comm->ops->allreduce_double(s->comm, scores, 2 * (size_t)split->count) != 0) rc = -1;
   if (rc == 0) {
     double count = sums[2];
     out->loss = sums[0] / count * s->loss_scale;
@@ -87,7 +142,20 @@ int train_evaluate(train_session *s, const ddpc_split *split, train_eval *out) {
     out->rmse = sqrt(e[1] / values);
     out->r2 = total > 0.0 ? 1.0 - e[1] / total : NAN;
   }
+  if (rc == 0 && confusion) {
+    ddpc_class_scores macro;
+    ddpc_class_metrics_scores(cm, W, NULL, &macro);
+    if (train_computes(s, DDPC_METRIC_EXTRA_MACRO_PRECISION)) out->macro_precision = macro.precision;
+    if (train_computes(s, DDPC_METRIC_EXTRA_MACRO_RECALL)) out->macro_recall = macro.recall;
+    if (train_computes(s, DDPC_METRIC_EXTRA_MACRO_F1)) out->macro_f1 = macro.f1;
+    if (k > 0) out->top_k_accuracy = cm[(size_t)W * (size_t)W] / sums[2];
+    if (keep_confusion && !(out->confusion = ddpc_calloc((size_t)W * (size_t)W, sizeof *cm, "confusion matrix")))
+      rc = -1;
+    if (out->confusion) memcpy(out->confusion, cm, (size_t)W * (size_t)W * sizeof *cm);
+  }
+  if (rc == 0 && auc) rc = train_auc_finish(scores, split->count, &out->roc_auc);
   free(sums);
+  free(scores);
   return rc;
 }
 
@@ -261,13 +329,19 @@ int train_finish_epoch(train_session *s) {
   uint32_t crc = ddpc_model_params_crc32(s->model);
   if (train_check_same(s, &crc, sizeof crc, "parameters after an epoch (replicas drifted apart)") != 0) return -1;
   m.params_crc32 = crc;
-  train_eval val;
-  if (train_evaluate(s, &s->data.val, &val) != 0) return -1;
+  train_eval val = train_eval_unset();
+  if (train_evaluate(s, &s->data.val, &val, false) != 0) return -1;
   m.val_loss = val.loss;
   m.val_accuracy = val.accuracy;
   m.val_mae = val.mae;
   m.val_rmse = val.rmse;
   m.val_r2 = val.r2;
+  m.val_macro_precision = val.macro_precision;
+  m.val_macro_recall = val.macro_recall;
+  m.val_macro_f1 = val.macro_f1;
+  m.val_top_k_accuracy = val.top_k_accuracy;
+  m.val_roc_auc = val.roc_auc;
+  m.top_k = s->cfg.metrics.top_k;
   m.seconds = s->epoch_seconds + ddpc_time_seconds() - s->epoch_started;
   s->epoch++;
   s->batch_in_epoch = 0;

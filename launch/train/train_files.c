@@ -152,7 +152,8 @@ int train_files_check(train_session *s) {
   return ddpc_error_set("%s", s->write_error);
 }
 
-static void files_metrics_json(FILE *out, const ddpc_epoch_metrics *m, bool regression) {
+static void files_metrics_json(FILE *out, const train_session *s, const ddpc_epoch_metrics *m) {
+  bool regression = !train_is_classification(s);
   ddpc_json j;
   ddpc_json_begin(&j, out);
   ddpc_json_int(&j, "epoch", m->epoch);
@@ -165,6 +166,7 @@ static void files_metrics_json(FILE *out, const ddpc_epoch_metrics *m, bool regr
     ddpc_json_number(&j, "val_rmse", m->val_rmse);
     ddpc_json_number(&j, "val_r2", m->val_r2);
   }
+  train_metric_files_epoch(&j, s, m);
   ddpc_json_number(&j, "lr", m->lr);
   ddpc_json_number(&j, "samples_per_s", m->samples_per_s);
   ddpc_json_number(&j, "seconds", m->seconds);
@@ -175,7 +177,7 @@ static void files_metrics_json(FILE *out, const ddpc_epoch_metrics *m, bool regr
 }
 
 static int files_metrics_line(train_session *s, const ddpc_epoch_metrics *m) {
-  files_metrics_json(s->metrics, m, !train_is_classification(s));
+  files_metrics_json(s->metrics, s, m);
   return train_files_end_line(s, s->metrics, "metrics.jsonl");
 }
 
@@ -332,6 +334,7 @@ static int files_summary(FILE *out, void *user) {
     ddpc_json_number(&j, "test_rmse", s->test.rmse);
     ddpc_json_number(&j, "test_r2", s->test.r2);
   }
+  train_metric_files_test(&j, s);
   ddpc_json_int(&j, "params_crc32", crc);
   ddpc_json_int(&j, "param_count", (int64_t)ddpc_model_param_count(s->model));
   ddpc_json_number(&j, "samples_per_s",
@@ -357,6 +360,8 @@ static int files_summary(FILE *out, void *user) {
   ddpc_json_unix_time(&j, "last_step", s->unix_first_step > 0 ? s->unix_last_step : NAN);
   ddpc_json_unix_time(&j, "summary_written", ddpc_time_unix());
   ddpc_json_end_object(&j);
+  // Last: the head of the file (train_files_read_summary) stays a few hundred bytes.
+  train_metric_files_tables(&j, s);
   ddpc_json_end(&j);
   fputc('\n', out);
   return 0;
@@ -410,7 +415,7 @@ static int files_review_json(FILE *out, void *user) {
   // The metrics so far, as metrics.jsonl has them, so the reviewer needs one file.
   for (int i = 0; i < s->history.count; i++) {
     if (i) fputc(',', out);
-    files_metrics_json(out, &s->history.epochs[i], !train_is_classification(s));
+    files_metrics_json(out, s, &s->history.epochs[i]);
     fputc('\n', out);
   }
   fputs("]}\n", out);

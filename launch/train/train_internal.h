@@ -17,6 +17,7 @@
 #include "core/checkpoint.h"
 #include "core/config.h"
 #include "core/data.h"
+#include "core/json.h"
 #include "core/loss.h"
 #include "core/machine.h"
 #include "core/metrics.h"
@@ -38,7 +39,17 @@ typedef struct {
   double mae;       // regression, in the target's units: mean absolute error
   double rmse;      // root mean squared error
   double r2;        // 1 - SS_res / SS_tot around the split's own mean (NaN for a constant target)
+  // classification, what `metrics:` or a monitor asks for (core/metrics_class.h)
+  double macro_precision;  // mean of the classes' precisions
+  double macro_recall;     // mean of the classes' recalls
+  double macro_f1;         // mean of the classes' F1
+  double top_k_accuracy;   // fraction whose class is among the metrics.top_k largest outputs
+  double roc_auc;          // two classes: area under the ROC curve of class 1's probability
+  double *confusion;       // (classes, classes) counts, row = true class, when kept (owned; else NULL)
 } train_eval;
+
+/* Every metric NaN, no confusion matrix. */
+train_eval train_eval_unset(void);
 
 typedef struct train_session {
   const ddpc_train_options *opt;  // what the caller asked for
@@ -165,7 +176,9 @@ int train_abort(train_session *s);
 int train_run_epoch(train_session *s);
 /* Validation metrics of the epoch just finished, appended to the history. */
 int train_finish_epoch(train_session *s);
-int train_evaluate(train_session *s, const ddpc_split *split, train_eval *out);
+/* Metrics of a split into *out (its confusion matrix is freed first: *out must be set, e.g.
+ * by train_eval_unset); keep_confusion keeps the confusion matrix in out->confusion. */
+int train_evaluate(train_session *s, const ddpc_split *split, train_eval *out, bool keep_confusion);
 
 /* train_checkpoint.c */
 int train_checkpoint_save(train_session *s);
@@ -207,6 +220,13 @@ void train_files_log_review_answer(train_session *s, int answer);
 /* Rank 0, on resume: the config's changes from the checkpoint's, one events.jsonl line
  * (none when nothing changed). */
 void train_files_log_config_changes(train_session *s, const ddpc_resume_diff *diff);
+
+/* train_metric_files.c: `metrics:` in the run files. epoch: the val_ numbers of m into a
+ * metrics.jsonl line; test: the test_ numbers into summary.json; tables: the test split's
+ * per_class table and confusion matrix (when listed) into summary.json. */
+void train_metric_files_epoch(ddpc_json *j, const train_session *s, const ddpc_epoch_metrics *m);
+void train_metric_files_test(ddpc_json *j, const train_session *s);
+void train_metric_files_tables(ddpc_json *j, const train_session *s);
 
 /* train.c: the run restored from its checkpoint had ended (done, diverged, rejected,
  * pruned): nothing is trained and its files stay as they were. */

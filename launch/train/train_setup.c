@@ -13,6 +13,23 @@
 
 bool train_is_classification(const train_session *s) { return s->cfg.loss == DDPC_LOSS_CROSS_ENTROPY; }
 
+/* What `metrics:` (or a monitor) asks for must make sense for the data's class count. */
+static int train_check_metrics(const train_session *s) {
+  const ddpc_metrics_config *m = &s->cfg.metrics;
+  int classes = s->out_width;
+  // Where it was asked for: the list, or else a monitor of the config.
+  const char *where = m->at ? m->at : s->cfg.source_path;
+  if ((m->computed & (1u << DDPC_METRIC_EXTRA_ROC_AUC)) && classes != 2)
+    return ddpc_error_set("%s: roc_auc is for two classes (class 1's probability ranks the samples), but the "
+                          "data has %d classes; macro_f1 and per_class cover more",
+                          where, classes);
+  if (m->top_k > 0 && m->top_k >= classes)
+    return ddpc_error_set("%s: top%d_accuracy needs more than %d classes, but the data has %d (every sample's "
+                          "class would be among its top %d outputs); use a K below %d",
+                          where, m->top_k, m->top_k, classes, m->top_k, classes);
+  return 0;
+}
+
 /* The model must produce one output per class (or per regression target) and the loss must
  * suit the task; checked before any training so a wrong config fails in a second. */
 static int train_check_compatible(train_session *s) {
@@ -24,7 +41,7 @@ static int train_check_compatible(train_session *s) {
                           cfg->source_path, ddpc_loss_name(cfg->loss),
                           classification ? "classification" : "regression");
   int want = classification ? s->data.num_classes : (int)s->data.target_width;
-  if (s->out_width == want) return 0;
+  if (s->out_width == want) return train_check_metrics(s);
   // An inferred count is only as good as the largest label: name the sample it came
   // from, which is often the one bad label.
   char *origin = classification && cfg->data.num_classes == 0 ? ddpc_data_describe_max_label(&s->data, cfg) : NULL;

@@ -163,8 +163,8 @@ for _ in range(count):
     data = b[at + 52:at + 52 + stored]
     if codec == 1:
         data = zlib.decompress(data)
-    if sid == 9:  # today's history: back to the old section of 88-byte records
-        rec = 112
+    if sid == 10:  # today's history (160-byte records): back to the old section of 88-byte ones
+        rec = 160
         data = b"".join(data[i:i + 88] for i in range(0, len(data), rec))
         sid = 5
     sections.append((sid, name, data))

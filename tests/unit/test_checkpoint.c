@@ -412,7 +412,8 @@ static void test_find_latest_and_prune(void) {
 }
 
 /* The metric history of an older checkpoint (section HISTORY_V1: records up to
- * params_crc32, 88 bytes) reads as today's records with NaN regression metrics; today's
+ * params_crc32, 88 bytes; HISTORY_V2: up to val_r2, 112 bytes) reads as today's records
+ * with NaN for what it lacks; today's
  * section wins when both are there; a section of partial records is refused. */
 static void test_history_versions(void) {
   enum { OLD = 88 };
@@ -438,11 +439,29 @@ static void test_history_versions(void) {
   CHECK(h && isnan(h[0].val_mae) && isnan(h[1].val_rmse) && isnan(h[1].val_r2), "v1: regression metrics NaN");
   free(h);
   ddpc_checkpoint_free(ck);
+  // HISTORY_V2 (before the classification metrics): records up to val_r2, 112 bytes.
+  enum { V2 = 112 };
+  unsigned char v2_bytes[2 * V2];
+  for (int i = 0; i < 2; i++) {
+    now[i].val_macro_f1 = 0.5;
+    now[i].top_k = 3;
+    memcpy(v2_bytes + i * V2, &now[i], V2);
+  }
+  ddpc_checkpoint_section v2[] = {{DDPC_CHECKPOINT_SECTION_HISTORY_V2, "history", v2_bytes, sizeof v2_bytes}};
+  ck = NULL;
+  CHECK(ddpc_checkpoint_write(path, v2, 1) == 0 && ddpc_checkpoint_read(path, &ck) == 0, "write and read v2");
+  CHECK(ck && ddpc_checkpoint_read_history(ck, &h, &n) == 0 && n == 2, "v2: 2 records (%lld)", (long long)n);
+  CHECK(h && h[1].epoch == 2 && h[1].val_r2 == 0.25 && h[1].params_crc32 == 0xabcd0001u, "v2: the old fields back");
+  CHECK(h && isnan(h[1].val_macro_f1) && isnan(h[0].val_roc_auc) && isnan(h[1].val_top_k_accuracy) && h[1].top_k == 0,
+        "v2: classification metrics NaN, no top-k");
+  free(h);
+  ddpc_checkpoint_free(ck);
   ddpc_checkpoint_section both[] = {{DDPC_CHECKPOINT_SECTION_HISTORY_V1, "history", old, OLD},
                                     {DDPC_CHECKPOINT_SECTION_HISTORY, "history", now, sizeof now}};
   ck = NULL;
   CHECK(ddpc_checkpoint_write(path, both, 2) == 0 && ddpc_checkpoint_read(path, &ck) == 0, "write and read both");
-  CHECK(ck && ddpc_checkpoint_read_history(ck, &h, &n) == 0 && n == 2 && h[1].val_r2 == 0.25,
+  CHECK(ck && ddpc_checkpoint_read_history(ck, &h, &n) == 0 && n == 2 && h[1].val_r2 == 0.25 &&
+            h[1].val_macro_f1 == 0.5 && h[1].top_k == 3,
         "today's section is read when both are there");
   free(h);
   ddpc_checkpoint_free(ck);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/metrics.h"
 #include "core/error.h"
 #include "testing.h"
 
@@ -649,7 +650,8 @@ static void test_stop_sections(void) {
   STOP_ERROR("esmon.yaml", "stop:\n  early_stopping: {monitor: val_los}\n",
                "esmon.yaml:6:29: stop.early_stopping.monitor: unknown metric 'val_los'; expected one of train_loss, "
                "train_accuracy, val_loss, val_accuracy, lr, samples_per_s, seconds, comm_seconds, "
-               "comm_hidden_fraction, val_mae, val_rmse, val_r2; did you mean 'val_loss'?",
+               "comm_hidden_fraction, val_mae, val_rmse, val_r2, val_macro_precision, val_macro_recall, "
+               "val_macro_f1, val_topK_accuracy, val_roc_auc; did you mean 'val_loss'?",
                NULL);
   STOP_ERROR("esmode.yaml", "stop:\n  early_stopping: {mode: maximum}\n",
                "stop.early_stopping.mode: unknown value 'maximum'; expected one of min, max", NULL);
@@ -725,6 +727,70 @@ static void test_device_cuda(void) {
 #endif
 }
 
+/* metrics: the list, what monitors add to it, the resolved text, and the refusals. */
+static void test_metrics_section(void) {
+  char *text = ddpc_format("%smetrics: [per_class, macro_f1, top3_accuracy, confusion_matrix]\n", minimal_yaml);
+  char *path = write_file("metrics.yaml", text);
+  ddpc_config cfg;
+  int rc = load(path, 0, NULL, NULL, &cfg);
+  CHECK(rc == 0, "metrics list loads: %s", ddpc_error_message());
+  if (rc == 0) {
+    unsigned want = 1u << DDPC_METRIC_EXTRA_PER_CLASS | 1u << DDPC_METRIC_EXTRA_MACRO_F1 |
+                    1u << DDPC_METRIC_EXTRA_TOP_K_ACCURACY | 1u << DDPC_METRIC_EXTRA_CONFUSION_MATRIX;
+    CHECK(cfg.metrics.listed == want && cfg.metrics.computed == want && cfg.metrics.top_k == 3,
+          "listed %#x computed %#x top_k %d", cfg.metrics.listed, cfg.metrics.computed, cfg.metrics.top_k);
+    CHECK(strstr(cfg.resolved_yaml, "\nmetrics: [macro_f1, top3_accuracy, per_class, confusion_matrix]\n") != NULL,
+          "resolved metrics:\n%s", cfg.resolved_yaml);
+    CHECK(ddpc_config_metric_computed(&cfg, "val_macro_f1") && ddpc_config_metric_computed(&cfg, "val_top3_accuracy") &&
+              !ddpc_config_metric_computed(&cfg, "val_top2_accuracy") &&
+              !ddpc_config_metric_computed(&cfg, "val_roc_auc") && ddpc_config_metric_computed(&cfg, "val_loss"),
+          "what the run computes");
+    ddpc_config_free(&cfg);
+  }
+  check_round_trip("rt_metrics.yaml", text, NULL);
+  free(text);
+  free(path);
+  // Without the key the resolved text has none (configs hash as before).
+  path = write_file("nometrics.yaml", minimal_yaml);
+  rc = load(path, 1, "stop.early_stopping={monitor: val_macro_recall}", NULL, &cfg);
+  CHECK(rc == 0, "a monitor of an extra metric loads: %s", ddpc_error_message());
+  if (rc == 0) {
+    CHECK(!strstr(cfg.resolved_yaml, "metrics:"), "no metrics: line when not given");
+    CHECK(cfg.metrics.listed == 0 && cfg.metrics.computed == 1u << DDPC_METRIC_EXTRA_MACRO_RECALL,
+          "the monitor is computed: %#x", cfg.metrics.computed);
+    CHECK(cfg.stop.early_stopping.mode == DDPC_MONITOR_MAX && cfg.checkpoint.mode == DDPC_MONITOR_MAX,
+          "a macro recall improves upward");
+    ddpc_config_free(&cfg);
+  }
+  free(path);
+  STOP_ERROR("metr_unknown.yaml", "metrics: [macro_f1, macro_f2]\n",
+             "metr_unknown.yaml:5:21: metrics: unknown metric 'macro_f2'; expected one of macro_precision, "
+             "macro_recall, macro_f1, topK_accuracy, roc_auc, per_class, confusion_matrix; did you mean 'macro_f1'?",
+             NULL);
+  STOP_ERROR("metr_topk.yaml", "metrics: [top0_accuracy]\n", "metr_topk.yaml:5:11: metrics: unknown metric 'top0_accuracy'",
+             NULL);
+  STOP_ERROR("metr_twice.yaml", "metrics: [top2_accuracy, top3_accuracy]\n",
+             "metr_twice.yaml:5:26: metrics: 'top3_accuracy' is listed twice (one topK_accuracy a run)", NULL);
+  STOP_ERROR("metr_scalar.yaml", "metrics: macro_f1\n", "metr_scalar.yaml:5:10: metrics:", NULL);
+  STOP_ERROR("metr_mon.yaml", "metrics: [top2_accuracy]\nstop: {early_stopping: {monitor: val_top5_accuracy}}\n",
+             "metr_mon.yaml:6:34: stop.early_stopping.monitor: val_top5_accuracy, but the run computes top-2 accuracy (one K "
+             "a run: list top5_accuracy or monitor val_top2_accuracy)",
+             NULL);
+  STOP_ERROR("metr_monname.yaml", "stop: {early_stopping: {monitor: val_macro_f}}\n",
+             "stop.early_stopping.monitor: unknown metric 'val_macro_f'", NULL);
+  // A regression run: the list and a classification monitor are refused where given.
+  const char *regression = "data:\n  task: regression\n  train: {images: a.gz, labels: b.gz}\nmodel:\n"
+                           "  - {type: linear, units: 1}\n";
+  char *t2 = ddpc_format("%smetrics: [macro_f1]\n", regression);
+  expect_error_at(__LINE__, "metr_regr2.yaml", t2, 0, NULL,
+                  "metr_regr2.yaml:6:10: metrics: lists classification metrics; a regression run", NULL);
+  free(t2);
+  t2 = ddpc_format("%scheckpoint: {monitor: val_roc_auc}\n", regression);
+  expect_error_at(__LINE__, "metr_regr3.yaml", t2, 0, NULL,
+                  "metr_regr3.yaml:6:23: checkpoint.monitor: val_roc_auc is a classification metric", NULL);
+  free(t2);
+}
+
 int main(void) {
   tmp_root = realpath(testing_temp_dir(), NULL);
   unsetenv("DDPC_CACHE_DIR");
@@ -739,6 +805,7 @@ int main(void) {
   test_round_trip_and_hash();
   test_stop_sections();
   test_comm_timeout();
+  test_metrics_section();
   free(tmp_root);
   return testing_finish();
 }

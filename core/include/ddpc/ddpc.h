@@ -46,6 +46,13 @@ typedef struct ddpc_epoch_metrics {
   double val_mae;               // regression, on validation, in the target's units: mean absolute error
   double val_rmse;              // root mean squared error
   double val_r2;                // coefficient of determination (NaN when none or classification)
+  // Classification metrics the config's `metrics:` (or a monitor) asks for; NaN otherwise.
+  double val_macro_precision;   // mean over the classes of each one's precision
+  double val_macro_recall;      // mean over the classes of each one's recall
+  double val_macro_f1;          // mean over the classes of each one's F1
+  double val_top_k_accuracy;    // fraction whose class is among the top_k outputs
+  double val_roc_auc;           // two classes: area under the ROC curve of class 1's probability
+  int32_t top_k;                // k of val_top_k_accuracy (0 when it is not computed)
 } ddpc_epoch_metrics;
 
 /* Callbacks into a run. Every member may be NULL. They run on rank 0 only (where the run

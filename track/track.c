@@ -465,6 +465,7 @@ int ddpc_track_open(const ddpc_track_options *opt, ddpc_track **out, bool *resum
     }
     t->client.timeout_ms = 30000;
   }
+  if (opt->run_id_env && t->st.run_id) setenv(opt->run_id_env, t->st.run_id, 1);
   if (pthread_create(&t->thread, NULL, track_sender, t) != 0) {
     fprintf(stderr, "ddpc: warning: cannot start the MLflow sender thread; what is logged is kept in %s\n",
             t->spool_path);

@@ -25,6 +25,9 @@ typedef struct {
   const char *run_name;    // name of a run created here
   bool create_now;         // try to create the run before returning (bounded by the timeouts), so
                            // that ddpc_track_run_id can be passed on at once (a study's parent run)
+  const char *run_id_env;  // when the run exists by then, this environment variable is set to its
+                           // id before the sender thread starts (processes started later inherit
+                           // it; setenv with a thread running would race its getenv)
 } ddpc_track_options;
 
 /* The tracking server and experiment a run should log to: `uri` and `experiment` from the

@@ -401,6 +401,7 @@ static int tune_finish(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e
   } else {
     tune_record_end(t, l, e);
     rc = ddpc_tune_store_update_trial(t->store, &l->rec);
+    tune_track_trial_end(t, l);
   }
   // Only now that the store has its end may the attempt be forgotten (kill -9 in between:
   // --resume finds the attempt again and records its end then).
@@ -686,6 +687,7 @@ int ddpc_tune_run(const ddpc_tune_study *study, const ddpc_tune_run_options *opt
   ddpc_tune_live_view view = {0, 0.0};
   if (!opt->quiet && isatty(STDOUT_FILENO)) t.view = &view;
   int rc = tune_setup(&t);
+  if (rc == 0) tune_track_start(&t);
   bool forwarded = false;
   while (rc == 0) {
     rc = tune_step(&t);
@@ -713,6 +715,7 @@ int ddpc_tune_run(const ddpc_tune_study *study, const ddpc_tune_run_options *opt
     fprintf(stderr, "ddpc tune: error: %s\n", ddpc_error_message());
     code = 1;
   }
+  tune_track_finish(&t, code);
   tune_loop_free(&t);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);

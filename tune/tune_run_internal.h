@@ -80,11 +80,20 @@ struct tune_loop {
   bool slurm_failing;               // slurm: the last squeue failed (said once)
   ddpc_tune_live_view *view;        // the live table when stdout is a terminal (NULL: plain lines)
   bool held;                        // an interrupted trial waits for its run directory's lock
+  struct ddpc_track *track;         // the study's parent run in MLflow (tune_track.c), NULL: not tracked
 };
 
 /* A line of progress on stdout ("[HH:MM:SS] ..."), above the live table when there is one;
  * nothing with --quiet. */
 void tune_say(const tune_loop *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* tune_track.c: the study in MLflow, when tracking is configured. start: the parent run
+ * (before any trial; sets DDPC_MLFLOW_PARENT_RUN_ID for the trials); trial_end: after a
+ * trial's end is recorded, its tags and the best value so far; finish: the parent's status
+ * from the tuner's exit code, then a bounded wait for the sender. */
+void tune_track_start(tune_loop *t);
+void tune_track_trial_end(tune_loop *t, const tune_live *l);
+void tune_track_finish(tune_loop *t, int code);
 
 /* The backends (tune.backend local and slurm). */
 extern const tune_backend tune_backend_local;

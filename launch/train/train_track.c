@@ -93,14 +93,21 @@ void train_track_start(train_session *s) {
   if (!uri) return;
   ddpc_hooks *grown = realloc(s->hooks, (size_t)(s->n_hooks + 1) * sizeof *grown);
   bool resumed = false;
-  ddpc_track_options opt = {.dir = s->run_dir, .uri = uri, .experiment = experiment, .run_name = s->cfg.name};
+  // A tuner's trials share their config's name: each child run is named after its trial
+  // directory too ("cultivars_csv-0003"), so the study's runs can be told apart.
+  const char *parent = getenv("DDPC_MLFLOW_PARENT_RUN_ID");
+  const char *slash = strrchr(s->run_dir, '/');
+  char *name = parent && parent[0] && slash && slash[1] ? ddpc_format("%s-%s", s->cfg.name, slash + 1)
+                                                        : ddpc_strdup(s->cfg.name);
+  ddpc_track_options opt = {.dir = s->run_dir, .uri = uri, .experiment = experiment, .run_name = name};
   if (grown) s->hooks = grown;
-  if (!grown || ddpc_track_open(&opt, &s->track, &resumed) != 0) {
+  if (!grown || !name || ddpc_track_open(&opt, &s->track, &resumed) != 0) {
     fprintf(stderr, "ddpc: warning: not logging to MLflow: %s\n", ddpc_error_message());
     ddpc_error_clear();
   }
   free(uri);
   free(experiment);
+  free(name);
   if (!s->track) return;
   s->hooks[s->n_hooks++] = (ddpc_hooks){.user = s, .on_epoch_end = track_hook_epoch};
   if (!resumed && ddpc_resume_diff_each_leaf(s->cfg.resolved_yaml, track_param_leaf, s->track) != 0) ddpc_error_clear();

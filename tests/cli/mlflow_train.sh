@@ -17,6 +17,9 @@ check="$DDPC_SOURCE_DIR/tests/python/mlflow_check.py"
 base="$DDPC_SOURCE_DIR/examples/cultivars_csv.yaml"
 unset MLFLOW_TRACKING_URI MLFLOW_EXPERIMENT_NAME
 tag="t$$-$RANDOM"  # experiments of this run of the test (the server outlives it)
+# Every run's items must have arrived when it is checked: a slow server (a loaded machine)
+# gets all the time it needs at each run's end instead of the default 5 s.
+export DDPC_MLFLOW_FLUSH_SECONDS=300
 
 # --- no tracking configured: no MLflow file, no word about it ---
 t_run train "$base" --set train.epochs=1 --run-dir "$T_DIR/plain"

@@ -75,7 +75,9 @@ def check_run(client, experiment, run_dir, status, world_size):
     check(run.info.status == status, f"status {run.info.status}, expected {status}")
     summary = json.load(open(os.path.join(run_dir, "summary.json")))
     check(run.data.tags.get("ddpc.state") == summary["state"], f"tag ddpc.state {run.data.tags.get('ddpc.state')} = summary.json's {summary['state']}")
-    check(run.info.run_name == summary["name"], f"run name {run.info.run_name} = config name {summary['name']}")
+    # A tuner's trial is named after its directory too.
+    names = (summary["name"], f"{summary['name']}-{os.path.basename(run_dir)}")
+    check(run.info.run_name in names, f"run name {run.info.run_name} is one of {names}")
     if world_size is not None:
         check(run.data.tags.get("ddpc.world_size") == str(world_size), f"tag ddpc.world_size {run.data.tags.get('ddpc.world_size')}")
     for tag in ("ddpc.version", "ddpc.comm", "ddpc.device", "ddpc.host", "ddpc.nodes", "ddpc.run_id"):
@@ -145,7 +147,15 @@ def check_study(client, experiment, study_dir, trials):
         check(r.data.tags.get("ddpc.run_dir") == tdir, f"child {r.info.run_name} is {tdir}")
     best = client.get_metric_history(pid, "best_value")
     check(len(best) == trials, f"best_value after each of {trials} trials: {len(best)} points")
-    check(parent.data.tags.get("ddpc.best_trial") is not None, f"best trial tagged: {parent.data.tags.get('ddpc.best_trial')}")
+    check(parent.info.status == "FINISHED", f"the parent run's status {parent.info.status}")
+    scored = [(float(r.data.tags["ddpc.trial_value"]), r.data.tags["ddpc.trial"]) for r in children
+              if r.data.tags.get("ddpc.trial_state") == "COMPLETE"]
+    maximize = parent.data.params.get("tune.mode") == "max"
+    want = (max if maximize else min)(scored)[1] if scored else None
+    check(parent.data.tags.get("ddpc.best_trial") == want,
+          f"best trial tagged {parent.data.tags.get('ddpc.best_trial')}, the children's best is {want}")
+    got = [m.value for m in sorted(best, key=lambda m: m.step)]
+    check(bool(got) and got[-1] == float(parent.data.tags.get("ddpc.best_value", "nan")), f"best_value ends at the best trial's value {got[-1:]}")
     for key in ("tune.algorithm", "tune.parallelism", "tune.metric"):
         check(key in parent.data.params, f"parent param {key} = {parent.data.params.get(key)!r}")
     check(any(k.startswith("tune.space.") for k in parent.data.params), "parent params hold the search space")

@@ -540,11 +540,19 @@ static int csv_apply_spec(csv_parser *p) {
   fd->n_missing = ddpc_calloc(F ? F : 1, sizeof *fd->n_missing, "CSV missing counts");
   if (!fd->names || !fd->categorical || !fd->missing || !fd->categories || !fd->n_missing)
     return ddpc_error_prefix("%s: ", p->path);
+  // The names in one allocation: a header of a million columns is not a million of them.
+  size_t text = 1;
+  for (int c = 0; c < p->n_cols; c++) text += p->role[c] >= 0 ? p->header.cells[c].len + 1 : 0;
+  if (!(fd->name_text = ddpc_malloc(text, "CSV column names"))) return ddpc_error_prefix("%s: ", p->path);
+  char *at = fd->name_text;
   for (int c = 0; c < p->n_cols; c++) {
     int f = p->role[c];
     if (f < 0) continue;
     const csv_cell *h = &p->header.cells[c];
-    if (!(fd->names[f] = ddpc_format("%.*s", (int)h->len, h->text))) return -1;
+    memcpy(at, h->text, h->len);
+    at[h->len] = '\0';
+    fd->names[f] = at;
+    at += h->len + 1;
     fd->missing[f] = sp->missing;
   }
   const char *key = sp->config_key ? sp->config_key : "data.missing";
@@ -592,10 +600,12 @@ static int csv_finish_labels(const csv_parser *p, int32_t *labels, uint32_t rows
 void ddpc_csv_found_free(ddpc_csv_found *f) {
   if (!f) return;
   for (uint32_t c = 0; c < f->columns; c++) {
-    if (f->names) free(f->names[c]);
-    if (f->categories) ddpc_vocab_free(&f->categories[c]);
+    // Only a categorical column's vocabulary was used: the others' pages stay untouched (a
+    // CSV of a million columns).
+    if (f->categories && f->categorical && f->categorical[c]) ddpc_vocab_free(&f->categories[c]);
   }
   free(f->names);
+  free(f->name_text);
   free(f->categorical);
   free(f->missing);
   free(f->categories);

@@ -144,17 +144,19 @@ static int data_map_test_labels(const ddpc_data_config *dc, ddpc_dataset *ds, dd
                                  dc->test.path, dc->label_column);
 }
 
-/* Appends "; " and a formatted note to *notes. */
-static int data_note(char **notes, const char *text) {
+/* Appends "; " and `text` (taken over, freed here; NULL: out of memory) to *notes. */
+static int data_note(char **notes, char *text) {
   char *more = ddpc_format("%s%s%s", *notes ? *notes : "", *notes && **notes ? "; " : "", text ? text : "");
+  int rc = more && text ? 0 : -1;
+  free(text);
   free(*notes);
   *notes = more;
-  return more && text ? 0 : -1;
+  return rc;
 }
 
 /* CSV: fits the encoding on the training split and replaces the tables' read values (NaN
  * for a missing cell, a category's index as read) with the model's inputs. */
-static int data_encode(ddpc_dataset *ds, ddpc_data_store *store, const ddpc_csv_found found[2], ddpc_shape *shape) {
+static int data_encode(ddpc_dataset *ds, ddpc_data_store *store, ddpc_csv_found found[2], ddpc_shape *shape) {
   ddpc_tabular *t = store->tabular;
   if (ddpc_tabular_fit(t, &ds->fit, &found[0], ds->train.rows, ds->train.count) != 0) return -1;
   uint32_t F = found[0].columns;
@@ -162,7 +164,9 @@ static int data_encode(ddpc_dataset *ds, ddpc_data_store *store, const ddpc_csv_
   if (!unseen) return -1;
   ddpc_table *tables[2] = {&ds->fit, &ds->test_table};
   int rc = 0;
-  for (int i = 0; i < 2 && rc == 0; i++) {
+  // Numeric columns without a missing-cell policy are their own inputs: nothing to copy.
+  bool plain = ddpc_tabular_is_plain(t);
+  for (int i = 0; i < 2 && rc == 0 && !plain; i++) {
     if (!tables[i]->rows || !tables[i]->x) continue;
     float *x = NULL;
     rc = ddpc_tabular_encode(t, tables[i]->x, tables[i]->rows, &found[i], &x, unseen);

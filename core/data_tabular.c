@@ -90,8 +90,9 @@ void ddpc_tabular_free(ddpc_tabular *t) {
     ddpc_tabular_column *col = &t->columns[c];
     for (uint32_t k = 0; col->categories && k < col->n_categories; k++) free(col->categories[k]);
     free(col->categories);
-    free(col->name);
+    if (!t->name_text) free(col->name);
   }
+  free(t->name_text);
   free(t->columns);
   for (uint32_t k = 0; t->labels && k < t->n_labels; k++) free(t->labels[k]);
   free(t->labels);
@@ -176,14 +177,14 @@ int ddpc_tabular_map_labels(const ddpc_tabular *t, const ddpc_csv_found *found, 
 
 /* One column's fitted constants from the training rows: a categorical column's sorted
  * categories and most frequent one, a numeric column's mean (for the mean policy). */
-static int tabular_fit_column(ddpc_tabular_column *col, const ddpc_table *fit, const ddpc_csv_found *found,
-                              uint32_t c, const uint32_t *train, uint32_t n_train) {
+static int tabular_fit_column(ddpc_tabular_column *col, const ddpc_table *fit, ddpc_csv_found *found, uint32_t c,
+                              const uint32_t *train, uint32_t n_train) {
   uint32_t F = fit->features;
   const float *x = fit->x;
   col->categorical = found->categorical[c];
   col->missing = found->missing[c];
   col->fill = 0.0f;
-  if (!(col->name = ddpc_strdup(found->names[c]))) return -1;
+  col->name = found->names[c];  // in found's name_text, which ddpc_tabular_fit takes over
   if (!col->categorical) {
     double sum = 0.0;
     uint64_t n = 0;
@@ -219,10 +220,12 @@ static int tabular_fit_column(ddpc_tabular_column *col, const ddpc_table *fit, c
   return rc;
 }
 
-int ddpc_tabular_fit(ddpc_tabular *t, const ddpc_table *fit, const ddpc_csv_found *found, const uint32_t *train,
+int ddpc_tabular_fit(ddpc_tabular *t, const ddpc_table *fit, ddpc_csv_found *found, const uint32_t *train,
                      uint32_t n_train) {
   t->n_columns = found->columns;
   if (!(t->columns = ddpc_calloc(t->n_columns ? t->n_columns : 1, sizeof *t->columns, "tabular columns"))) return -1;
+  t->name_text = found->name_text;  // the names, not copied: a million columns are a million names
+  found->name_text = NULL;
   t->width = 0;
   for (uint32_t c = 0; c < t->n_columns; c++) {
     if (tabular_fit_column(&t->columns[c], fit, found, c, train, n_train) != 0) return -1;

@@ -51,7 +51,8 @@ typedef struct {
 /* What the reader found beyond the numbers in the table. */
 typedef struct {
   uint32_t columns;         // feature columns (the table's features), header order
-  char **names;             // columns: their header names
+  char **names;             // columns: their header names, pointing into name_text
+  char *name_text;          // the names, NUL-separated, in one allocation
   bool *categorical;        // columns: x holds an index into categories[c]
   ddpc_missing_policy *missing;  // columns: the policy applied
   ddpc_vocab *categories;   // columns: a categorical column's texts as read
@@ -102,6 +103,8 @@ typedef struct ddpc_tabular {
   uint32_t width;                // the model's inputs: 1 per numeric column + categories
   uint32_t n_labels;             // text class labels, sorted (class k is labels[k]); 0: the labels
   char **labels;                 // are integers (class id = the integer)
+  char *name_text;               // when set, the columns' names point into it (one allocation,
+                                 // taken over from the reader); else each name is its own
 } ddpc_tabular;
 
 void ddpc_tabular_free(ddpc_tabular *t);
@@ -114,9 +117,9 @@ char *ddpc_tabular_input_name(const ddpc_tabular *t, uint32_t i);
 /* Training: the label list (sorted texts; from the whole training file, as stratifying
  * needs the classes before the split) is applied to fit_found's labels in place by
  * ddpc_tabular_fit_labels; ddpc_tabular_fit then takes the category lists and fill values
- * from the rows `train` of `fit` only. */
+ * from the rows `train` of `fit` only, and takes over found's column names. */
 int ddpc_tabular_fit_labels(ddpc_tabular *t, ddpc_csv_found *found, int32_t *labels, uint32_t rows);
-int ddpc_tabular_fit(ddpc_tabular *t, const ddpc_table *fit, const ddpc_csv_found *found, const uint32_t *train,
+int ddpc_tabular_fit(ddpc_tabular *t, const ddpc_table *fit, ddpc_csv_found *found, const uint32_t *train,
                      uint32_t n_train);
 /* Maps labels read with their own vocabulary (a test or prediction file) onto t's label
  * list in place; an unknown label is refused at its line:column of `path`. */

@@ -170,6 +170,22 @@ static void check_real_run(void) {
                             13.451f, 2.356f, 83.722f, 1.496f, 7.273f, 0.790f};
   float probs[6], again[6];
   predict_rows(p, raw, 2, probs);
+  // Text cells through ddpc_predictor_encode: a model of numeric columns reads them as the
+  // CSV reader does; its columns are its inputs, its classes integers (no names).
+  const char *cells[12] = {"13.828", "1.699", "100.322", "2.351", "4.916", "1.207",
+                           "13.451", "2.356", "83.722",  "1.496", "7.273", "0.790"};
+  float encoded[12];
+  CHECK(ddpc_predictor_column_count(p) == 6 && strcmp(ddpc_predictor_column_name(p, 5), "hue") == 0 &&
+            ddpc_predictor_column_name(p, 6) == NULL && ddpc_predictor_class_name(p, 0) == NULL,
+        "columns are the features; integer classes have no names");
+  CHECK(ddpc_predictor_encode(p, cells, 2, encoded) == 0 && memcmp(encoded, raw, sizeof raw) == 0,
+        "text cells encode to the numbers: %s", ddpc_last_error());
+  cells[8] = "abc";
+  CHECK(ddpc_predictor_encode(p, cells, 2, encoded) != 0 &&
+            strstr(ddpc_last_error(), "row 2: column 'magnesium': expected a finite number, got 'abc'"),
+        "a cell that is not a number refused with its row and column: %s", ddpc_last_error());
+  cells[8] = "";
+  CHECK(ddpc_predictor_encode(p, cells, 2, encoded) != 0, "a missing cell in a model without data.missing");
   for (int i = 0; i < 2; i++) {
     double sum = probs[3 * i] + probs[3 * i + 1] + probs[3 * i + 2];
     CHECK_NEAR(sum, 1.0, 1e-6, "probabilities sum to 1");

@@ -1,6 +1,7 @@
 /* Fuzzes the prepared-data cache reader (core/data_cache.c): the input is one cache file,
  * opened as ddpc_data_load opens it (the key it expects is the one the file names), and
- * when it is accepted a few samples of every split are gathered as training would. The
+ * when it is accepted a few samples of every split are gathered as training would, and a
+ * CSV's column encoding and row lines are read as the run directory's files read them. The
  * header's file length, checksum and section CRC32s are first set to what the bytes hold,
  * so mutations reach the checks behind them (a mismatch is tested by the unit tests). */
 #include <stdlib.h>
@@ -9,21 +10,22 @@
 
 #include "core/data.h"
 #include "core/data_internal.h"
+#include "core/data_tabular.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-// The cache_header of core/data_cache.c (version 2): its size, the offsets of key,
+// The cache_header of core/data_cache.c (version 3): its size, the offsets of key,
 // file_size, header_hash and the section table (offset, bytes, CRC32 per section), and the
 // seed of its checksum.
-#define FUZZ_CACHE_HEADER 408
+#define FUZZ_CACHE_HEADER 464
 #define FUZZ_CACHE_KEY 16
 #define FUZZ_CACHE_SIZE 24
 #define FUZZ_CACHE_HASH 32
-#define FUZZ_CACHE_SECTION_TABLE 144
-#define FUZZ_CACHE_SECTIONS 11
+#define FUZZ_CACHE_SECTION_TABLE 152
+#define FUZZ_CACHE_SECTIONS 13
 #define FUZZ_CACHE_HASH_SEED 0x64617461u
 // Samples gathered from each split.
 #define FUZZ_CACHE_GATHER 4
@@ -60,6 +62,21 @@ static void fuzz_gather(const ddpc_dataset *ds, const ddpc_split *split) {
   free(targets);
 }
 
+/* What encoding.json and split.json read of an accepted CSV cache: every input's name and
+ * every split row's line. */
+static void fuzz_tabular(const ddpc_dataset *ds) {
+  if (!ds->tabular) return;
+  if (ds->tabular->width != ds->fit.features || !ds->fit_lines) abort();
+  for (uint32_t i = 0; i < ds->tabular->width; i++) free(ddpc_tabular_input_name(ds->tabular, i));
+  const ddpc_split *splits[3] = {&ds->train, &ds->val, &ds->test};
+  volatile uint32_t sum = 0;
+  for (int s = 0; s < 3; s++) {
+    const uint32_t *lines = splits[s]->table == &ds->fit ? ds->fit_lines : ds->test_lines;
+    for (uint32_t i = 0; lines && i < splits[s]->count; i++) sum += lines[splits[s]->rows[i]];
+  }
+  (void)sum;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t *bytes = malloc(size ? size : 1);
   if (!bytes) return 0;
@@ -76,6 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_gather(&ds, &ds.train);
     fuzz_gather(&ds, &ds.val);
     fuzz_gather(&ds, &ds.test);
+    fuzz_tabular(&ds);
   }
   ddpc_data_free(&ds);
   ddpc_error_clear();

@@ -51,11 +51,7 @@ static int metrics_read_list(const ddpc_config_node *n, const ddpc_config *cfg, 
     int k = 0;
     int e = rc == 0 ? ddpc_metric_extra_find(name, &k) : -1;
     if (rc == 0 && e < 0) {
-      char *lead = ddpc_format("metrics: unknown metric '%s'", name);
-      rc = lead ? ddpc_config_unknown_name_error(item, false, lead, name, ddpc_metric_extra_names,
-                                                 DDPC_METRIC_EXTRA_COUNT)
-                : -1;
-      free(lead);
+      rc = ddpc_config_unknown_metric_error(item, "metrics", name, ddpc_metric_extra_names, DDPC_METRIC_EXTRA_COUNT);
     } else if (rc == 0 && (m->listed & (1u << e))) {
       rc = ddpc_config_node_error(item, "metrics: '%s' is listed twice%s", name,
                                   e == DDPC_METRIC_EXTRA_TOP_K_ACCURACY ? " (one topK_accuracy a run)" : "");

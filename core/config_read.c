@@ -227,14 +227,31 @@ int ddpc_config_get_section(ddpc_config_section s, const char *key, const char *
 }
 
 
+int ddpc_config_unknown_metric_error(const ddpc_config_node *n, const char *path, const char *given,
+                                     const char *const *names, int count) {
+  char *lead = ddpc_format("%s: unknown metric '%s'", path, given);
+  if (!lead) return -1;
+  // "top5_acc": the list says topK_accuracy, which edit distance cannot match to a number.
+  const char *top = strncmp(given, "val_", 4) == 0 ? given + 4 : given;
+  size_t digits = strncmp(top, "top", 3) == 0 ? strspn(top + 3, "0123456789") : 0;
+  // A monitor is a val_ name (also when given as the metrics: entry), an entry is not.
+  const char *prefix = names == ddpc_metric_names ? "val_" : "";
+  char *hint = digits > 0 && top[3] != '0' ? ddpc_format("%stop%.*s_accuracy", prefix, (int)digits, top + 3) : NULL;
+  char *list = hint ? ddpc_config_join_names(names, count) : NULL;
+  if (list)
+    ddpc_config_node_error(n, "%s; expected one of %s; did you mean '%s'?", lead, list, hint);
+  else if (!hint)
+    ddpc_config_unknown_name_error(n, false, lead, given, names, count);
+  free(hint);
+  free(list);
+  free(lead);
+  return -1;
+}
+
 static int config_read_metric(const ddpc_config_node *n, const char *path, char **out) {
   if (ddpc_config_read_string(n, path, out) != 0) return -1;
   if (ddpc_metric_known(*out)) return 0;
-  char *lead = ddpc_format("%s: unknown metric '%s'", path, *out);
-  if (!lead) return -1;
-  ddpc_config_unknown_name_error(n, false, lead, *out, ddpc_metric_names, ddpc_metric_name_count);
-  free(lead);
-  return -1;
+  return ddpc_config_unknown_metric_error(n, path, *out, ddpc_metric_names, ddpc_metric_name_count);
 }
 
 int ddpc_config_get_metric(ddpc_config_section s, const char *key, char **out) {

@@ -35,6 +35,10 @@ int ddpc_config_unknown_name_error(const ddpc_config_node *at, bool at_key, cons
 /* The node under `key` of s, or NULL when absent or written as null. *path gets the dotted
  * path (caller frees) when the node is returned. */
 const ddpc_config_node *ddpc_config_field(ddpc_config_section s, const char *key, char **path);
+/* "PATH: unknown metric 'GIVEN'; expected one of NAMES" at n, with a suggestion (for
+ * "top5_acc": top5_accuracy, as the list has topK_accuracy). Returns -1. */
+int ddpc_config_unknown_metric_error(const ddpc_config_node *n, const char *path, const char *given,
+                                     const char *const *names, int count);
 /* Every key of s.map must be one of `allowed`; `where` names the map in the message. */
 int ddpc_config_check_keys(ddpc_config_section s, const char *where, const char *const *allowed, int n);
 

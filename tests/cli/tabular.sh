@@ -5,7 +5,8 @@
 # hold the label list, the categories and the fill values, each checked against what the
 # training split's rows give; a run killed mid-epoch resumes to bitwise the uninterrupted
 # run's parameters; ddpc predict writes the class texts and agrees with the run's test
-# accuracy, the C API (examples/predict_from_c) and ONNX Runtime on the export with it;
+# accuracy, per-class F1 and confusion matrix (class names), the C API
+# (examples/predict_from_c) and ONNX Runtime on the export with it;
 # ddpc split writes the split's rows; every data.missing policy; an unseen category; the cache keyed on the new
 # keys; integer labels keep their meaning; bad values refused with file:line:column.
 source "$(dirname "$0")/lib/common.bash"
@@ -54,6 +55,7 @@ model: [{type: linear, units: 16}, {type: relu}, {type: linear, units: 3}]
 optimizer: {name: adam, lr: 0.01}
 train: {epochs: 4, batch_size: 8}
 checkpoint: {every_steps: 5, keep_last: 3}
+metrics: [macro_f1, per_class, confusion_matrix]
 YAML
 
 # ---- 2 ranks: uninterrupted, then killed mid-epoch and resumed ----
@@ -150,6 +152,25 @@ fi
 t_run predict ref --data test.csv --out test_pred.csv
 want=$(python3 -c 'import json; print("%.4f" % json.load(open("ref/summary.json"))["test_accuracy"])')
 t_check "predict on the test file has the run's test accuracy $want ($T_ERR)" grep -q "accuracy $want" <<<"$T_ERR"
+t_check "per-class F1 and the confusion matrix, by class name, are those of the predictions (and of the resumed run)" \
+  python3 - <<'PY'
+import csv, json
+s, r = json.load(open("ref/summary.json")), json.load(open("killed/summary.json"))
+classes = ["setosa", "versicolor", "virginica"]
+truth = [row["species"] for row in csv.DictReader(open("test.csv"))]
+pred = [row["predicted"] for row in csv.DictReader(open("test_pred.csv"))]
+counts = [[sum(1 for t, p in zip(truth, pred) if t == a and p == b) for b in classes] for a in classes]
+cm = s["test_confusion_matrix"]
+assert cm["classes"] == classes and cm["counts"] == counts, (cm, counts)
+for k, c in enumerate(classes):
+    tp = counts[k][k]
+    prec = tp / max(1, sum(counts[i][k] for i in range(3)))
+    rec = tp / max(1, sum(counts[k]))
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    got = [x for x in s["test_per_class"] if x["class"] == c][0]
+    assert abs(got["f1"] - f1) < 1e-6 and got["support"] == sum(counts[k]), (c, got, f1)
+assert r["test_per_class"] == s["test_per_class"] and r["test_confusion_matrix"] == cm
+PY
 
 # ---- data.missing: error (default), drop_rows, per column; predicting refuses a drop ----
 t_run train run.yaml --run-dir refused --set data.missing=error --quiet

@@ -387,6 +387,7 @@ bool train_files_read_summary(train_session *s, double *samples_per_s) {
     if (ddpc_json_find_number(buf, keys[i], fields[i]) == 1) any = true;
     else *fields[i] = NAN;  // null (not evaluated) or absent (a classification run's test_mae)
   }
+  train_metric_files_read_test(s, buf);
   return any;
 }
 

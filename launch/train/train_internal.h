@@ -225,7 +225,18 @@ void train_files_log_config_changes(train_session *s, const ddpc_resume_diff *di
  * metrics.jsonl line; test: the test_ numbers into summary.json; tables: the test split's
  * per_class table and confusion matrix (when listed) into summary.json. */
 void train_metric_files_epoch(ddpc_json *j, const train_session *s, const ddpc_epoch_metrics *m);
+/* The numbers of `metrics:` the run computes, named as the run files name them
+ * ("val_macro_f1", "test_top5_accuracy"): of epoch m, or of the test split when m is NULL.
+ * Returns how many (at most TRAIN_METRIC_EXTRAS). */
+#define TRAIN_METRIC_EXTRAS 5
+typedef struct {
+  char key[48];  // "val_macro_f1"
+  double value;  // NaN when there was nothing to evaluate
+} train_metric_extra;
+int train_metric_extras(const train_session *s, const ddpc_epoch_metrics *m, train_metric_extra *out);
 void train_metric_files_test(ddpc_json *j, const train_session *s);
+/* A finished run, resumed: its test_ numbers back from the head of its summary.json. */
+void train_metric_files_read_test(train_session *s, const char *summary);
 void train_metric_files_tables(ddpc_json *j, const train_session *s);
 
 /* train.c: the run restored from its checkpoint had ended (done, diverged, rejected,

@@ -2,6 +2,7 @@
  * its metrics.jsonl line, the test_ numbers in summary.json, and the test split's per-class
  * table and confusion matrix there, with the classes by name (text labels as the CSV
  * gives them, else the class ids). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,26 +25,47 @@ static const char *metric_files_key(char *buf, size_t size, const char *prefix, 
   return buf;
 }
 
-/* values[e] (the first five of ddpc_metric_extra) under PREFIX_NAME, those the run computes. */
-static void metric_files_numbers(ddpc_json *j, const train_session *s, const char *prefix, const double *values) {
-  char key[64];
+_Static_assert(TRAIN_METRIC_EXTRAS == DDPC_METRIC_EXTRA_ROC_AUC + 1, "a slot for every number of metrics:");
+
+int train_metric_extras(const train_session *s, const ddpc_epoch_metrics *m, train_metric_extra *out) {
+  const train_eval *t = &s->test;
+  const double values[] = {m ? m->val_macro_precision : t->macro_precision, m ? m->val_macro_recall : t->macro_recall,
+                           m ? m->val_macro_f1 : t->macro_f1, m ? m->val_top_k_accuracy : t->top_k_accuracy,
+                           m ? m->val_roc_auc : t->roc_auc};
+  const char *prefix = m ? "val" : "test";
+  int n = 0;
+  for (int e = 0; e <= DDPC_METRIC_EXTRA_ROC_AUC; e++) {
+    if (!metric_files_has(s, (ddpc_metric_extra)e)) continue;
+    metric_files_key(out[n].key, sizeof out[n].key, prefix, (ddpc_metric_extra)e, s->cfg.metrics.top_k);
+    out[n++].value = values[e];
+  }
+  return n;
+}
+
+void train_metric_files_read_test(train_session *s, const char *summary) {
+  train_eval *t = &s->test;
+  double *const fields[] = {&t->macro_precision, &t->macro_recall, &t->macro_f1, &t->top_k_accuracy, &t->roc_auc};
+  char key[48];
   for (int e = 0; e <= DDPC_METRIC_EXTRA_ROC_AUC; e++)
-    if (metric_files_has(s, (ddpc_metric_extra)e))
-      ddpc_json_number(j, metric_files_key(key, sizeof key, prefix, (ddpc_metric_extra)e, s->cfg.metrics.top_k),
-                       values[e]);
+    if (metric_files_has(s, (ddpc_metric_extra)e) &&
+        ddpc_json_find_number(summary, metric_files_key(key, sizeof key, "test", (ddpc_metric_extra)e,
+                                                        s->cfg.metrics.top_k),
+                              fields[e]) != 1)
+      *fields[e] = NAN;
+}
+
+/* The numbers of m (NULL: the test split's) as JSON members. */
+static void metric_files_numbers(ddpc_json *j, const train_session *s, const ddpc_epoch_metrics *m) {
+  train_metric_extra x[TRAIN_METRIC_EXTRAS];
+  int n = train_metric_extras(s, m, x);
+  for (int i = 0; i < n; i++) ddpc_json_number(j, x[i].key, x[i].value);
 }
 
 void train_metric_files_epoch(ddpc_json *j, const train_session *s, const ddpc_epoch_metrics *m) {
-  const double values[] = {m->val_macro_precision, m->val_macro_recall, m->val_macro_f1, m->val_top_k_accuracy,
-                           m->val_roc_auc};
-  metric_files_numbers(j, s, "val", values);
+  metric_files_numbers(j, s, m);
 }
 
-void train_metric_files_test(ddpc_json *j, const train_session *s) {
-  const train_eval *t = &s->test;
-  const double values[] = {t->macro_precision, t->macro_recall, t->macro_f1, t->top_k_accuracy, t->roc_auc};
-  metric_files_numbers(j, s, "test", values);
-}
+void train_metric_files_test(ddpc_json *j, const train_session *s) { metric_files_numbers(j, s, NULL); }
 
 /* Class c's name as the data gives it. */
 static const char *metric_files_class(const train_session *s, int c, char *buf, size_t size) {

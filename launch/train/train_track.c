@@ -48,6 +48,8 @@ static void track_hook_epoch(void *user, const ddpc_epoch_metrics *m) {
   ddpc_track_metric(t, "val_mae", m->val_mae, e);
   ddpc_track_metric(t, "val_rmse", m->val_rmse, e);
   ddpc_track_metric(t, "val_r2", m->val_r2, e);
+  train_metric_extra x[TRAIN_METRIC_EXTRAS];
+  for (int i = 0, n = train_metric_extras(s, m, x); i < n; i++) ddpc_track_metric(t, x[i].key, x[i].value, e);
   ddpc_track_metric(t, "lr", m->lr, e);
   ddpc_track_metric(t, "samples_per_s", m->samples_per_s, e);
   ddpc_track_metric(t, "seconds", m->seconds, e);
@@ -135,6 +137,8 @@ void train_track_finish(train_session *s, const char *state) {
   ddpc_track_metric(t, "test_mae", s->test.mae, e);
   ddpc_track_metric(t, "test_rmse", s->test.rmse, e);
   ddpc_track_metric(t, "test_r2", s->test.r2, e);
+  train_metric_extra x[TRAIN_METRIC_EXTRAS];
+  for (int i = 0, n = train_metric_extras(s, NULL, x); i < n; i++) ddpc_track_metric(t, x[i].key, x[i].value, e);
   ddpc_track_tag(t, NULL, "ddpc.state", state);
   static const char *const files[] = {"config.yaml", "metrics.jsonl", "events.jsonl", "summary.json", "meta.json"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) ddpc_track_artifact(t, files[i]);

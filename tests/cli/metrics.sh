@@ -131,6 +131,10 @@ s = json.load(open("one/summary.json"))
 assert s["test_confusion_matrix"]["classes"] == ["ash", "birch", "oak"], s["test_confusion_matrix"]
 assert 0 < s["test_macro_f1"] < 1 and 0 < s["test_top2_accuracy"] <= 1, s
 '
+f1=$(python3 -c 'import json; print("%.4f" % json.load(open("one/summary.json"))["test_macro_f1"])')
+t_run resume one
+t_check "ddpc resume of the finished run shows its test metrics ($T_OUT)" \
+  grep -q "test_acc [0-9.]* test_macro_precision [0-9.]* test_macro_recall [0-9.]* test_macro_f1 $f1 test_top2_accuracy" <<<"$T_OUT$T_ERR"
 t_check "1 rank: every epoch line has the listed val metrics" python3 -c '
 import json
 m = [json.loads(l) for l in open("one/metrics.jsonl")]

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Metrics beyond loss and accuracy (issue 14, item 7), through the CLI as a user types it:
-# `metrics: [...]` on text-labelled CSV data made here trains on 1 and 2 ranks, and every
-# number in metrics.jsonl (the last epoch's val_*) and summary.json (test_*, the per-class
-# table and the confusion matrix with the class names) equals what Python recomputes by
-# the definitions from `ddpc predict` on the same rows with the final checkpoint (the
-# validation rows from split.json). A two-class run's ROC AUC equals the pair count on
-# predict's probabilities. A run killed mid-epoch resumes to the same metric lines. Early
-# stopping monitors val_macro_f1 (mode max) and stops where Lightning's rule says; ddpc tune
-# takes val_macro_f1 as tune.metric; what cannot work is refused with one message.
+# `metrics: [...]` on CSV data made here (text labels, a categorical column, missing cells)
+# trains on 1 and 2 ranks, and every number in metrics.jsonl (the last epoch's val_*) and
+# summary.json (test_*, the per-class table and the confusion matrix with the class names)
+# equals what Python recomputes by the definitions from `ddpc predict` on the same rows with
+# the final checkpoint (the validation rows from split.json). A two-class run's ROC AUC
+# equals the pair count on predict's probabilities. A run killed mid-epoch resumes to
+# bitwise the same parameters and the same metric lines and tables. Early stopping monitors
+# val_macro_f1 (mode max) and stops where Lightning's rule says; ddpc tune takes
+# val_macro_f1 as tune.metric; what cannot work is refused with one message.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
 cd "$T_DIR" || exit 1
 
 # Three overlapping classes with text labels (so F1 < 1 and the matrix has off-diagonal
-# counts), and a two-class file; test files of odd length, so ranks take unequal shares.
+# counts), a categorical column and missing cells, and a two-class file; test files of odd
+# length, so ranks take unequal shares.
 python3 - <<'PY'
 import random
 r = random.Random(7)
@@ -21,14 +23,17 @@ def rows(n, names, spread):
     out = []
     for i in range(n):
         k = r.randrange(len(names))
-        out.append("%.4f,%.4f,%s" % (r.gauss(k, spread), r.gauss(-0.5 * k, spread), names[k]))
+        x1 = "" if i % 11 == 4 else "%.4f" % r.gauss(k, spread)  # missing cells, filled with the mean
+        soil = ["clay", "sand", "loam"][k % 3] if r.random() < 0.6 else r.choice(["clay", "sand", "loam"])
+        out.append("%s,%.4f,%s,%s" % (x1, r.gauss(-0.5 * k, spread), soil, names[k]))
     return out
+head = ["x1,x2,soil,tree"]
 three = ["oak", "birch", "ash"]
-open("train.csv", "w").write("\n".join(["x1,x2,tree"] + rows(241, three, 0.9)) + "\n")
-open("test.csv", "w").write("\n".join(["x1,x2,tree"] + rows(61, three, 0.9)) + "\n")
+open("train.csv", "w").write("\n".join(head + rows(241, three, 0.9)) + "\n")
+open("test.csv", "w").write("\n".join(head + rows(61, three, 0.9)) + "\n")
 two = ["no", "yes"]
-open("btrain.csv", "w").write("\n".join(["x1,x2,tree"] + rows(201, two, 1.2)) + "\n")
-open("btest.csv", "w").write("\n".join(["x1,x2,tree"] + rows(57, two, 1.2)) + "\n")
+open("btrain.csv", "w").write("\n".join(head + rows(201, two, 1.2)) + "\n")
+open("btest.csv", "w").write("\n".join(head + rows(57, two, 1.2)) + "\n")
 PY
 
 cat >run.yaml <<'YAML'
@@ -40,6 +45,8 @@ data:
   test: {path: test.csv}
   label_column: tree
   val_fraction: 0.2
+  missing: mean
+  categorical: [soil]
   preprocess: [{op: standardize, mode: per_feature}]
 model: [{type: linear, units: 8}, {type: tanh}, {type: linear, units: 3}]
 optimizer: {name: adam, lr: 0.01}

@@ -284,11 +284,13 @@ int ddpc_groups_run(const ddpc_train_options *opt, const ddpc_config *cfg) {
   int trained = 0;
   if (run_share_plan(c, setup_rc, &l) == 0) {
     // This rank's groups, in plan order (largest first).
-    for (int k = 0;; k++) {
-      int i = 0;
-      while (i < l.count && !(l.items[i].rank == c->rank && l.items[i].order == k)) i++;
-      if (i == l.count) break;
-      groups_entry *e = &l.items[i];
+    int *queue = ddpc_calloc(l.count ? (size_t)l.count : 1, sizeof *queue, "group queue");
+    for (int i = 0; queue && i < l.count; i++)
+      if (l.items[i].rank == c->rank && l.items[i].order >= 0 && l.items[i].order < l.count)
+        queue[l.items[i].order] = i + 1;
+    for (int k = 0; queue && k < l.count; k++) {
+      if (!queue[k]) continue;
+      groups_entry *e = &l.items[queue[k] - 1];
       if (ddpc_signals_pending()) {  // preempted between groups: the rest wait for --resume auto
         char *dir = ddpc_format("%s/groups/%s", run_dir, e->dir);
         if (dir) groups_write_outcome(dir, e, "preempted", "not started: a stop signal came first", 0.0);
@@ -298,6 +300,8 @@ int ddpc_groups_run(const ddpc_train_options *opt, const ddpc_config *cfg) {
       busy += run_group(opt, cfg, run_dir, e);
       trained++;
     }
+    if (!queue) fprintf(stderr, "ddpc train: error: rank %d: %s\n", c->rank, ddpc_last_error());
+    free(queue);
     double *all_busy = calloc((size_t)c->size, sizeof *all_busy);
     int *all_trained = calloc((size_t)c->size, sizeof *all_trained);
     int rc = all_busy && all_trained ? run_wait_all(c) : -1;

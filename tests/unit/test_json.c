@@ -1,6 +1,6 @@
-/* Reading a number by key from a metrics.jsonl line (core/json.c): written by the JSON
- * writer and read back, keys in string values not mistaken for keys, null and strings not
- * numbers, absent keys, prefixes of keys. Arrays and objects nested in each other. */
+/* Reading a number or a string by key from a metrics.jsonl line (core/json.c): written by
+ * the JSON writer and read back, keys in string values not mistaken for keys, null and
+ * strings not numbers, escapes undone, absent keys, prefixes of keys. Arrays and objects nested in each other. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +33,26 @@ int main(void) {
   CHECK(ddpc_json_find_number(text, "missing", &v) == 0, "absent key");
   CHECK(ddpc_json_find_number(text, "val", &v) == 0, "a key's prefix is not the key");
   CHECK(ddpc_json_find_number("{\"a\" : -1.5e-3 }", "a", &v) == 1 && v == -1.5e-3, "blanks around the colon");
+  // Strings read back as written, escapes undone; not a string, absent or cut short: NULL.
+  char *s = ddpc_json_find_string(text, "note");
+  CHECK(s && strcmp(s, "\"val_accuracy\": 0.1, tricky") == 0, "note: %s", s ? s : "(null)");
+  free(s);
+  s = ddpc_json_find_string(text, "name");
+  CHECK(s && strcmp(s, "run") == 0, "name: %s", s ? s : "(null)");
+  free(s);
+  CHECK(ddpc_json_find_string(text, "epoch") == NULL, "a number is not a string");
+  CHECK(ddpc_json_find_string(text, "missing") == NULL, "absent key");
+  CHECK(ddpc_json_find_string("{\"a\":\"cut", "a") == NULL, "an unterminated string");
+  free(text);
+  f = open_memstream(&text, &len);
+  ddpc_json_begin(&j, f);
+  ddpc_json_string(&j, "why", "line\nnext\ttab \\ \x01 caf\xc3\xa9 /");
+  ddpc_json_end(&j);
+  fclose(f);
+  s = ddpc_json_find_string(text, "why");
+  CHECK(s && strcmp(s, "line\nnext\ttab \\ \x01 caf\xc3\xa9 /") == 0, "escapes round trip: %s from %s", s ? s : "(null)",
+        text);
+  free(s);
   free(text);
 
   // Arrays and objects nested in each other, closed by the right brackets (ddpc_json_end too).

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/exit_code.h"
 #include "launch/jobs/launcher.h"
 #include "testing.h"
 
@@ -109,6 +110,8 @@ static void test_faults(void) {
   // review, preempted); 6, other codes and signals are faults.
   for (int code = 0; code <= 5; code++) CHECK(!ddpc_launch_is_fault(code, 0), "exit %d is no fault", code);
   CHECK(ddpc_launch_is_fault(6, 0), "exit 6 (aborted) is a fault");
+  CHECK(!ddpc_launch_is_fault(7, 0), "exit 7 (some groups failed; a restart repeats them) is no fault");
+  CHECK(ddpc_exit_code_of_state("groups_failed") == 7, "state groups_failed exits 7");
   CHECK(ddpc_launch_is_fault(137, 0), "exit 137 (a rank killed) is a fault");
   CHECK(ddpc_launch_is_fault(255, 0), "exit 255 is a fault");
   CHECK(ddpc_launch_is_fault(0, 9), "mpirun ended by a signal is a fault");

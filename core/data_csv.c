@@ -572,16 +572,27 @@ static int csv_apply_spec(csv_parser *p) {
 }
 
 /* Labels read as texts: when every text is a number they are class indices as without a
- * spec (checked at each text's first occurrence); otherwise they stay texts. */
+ * spec (checked at each text's first occurrence); when none is, they stay texts. Numbers
+ * and texts together are refused: a mistyped cell in a column of class ids would
+ * otherwise become a class of its own and renumber the others. */
 static int csv_finish_labels(const csv_parser *p, int32_t *labels, uint32_t rows) {
   ddpc_vocab *v = &p->found->labels;
   double d;
-  for (uint32_t id = 0; id < v->count; id++) {
+  int64_t number = -1, text = -1;  // the first of each, in order of appearance
+  for (uint32_t id = 0; id < v->count && (number < 0 || text < 0); id++) {
     csv_cell c = {v->text[id], strlen(v->text[id]), v->column[id], false};
-    if (!csv_number(&c, &d)) {
-      p->found->labels_are_text = true;
-      return 0;
-    }
+    if (csv_number(&c, &d)) number = number < 0 ? id : number;
+    else text = text < 0 ? id : text;
+  }
+  if (text >= 0 && number >= 0) {
+    uint32_t t = (uint32_t)text, n = (uint32_t)number;
+    return ddpc_error_set("%s:%d:%d: column '%s': class label '%s' is a text, but '%s' at %d:%d is a number: the "
+                          "labels must be all class ids (integers) or all texts", p->path, v->line[t], v->column[t],
+                          p->label_name, v->text[t], v->text[n], v->line[n], v->column[n]);
+  }
+  if (text >= 0) {
+    p->found->labels_are_text = true;
+    return 0;
   }
   int32_t *value = ddpc_malloc((v->count ? v->count : 1) * sizeof *value, "class labels");
   if (!value) return -1;

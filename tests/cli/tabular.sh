@@ -246,6 +246,10 @@ t_run train run.yaml --run-dir bad --set 'data.categorical=[species]'
 t_expect_error "the label column as categorical" "column 'species' is the label column"
 t_run train run.yaml --run-dir bad --set 'data.missing={x9: mean}'
 t_expect_error "an unknown column in data.missing" "data.missing: no column named 'x9'"
+sed '9s/,[0-9]$/,two/' int.csv >mixed.csv
+t_run train run.yaml --run-dir bad --set data.train.path=mixed.csv --set data.test= --set data.test_fraction=0.1
+t_expect_error "class ids with a text among them" "mixed.csv:9:" "class label 'two' is a text, but" \
+  "must be all class ids (integers) or all texts"
 t_run train run.yaml --run-dir bad --set data.num_classes=4
 t_expect_error "data.num_classes against the text labels" "3 class labels" "data.num_classes is 4"
 sed -i '5s/,[a-z]*$/,dragon/' test.csv

@@ -367,6 +367,10 @@ static void test_tabular(void) {
   rc = ddpc_csv_read_tabular(p, "species", DDPC_TASK_CLASSIFICATION, 0, &plain, &t, &f);
   CHECK(rc != 0, "a number that is not a class index");
   CHECK_ERROR_HAS(":3:3: column 'species': expected a non-negative integer class label, got '1.5'");
+  fixture_text(p, "x,species\n1,0\n2,1\n3,l\n");
+  rc = ddpc_csv_read_tabular(p, "species", DDPC_TASK_CLASSIFICATION, 0, &plain, &t, &f);
+  CHECK(rc != 0, "class ids with a text among them");
+  CHECK_ERROR_HAS(":4:3: column 'species': class label 'l' is a text, but '0' at 2:3 is a number");
   fixture_text(p, "x,species\n,a\n");
   rc = ddpc_csv_read_tabular(p, "species", DDPC_TASK_CLASSIFICATION, 0, &plain, &t, &f);
   CHECK(rc != 0, "a missing cell under error");

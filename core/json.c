@@ -30,8 +30,8 @@ static void json_escaped(FILE *out, const char *s) {
     else if (*p < 0x80) fputc(*p, out);
     else {
       int n = json_utf8_length(p);
-      if (n == 0) {
-        fputs("\\ufffd", out);
+      if (n == 0) {  // U+FFFD as its UTF-8 bytes: readers of ddpc's files take those as they are
+        fputs("\xef\xbf\xbd", out);
         continue;
       }
       fwrite(p, 1, (size_t)n, out);

@@ -2,6 +2,7 @@
 #include "track/track_item.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,8 @@ int ddpc_track_item_parse(const char *line, const char *file, int line_no, ddpc_
   it->key = ddpc_json_find_string(line, "key");
   it->value = ddpc_json_find_string(line, "value");
   double step = 0, time_ms = 0;
-  bool has_number = ddpc_json_find_number(line, "number", &it->number) == 1;
+  // strtod also reads "inf" and "nan", which no JSON writer makes and MLflow cannot take.
+  bool has_number = ddpc_json_find_number(line, "number", &it->number) == 1 && isfinite(it->number);
   bool has_step = ddpc_json_find_number(line, "step", &step) == 1 && item_whole(step);
   bool has_time = ddpc_json_find_number(line, "time", &time_ms) == 1 && item_whole(time_ms);
   it->step = has_step ? (int64_t)step : 0;

@@ -234,6 +234,8 @@ static int csv_class_label(const csv_parser *p, int line, const csv_cell *cell, 
 static bool csv_missing(const csv_cell *c) {
   static const char *const markers[] = {"NA", "N/A", "NaN", "nan", "null", "?"};
   if (c->len == 0) return true;
+  // Asked of every cell: a number (the common case) is out at its first character.
+  if (c->len > 4 || (c->text[0] != 'N' && c->text[0] != 'n' && c->text[0] != '?')) return false;
   for (size_t i = 0; i < sizeof markers / sizeof *markers; i++)
     if (csv_cell_is(c, markers[i])) return true;
   return false;

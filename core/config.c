@@ -278,7 +278,9 @@ static int read_missing(ddpc_config_section data, ddpc_data_config *dc) {
   const ddpc_config_node *n = ddpc_config_field(data, "missing", &path);
   if (!n) return 0;
   int rc = 0, policy = 0;
-  if (n->kind == DDPC_CONFIG_NODE_SCALAR) {
+  if (dc->format != DDPC_DATA_FORMAT_CSV) {
+    rc = ddpc_config_node_error(n, "%s: only used with data.format: csv (IDX images have no missing cells)", path);
+  } else if (n->kind == DDPC_CONFIG_NODE_SCALAR) {
     rc = ddpc_config_read_enum(n, path, ddpc_config_missing_names, 3, &policy);
     dc->missing = (ddpc_missing_policy)policy;
   } else if (n->kind != DDPC_CONFIG_NODE_MAP) {

@@ -405,6 +405,21 @@ static void test_errors(void) {
                "enum.yaml:2:11: data.format: unknown value 'cvs'; expected one of idx, csv; did you mean 'csv'?", NULL);
   EXPECT_ERROR("bool.yaml", "data:\n  stratify: yes\n  train: {images: a, labels: b}\nmodel: [{type: relu}]\n",
                "bool.yaml:2:13: data.stratify: expected true or false, got 'yes'", NULL);
+  EXPECT_ERROR("miss1.yaml", "data:\n  format: csv\n  train: {path: a.csv}\n  missing: average\nmodel: [{type: relu}]\n",
+               "miss1.yaml:4:12: data.missing: unknown value 'average'; expected one of error, drop_rows, mean", NULL);
+  EXPECT_ERROR("miss2.yaml",
+               "data:\n  format: csv\n  train: {path: a.csv}\n  missing: {age: zero}\nmodel: [{type: relu}]\n",
+               "miss2.yaml:4:18: data.missing.age: unknown value 'zero'", NULL);
+  EXPECT_ERROR("miss3.yaml", "data:\n  train: {images: a, labels: b}\n  missing: mean\nmodel: [{type: relu}]\n",
+               "miss3.yaml:3:12: data.missing: only used with data.format: csv", NULL);
+  EXPECT_ERROR("cat1.yaml",
+               "data:\n  format: csv\n  train: {path: a.csv}\n  categorical: color\nmodel: [{type: relu}]\n",
+               "cat1.yaml:4:16: data.categorical: expected a list of column names", NULL);
+  EXPECT_ERROR("cat2.yaml",
+               "data:\n  format: csv\n  train: {path: a.csv}\n  categorical: [a, b, a]\nmodel: [{type: relu}]\n",
+               "cat2.yaml:4:23: data.categorical: column 'a' is listed twice", NULL);
+  EXPECT_ERROR("cat3.yaml", "data:\n  train: {images: a, labels: b}\n  categorical: [a]\nmodel: [{type: relu}]\n",
+               "cat3.yaml:3:16: data.categorical: only used with data.format: csv", NULL);
   EXPECT_ERROR("dup.yaml", "seed: 1\nseed: 2\n", "dup.yaml:2:1: duplicate key 'seed' (first given at line 1)", NULL);
   EXPECT_ERROR("empty.yaml", "", "empty.yaml: the config file is empty", NULL);
   EXPECT_ERROR("comments.yaml", "# nothing\n", "comments.yaml: the config file is empty", NULL);
@@ -526,6 +541,13 @@ static void test_round_trip_and_hash(void) {
   check_round_trip("rt_str.yaml",
                    "name: \"odd name: #1\"\ndata: {format: csv, label_column: \"true\", train: {path: \"a b.csv\"}}\n"
                    "model: [{type: dropout, p: 0.1}, {type: layernorm, eps: 0.3}]\n",
+                   NULL);
+  // data.missing in both forms and data.categorical (names that need quotes too).
+  check_round_trip("rt_tab.yaml",
+                   "data: {format: csv, train: {path: a.csv}, missing: {age: mean, \"odd: col\": drop_rows},\n"
+                   "       categorical: [color, \"a b\"]}\nmodel: [{type: relu}]\n",
+                   NULL);
+  check_round_trip("rt_tab2.yaml", "data: {format: csv, train: {path: a.csv}, missing: mean}\nmodel: [{type: relu}]\n",
                    NULL);
 
   char *path = write_file("hash.yaml", minimal_yaml);

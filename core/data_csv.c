@@ -270,10 +270,11 @@ static int csv_missing_cell(const csv_parser *p, int line, const csv_cell *cell,
     return ddpc_error_set("%s:%d:%d: column '%s': a missing value, but the model was trained with data.missing "
                           "drop_rows for it: a row to predict needs every value",
                           p->path, line, cell->column, name);
-  return ddpc_error_set("%s:%d:%d: column '%s': expected %s, got '%.*s' (a missing value: set data.missing to "
-                        "drop_rows or mean)",
-                        p->path, line, cell->column, name, p->found->categorical[f] ? "a category" : "a finite number",
-                        (int)cell->len, cell->text);
+  return ddpc_error_set("%s:%d:%d: column '%s': expected %s, got '%.*s' (a missing value: %s)", p->path, line,
+                        cell->column, name, p->found->categorical[f] ? "a category" : "a finite number",
+                        (int)cell->len, cell->text,
+                        p->spec->predicting ? "the model was trained with data.missing error for it"
+                                            : "set data.missing to drop_rows or mean");
 }
 
 /* Stores one data line's cells: the features into xrow, the label or target, the
@@ -307,7 +308,7 @@ static int csv_parse_row(const csv_parser *p, const csv_fields *f, int line, flo
     }
     if (p->found && role == CSV_ROLE_LABEL && p->spec->text_labels && p->task == DDPC_TASK_CLASSIFICATION) {
       uint32_t id;
-      if (csv_missing(cell) || cell->len == 0)
+      if (csv_missing(cell))
         return ddpc_error_set("%s:%d:%d: column '%s': expected a class label, got '%.*s' (a row without its label "
                               "cannot be used)", p->path, line, cell->column, p->label_name, (int)cell->len,
                               cell->text);

@@ -16,7 +16,8 @@ static const char cli_exit_codes[] =
     "exit codes: 0 done (or rejected at review, or pruned by the tuner), 1 failed (the\n"
     "message names the file and place), 2 bad command line, 3 diverged, 4 awaiting review,\n"
     "5 preempted (checkpointed; --resume auto continues), 6 a rank failed during training\n"
-    "and the job was aborted (--resume auto continues from the last checkpoint)\n";
+    "and the job was aborted (--resume auto continues from the last checkpoint), 7 some\n"
+    "groups failed or diverged (data.group_by; summary.json's groups table says which)\n";
 
 static void cli_train_usage(FILE *out) {
   fputs("usage: ddpc train CONFIG [--set key=value]... [--run-dir DIR] [--resume auto|PATH]\n"
@@ -27,6 +28,8 @@ static void cli_train_usage(FILE *out) {
         "(output.dir, or DIR): config.yaml, metrics.jsonl, events.jsonl, summary.json,\n"
         "meta.json, checkpoints/. Under mpirun or srun every rank runs it. A fresh run whose\n"
         "output.dir holds an earlier run goes to the first free output.dir-2, -3, ...\n"
+        "With data.group_by every group of the CSV gets a model of its own, trained on its\n"
+        "rows alone in RUN_DIR/groups/<value>/, the groups spread over the ranks.\n"
         "\n"
         "options:\n"
         "  --set key=value     override a config key, e.g. --set optimizer.lr=0.01,\n"

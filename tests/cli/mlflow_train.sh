@@ -36,6 +36,7 @@ t_expect_error "file: tracking URI" "$T_DIR/bad_uri.yaml:" "tracking.mlflow.uri"
 # --- 2 ranks: one run with everything ---
 export MLFLOW_TRACKING_URI="$uri" MLFLOW_EXPERIMENT_NAME="$tag-from-env"
 t_mpirun 600 2 train "$base" --set train.epochs=4 --set train.log_every_steps=10 \
+  --set 'metrics=[macro_f1, top2_accuracy, confusion_matrix]' \
   --set tracking.mlflow.experiment="$tag-train" --run-dir "$T_DIR/two"
 t_check "2 ranks: exit 0 ($T_ERR)" test "$T_RC" -eq 0
 t_check "2 ranks: the run in MLflow is complete" "$py" "$check" run "$uri" "$tag-train" "$T_DIR/two" --world-size 2

@@ -111,7 +111,8 @@ def check_run(client, experiment, run_dir, status, world_size):
         expected = [(s["step"], float(s["loss"])) for s in jsonl(steps_path)]
         got = sorted((m.step, m.value) for m in client.get_metric_history(rid, "step_loss"))
         check(got == expected and len(got) > 0, f"step_loss equals steps.jsonl ({len(got)} of {len(expected)} points)")
-    for key in ("test_loss", "test_accuracy"):
+    # Every test number of summary.json (test_loss, test_accuracy, those of metrics:).
+    for key in sorted(k for k, v in summary.items() if k.startswith("test_") and isinstance(v, (int, float))):
         if summary.get(key) is not None and summary["state"] == "done":
             got = [m.value for m in client.get_metric_history(rid, key)]
             check(len(got) == 1 and math.isclose(got[0], summary[key], rel_tol=1e-9), f"{key} {got} = summary.json's {summary[key]}")

@@ -156,13 +156,16 @@ t_mpirun 180 2 train run.yaml --run-dir two_drop --quiet --set train.drop_last=t
 t_check "2 ranks, drop_last: exit 0 ($T_ERR)" test "$T_RC" -eq 0
 check_run two_drop train.csv test.csv
 
-# ---- two classes: ROC AUC, 1 and 2 ranks ----
+# ---- two classes: ROC AUC, the scores gathered from 1, 2 and 3 ranks (uneven shares) ----
 t_run train binary.yaml --run-dir bone --quiet
 t_check "binary, 1 rank: exit 0 ($T_ERR)" test "$T_RC" -eq 0
 check_run bone btrain.csv btest.csv
 t_mpirun 180 2 train binary.yaml --run-dir btwo --quiet
 t_check "binary, 2 ranks: exit 0 ($T_ERR)" test "$T_RC" -eq 0
 check_run btwo btrain.csv btest.csv
+t_mpirun 180 3 train binary.yaml --run-dir bthree --quiet
+t_check "binary, 3 ranks: exit 0 ($T_ERR)" test "$T_RC" -eq 0
+check_run bthree btrain.csv btest.csv
 t_check "binary: an AUC strictly between 0.5 and 1" python3 -c '
 import json; a = json.load(open("btwo/summary.json"))["test_roc_auc"]; assert 0.5 < a < 1, a'
 

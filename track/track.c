@@ -32,6 +32,10 @@
 /* Back-off between attempts while the server fails: doubling from the first to the last. */
 #define TRACK_BACKOFF_FIRST 0.5
 #define TRACK_BACKOFF_MAX 30.0
+/* After a request, the sender gathers what comes within this long before the next one: a
+ * request per logged step (every few milliseconds) would cost its thread, and a rank that
+ * shares the core, more than it is worth; once a second is a few requests per epoch. */
+#define TRACK_BATCH_SECONDS 1.0
 /* `ddpc mlflow sync`: attempts before it gives up on an unreachable server. */
 #define TRACK_SYNC_ATTEMPTS 4
 
@@ -272,6 +276,11 @@ static void *track_sender(void *user) {
       if (res == DDPC_MLFLOW_OK) continue;
     } else if (track_send_head(t) != DDPC_MLFLOW_RETRY) {
       backoff = 0;
+      double until = ddpc_time_seconds() + TRACK_BATCH_SECONDS;
+      double left;
+      while (!t->closing && !atomic_load(&t->stop) && t->count < DDPC_MLFLOW_MAX_METRICS_PER_BATCH &&
+             (left = until - ddpc_time_seconds()) > 0)
+        track_wait(t, left);
       continue;
     }
     if (!t->said_unreachable) {

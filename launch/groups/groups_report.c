@@ -136,6 +136,12 @@ typedef struct {
   int slowest;               // index of the slowest group trained (-1: none)
 } report_summary;
 
+/* A group's training time across resumes (summary.json), or this process's time on it when
+ * its run wrote none (it failed first). */
+static double report_group_seconds(const report_row *row) {
+  return isfinite(row->training_seconds) ? row->training_seconds : row->seconds;
+}
+
 static double report_metric(const report_summary *s, const report_row *row) {
   return s->r->classification ? row->test_accuracy : row->test_rmse;
 }
@@ -164,7 +170,7 @@ static int report_summary_json(FILE *out, void *user) {
   free(key);
   if (s->slowest >= 0) {
     ddpc_json_string(&j, "slowest_group", s->l->items[s->slowest].value);
-    ddpc_json_number(&j, "slowest_group_seconds", s->rows[s->slowest].seconds);
+    ddpc_json_number(&j, "slowest_group_seconds", report_group_seconds(&s->rows[s->slowest]));
   }
   ddpc_json_number(&j, "wall_seconds", r->wall_seconds);
   ddpc_json_int(&j, "world_size", r->world);
@@ -231,8 +237,8 @@ int groups_write_summary(const groups_report *r, const groups_list *l, const cha
     else if (code == DDPC_EXIT_AWAIT_REVIEW) s.review++;
     else if (code == DDPC_EXIT_OK) s.done++;
     else s.failed++;
-    if (!l->items[i].skip_reason && isfinite(row->seconds) &&
-        (s.slowest < 0 || row->seconds > s.rows[s.slowest].seconds))
+    if (!l->items[i].skip_reason && isfinite(report_group_seconds(row)) &&
+        (s.slowest < 0 || report_group_seconds(row) > report_group_seconds(&s.rows[s.slowest])))
       s.slowest = i;
     double m = report_metric(&s, row);
     if (code == DDPC_EXIT_OK && isfinite(m)) {
@@ -265,7 +271,8 @@ int groups_write_summary(const groups_report *r, const groups_list *l, const cha
     printf("groups: %d done, %d failed, %d preempted, %d awaiting review, %d skipped | %s mean %.4f, rows-weighted "
            "%.4f | wall %.1f s",
            s.done, s.failed, s.preempted, s.review, s.skipped, s.metric, s.mean, s.weighted, r->wall_seconds);
-    if (s.slowest >= 0) printf(" | slowest %s %.1f s", l->items[s.slowest].value, s.rows[s.slowest].seconds);
+    if (s.slowest >= 0)
+      printf(" | slowest %s %.1f s", l->items[s.slowest].value, report_group_seconds(&s.rows[s.slowest]));
     printf(" | %s/summary.json\n", r->run_dir);
     fflush(stdout);
   }

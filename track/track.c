@@ -68,6 +68,9 @@ struct ddpc_track {
   pthread_t thread;          // the sender
   int refused;               // items the server refused (not kept: they would be refused again)
   bool said_unreachable;     // the first failure was reported on stderr
+  long pushed;               // items queued (DDPC_MLFLOW_STATS)
+  long requests;             // requests made by the sender (DDPC_MLFLOW_STATS)
+  double sender_cpu;         // CPU seconds of the sender thread, when it ended (DDPC_MLFLOW_STATS)
 };
 
 static int64_t track_now_ms(void) { return (int64_t)llround(ddpc_time_unix() * 1000.0); }
@@ -234,6 +237,7 @@ static ddpc_mlflow_result track_send_head(ddpc_track *t) {
   pthread_mutex_unlock(&t->mu);
   ddpc_mlflow_result res = track_send(t, batch, n);
   pthread_mutex_lock(&t->mu);
+  t->requests++;
   if (res == DDPC_MLFLOW_RETRY) return res;
   if (res == DDPC_MLFLOW_REFUSED) {
     t->refused += n;
@@ -291,6 +295,8 @@ static void *track_sender(void *user) {
     backoff = backoff == 0 ? TRACK_BACKOFF_FIRST : fmin(backoff * 2, TRACK_BACKOFF_MAX);
     if (!atomic_load(&t->stop)) track_wait(t, backoff);
   }
+  struct timespec cpu;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) t->sender_cpu = (double)cpu.tv_sec + cpu.tv_nsec * 1e-9;
   pthread_mutex_unlock(&t->mu);
   return NULL;
 }
@@ -298,6 +304,7 @@ static void *track_sender(void *user) {
 /* Adds a copy of *it to the queue, or to the spool file when the ring is full. */
 static void track_push(ddpc_track *t, ddpc_track_item *it) {
   pthread_mutex_lock(&t->mu);
+  t->pushed++;
   if (t->count < TRACK_RING_ITEMS) {
     *track_at(t, t->count) = *it;
     t->count++;
@@ -548,6 +555,10 @@ void ddpc_track_close(ddpc_track *t) {
   pthread_mutex_unlock(&t->mu);
   if (t->thread_started) pthread_join(t->thread, NULL);
   size_t queued = t->count;
+  // What tracking cost this process (bench/mlflow_overhead.sh reads it).
+  if (getenv("DDPC_MLFLOW_STATS"))
+    fprintf(stderr, "ddpc: mlflow stats: %ld items, %ld requests, sender thread %.4f s CPU\n", t->pushed, t->requests,
+            t->sender_cpu);
   track_spill(t);
   if (queued > 0 || access(t->spool_path, F_OK) == 0)
     fprintf(stderr,

@@ -35,7 +35,7 @@ import os, re, shlex, subprocess, sys
 src, tdir, ddpc = sys.argv[1:4]
 pages = ["README.md"] + sorted("docs/" + f for f in os.listdir(os.path.join(src, "docs")) if f.endswith(".md"))
 STATIC_ONLY = {"docs/fuzzing.md"}  # its commands build with clang (docs/fuzzing.md's owner may tag them)
-SUBS = ["train", "resume", "inspect", "graph", "launch", "submit", "tune", "export", "predict", "split"]
+SUBS = ["train", "resume", "inspect", "graph", "launch", "submit", "tune", "export", "predict", "split", "mlflow"]
 PROGRAMS = {"ddpc", "mpirun", "mpiexec", "srun", "sbatch", "squeue", "scancel", "scontrol", "cmake", "ctest",
             "bash", "sudo", "cc", "dot", "python3", "mkdir", "cp"}
 STOP = {"|", "||", "&&", ";", "&", ">", ">>", "2>", "2>&1", "<", ")"}

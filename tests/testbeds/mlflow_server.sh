@@ -24,6 +24,7 @@ wait_s=${DDPC_MLFLOW_WAIT:-300}
 log() { echo "[mlflow_server $(date +%T)] $*"; }
 
 stop() {
+  rm -f "$dir/uri"  # a server that is not up is not found by the tests
   [ -f "$dir/pid" ] || return 0
   local pid
   pid=$(cat "$dir/pid")

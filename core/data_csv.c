@@ -277,6 +277,18 @@ static int csv_missing_cell(const csv_parser *p, int line, const csv_cell *cell,
                                             : "set data.missing to drop_rows or mean");
 }
 
+/* A cell kept as text (a category, a text label) must be text: a NUL byte would cut it
+ * short wherever it is compared or printed. */
+static int csv_text_cell(const csv_parser *p, int line, const csv_cell *cell, const char *name, ddpc_vocab *v,
+                         uint32_t *id) {
+  if (memchr(cell->text, '\0', cell->len))
+    return ddpc_error_set("%s:%d:%d: column '%s': a NUL byte in a text cell: not a CSV text file", p->path, line,
+                          cell->column, name);
+  if (ddpc_vocab_intern(v, cell->text, cell->len, line, cell->column, id) != 0)
+    return ddpc_error_prefix("%s:%d: ", p->path, line);
+  return 0;
+}
+
 /* Stores one data line's cells: the features into xrow, the label or target, the
  * passed-through cells onto extra. Returns 1 when the row is dropped (a missing cell
  * under drop_rows), 0 when stored, -1 on an error. */
@@ -301,8 +313,7 @@ static int csv_parse_row(const csv_parser *p, const csv_fields *f, int line, flo
     }
     if (p->found && role >= 0 && p->found->categorical[role]) {
       uint32_t id;
-      if (ddpc_vocab_intern(&p->found->categories[role], cell->text, cell->len, line, cell->column, &id) != 0)
-        return ddpc_error_prefix("%s:%d: ", p->path, line);
+      if (csv_text_cell(p, line, cell, p->found->names[role], &p->found->categories[role], &id) != 0) return -1;
       xrow[role] = (float)id;
       continue;
     }
@@ -312,8 +323,7 @@ static int csv_parse_row(const csv_parser *p, const csv_fields *f, int line, flo
         return ddpc_error_set("%s:%d:%d: column '%s': expected a class label, got '%.*s' (a row without its label "
                               "cannot be used)", p->path, line, cell->column, p->label_name, (int)cell->len,
                               cell->text);
-      if (ddpc_vocab_intern(&p->found->labels, cell->text, cell->len, line, cell->column, &id) != 0)
-        return ddpc_error_prefix("%s:%d: ", p->path, line);
+      if (csv_text_cell(p, line, cell, p->label_name, &p->found->labels, &id) != 0) return -1;
       *label = (int32_t)id;
       continue;
     }

@@ -43,6 +43,7 @@ int64_t ddpc_vocab_find(const ddpc_vocab *v, const char *s, size_t len) {
 }
 
 int ddpc_vocab_intern(ddpc_vocab *v, const char *s, size_t len, int line, int column, uint32_t *id) {
+  if (memchr(s, '\0', len)) return ddpc_error_set("a NUL byte in a text");  // texts are compared as C strings
   int64_t found = ddpc_vocab_find(v, s, len);
   if (found >= 0) {
     *id = (uint32_t)found;
@@ -211,7 +212,8 @@ static int tabular_fit_column(ddpc_tabular_column *col, const ddpc_table *fit, d
     col->n_categories = n;
     uint64_t most = 0;  // the most frequent; a tie goes to the first in sorted order
     for (uint32_t k = 0; k < n; k++) {
-      uint64_t count = seen[ddpc_vocab_find(v, col->categories[k], strlen(col->categories[k]))];
+      int64_t id = ddpc_vocab_find(v, col->categories[k], strlen(col->categories[k]));
+      uint64_t count = id >= 0 ? seen[id] : 0;  // always found: the texts hold no NUL byte
       if (count > most) most = count, col->fill = (float)k;
     }
   }

@@ -397,8 +397,9 @@ static void tabular_get(input_reader *r, ddpc_tabular *t) {
       col->n_categories = 0;
     }
     if (!r->failed) col->categories = get_sorted_strings(r, col->n_categories, "a category");
-    if (!r->failed && col->categorical && col->n_categories && (col->fill < 0 || col->fill >= col->n_categories))
-      bad(r, at, "a categorical column's fill", (long long)col->fill, "the index of one of its categories");
+    if (!r->failed && col->categorical && col->n_categories && !(col->fill >= 0 && col->fill < col->n_categories))
+      bad(r, at, "a categorical column's fill", (long long)fmax(-1e15, fmin(1e15, col->fill)),  // finite here
+          "the index of one of its categories");
     uint32_t w = col->categorical ? col->n_categories : 1;
     if (!r->failed && t->width > UINT32_MAX / 2 - w) bad(r, at, "a category count", w, "fewer inputs in all");
     t->width += w;

@@ -387,6 +387,13 @@ static void test_tabular(void) {
   rc = ddpc_csv_read_tabular(p, "species", DDPC_TASK_CLASSIFICATION, 0, &spec, &t, &f);
   CHECK(rc != 0, "every row dropped");
   CHECK_ERROR_HAS("no data rows left: data.missing drop_rows dropped all 2");
+  // Found by fuzz_csv: a NUL byte inside a category was interned cut short, and fitting
+  // looked the shorter text up and read before its counts. Now refused where it is.
+  static const char nul_cell[] = "x,color,species\n1,red,a\n2,re\0d,b\n";
+  fixture_write(p, nul_cell, sizeof nul_cell - 1, 0);
+  rc = ddpc_csv_read_tabular(p, "species", DDPC_TASK_CLASSIFICATION, 0, &spec, &t, &f);
+  CHECK(rc != 0, "a NUL byte in a category");
+  CHECK_ERROR_HAS(":3:3: column 'color': a NUL byte in a text cell");
   free(p);
 }
 

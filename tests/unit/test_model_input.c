@@ -294,6 +294,12 @@ static void check_roundtrip_tabular(void) {
         "unsorted categories refused: %s", ddpc_error_message());
   free(bad);
   free(bytes);
+  cols[1].fill = -2.6e33f;  // found by fuzz_model_input: the message converted it to an integer (UB)
+  CHECK(ddpc_model_input_encode(&in, &bytes, &n) == 0, "encode");
+  CHECK(ddpc_model_input_decode(bytes, n, "t.ddpc", &out) != 0 && strstr(ddpc_error_message(), "categorical column's fill"),
+        "a fill that is no category's index refused: %s", ddpc_error_message());
+  free(bytes);
+  cols[1].fill = 1;
   in.num_classes = 2;  // the label list must be the classes
   CHECK(ddpc_model_input_encode(&in, &bytes, &n) == 0, "encode");
   CHECK(ddpc_model_input_decode(bytes, n, "t.ddpc", &out) != 0 && strstr(ddpc_error_message(), "the label count"),

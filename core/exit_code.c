@@ -2,6 +2,7 @@
 #include "core/exit_code.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 ddpc_exit_code ddpc_exit_code_of_state(const char *state) {
@@ -15,4 +16,14 @@ ddpc_exit_code ddpc_exit_code_of_state(const char *state) {
   for (size_t i = 0; state && i < sizeof codes / sizeof codes[0]; i++)
     if (strcmp(state, codes[i].state) == 0) return codes[i].exit_code;
   return DDPC_EXIT_FAILED;
+}
+
+void ddpc_exit_code_explain(const char *state) {
+  int code = (int)ddpc_exit_code_of_state(state);
+  if (code == DDPC_EXIT_OK) return;
+  fprintf(stderr,
+          "ddpc: exit code %d is the run's outcome (state %s, in summary.json), not a crash: the launcher's "
+          "report of a non-zero exit code is about this\n",
+          code, state);
+  fflush(stderr);
 }

@@ -24,4 +24,9 @@ typedef enum {
  * anything else (NULL included). */
 ddpc_exit_code ddpc_exit_code_of_state(const char *state);
 
+/* Under a launcher (mpirun, srun), rank 0's one line on stderr before the launcher reports a
+ * non-zero exit code as if something had crashed: "ddpc: exit code 5 is the run's outcome
+ * (state preempted, in summary.json), not a crash: ...". Nothing for a state that exits 0. */
+void ddpc_exit_code_explain(const char *state);
+
 #endif

@@ -315,6 +315,7 @@ int ddpc_groups_run(const ddpc_train_options *opt, const ddpc_config *cfg) {
       const char *state = "failed";
       if (groups_write_summary(&r, &l, &state) == 0) shared = (int32_t)ddpc_exit_code_of_state(state);
       else fprintf(stderr, "ddpc train: error: %s\n", ddpc_last_error());
+      if (shared != DDPC_EXIT_FAILED && ddpc_comm_launched()) ddpc_exit_code_explain(state);
     }
     if (rc == 0 && c->ops->broadcast(c, &shared, sizeof shared, 0) == 0) code = shared;
     free(all_busy);

@@ -170,13 +170,8 @@ static int train_resume_state(train_session *s) {
  * leave the other ranks of a failed one hanging, so the code stays and rank 0 says in one
  * line, just before that report, that the code is the run's outcome. */
 static void train_explain_exit_code(const train_session *s, const char *state) {
-  int code = (int)ddpc_exit_code_of_state(state);
-  if (code == DDPC_EXIT_OK || s->comm->rank != 0 || !ddpc_comm_launched() || s->opt->single_process) return;
-  fprintf(stderr,
-          "ddpc: exit code %d is the run's outcome (state %s, in summary.json), not a crash: the launcher's "
-          "report of a non-zero exit code is about this\n",
-          code, state);
-  fflush(stderr);
+  if (s->comm->rank != 0 || !ddpc_comm_launched() || s->opt->single_process) return;
+  ddpc_exit_code_explain(state);
 }
 
 static void train_session_free(train_session *s) {

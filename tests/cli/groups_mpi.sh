@@ -16,6 +16,8 @@ g_table r1 >r1.txt
 for n in 2 3; do
   t_mpirun 300 "$n" train g.yaml --run-dir "r$n" --quiet
   t_check "$n ranks: exit code 7 (stderr: $T_ERR)" test "$T_RC" -eq 7
+  t_check "$n ranks: rank 0 says that 7 is the run's outcome before mpirun's report" grep -q \
+    "^ddpc: exit code 7 is the run's outcome (state groups_failed, in summary.json), not a crash" "$T_DIR/err"
   g_table "r$n" >"r$n.txt"
   t_check "$n ranks: per-group results bitwise those of 1 rank" diff r1.txt "r$n.txt"
   t_check "$n ranks: largest groups first to the least loaded rank; every rank reported" python3 - "r$n" "$n" <<'PY'

@@ -2,11 +2,11 @@
  * text, not on parsed numbers: each group's file holds its rows as the file has them, less
  * the group's cell, so the training session reads a group's file exactly as it would read a
  * file of that group's rows made by hand, whatever columns the CSV reader understands. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/data_tabular.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "launch/groups/groups_internal.h"
@@ -112,38 +112,6 @@ static int groups_append_without(char **text, size_t *len, size_t *cap, const ch
   *len += n - cut_end;
   (*text)[(*len)++] = '\n';
   (*text)[*len] = '\0';
-  return 0;
-}
-
-static int groups_read_file(const char *path, char **data, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return ddpc_error_set("%s: cannot open: %s", path, strerror(errno));
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (cap - len < 65536) {
-      cap = cap ? cap * 2 : 1 << 20;
-      char *grown = realloc(buf, cap + 1);
-      if (!grown) {
-        free(buf);
-        fclose(f);
-        return ddpc_error_set("%s: out of memory reading the file", path);
-      }
-      buf = grown;
-    }
-    size_t got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (got == 0) break;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    free(buf);
-    return ddpc_error_set("%s: read error", path);
-  }
-  buf[len] = '\0';
-  *data = buf;
-  *size = len;
   return 0;
 }
 
@@ -371,7 +339,7 @@ static int groups_split_text(const char *path, const char *data, size_t size, co
 int groups_split_csv(const char *path, const char *column, groups_split_mode mode, groups_list *l) {
   char *data = NULL;
   size_t size = 0;
-  if (groups_read_file(path, &data, &size) != 0) return -1;
+  if (ddpc_csv_read_text(path, &data, &size) != 0) return -1;
   int rc = groups_split_text(path, data, size, column, mode, l);
   free(data);
   return rc;

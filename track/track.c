@@ -368,6 +368,31 @@ void ddpc_track_end(ddpc_track *t, const char *status) {
   if (it.value) track_push(t, &it);
 }
 
+char *ddpc_track_dir_run_id(const char *dir) {
+  char buf[16384];
+  if (!ddpc_fs_read_head(dir, DDPC_TRACK_STATE_FILE, buf, sizeof buf)) return NULL;
+  return ddpc_json_find_string(buf, "run_id");
+}
+
+int ddpc_track_spool_tag(const char *dir, const char *key, const char *value) {
+  char *state = ddpc_format("%s/%s", dir, DDPC_TRACK_STATE_FILE);
+  char *spool = ddpc_format("%s/%s", dir, DDPC_TRACK_SPOOL_FILE);
+  int rc = -1;
+  FILE *f = NULL;
+  if (state && spool && access(state, F_OK) == 0) {
+    f = fopen(spool, "a");
+    if (!f) ddpc_error_set("cannot append to '%s': %s", spool, strerror(errno));
+  }
+  if (f) {
+    ddpc_track_item it = {.kind = DDPC_TRACK_ITEM_TAG, .key = (char *)key, .value = (char *)value};
+    ddpc_track_item_write(f, &it);
+    rc = fclose(f) == 0 ? 0 : ddpc_error_set("cannot write '%s': %s", spool, strerror(errno));
+  }
+  free(state);
+  free(spool);
+  return rc;
+}
+
 const char *ddpc_track_run_id(ddpc_track *t) {
   if (!t) return NULL;
   pthread_mutex_lock(&t->mu);

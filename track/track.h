@@ -56,6 +56,14 @@ void ddpc_track_artifact(ddpc_track *t, const char *name);
 /* The run's end: status FINISHED, FAILED or KILLED, with the end time now. */
 void ddpc_track_end(ddpc_track *t, const char *status);
 
+/* The MLflow run id DIR/mlflow.json records (malloc'd), NULL when there is none yet. */
+char *ddpc_track_dir_run_id(const char *dir);
+
+/* Appends a tag for DIR's own run to DIR/mlflow_pending.jsonl, for `ddpc mlflow sync`: how
+ * a study tags a trial whose run never reached the server. Only when DIR is tracked (has
+ * mlflow.json) and no training runs there; returns 0, or -1 with a message. */
+int ddpc_track_spool_tag(const char *dir, const char *key, const char *value);
+
 /* Waits at most DDPC_MLFLOW_FLUSH_SECONDS (default 5) for the queue to be sent, stops the
  * sender, keeps what is left in DIR/mlflow_pending.jsonl and frees t. Says on stderr how
  * many items were kept and how to send them. NULL is fine. */

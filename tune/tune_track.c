@@ -114,23 +114,25 @@ void tune_track_start(tune_loop *t) {
   free(abs);
 }
 
-/* The MLflow run id a trial's training recorded in its mlflow.json (NULL: none yet). */
-static char *track_trial_run_id(const char *run_dir) {
-  char buf[16384];
-  if (!ddpc_fs_read_head(run_dir, DDPC_TRACK_STATE_FILE, buf, sizeof buf)) return NULL;
-  return ddpc_json_find_string(buf, "run_id");
-}
-
 void tune_track_trial_end(tune_loop *t, const tune_live *l) {
   if (!t->track || l->rec.state == DDPC_TUNE_TRIAL_RUNNING) return;
-  char text[64];
-  char *child = track_trial_run_id(l->rec.run_dir);
-  if (child) {
-    snprintf(text, sizeof text, "%d", l->rec.number);
-    ddpc_track_tag(t->track, child, "ddpc.trial", text);
-    ddpc_track_tag(t->track, child, "ddpc.trial_state", track_trial_states[l->rec.state]);
-    snprintf(text, sizeof text, "%.10g", l->rec.value);
-    ddpc_track_tag(t->track, child, "ddpc.trial_value", l->rec.has_value ? text : "none");
+  char number[32], value[64];
+  snprintf(number, sizeof number, "%d", l->rec.number);
+  snprintf(value, sizeof value, "%.10g", l->rec.value);
+  // The parent's id when the trial may not have had it (the server was down when it started).
+  const char *parent = ddpc_track_run_id(t->track);
+  const char *keys[] = {"ddpc.trial", "ddpc.trial_state", "ddpc.trial_value", "mlflow.parentRunId"};
+  const char *values[] = {number, track_trial_states[l->rec.state], l->rec.has_value ? value : "none", parent};
+  int n = parent ? 4 : 3;
+  char *child = ddpc_track_dir_run_id(l->rec.run_dir);
+  for (int i = 0; i < n; i++) {
+    if (child) {
+      ddpc_track_tag(t->track, child, keys[i], values[i]);
+    } else if (ddpc_track_spool_tag(l->rec.run_dir, keys[i], values[i]) != 0) {
+      // Its run never reached the server: the tags wait in its spool for `ddpc mlflow sync`.
+      ddpc_error_clear();
+      break;
+    }
   }
   free(child);
   ddpc_tune_trial *recs = ddpc_calloc((size_t)t->n_trials + 1, sizeof *recs, "trial table");
@@ -145,11 +147,11 @@ void tune_track_trial_end(tune_loop *t, const tune_live *l) {
   if (best < 0) return;
   const ddpc_tune_trial *b = &t->trials[best].rec;
   ddpc_track_metric(t->track, "best_value", b->value, finished);
-  snprintf(text, sizeof text, "%d", b->number);
-  ddpc_track_tag(t->track, NULL, "ddpc.best_trial", text);
-  snprintf(text, sizeof text, "%.10g", b->value);
-  ddpc_track_tag(t->track, NULL, "ddpc.best_value", text);
-  char *best_run = track_trial_run_id(b->run_dir);
+  snprintf(number, sizeof number, "%d", b->number);
+  ddpc_track_tag(t->track, NULL, "ddpc.best_trial", number);
+  snprintf(value, sizeof value, "%.10g", b->value);
+  ddpc_track_tag(t->track, NULL, "ddpc.best_value", value);
+  char *best_run = ddpc_track_dir_run_id(b->run_dir);
   if (best_run) ddpc_track_tag(t->track, NULL, "ddpc.best_run_id", best_run);
   free(best_run);
 }

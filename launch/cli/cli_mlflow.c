@@ -3,7 +3,9 @@
  * tracking server), creating runs that never reached it. A study directory's own run and
  * each of its trials' runs are synced, the parent first so its children find it. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "launch/cli/cli.h"
@@ -27,10 +29,23 @@ static void cli_mlflow_usage(FILE *out) {
 }
 
 typedef struct {
-  int dirs;    // directories synced
-  int failed;  // of them, with something left
-  int sent;    // items sent in all
+  const char *top;  // the directory given
+  int dirs;         // directories synced
+  int failed;       // of them, with something left
+  int sent;         // items sent in all
 } cli_mlflow_sync;
+
+/* A study's trial (TOP/trials/NNNN) whose run never reached the server did not know its
+ * parent's id either: the study's run, synced just before, is its parent. */
+static void cli_mlflow_adopt_trial(const cli_mlflow_sync *s, const char *dir) {
+  size_t len = strlen(s->top);
+  if (strncmp(dir, s->top, len) != 0 || strncmp(dir + len, "/trials/", 8) != 0) return;
+  char *spool = ddpc_format("%s/%s", dir, DDPC_TRACK_SPOOL_FILE);
+  char *parent = spool && access(spool, F_OK) == 0 ? ddpc_track_dir_run_id(s->top) : NULL;
+  if (parent && ddpc_track_spool_tag(dir, "mlflow.parentRunId", parent) != 0) ddpc_error_clear();
+  free(parent);
+  free(spool);
+}
 
 static int cli_mlflow_sync_dir(void *user, const char *dir) {
   cli_mlflow_sync *s = user;
@@ -44,6 +59,7 @@ static int cli_mlflow_sync_dir(void *user, const char *dir) {
     ddpc_error_clear();
     return 0;
   }
+  cli_mlflow_adopt_trial(s, dir);
   int sent = 0;
   if (ddpc_track_sync(dir, &sent) != 0) {
     fprintf(stderr, "ddpc mlflow sync: error: %s\n", ddpc_error_message());
@@ -71,7 +87,7 @@ int ddpc_cli_mlflow(int argc, char **argv) {
   int rc = ddpc_cli_parse(&c, argc - 1, argv + 1);
   if (rc >= 0) return rc;
   (void)action;
-  cli_mlflow_sync s = {0};
+  cli_mlflow_sync s = {.top = dir};
   int found = ddpc_track_find_dirs(dir, cli_mlflow_sync_dir, &s);
   if (found < 0) {
     fprintf(stderr, "ddpc mlflow sync: error: %s\n", ddpc_error_message());

@@ -53,4 +53,29 @@ t_check "tune --resume: the same parent run" \
 t_check "tune --resume: 5 children under it" "$py" "$check" study "$uri" "$MLFLOW_EXPERIMENT_NAME" "$T_DIR/study" 5
 t_check "tune --resume: one parent run in the experiment" \
   test "$("$py" "$check" count "$uri" "$MLFLOW_EXPERIMENT_NAME")" = 6
+
+# A study whose server is down from its start to its end (a cluster without a route to it):
+# the study and its trials keep everything, and one `ddpc mlflow sync STUDY_DIR` later makes
+# the parent run and its children as if the server had been up. A server of its own.
+server="$DDPC_SOURCE_DIR/tests/testbeds/mlflow_server.sh"
+own="$T_DIR/srv"
+trap 'bash "$server" stop "$own" >/dev/null; rm -rf "$T_DIR"' EXIT
+if bash "$server" start "$own"; then
+  own_uri=$(cat "$own/uri")
+  own_port=$(cat "$own/port")
+  bash "$server" stop "$own"
+  DDPC_MLFLOW_FLUSH_SECONDS=2 MLFLOW_TRACKING_URI="$own_uri" MLFLOW_EXPERIMENT_NAME=offline \
+    t_run tune "$T_DIR/study.yaml" --study-dir "$T_DIR/offline" --set train.epochs=2 --set tune.max_trials=2 --quiet
+  t_check "offline study: exit 0 ($T_ERR)" test "$T_RC" -eq 0
+  t_check "offline study: its parent run kept for later" test -s "$T_DIR/offline/mlflow_pending.jsonl"
+  bash "$server" start "$own" "$own_port" || t_fail "the MLflow server did not start again on port $own_port"
+  t_run mlflow sync "$T_DIR/offline"
+  t_check "sync of the offline study: exit 0 ($T_ERR)" test "$T_RC" -eq 0
+  t_check "after sync: a parent run with 2 children" "$py" "$check" study "$own_uri" offline "$T_DIR/offline" 2
+  for n in 0 1; do
+    t_check "after sync: trial $n's run is complete" "$py" "$check" run "$own_uri" offline "$T_DIR/offline/trials/000$n"
+  done
+else
+  t_fail "the MLflow server of the offline study did not start"
+fi
 t_finish

@@ -21,6 +21,7 @@
 #include "core/config.h"
 #include "core/config_tree.h"
 #include "core/error.h"
+#include "core/exit_code.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/machine.h"
@@ -29,6 +30,7 @@
 #include "launch/jobs/run_summary.h"
 #include "launch/train/start_marker.h"
 #include "tune/tune_asha.h"
+#include "tune/tune_groups.h"
 #include "tune/tune_run_internal.h"
 #include "tune/tune_store.h"
 #include "tune/tune_table.h"
@@ -298,6 +300,14 @@ static void tune_record_end(tune_loop *t, tune_live *l, const ddpc_tune_trial_ex
   tune_time_now(ended, sizeof ended);
   free(l->rec.ended_at);
   l->rec.ended_at = ddpc_strdup(ended);
+  if (t->study->grouped) {
+    // One model per group: no metrics.jsonl of its own; the value is its groups' (tune_groups.h).
+    int epochs = 0;
+    if (ddpc_tune_groups_value(l->rec.run_dir, t->study->metric, t->study->maximize, &l->best, &epochs) != 0 &&
+        e->exit_code == 0)
+      fprintf(stderr, "ddpc tune: trial %d: %s\n", l->rec.number, ddpc_error_message());
+    l->rec.epochs_done = epochs;
+  }
   l->rec.has_value = !isnan(l->best);
   l->rec.value = l->best;
   if (l->timed_out) {
@@ -318,6 +328,8 @@ static void tune_record_end(tune_loop *t, tune_live *l, const ddpc_tune_trial_ex
     else if (e->exit_code == 1) l->rec.reason = ddpc_strdup("failed: bad config or data, or an I/O error (see log_tail)");
     else if (e->exit_code == 2)
       l->rec.reason = ddpc_strdup("failed: ddpc train refused its command line (exit 2; see log_tail)");
+    else if (e->exit_code == DDPC_EXIT_GROUPS_FAILED && t->study->grouped)
+      l->rec.reason = ddpc_format("some groups failed or diverged (exit 7; see %s/summary.json)", l->rec.run_dir);
     else if (e->exit_code == 4)
       l->rec.reason = ddpc_strdup("trial stopped at a review gate (exit 4); studies do not support review gates");
     else
@@ -377,7 +389,10 @@ static int tune_finish(tune_loop *t, tune_live *l, const ddpc_tune_trial_exit *e
   l->rec.exit_code = e->exit_code;
   // A crash may pass on a second try; a refused command line (2) or a review gate (4) would
   // only repeat itself.
-  bool crashed = !l->timed_out && (e->signal > 0 || e->exit_code > 5 || (e->exit_code == 5 && !tune_stop_requested));
+  // A grouped run's exit 7 (some groups failed or diverged, the others ended) is its outcome.
+  bool groups_failed = t->study->grouped && e->signal == 0 && e->exit_code == DDPC_EXIT_GROUPS_FAILED;
+  bool crashed = !l->timed_out && !groups_failed &&
+                 (e->signal > 0 || e->exit_code > 5 || (e->exit_code == 5 && !tune_stop_requested));
   free(l->rec.reason);
   l->rec.reason = NULL;
   int rc;

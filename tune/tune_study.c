@@ -23,7 +23,7 @@ static const char *const study_top_keys[] = {"base", "tune"};
 static const char *const study_tune_keys[] = {"metric", "mode",  "space",          "algorithm",    "max_trials",
                                               "max_seconds", "parallelism", "ranks_per_trial", "scheduler",
                                               "max_failures", "trial_max_seconds", "trial_startup_seconds",
-                                              "seed", "backend", "slurm"};
+                                              "seed", "backend", "slurm", "per_group"};
 static const char *const study_mode_names[] = {"min", "max"};
 static const char *const study_algorithm_names[] = {"random", "grid", "tpe"};
 static const char *const study_backend_names[] = {"local", "slurm"};
@@ -159,13 +159,28 @@ static int study_refuse_review_gate(const ddpc_config *cfg, const char *who) {
                         who, cfg->review.after_epochs > 0 ? "after_epochs" : "when");
 }
 
-/* One model per group (data.group_by) is not tuned yet: a grouped trial writes no
- * metrics.jsonl of its own for the tuner to follow (tune.per_group is issue 16's next step). */
-static int study_refuse_groups(const ddpc_config *cfg, const char *who) {
-  if (!cfg->data.group_by || !*cfg->data.group_by) return 0;
-  return ddpc_error_set("%s trains one model per group (data.group_by: %s), which ddpc tune cannot tune yet; tune "
-                        "one group's config (RUN_DIR/groups/<dir>/config.yaml of a grouped run) instead",
-                        who, cfg->data.group_by);
+/* A grouped base config (data.group_by): with tune.per_group false each trial is a grouped
+ * run, scored when it ends by the rows-weighted mean of its groups' best values (tune_groups.h);
+ * ASHA would need that value at every rung, which a grouped trial has only at its end. */
+static int study_check_groups(ddpc_tune_study *st, const ddpc_config *cfg, const ddpc_config_node *tune,
+                              const char *who) {
+  st->grouped = cfg->data.group_by && *cfg->data.group_by;
+  const ddpc_config_node *at = ddpc_config_node_get(tune, "per_group");
+  if (!st->grouped && st->per_group)
+    return ddpc_config_node_error(at, "tune.per_group: true tunes each group of a grouped base config, but %s has no "
+                                      "data.group_by", who);
+  if (!st->grouped) return 0;
+  if (st->per_group)
+    return ddpc_config_node_error(at, "tune.per_group: true (one study per group) is not available yet; tune one "
+                                      "setting for all groups (tune.per_group: false), or tune one group's config "
+                                      "(RUN_DIR/groups/<dir>/config.yaml of a grouped run)");
+  if (st->scheduler == DDPC_TUNE_SCHEDULER_ASHA)
+    return ddpc_config_node_error(ddpc_config_node_get(tune, "scheduler"),
+                                  "tune.scheduler: asha cannot prune the trials of %s, which trains one model per "
+                                  "group (data.group_by: %s): a grouped trial's value (the rows-weighted mean over "
+                                  "its groups) is known only when all its groups have ended; use scheduler fifo",
+                                  who, cfg->data.group_by);
+  return 0;
 }
 
 /* A value strictly inside (low, high) that is no whole number: a continuous range on a key
@@ -266,7 +281,8 @@ static int study_read_tune(ddpc_tune_study *st, const ddpc_config_node *root, co
       ddpc_config_get_int32(s, "max_failures", 0, 1000, &st->max_failures) < 0 ||
       ddpc_config_get_double(s, "trial_max_seconds", study_seconds, &st->trial_max_seconds) < 0 ||
       ddpc_config_get_double(s, "trial_startup_seconds", study_seconds, &st->trial_startup_seconds) < 0 ||
-      ddpc_config_get_int(s, "seed", 0, INT64_MAX, &seed) < 0)
+      ddpc_config_get_int(s, "seed", 0, INT64_MAX, &seed) < 0 ||
+      ddpc_config_get_bool(s, "per_group", &st->per_group) < 0)
     return -1;
   if (study_read_slurm(st, tune) != 0) return -1;
   st->maximize = mode == 1;
@@ -306,7 +322,7 @@ int ddpc_tune_study_load(const char *path, const char *const *overrides, int n_o
     rc = study_read_scheduler(st, tune, base.stop.max_epochs);
     char *who = rc == 0 ? ddpc_format("%s: the base config", path) : NULL;
     if (rc == 0) rc = who ? study_refuse_review_gate(&base, who) : -1;
-    if (rc == 0) rc = who ? study_refuse_groups(&base, who) : -1;
+    if (rc == 0) rc = who ? study_check_groups(st, &base, tune, who) : -1;
     if (rc == 0) rc = study_check_metric_computed(st, &base, tune);
     free(who);
     ddpc_config_free(&base);

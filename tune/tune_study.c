@@ -159,7 +159,8 @@ static int study_refuse_review_gate(const ddpc_config *cfg, const char *who) {
                         who, cfg->review.after_epochs > 0 ? "after_epochs" : "when");
 }
 
-/* A grouped base config (data.group_by): with tune.per_group false each trial is a grouped
+/* A grouped base config (data.group_by): with tune.per_group true the command line runs one
+ * ordinary study per group (launch/cli/cli_tune_groups.c); with false each trial is a grouped
  * run, scored when it ends by the rows-weighted mean of its groups' best values (tune_groups.h);
  * ASHA would need that value at every rung, which a grouped trial has only at its end. */
 static int study_check_groups(ddpc_tune_study *st, const ddpc_config *cfg, const ddpc_config_node *tune,
@@ -169,11 +170,7 @@ static int study_check_groups(ddpc_tune_study *st, const ddpc_config *cfg, const
   if (!st->grouped && st->per_group)
     return ddpc_config_node_error(at, "tune.per_group: true tunes each group of a grouped base config, but %s has no "
                                       "data.group_by", who);
-  if (!st->grouped) return 0;
-  if (st->per_group)
-    return ddpc_config_node_error(at, "tune.per_group: true (one study per group) is not available yet; tune one "
-                                      "setting for all groups (tune.per_group: false), or tune one group's config "
-                                      "(RUN_DIR/groups/<dir>/config.yaml of a grouped run)");
+  if (!st->grouped || st->per_group) return 0;  // per group: each group's study is an ordinary one
   if (st->scheduler == DDPC_TUNE_SCHEDULER_ASHA)
     return ddpc_config_node_error(ddpc_config_node_get(tune, "scheduler"),
                                   "tune.scheduler: asha cannot prune the trials of %s, which trains one model per "

@@ -46,8 +46,8 @@ typedef struct {
   uint64_t seed;                 // proposals are a function of seed and results [0]
   ddpc_tune_backend backend;     // local | slurm [local]
   bool grouped;                  // the base config trains one model per group (data.group_by)
-  bool per_group;                // tune.per_group: one study per group (not available yet) [false:
-                                 // one setting for all groups, scored by the rows-weighted metric]
+  bool per_group;                // tune.per_group: one study per group [false: one setting for all
+                                 // groups, scored by the rows-weighted metric]
   char *slurm_time;              // tune.slurm.time: --time of each trial job (NULL: default)
   char *slurm_partition;         // tune.slurm.partition (NULL: the cluster's default)
   char *slurm_account;           // tune.slurm.account (NULL: the user's default)

@@ -8,12 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/json.h"
 #include "launch/cli/cli.h"
+#include "launch/groups/groups.h"
 #include "launch/jobs/launcher.h"
 #include "tune/tune_run.h"
 #include "tune/tune_store.h"
@@ -43,7 +48,8 @@ static void cli_tune_usage(FILE *out) {
         "table of trials, the best one and STUDY_DIR/best.yaml, ready for `ddpc train`.\n"
         "A grouped base config (data.group_by): each trial trains every group with its\n"
         "values, scored by the rows-weighted mean of the groups' best tune.metric\n"
-        "(tune.per_group false, the default; fifo only).\n"
+        "(tune.per_group false, the default; fifo only), or with tune.per_group true one\n"
+        "study per group in STUDY_DIR/groups/<group>/, each with its own best.yaml.\n"
         "\n"
         "options:\n"
         "  --parallelism P       trials at once (tune.parallelism)\n"
@@ -157,6 +163,30 @@ static bool cli_tune_has_store(const char *dir) {
   return exists;
 }
 
+static int cli_tune_status(const char *dir);
+
+/* `--status` of a study tuned per group (tune.per_group true): each group's table, from
+ * STUDY_DIR/groups/<dir>/study.db, in name order. Returns -1 when dir is not such a study. */
+static int cli_tune_status_groups(const char *dir) {
+  char *groups = ddpc_format("%s/groups", dir);
+  struct dirent **names = NULL;
+  int n = groups ? scandir(groups, &names, NULL, alphasort) : -1;
+  int code = n < 0 ? -1 : DDPC_EXIT_OK, shown = 0;
+  for (int i = 0; i < n; i++) {
+    char *sub = names[i]->d_name[0] != '.' ? ddpc_format("%s/%s", groups, names[i]->d_name) : NULL;
+    if (sub && cli_tune_has_store(sub)) {
+      printf("%sgroup study %s\n", shown++ ? "\n" : "", sub);
+      fflush(stdout);
+      if (cli_tune_status(sub) != DDPC_EXIT_OK) code = DDPC_EXIT_FAILED;
+    }
+    free(sub);
+    free(names[i]);
+  }
+  free(names);
+  free(groups);
+  return shown ? code : -1;
+}
+
 /* `--status`: the table from the store, read-only (the tuner may be running). */
 static int cli_tune_status(const char *dir) {
   char *path = ddpc_format("%s/study.db", dir);
@@ -173,8 +203,10 @@ static int cli_tune_status(const char *dir) {
   if (rc == 0) rc = ddpc_tune_store_get_setting(store, TUNE_SETTING_METRIC, &metric);
   if (rc == 0) rc = ddpc_tune_store_get_setting(store, TUNE_SETTING_MODE, &mode);
   if (rc == 0) rc = ddpc_tune_store_load_trials(store, &trials, &n);
-  if (rc == 0) ddpc_tune_table_print(stdout, trials, n, metric ? metric : "?", mode && strcmp(mode, "max") == 0);
-  else fprintf(stderr, "ddpc tune: error: %s\n", ddpc_error_message());
+  int grouped = rc == 0 && n == 0 ? cli_tune_status_groups(dir) : -1;
+  if (grouped >= 0) rc = grouped == DDPC_EXIT_OK ? 0 : -1;
+  else if (rc == 0) ddpc_tune_table_print(stdout, trials, n, metric ? metric : "?", mode && strcmp(mode, "max") == 0);
+  else if (grouped < 0) fprintf(stderr, "ddpc tune: error: %s\n", ddpc_error_message());
   for (int i = 0; i < n; i++) ddpc_tune_trial_free(&trials[i]);
   free(trials);
   free(metric);
@@ -260,6 +292,144 @@ static bool cli_tune_has_launcher(const ddpc_tune_study *st, const char *mpirun,
   return true;
 }
 
+static int cli_tune_run(cli_tune_args *a);
+
+/* One group's line of a study tuned per group: its best trial from its own store. */
+typedef struct {
+  const ddpc_groups_split *g;  // the groups
+  char **study_dirs;           // each group's study directory
+  const char *metric;          // tune.metric
+  bool maximize;               // tune.mode
+} cli_tune_groups_summary;
+
+/* The best value of the study in dir (NaN: none), from its store. */
+static double cli_tune_best_value(const char *dir, bool maximize) {
+  char *path = ddpc_format("%s/study.db", dir);
+  ddpc_tune_store *store = NULL;
+  ddpc_tune_trial *trials = NULL;
+  int n = 0;
+  double best = NAN;
+  if (path && ddpc_tune_store_open_readonly(path, &store) == 0 && ddpc_tune_store_load_trials(store, &trials, &n) == 0) {
+    int b = ddpc_tune_table_best(trials, n, maximize);
+    if (b >= 0 && trials[b].has_value) best = trials[b].value;
+  }
+  if (trials) ddpc_tune_trials_free(trials, n);
+  ddpc_tune_store_close(store);
+  free(path);
+  return best;
+}
+
+static int cli_tune_groups_json(FILE *out, void *user) {
+  const cli_tune_groups_summary *s = user;
+  ddpc_json j;
+  ddpc_json_begin(&j, out);
+  ddpc_json_string(&j, "metric", s->metric);
+  ddpc_json_string(&j, "mode", s->maximize ? "max" : "min");
+  ddpc_json_int(&j, "groups_skipped", s->g->skipped);
+  ddpc_json_begin_array(&j, "groups");
+  for (int i = 0; i < s->g->count; i++) {
+    fputc('\n', out);
+    ddpc_json_begin_object(&j, NULL);
+    ddpc_json_string(&j, "value", s->g->values[i]);
+    ddpc_json_string(&j, "study_dir", s->study_dirs[i]);
+    ddpc_json_number(&j, "best_value", cli_tune_best_value(s->study_dirs[i], s->maximize));
+    char *best = ddpc_format("%s/best.yaml", s->study_dirs[i]);
+    if (best && access(best, F_OK) == 0) ddpc_json_string(&j, "best_yaml", best);
+    free(best);
+    ddpc_json_end_object(&j);
+  }
+  ddpc_json_end(&j);
+  fputc('\n', out);
+  return 0;
+}
+
+/* tune.per_group true: the data split by group into DIR/groups/<dir>/ (as a grouped run
+ * splits it), then one ordinary study per group in that folder, one after another, each with
+ * the study's full parallelism, its base config the group's own CSV (data.group_by unset),
+ * its own store, table and best.yaml; a group's study already there is resumed. At the end
+ * DIR/summary.json and a line per group: its best value and best.yaml. `overrides` are the
+ * study's (stored and command line). */
+static int cli_tune_per_group(const cli_tune_args *a, const ddpc_tune_study *st, const char *study_file,
+                              const char *const *overrides, int n_overrides, const char *dir) {
+  ddpc_config cfg;
+  ddpc_groups_split g;
+  memset(&g, 0, sizeof g);
+  char *abs_dir = realpath(dir, NULL);
+  if (!abs_dir || ddpc_config_load(st->base_path, (const char *const *)st->trial_overrides, st->n_trial_overrides,
+                                   &cfg) != 0) {
+    fprintf(stderr, "ddpc tune: error: %s\n", abs_dir ? ddpc_error_message() : strerror(errno));
+    free(abs_dir);
+    return DDPC_EXIT_FAILED;
+  }
+  int rc = ddpc_groups_split_for_tuning(&cfg, abs_dir, &g);
+  ddpc_config_free(&cfg);
+  if (rc != 0) {
+    fprintf(stderr, "ddpc tune: error: %s\n", ddpc_error_message());
+    free(abs_dir);
+    return DDPC_EXIT_FAILED;
+  }
+  if (!a->quiet)
+    printf("groups: %d to tune, one study each in %s/groups/ (%d too small, see %s/groups.json)\n", g.count, abs_dir,
+           g.skipped, abs_dir);
+  char **study_dirs = ddpc_calloc((size_t)g.count + 1, sizeof *study_dirs, "group studies");
+  const char **list = ddpc_calloc((size_t)n_overrides + (size_t)a->n_overrides + 5, sizeof *list, "overrides");
+  int code = study_dirs && list ? DDPC_EXIT_OK : DDPC_EXIT_FAILED;
+  for (int i = 0; code != DDPC_EXIT_FAILED && code != DDPC_EXIT_PREEMPTED && i < g.count; i++) {
+    char *gdir = study_dirs[i] = ddpc_format("%s/groups/%s", abs_dir, g.dirs[i]);
+    char *train = ddpc_format("data.train.path=%s/train.csv", gdir);
+    char *test = g.has_test ? ddpc_format("data.test.path=%s/test.csv", gdir) : NULL;
+    if (!gdir || !train || (g.has_test && !test)) {
+      code = DDPC_EXIT_FAILED;
+    } else {
+      cli_tune_args ga = *a;
+      ga.resume = cli_tune_has_store(gdir);
+      int n = 0;
+      if (ga.resume) {  // the group's store has its own overrides; the command line's go after them
+        for (int k = 0; k < a->n_overrides; k++) list[n++] = a->overrides[k];
+        ga.target = gdir;
+        ga.study_dir = NULL;
+      } else {
+        for (int k = 0; k < n_overrides; k++) list[n++] = overrides[k];
+        list[n++] = "tune.per_group=false";
+        list[n++] = "data.group_by=";
+        list[n++] = train;
+        if (test) list[n++] = test;
+        ga.target = study_file;
+        ga.study_dir = gdir;
+      }
+      ga.overrides = list;
+      ga.n_overrides = n;
+      if (!a->quiet) {
+        printf("group %s: %s %s\n", g.values[i], ga.resume ? "resuming its study in" : "study in", gdir);
+        fflush(stdout);
+      }
+      int c = cli_tune_run(&ga);
+      if (c != DDPC_EXIT_OK) code = c;
+    }
+    free(train);
+    free(test);
+  }
+  if (code == DDPC_EXIT_OK) {
+    cli_tune_groups_summary s = {&g, study_dirs, st->metric, st->maximize};
+    char *path = ddpc_format("%s/summary.json", abs_dir);
+    if (!path || ddpc_fs_write_atomic(path, cli_tune_groups_json, &s) != 0) {
+      fprintf(stderr, "ddpc tune: error: %s\n", ddpc_error_message());
+      code = DDPC_EXIT_FAILED;
+    }
+    for (int i = 0; code == DDPC_EXIT_OK && i < g.count; i++)
+      printf("group %-16s best %s %-12.6g ddpc train %s/best.yaml\n", g.values[i], st->metric,
+             cli_tune_best_value(study_dirs[i], st->maximize), study_dirs[i]);
+    if (code == DDPC_EXIT_OK) printf("per group: %s\n", path);
+    free(path);
+  }
+  for (int i = 0; study_dirs && i < g.count; i++) free(study_dirs[i]);
+  free(study_dirs);
+  free(list);
+  ddpc_groups_split_free(&g);
+  free(abs_dir);
+  return code;
+}
+
 static int cli_tune_run(cli_tune_args *a) {
   char *dir = a->resume ? ddpc_strdup(a->target) : a->study_dir ? ddpc_strdup(a->study_dir) : cli_tune_default_dir(a->target);
   char *mpirun = ddpc_launch_find_program("mpirun");
@@ -306,7 +476,10 @@ static int cli_tune_run(cli_tune_args *a) {
       code = 127;
     } else {
       ddpc_tune_run_options opt = {dir, mpirun, self, a->resume, a->quiet};
-      code = ddpc_tune_run(&study, &opt);
+      code = study.per_group && study.grouped
+                 ? cli_tune_per_group(a, &study, study_file, a->resume ? (const char *const *)resumed : a->overrides,
+                                      a->resume ? n_resumed : a->n_overrides, dir)
+                 : ddpc_tune_run(&study, &opt);
     }
   }
   if (lock_fd >= 0) close(lock_fd);

@@ -17,6 +17,19 @@
  * or diverged, 1 when the groups could not be set up (the message is printed). */
 int ddpc_groups_run(const ddpc_train_options *opt, const ddpc_config *cfg);
 
+/* The groups of a study tuned per group (`ddpc tune`, tune.per_group true). */
+typedef struct {
+  char **values;  // each group to tune: its value,
+  char **dirs;    // and its directory under DIR/groups/ (train.csv, test.csv there)
+  int count;      // how many (groups too small are left out)
+  int skipped;    // how many were too small (DIR/groups.json says why)
+  bool has_test;  // each group has a test.csv (the config names data.test)
+} ddpc_groups_split;
+/* Splits cfg's data by data.group_by into DIR/groups/<encoded value>/train.csv (and test.csv),
+ * as a grouped run does, and writes DIR/groups.json. Returns 0, or -1 with the error set. */
+int ddpc_groups_split_for_tuning(const ddpc_config *cfg, const char *dir, ddpc_groups_split *out);
+void ddpc_groups_split_free(ddpc_groups_split *s);
+
 /* Whether MODEL (ddpc predict's argument) is the directory of a grouped run (groups.json). */
 bool ddpc_groups_is_run(const char *model_path);
 /* `ddpc predict RUN_DIR --data FILE` for a grouped run: every row of FILE goes to the model

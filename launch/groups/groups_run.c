@@ -42,6 +42,8 @@ static int run_write_file(const char *dir, const char *name, const char *text, s
   return rc;
 }
 
+static int run_split_write(const ddpc_data_config *dc, const char *run_dir, groups_list *l);
+
 /* Rank 0: reads and splits the data, writes each group's files, groups.json and the run's
  * config.yaml (`ddpc resume RUN_DIR` reads it), and plans the ranks' work. */
 static int run_setup(const ddpc_train_options *opt, const ddpc_config *cfg, const char *run_dir, int world,
@@ -59,6 +61,25 @@ static int run_setup(const ddpc_train_options *opt, const ddpc_config *cfg, cons
     return ddpc_error_set("%s already holds a grouped run (groups.json): continue it with --resume auto, or start "
                           "this run in another directory (--run-dir DIR, or output.dir)", run_dir);
   }
+  if (run_split_write(dc, run_dir, l) != 0) return -1;
+  groups_plan_assign(l, world);
+  if (groups_write_index(run_dir, dc->group_by, l) != 0 || run_write_file(run_dir, "config.yaml", cfg->resolved_yaml, strlen(cfg->resolved_yaml)))
+    return -1;
+  if (!opt->quiet) {
+    int skipped = 0;
+    for (int i = 0; i < l->count; i++) skipped += l->items[i].skip_reason != NULL;
+    printf("groups: %d values of '%s' in %s; %d to train on %d rank%s, %d skipped (see %s/groups.json)\n", l->count,
+           dc->group_by, dc->train.path, l->count - skipped, world, world == 1 ? "" : "s", skipped, run_dir);
+    if (l->test_orphans)
+      printf("groups: %u rows of the test file belong to no group of the training file: left out\n", l->test_orphans);
+    fflush(stdout);
+  }
+  return 0;
+}
+
+/* Splits the data by data.group_by into RUN_DIR/groups/DIR/train.csv (and test.csv) and marks
+ * the groups that are too small to train (skip_reason). */
+static int run_split_write(const ddpc_data_config *dc, const char *run_dir, groups_list *l) {
   if (groups_split_csv(dc->train.path, dc->group_by, GROUPS_SPLIT_TRAIN, l) != 0) return -1;
   if (dc->test.path && *dc->test.path && groups_split_csv(dc->test.path, dc->group_by, GROUPS_SPLIT_TEST, l) != 0) return -1;
   char *groups_dir = ddpc_format("%s/groups", run_dir);
@@ -79,20 +100,42 @@ static int run_setup(const ddpc_train_options *opt, const ddpc_config *cfg, cons
     free(dir);
   }
   free(groups_dir);
-  if (rc != 0) return -1;
-  groups_plan_assign(l, world);
-  if (groups_write_index(run_dir, dc->group_by, l) != 0 || run_write_file(run_dir, "config.yaml", cfg->resolved_yaml, strlen(cfg->resolved_yaml)))
-    return -1;
-  if (!opt->quiet) {
-    int skipped = 0;
-    for (int i = 0; i < l->count; i++) skipped += l->items[i].skip_reason != NULL;
-    printf("groups: %d values of '%s' in %s; %d to train on %d rank%s, %d skipped (see %s/groups.json)\n", l->count,
-           dc->group_by, dc->train.path, l->count - skipped, world, world == 1 ? "" : "s", skipped, run_dir);
-    if (l->test_orphans)
-      printf("groups: %u rows of the test file belong to no group of the training file: left out\n", l->test_orphans);
-    fflush(stdout);
+  return rc;
+}
+
+int ddpc_groups_split_for_tuning(const ddpc_config *cfg, const char *dir, ddpc_groups_split *out) {
+  memset(out, 0, sizeof *out);
+  groups_list l;
+  memset(&l, 0, sizeof l);
+  int rc = run_split_write(&cfg->data, dir, &l);
+  if (rc == 0) {
+    groups_plan_assign(&l, 1);
+    rc = groups_write_index(dir, cfg->data.group_by, &l);
   }
-  return 0;
+  out->has_test = cfg->data.test.path && *cfg->data.test.path;
+  out->values = ddpc_calloc((size_t)l.count + 1, sizeof *out->values, "groups");
+  out->dirs = ddpc_calloc((size_t)l.count + 1, sizeof *out->dirs, "groups");
+  if (!out->values || !out->dirs) rc = -1;
+  for (int i = 0; rc == 0 && i < l.count; i++) {
+    if (l.items[i].skip_reason) continue;
+    out->values[out->count] = ddpc_strdup(l.items[i].value);
+    out->dirs[out->count++] = ddpc_strdup(l.items[i].dir);
+    if (!out->values[out->count - 1] || !out->dirs[out->count - 1]) rc = -1;
+  }
+  out->skipped = l.count - out->count;
+  groups_list_free(&l);
+  if (rc != 0) ddpc_groups_split_free(out);
+  return rc;
+}
+
+void ddpc_groups_split_free(ddpc_groups_split *s) {
+  for (int i = 0; i < s->count; i++) {
+    free(s->values[i]);
+    free(s->dirs[i]);
+  }
+  free(s->values);
+  free(s->dirs);
+  memset(s, 0, sizeof *s);
 }
 
 /* The plan as bytes, for the broadcast: per group its rows, test rows, rank, order, and

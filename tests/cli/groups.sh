@@ -126,11 +126,11 @@ PY
 t_run predict run --data data.csv --labels x.idx --out -
 t_expect_error "IDX labels for a grouped run" "--labels: IDX labels; a grouped run predicts CSV rows"
 
-# Tuning a grouped config is refused (not yet), with where and what to do instead.
-printf 'base: %s\ntune:\n  metric: val_loss\n  space: {optimizer.lr: {loguniform: [0.001, 0.1]}}\n' "$T_DIR/g.yaml" >study.yaml
+# ASHA cannot prune a grouped config's trials (tuning grouped configs: cli.groups_tune).
+printf 'base: %s\ntune:\n  metric: val_loss\n  space: {optimizer.lr: {loguniform: [0.001, 0.1]}}\n  scheduler: asha\n' \
+  "$T_DIR/g.yaml" >study.yaml
 t_run tune study.yaml --study-dir study --quiet
-t_expect_error "ddpc tune on a grouped base config" "trains one model per group (data.group_by: store)" \
-  "groups/<dir>/config.yaml"
+t_expect_error "ddpc tune with asha on a grouped base config" "asha cannot prune" "data.group_by: store" "fifo"
 
 # A run directory that holds a grouped run is not started over.
 t_run train g.yaml --run-dir run --quiet

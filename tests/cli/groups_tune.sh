@@ -4,8 +4,9 @@
 # value is the rows-weighted mean of its groups' best tune.metric, recomputed here from the
 # trial's own files; best.yaml trains all groups again; a trial whose groups diverge is FAIL
 # (exit 7), not restarted as a crash. Refused with one message: ASHA on a
-# grouped study, tune.per_group true without data.group_by, and (not available yet)
-# tune.per_group true.
+# grouped study and tune.per_group true without data.group_by. With tune.per_group true one
+# ordinary study per group on its own rows, each with a best.yaml that trains it again; --status
+# and --resume per group.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
 export OPENBLAS_NUM_THREADS=1
@@ -109,14 +110,60 @@ assert len(r) == 1 and r[0][0] == "FAIL" and r[0][2] == 1 and r[0][3] == 7, r
 assert "some groups failed or diverged" in r[0][1] and "summary.json" in r[0][1], r
 '
 
+# --- tune.per_group true: one ordinary study per group, each with its own best.yaml ---
+study pg.yaml "  per_group: true"
+t_run tune pg.yaml --study-dir pg --max-trials 2 --quiet
+t_check "the per-group study ends well (exit $T_RC; stderr: $T_ERR)" test "$T_RC" -eq 0
+t_check "one study per group on that group's rows alone, summary.json listing each best" python3 - <<'PY'
+import csv, json, sqlite3
+rows = list(csv.reader(open("data.csv")))
+s = json.load(open("pg/summary.json"))
+assert s["metric"] == "val_loss" and sorted(g["value"] for g in s["groups"]) == ["east", "north", "south"], s
+for g in s["groups"]:
+    d = g["study_dir"]
+    assert d.endswith("/pg/groups/" + g["value"]) and g["best_yaml"] == d + "/best.yaml", g
+    mine = [r for r in rows[1:] if r[1] == g["value"]]
+    split = list(csv.reader(open(d + "/train.csv")))
+    assert split[0] == ["x1", "x2", "y"] and split[1:] == [r[:1] + r[2:] for r in mine], g["value"]
+    trials = sqlite3.connect(d + "/study.db").execute("select state, value from trials").fetchall()
+    assert len(trials) == 2 and all(t[0] == "COMPLETE" for t in trials), trials
+    assert g["best_value"] == min(t[1] for t in trials) or abs(g["best_value"] / min(t[1] for t in trials) - 1) < 1e-8, g
+    best = open(g["best_yaml"]).read()
+    assert "group_by" not in best and d + "/train.csv" in best, best
+PY
+t_run train "$T_DIR/pg/groups/north/best.yaml" --quiet
+t_check "a group's best.yaml runs (exit $T_RC; stderr: $T_ERR)" test "$T_RC" -eq 0
+t_check "...and trains that group's best trial again, bitwise" python3 -c '
+import json, sqlite3
+db = sqlite3.connect("pg/groups/north/study.db")
+run = db.execute("select run_dir from trials order by value limit 1").fetchone()[0]
+a, b = json.load(open(run + "/summary.json")), json.load(open("pg/groups/north/best/summary.json"))
+assert a["params_crc32"] == b["params_crc32"], (a["params_crc32"], b["params_crc32"])
+'
+t_run tune --status pg
+t_check "--status of a per-group study shows each group's table (exit $T_RC)" test "$T_RC" -eq 0 -a \
+  "$(grep -c "^group study pg/groups/" out)" -eq 3 -a "$(grep -c "^best: trial" out)" -eq 3
+t_run tune --resume pg --max-trials 3 --quiet
+t_check "--resume continues each group's study (exit $T_RC; stderr: $T_ERR)" test "$T_RC" -eq 0
+t_check "...to 3 trials each, the first 2 kept" python3 -c '
+import sqlite3
+for g in ("east", "north", "south"):
+    t = sqlite3.connect(f"pg/groups/{g}/study.db").execute("select number, attempts from trials").fetchall()
+    assert t == [(0, 1), (1, 1), (2, 1)], (g, t)
+'
+
+# ASHA prunes within each group's study, as in any study.
+study pga.yaml "  per_group: true
+  scheduler: {asha: {grace: 1, reduction_factor: 2, max_epochs: 3}}"
+t_run tune pga.yaml --study-dir pga --quiet
+t_check "per_group true with asha (exit $T_RC; stderr: $T_ERR)" test "$T_RC" -eq 0 -a -f pga/groups/east/best.yaml \
+  -a -f pga/groups/north/best.yaml -a -f pga/groups/south/best.yaml
+
 # --- refused before any trial, with one message ---
 study asha.yaml "  scheduler: {asha: {grace: 1, reduction_factor: 2, max_epochs: 3}}"
 t_run tune asha.yaml --study-dir asha --quiet
 t_expect_error "asha on a grouped study" "$T_DIR/asha.yaml:" "asha cannot prune" "data.group_by: region" "fifo"
 t_check "asha: no trial started" test ! -e asha/trials
-study pg.yaml "  per_group: true"
-t_run tune pg.yaml --study-dir pg --quiet
-t_expect_error "per_group true" "$T_DIR/pg.yaml:" "tune.per_group" "not available yet"
 t_run tune pg.yaml --study-dir pg2 --quiet --set data.group_by=
 t_expect_error "per_group true without groups" "$T_DIR/pg.yaml:" "tune.per_group" "has no data.group_by"
 study pgbad.yaml "  per_group: maybe"

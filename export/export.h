@@ -57,5 +57,13 @@ void ddpc_export_metadata_free(ddpc_export_meta *m, int n);
 /* Writers: 0, or -1 with the reason in ddpc_error_message() and no file at `path`. */
 int ddpc_export_safetensors(const ddpc_predictor *p, const char *path);
 int ddpc_export_onnx(const ddpc_predictor *p, const char *path);
+/* The writer of `format` (export_format.c). */
+int ddpc_export_write(const ddpc_predictor *p, ddpc_export_format format, const char *path);
+/* MODEL (a run directory: its best checkpoint, else its newest; or a checkpoint file, as
+ * ddpc_predictor_load takes it) written in the format named `format` ("safetensors",
+ * "onnx") to `path`: what `ddpc export MODEL --format F --out PATH` writes. The ddpc
+ * program passes it to training as ddpc_train_options.export_model (MLflow's model
+ * artifacts). 0, or -1 with the reason in ddpc_error_message(). */
+int ddpc_export_model(const char *model, const char *format, const char *path);
 
 #endif

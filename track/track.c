@@ -214,7 +214,7 @@ static ddpc_mlflow_result track_send(ddpc_track *t, const ddpc_track_item *const
   const char *run = first->run ? first->run : t->st.run_id;
   if (first->kind == DDPC_TRACK_ITEM_END) return ddpc_mlflow_end_run(&t->client, run, first->value, first->time_ms);
   if (first->kind == DDPC_TRACK_ITEM_ARTIFACT) {
-    char *path = ddpc_format("%s/%s", t->dir, first->key);
+    char *path = ddpc_format("%s/%s", t->dir, first->value ? first->value : first->key);
     if (!path) return DDPC_MLFLOW_RETRY;
     struct stat sb;
     if (stat(path, &sb) != 0) {  // gone since: nothing to send (not an error of the server)
@@ -356,10 +356,12 @@ void ddpc_track_metric(ddpc_track *t, const char *key, double value, int64_t ste
   if (it.key) track_push(t, &it);
 }
 
-void ddpc_track_artifact(ddpc_track *t, const char *name) {
+void ddpc_track_artifact(ddpc_track *t, const char *name, const char *as) {
   if (!t || !name) return;
-  ddpc_track_item it = {.kind = DDPC_TRACK_ITEM_ARTIFACT, .key = ddpc_strdup(name)};
-  if (it.key) track_push(t, &it);
+  ddpc_track_item it = {.kind = DDPC_TRACK_ITEM_ARTIFACT, .key = ddpc_strdup(as ? as : name)};
+  it.value = as ? ddpc_strdup(name) : NULL;
+  if (it.key && (!as || it.value)) track_push(t, &it);
+  else ddpc_track_item_free(&it);
 }
 
 void ddpc_track_end(ddpc_track *t, const char *status) {

@@ -51,8 +51,11 @@ const char *ddpc_track_run_id(ddpc_track *t);
 void ddpc_track_param(ddpc_track *t, const char *key, const char *value);
 void ddpc_track_tag(ddpc_track *t, const char *run, const char *key, const char *value);
 void ddpc_track_metric(ddpc_track *t, const char *key, double value, int64_t step);
-/* A file of DIR (a relative path) uploaded as an artifact under the same name. */
-void ddpc_track_artifact(ddpc_track *t, const char *name);
+/* A file of DIR (a relative path) uploaded as an artifact under the same name, or under
+ * `as` (a relative artifact path such as "model/model.onnx") when that is not NULL. The
+ * file is read when the item is sent (also by `ddpc mlflow sync`): one gone by then is
+ * skipped. */
+void ddpc_track_artifact(ddpc_track *t, const char *name, const char *as);
 /* The run's end: status FINISHED, FAILED or KILLED, with the end time now. */
 void ddpc_track_end(ddpc_track *t, const char *status);
 

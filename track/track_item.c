@@ -78,8 +78,8 @@ int ddpc_track_item_parse(const char *line, const char *file, int line_no, ddpc_
            (!it->value || (strcmp(it->value, "FINISHED") != 0 && strcmp(it->value, "FAILED") != 0 &&
                            strcmp(it->value, "KILLED") != 0 && strcmp(it->value, "RUNNING") != 0) || !has_time))
     missing = "\"value\" FINISHED, FAILED, KILLED or RUNNING and a whole \"time\"";
-  else if (it->kind == DDPC_TRACK_ITEM_ARTIFACT && !item_path_inside(it->key))
-    missing = "\"key\" a relative path inside the directory (no '..', not absolute)";
+  else if (it->kind == DDPC_TRACK_ITEM_ARTIFACT && (!item_path_inside(it->key) || (it->value && !item_path_inside(it->value))))
+    missing = "\"key\" (and \"value\" when given) a relative path inside the directory (no '..', not absolute)";
   if (!missing) return 0;
   ddpc_track_item_free(it);
   return ddpc_error_set("%s:%d: a %s line needs %s", file, line_no, ddpc_track_item_kind_names[k], missing);

@@ -14,7 +14,8 @@ typedef enum {
   DDPC_TRACK_ITEM_TAG,       // key = value, may be set again
   DDPC_TRACK_ITEM_METRIC,    // key, number at step, time
   DDPC_TRACK_ITEM_END,       // the run's status (FINISHED, FAILED, KILLED; RUNNING again on resume), at time
-  DDPC_TRACK_ITEM_ARTIFACT,  // key = a file of the directory, relative
+  DDPC_TRACK_ITEM_ARTIFACT,  // key = the artifact's path in the run; value = the file of the directory
+                             // it is read from (NULL: key), both relative
   DDPC_TRACK_ITEM_COUNT
 } ddpc_track_item_kind;
 
@@ -22,7 +23,7 @@ typedef struct {
   ddpc_track_item_kind kind;  // what it is
   char *run;                  // MLflow run id it goes to; NULL: the tracker's own run
   char *key;                  // name (param, tag, metric) or relative path (artifact)
-  char *value;                // param or tag value; the end's status
+  char *value;                // param or tag value; the end's status; an artifact's file
   double number;              // metric value
   int64_t step;               // metric step
   int64_t time_ms;            // metric timestamp or end time, Unix milliseconds

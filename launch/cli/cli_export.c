@@ -105,7 +105,7 @@ static int cli_export_run(const char *model, const char *format_name, const char
   if (rc == 0) rc = cli_export_check_out(out ? out : path, ddpc_export_format_exts[format]);
   if (rc == 0) {
     out = out ? out : path;
-    rc = format == DDPC_EXPORT_ONNX ? ddpc_export_onnx(p, out) : ddpc_export_safetensors(p, out);
+    rc = ddpc_export_write(p, (ddpc_export_format)format, out);
   }
   if (rc == 0) {
     const char *which = p->is_best ? "best, " : p->from_run_dir ? "newest, " : "";

@@ -10,6 +10,7 @@
 #include "ddpc/ddpc.h"
 #include "launch/cli/cli.h"
 #include "core/exit_code.h"
+#include "export/export.h"
 #include "launch/groups/groups.h"
 
 static const char cli_exit_codes[] =
@@ -115,6 +116,7 @@ static int cli_train_parse(bool resume, int argc, char **argv, cli_train_args *a
   int rc = ddpc_cli_parse(&c, argc, argv);
   o->overrides = a->overrides;
   o->quiet = a->quiet;
+  o->export_model = ddpc_export_model;  // a run tracked in MLflow uploads its model too
   o->review_answer = a->approve ? 1 : a->reject ? -1 : 0;
   if (rc < 0 && a->approve && a->reject) {
     fputs("ddpc resume: --approve and --reject exclude each other\n", stderr);

@@ -260,6 +260,7 @@ static int train_run_session(train_session *s, ddpc_train_result *res) {
     else
       ddpc_progress_note(&s->progress, "continue with: ddpc resume %s", s->run_dir);
   }
+  train_track_export(s);
   // A run that had ended keeps its summary and metadata (its test metrics, its end time).
   // The appended files are closed first: summary.json must not say done when their last
   // lines are lost.

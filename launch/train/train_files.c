@@ -285,6 +285,18 @@ void train_files_log_review_answer(train_session *s, int answer) {
   train_files_end_line(s, s->events, "events.jsonl");
 }
 
+void train_files_log_warning(train_session *s, const char *what, const char *message) {
+  if (!s->events) return;
+  ddpc_json j;
+  files_event_begin(s, &j);
+  ddpc_json_string(&j, "event", "warning");
+  ddpc_json_string(&j, "what", what);
+  ddpc_json_string(&j, "message", message);
+  ddpc_json_int(&j, "epoch", s->epoch);
+  ddpc_json_end(&j);
+  train_files_end_line(s, s->events, "events.jsonl");
+}
+
 void train_files_log_config_changes(train_session *s, const ddpc_resume_diff *diff) {
   if (!s->events || diff->count == 0) return;
   ddpc_json j;

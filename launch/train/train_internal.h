@@ -217,6 +217,9 @@ bool train_files_read_summary(train_session *s, double *samples_per_s);
 int train_files_write_meta(train_session *s, bool finished);
 int train_files_write_review(train_session *s, const char *question);
 void train_files_log_review_answer(train_session *s, int answer);
+/* Rank 0: something that went wrong without failing the run (`what`: "mlflow_model"), one
+ * events.jsonl line {"event": "warning", "what", "message", "epoch"}. */
+void train_files_log_warning(train_session *s, const char *what, const char *message);
 /* Rank 0, on resume: the config's changes from the checkpoint's, one events.jsonl line
  * (none when nothing changed). */
 void train_files_log_config_changes(train_session *s, const ddpc_resume_diff *diff);
@@ -250,6 +253,10 @@ bool train_resumed_run_ended(const train_session *s);
  * the run's files as artifacts, then a bounded wait for the sender. */
 void train_track_start(train_session *s);
 void train_track_step(train_session *s, int64_t step, double loss);
+/* The model artifacts (model/model.safetensors, model/model.onnx), exported through
+ * opt->export_model into RUN_DIR/export/ (where `ddpc export RUN_DIR` writes) at the run's
+ * end, before the appended files close: a failure is a warning in events.jsonl. */
+void train_track_export(train_session *s);
 void train_track_finish(train_session *s, const char *state);
 
 /* Hooks fan-out (train.c). */

@@ -9,7 +9,8 @@
  *            train.log_every_steps steps (step = global step); test_* at the end
  *   status   done -> FINISHED, failed and diverged -> FAILED, preempted, pruned and
  *            rejected -> KILLED; await_review leaves it RUNNING
- *   artifacts config.yaml, metrics.jsonl, events.jsonl, summary.json, meta.json */
+ *   artifacts config.yaml, metrics.jsonl, events.jsonl, summary.json, meta.json; the model
+ *            as model/model.safetensors and model/model.onnx (train_track_export) */
 // realpath() and gethostname() are XSI, beyond the POSIX level the build asks for.
 #define _XOPEN_SOURCE 700
 #include <limits.h>
@@ -20,6 +21,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "launch/train/train_internal.h"
 #include "track/track.h"
 
@@ -121,6 +123,45 @@ void train_track_step(train_session *s, int64_t step, double loss) {
   if (s->track) ddpc_track_metric(s->track, "step_loss", loss, step);
 }
 
+/* A run that ends for good has a model to show; a preempted one or one awaiting review goes
+ * on later and exports then. The files are those `ddpc export RUN_DIR --format F` writes by
+ * default (RUN_DIR/export/model.F): the program's writer (opt->export_model) picks the same
+ * checkpoint, so the artifacts are that command's bytes, and `ddpc mlflow sync` finds them
+ * there when they could not be sent now. */
+/* A warning that leaves the run as it is: on stderr and in events.jsonl. */
+static void track_export_warn(train_session *s, const char *what) {
+  char *message = ddpc_format("%s not exported for MLflow: %s", what, ddpc_error_message());
+  fprintf(stderr, "ddpc: warning: %s\n", message ? message : ddpc_error_message());
+  train_files_log_warning(s, "mlflow_model", message ? message : ddpc_error_message());
+  free(message);
+  ddpc_error_clear();
+}
+
+void train_track_export(train_session *s) {
+  if (!s->track || !s->opt->export_model) return;
+  if (s->state != DDPC_STATE_DONE && s->state != DDPC_STATE_DIVERGED && s->state != DDPC_STATE_PRUNED &&
+      s->state != DDPC_STATE_REJECTED)
+    return;
+  char *dir = ddpc_format("%s/export", s->run_dir);
+  if (!dir || ddpc_fs_mkdirs(dir, 0755) != 0) {
+    track_export_warn(s, "the model");
+    free(dir);
+    return;
+  }
+  static const char *const formats[] = {"safetensors", "onnx"};
+  for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+    char *file = ddpc_format("export/model.%s", formats[i]);
+    char *as = ddpc_format("model/model.%s", formats[i]);
+    char *path = file ? ddpc_format("%s/%s", s->run_dir, file) : NULL;
+    if (as && path && s->opt->export_model(s->run_dir, formats[i], path) == 0) ddpc_track_artifact(s->track, file, as);
+    else track_export_warn(s, as ? as : "the model");
+    free(file);
+    free(as);
+    free(path);
+  }
+  free(dir);
+}
+
 static const char *track_status(const char *state) {
   if (strcmp(state, "done") == 0) return "FINISHED";
   if (strcmp(state, "failed") == 0 || strcmp(state, "diverged") == 0) return "FAILED";
@@ -141,7 +182,7 @@ void train_track_finish(train_session *s, const char *state) {
   for (int i = 0, n = train_metric_extras(s, NULL, x); i < n; i++) ddpc_track_metric(t, x[i].key, x[i].value, e);
   ddpc_track_tag(t, NULL, "ddpc.state", state);
   static const char *const files[] = {"config.yaml", "metrics.jsonl", "events.jsonl", "summary.json", "meta.json"};
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) ddpc_track_artifact(t, files[i]);
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) ddpc_track_artifact(t, files[i], NULL);
   const char *status = track_status(state);
   if (status) ddpc_track_end(t, status);
   ddpc_track_close(t);

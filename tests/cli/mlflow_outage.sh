@@ -4,7 +4,7 @@
 # stopped after epoch 2 ends as it would untracked (exit code, test loss, final parameters),
 # keeps what it could not send in RUN_DIR/mlflow_pending.jsonl and says how to send it;
 # `ddpc mlflow sync` fails while the server is down (the spool kept) and, once a server is
-# back on the same store, completes the run with nothing missing. A server of its own
+# back on the same store, completes the run with nothing missing (its exported model too). A server of its own
 # (tests/testbeds/mlflow_server.sh), since this test stops it. A run that never reaches
 # the server at all is kept whole and created in MLflow by the sync.
 source "$(dirname "$0")/lib/common.bash"
@@ -48,6 +48,8 @@ t_check "server down: same exit code as untracked ($rc, $plain_rc; $err)" test "
 same() { python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); sys.exit(0 if all(a[k]==b[k] for k in ("state","test_loss","test_accuracy","params_crc32","epochs_completed")) else 1)' "$1" "$2"; }
 t_check "server down: same results as untracked" same "$T_DIR/jobs/run/summary.json" "$T_DIR/plain/summary.json"
 t_check "server down: what was not sent is in mlflow_pending.jsonl" test -s "$T_DIR/jobs/run/mlflow_pending.jsonl"
+t_check "server down: the model artifacts wait in the spool, read from RUN_DIR/export" \
+  grep -q '"key":"model/model.onnx","value":"export/model.onnx"' "$T_DIR/jobs/run/mlflow_pending.jsonl"
 case "$err" in *"ddpc mlflow sync $T_DIR/jobs/run"*) t_ok ;; *) t_fail "no word of ddpc mlflow sync: $err" ;; esac
 
 # A run that never reaches the server (a compute node without a route): trained as usual,
@@ -70,7 +72,13 @@ t_run mlflow sync "$T_DIR/jobs"  # both runs below it
 t_check "sync: exit 0 ($T_ERR)" test "$T_RC" -eq 0
 case "$T_OUT" in *"jobs/never: "*"item(s) sent"*"jobs/run: "*"item(s) sent"*) t_ok ;; *) t_fail "sync's report: $T_OUT" ;; esac
 t_check "sync: the spool is gone" test ! -e "$T_DIR/jobs/run/mlflow_pending.jsonl" -a ! -e "$T_DIR/jobs/never/mlflow_pending.jsonl"
-t_check "after sync the interrupted run is complete in MLflow" "$py" "$check" run "$uri" outage "$T_DIR/jobs/run"
+# Its model was exported at the end and kept for the sync: ddpc export's bytes.
+t_run export "$T_DIR/jobs/run" --format safetensors --out "$T_DIR/run.safetensors"
+t_check "ddpc export safetensors: exit 0 ($T_ERR)" test "$T_RC" -eq 0
+t_run export "$T_DIR/jobs/run" --format onnx --out "$T_DIR/run.onnx"
+t_check "ddpc export onnx: exit 0 ($T_ERR)" test "$T_RC" -eq 0
+t_check "after sync the interrupted run is complete in MLflow, its model too" "$py" "$check" run "$uri" outage \
+  "$T_DIR/jobs/run" --safetensors "$T_DIR/run.safetensors" --onnx "$T_DIR/run.onnx"
 t_check "after sync the run that never reached MLflow is there, complete" "$py" "$check" run "$uri" outage "$T_DIR/jobs/never"
 t_run mlflow sync "$T_DIR/jobs/run"
 t_check "a second sync has nothing to send (exit 0)" test "$T_RC" -eq 0

@@ -5,8 +5,10 @@
 # (tests/python/mlflow_check.py): nothing changes without tracking; a bad tracking URI in
 # the config is one message with its place; a 2-rank training is one run with every config
 # leaf as a param, metric histories equal to metrics.jsonl and steps.jsonl, test metrics,
-# status, tags and artifacts (the config's experiment winning over MLFLOW_EXPERIMENT_NAME);
-# a run killed with kill -9 and resumed continues the same MLflow run.
+# status, tags and artifacts (the config's experiment winning over MLFLOW_EXPERIMENT_NAME),
+# the model among them byte for byte what `ddpc export` writes; a model that cannot be
+# exported is a warning, never the run's failure; a run killed with kill -9 and resumed
+# continues the same MLflow run.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
 srv="$DDPC_BUILD_DIR/mlflow-testbed"
@@ -39,9 +41,27 @@ t_mpirun 600 2 train "$base" --set train.epochs=4 --set train.log_every_steps=10
   --set 'metrics=[macro_f1, top2_accuracy, confusion_matrix]' \
   --set tracking.mlflow.experiment="$tag-train" --run-dir "$T_DIR/two"
 t_check "2 ranks: exit 0 ($T_ERR)" test "$T_RC" -eq 0
-t_check "2 ranks: the run in MLflow is complete" "$py" "$check" run "$uri" "$tag-train" "$T_DIR/two" --world-size 2
+# The model artifacts are what ddpc export writes for the run (its best checkpoint).
+t_run export "$T_DIR/two" --format safetensors --out "$T_DIR/two.safetensors"
+t_check "ddpc export safetensors: exit 0 ($T_ERR)" test "$T_RC" -eq 0
+t_run export "$T_DIR/two" --format onnx --out "$T_DIR/two.onnx"
+t_check "ddpc export onnx: exit 0 ($T_ERR)" test "$T_RC" -eq 0
+case "$T_OUT" in *"checkpoints/best.ddpc (best,"*) t_ok ;; *) t_fail "ddpc export took another checkpoint: $T_OUT" ;; esac
+t_check "2 ranks: the run in MLflow is complete, its model ddpc export's" "$py" "$check" run "$uri" "$tag-train" "$T_DIR/two" \
+  --world-size 2 --safetensors "$T_DIR/two.safetensors" --onnx "$T_DIR/two.onnx"
 t_check "the config's experiment wins over MLFLOW_EXPERIMENT_NAME" \
   test "$("$py" "$check" count "$uri" "$tag-from-env")" = 0
+
+# --- a model that cannot be exported (RUN_DIR/export is a file): the run is as ever ---
+mkdir -p "$T_DIR/noexport" && : >"$T_DIR/noexport/export"
+MLFLOW_EXPERIMENT_NAME="$tag-noexport" t_run train "$base" --set train.epochs=1 --run-dir "$T_DIR/noexport"
+t_check "export fails: exit 0 ($T_ERR)" test "$T_RC" -eq 0
+case "$T_ERR" in *"warning: the model not exported for MLflow: "*"export' exists and is not a directory"*) t_ok ;;
+  *) t_fail "export fails: no warning on stderr: $T_ERR" ;; esac
+t_check "export fails: a warning event in events.jsonl" \
+  test "$(grep -c '"event":"warning","what":"mlflow_model","message":"the model not exported' "$T_DIR/noexport/events.jsonl")" = 1
+t_check "export fails: summary.json says done" grep -q '"state":"done"' "$T_DIR/noexport/summary.json"
+t_check "export fails: the run in MLflow is complete, without a model" "$py" "$check" run "$uri" "$tag-noexport" "$T_DIR/noexport" --no-model
 
 # --- kill -9 and resume: the same MLflow run goes on ---
 # The run waits at epoch 2 for a pruning verdict (nothing else stops it there), so the

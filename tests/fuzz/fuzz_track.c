@@ -52,6 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       const ddpc_track_item *it = &items[i];
       if ((unsigned)it->kind >= DDPC_TRACK_ITEM_COUNT) abort();
       if (it->kind == DDPC_TRACK_ITEM_ARTIFACT && (it->key[0] == '/' || strstr(it->key, "..") == it->key)) abort();
+      if (it->kind == DDPC_TRACK_ITEM_ARTIFACT && it->value && (it->value[0] == '/' || strstr(it->value, "..") == it->value))
+        abort();  // the file an artifact is read from stays inside the directory too
       if (it->kind != DDPC_TRACK_ITEM_END && (!it->key || !it->key[0])) abort();
       fuzz_round_trip(it);
     }

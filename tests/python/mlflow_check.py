@@ -4,10 +4,13 @@ tests/cli/mlflow_*.sh; runs in .venv-mlflow. Each check prints one line; any mis
 printed and the exit code is 1.
 
   mlflow_check.py run URI EXPERIMENT RUN_DIR [--status FINISHED] [--world-size N]
+                     [--safetensors FILE] [--onnx FILE] [--no-model]
       one run for RUN_DIR: its id is RUN_DIR/mlflow.json's; every leaf of config.yaml is a
       param with that value; each metrics.jsonl field's history equals the file's (step =
       epoch); step_loss equals steps.jsonl; test metrics equal summary.json's; status;
-      tags; artifacts (config.yaml byte for byte)
+      tags; artifacts (config.yaml byte for byte); the model artifacts
+      model/model.safetensors and model/model.onnx of a run that ended for good (byte for
+      byte FILE, what `ddpc export` wrote, when given), none with --no-model
   mlflow_check.py study URI EXPERIMENT STUDY_DIR TRIALS
       the study's parent run (STUDY_DIR/mlflow.json) with TRIALS child runs, one per
       trials/NNNN, each tagged with its number, state and value; the parent's best value
@@ -62,7 +65,26 @@ def jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def check_run(client, experiment, run_dir, status, world_size):
+def check_model(client, rid, state, model):
+    """The exported model among the run's artifacts: model/model.safetensors and
+    model/model.onnx for a run that ended for good (none with model None), each the bytes
+    of the file given for it."""
+    names = sorted(a.path for a in client.list_artifacts(rid, "model"))
+    if model is None:
+        check(names == [], f"no model artifacts ({names})")
+        return
+    if state not in ("done", "diverged", "pruned", "rejected"):
+        return
+    want = ["model/model.onnx", "model/model.safetensors"]
+    check(names == want, f"model artifacts {names}, expected {want}")
+    for name, path in model.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            local = client.download_artifacts(rid, name, tmp)
+            same = open(local, "rb").read() == open(path, "rb").read()
+            check(same, f"the {name} artifact is {path} byte for byte")
+
+
+def check_run(client, experiment, run_dir, status, world_size, model):
     run_dir = os.path.realpath(run_dir)
     state = json.load(open(os.path.join(run_dir, "mlflow.json")))
     runs = [r for r in experiment_runs(client, experiment) if r.data.tags.get("ddpc.run_dir") == run_dir]
@@ -125,6 +147,7 @@ def check_run(client, experiment, run_dir, status, world_size):
         local = client.download_artifacts(rid, "config.yaml", tmp)
         same = open(local, "rb").read() == open(os.path.join(run_dir, "config.yaml"), "rb").read()
         check(same, "the config.yaml artifact is the run directory's, byte for byte")
+    check_model(client, rid, summary["state"], model)
     check(not os.path.exists(os.path.join(run_dir, "mlflow_pending.jsonl")), "nothing left in mlflow_pending.jsonl")
 
 
@@ -178,15 +201,20 @@ def main(argv):
         print(len(experiment_runs(client, experiment)))
         return 0
     if what == "run":
-        status, world = "FINISHED", None
+        status, world, model = "FINISHED", None, {}
         rest = argv[5:]
         while rest:
+            if rest[0] == "--no-model":
+                model, rest = None, rest[1:]
+                continue
             if rest[0] == "--status":
                 status = rest[1]
             elif rest[0] == "--world-size":
                 world = int(rest[1])
+            elif rest[0] in ("--safetensors", "--onnx"):
+                model[f"model/model.{rest[0][2:]}"] = rest[1]
             rest = rest[2:]
-        check_run(client, experiment, argv[4], status, world)
+        check_run(client, experiment, argv[4], status, world, model)
     elif what == "study":
         check_study(client, experiment, argv[4], int(argv[5]))
     else:

@@ -55,6 +55,15 @@ int main(void) {
   ddpc_track_item_free(&back);
   free(text);
 
+  // An artifact uploaded under another name keeps the file it is read from.
+  ddpc_track_item a = {.kind = DDPC_TRACK_ITEM_ARTIFACT, .key = "model/model.onnx", .value = "export/model.onnx"};
+  text = line_of(&a);
+  CHECK(ddpc_track_item_parse(text, "spool", 1, &back) == 0 && strcmp(back.key, "model/model.onnx") == 0 &&
+            back.value && strcmp(back.value, "export/model.onnx") == 0,
+        "artifact with its file read back: %s", text);
+  ddpc_track_item_free(&back);
+  free(text);
+
   // Lines that are refused, with file and line.
   static const char *const bad[][2] = {
       {"{\"kind\":\"metric\",\"key\":\"x\",\"number\":1,\"step\":1}", "a metric line needs"},
@@ -62,6 +71,8 @@ int main(void) {
       {"{\"kind\":\"artifact\",\"key\":\"../../etc/passwd\"}", "relative path inside"},
       {"{\"kind\":\"artifact\",\"key\":\"/etc/passwd\"}", "relative path inside"},
       {"{\"kind\":\"artifact\",\"key\":\"a/../../b\"}", "relative path inside"},
+      {"{\"kind\":\"artifact\",\"key\":\"model/m.onnx\",\"value\":\"../m.onnx\"}", "relative path inside"},
+      {"{\"kind\":\"artifact\",\"key\":\"model/m.onnx\",\"value\":\"/tmp/m.onnx\"}", "relative path inside"},
       {"{\"kind\":\"end\",\"value\":\"DONE\",\"time\":1}", "FINISHED, FAILED, KILLED or RUNNING"},
       {"{\"kind\":\"note\",\"key\":\"x\"}", "\"kind\" one of"},
       {"not json", "\"kind\" one of"},

@@ -101,6 +101,12 @@ typedef struct {
                                     // follows), comma-separated; NULL: none (docs/training.md)
   int single_process;               // non-zero: train in this process alone, also under mpirun
                                     // (one model per group: each rank trains its own groups)
+  /* Writes the run's trained model (its best checkpoint, else its newest) in `format`
+   * ("safetensors", "onnx") to `path`; 0, or non-zero with the reason in ddpc_last_error().
+   * Called on rank 0 of a run tracked in MLflow as it ends (done, diverged, pruned,
+   * rejected), for the run's model artifacts; a failure is a warning, never the run's.
+   * NULL: no model artifacts. The ddpc program passes `ddpc export`'s writer. */
+  int (*export_model)(const char *run_dir, const char *format, const char *path);
 } ddpc_train_options;
 
 /* Outcome of a run, also written to RUN_DIR/summary.json. */

@@ -9,8 +9,7 @@
 # the server at all is kept whole and created in MLflow by the sync.
 source "$(dirname "$0")/lib/common.bash"
 server="$DDPC_SOURCE_DIR/tests/testbeds/mlflow_server.sh"
-py="$DDPC_SOURCE_DIR/.venv-mlflow/bin/python"
-check="$DDPC_SOURCE_DIR/tests/python/mlflow_check.py"
+source "$(dirname "$0")/lib/mlflow.bash"
 base="$DDPC_SOURCE_DIR/examples/cultivars_csv.yaml"
 [ -x "$py" ] || { echo "SKIPPED: no .venv-mlflow (bash .ci/setup makes it)"; exit 77; }
 srv="$T_DIR/srv"

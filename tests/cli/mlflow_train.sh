@@ -11,11 +11,8 @@
 # continues the same MLflow run.
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
-srv="$DDPC_BUILD_DIR/mlflow-testbed"
-[ -f "$srv/uri" ] || { echo "SKIPPED: no MLflow test server (the fixture mlflow_up skipped: no .venv-mlflow)"; exit 77; }
-uri=$(cat "$srv/uri")
-py="$DDPC_SOURCE_DIR/.venv-mlflow/bin/python"
-check="$DDPC_SOURCE_DIR/tests/python/mlflow_check.py"
+source "$(dirname "$0")/lib/mlflow.bash"
+t_mlflow_fixture_server
 base="$DDPC_SOURCE_DIR/examples/cultivars_csv.yaml"
 unset MLFLOW_TRACKING_URI MLFLOW_EXPERIMENT_NAME
 tag="t$$-$RANDOM"  # experiments of this run of the test (the server outlives it)

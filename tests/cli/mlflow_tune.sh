@@ -9,11 +9,8 @@
 # and page text stay in the build tree (test-output/mlflow_tune).
 source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
-srv="$DDPC_BUILD_DIR/mlflow-testbed"
-[ -f "$srv/uri" ] || { echo "SKIPPED: no MLflow test server (the fixture mlflow_up skipped: no .venv-mlflow)"; exit 77; }
-uri=$(cat "$srv/uri")
-py="$DDPC_SOURCE_DIR/.venv-mlflow/bin/python"
-check="$DDPC_SOURCE_DIR/tests/python/mlflow_check.py"
+source "$(dirname "$0")/lib/mlflow.bash"
+t_mlflow_fixture_server
 out="$DDPC_BUILD_DIR/test-output/mlflow_tune"
 export MLFLOW_TRACKING_URI="$uri" MLFLOW_EXPERIMENT_NAME="t$$-$RANDOM-tune"
 # Every run's items must have arrived when it is checked: a slow server (a loaded machine)

@@ -64,5 +64,5 @@ rows = [[list(map(float, l.split()[2:5])) for l in open(p)] for p in sys.argv[1:
 print(f"best training_seconds: untracked {pt:.3f}, tracked {tt:.3f}: {100 * (tt - pt) / pt:+.2f} %")
 print(f"best wall seconds:     untracked {pw:.3f}, tracked {tw:.3f}: {100 * (tw - pw) / pw:+.2f} %")
 print(f"best CPU seconds:      untracked {pc:.3f}, tracked {tc:.3f}: {100 * (tc - pc) / pc:+.2f} % "
-      "(all the work tracking adds, sender thread included, whether or not it overlapped training)")
+      "(the process, sender thread included; as noisy as training_seconds between identical runs)")
 PY

@@ -130,8 +130,7 @@ static int csv_read_file(const char *path, char **data, size_t *size) {
 
 int ddpc_csv_read_text(const char *path, char **data, size_t *size) { return csv_read_file(path, data, size); }
 
-/* The next line of [*pos, size): returns its start and length without \r\n. */
-static const char *csv_next_line(const char *data, size_t size, size_t *pos, size_t *len) {
+const char *ddpc_csv_next_line(const char *data, size_t size, size_t *pos, size_t *len) {
   if (*pos >= size) return NULL;
   const char *line = data + *pos;
   const char *nl = memchr(line, '\n', size - *pos);
@@ -142,7 +141,7 @@ static const char *csv_next_line(const char *data, size_t size, size_t *pos, siz
   return line;
 }
 
-static bool csv_blank(const char *line, size_t len) {
+bool ddpc_csv_line_blank(const char *line, size_t len) {
   for (size_t i = 0; i < len; i++)
     if (line[i] != ' ' && line[i] != '\t') return false;
   return true;
@@ -354,9 +353,9 @@ static int csv_read_header_line(csv_parser *p, const char *data, size_t size, si
   size_t len = 0;
   const char *line = NULL;
   if (size >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) *pos = 3;  // byte-order mark
-  while ((line = csv_next_line(data, size, pos, &len)) != NULL) {
+  while ((line = ddpc_csv_next_line(data, size, pos, &len)) != NULL) {
     (*line_no)++;
-    if (!csv_blank(line, len)) break;
+    if (!ddpc_csv_line_blank(line, len)) break;
   }
   if (!line) return ddpc_error_set("%s:1:1: empty file: a header row of column names is required", p->path);
   p->header_line = *line_no;
@@ -487,9 +486,9 @@ static int csv_parse_rows(const csv_parser *p, const char *data, size_t size, si
                ? ddpc_error_prefix("%s: ", p->path)
                : 0;
   uint32_t rows = 0;
-  while (rc == 0 && (line = csv_next_line(data, size, &pos, &len)) != NULL) {
+  while (rc == 0 && (line = ddpc_csv_next_line(data, size, &pos, &len)) != NULL) {
     line_no++;
-    if (csv_blank(line, len)) continue;
+    if (ddpc_csv_line_blank(line, len)) continue;
     if (rows == UINT32_MAX) {
       rc = ddpc_error_set("%s:%d: too many rows", p->path, line_no);
       break;
@@ -788,9 +787,9 @@ int ddpc_csv_locate_row(const char *path, const char *label_column, uint32_t row
   int rc = csv_parse_header(&p, data, size, label_column, &pos, &line_no);
   const char *text = NULL;
   uint32_t seen = 0;
-  while (rc == 0 && (text = csv_next_line(data, size, &pos, &len)) != NULL) {
+  while (rc == 0 && (text = ddpc_csv_next_line(data, size, &pos, &len)) != NULL) {
     line_no++;
-    if (csv_blank(text, len) || seen++ < row) continue;
+    if (ddpc_csv_line_blank(text, len) || seen++ < row) continue;
     csv_fields f = {0};
     rc = csv_split(text, len, &f);
     if (rc == 0 && f.count == p.n_cols) {

@@ -84,6 +84,11 @@ bool ddpc_csv_text_number(const char *text, size_t len, double *value);
 
 /* A whole text file into *data (NUL-terminated, caller frees), as the CSV reader reads it. */
 int ddpc_csv_read_text(const char *path, char **data, size_t *size);
+/* The next line of data[*pos, size) as the CSV reader walks lines: its start (NULL at the
+ * end) and in *len its length without the \r\n; *pos moves past the line end. */
+const char *ddpc_csv_next_line(const char *data, size_t size, size_t *pos, size_t *len);
+/* True for a line of spaces and tabs only (the CSV reader skips it). */
+bool ddpc_csv_line_blank(const char *line, size_t len);
 
 /* One feature column of the fitted encoding. */
 typedef struct {

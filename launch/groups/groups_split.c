@@ -179,25 +179,6 @@ static groups_entry *groups_entry_of(groups_list *l, groups_index *ix, size_t *c
   return e;
 }
 
-/* The next line of data[*pos, size): its start and length without the line end. */
-static bool groups_next_line(const char *data, size_t size, size_t *pos, const char **line, size_t *len) {
-  if (*pos >= size) return false;
-  const char *start = data + *pos;
-  const char *nl = memchr(start, '\n', size - *pos);
-  size_t n = nl ? (size_t)(nl - start) : size - *pos;
-  *pos += n + (nl ? 1 : 0);
-  if (n > 0 && start[n - 1] == '\r') n--;
-  *line = start;
-  *len = n;
-  return true;
-}
-
-static bool groups_blank(const char *line, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (line[i] != ' ' && line[i] != '\t') return false;
-  return true;
-}
-
 /* The group column's place in the header, and the header text without it (with it: keep). */
 static int groups_header(const char *path, int line_no, const char *line, size_t n, const char *column, bool keep,
                          int *index, char **header, size_t *header_len) {
@@ -262,14 +243,14 @@ static int groups_split_text(const char *path, const char *data, size_t size, co
   int index = -1, line_no = 0, rc = 0;
   const char *line;
   size_t n;
-  while (rc == 0 && groups_next_line(data, size, &pos, &line, &n)) {
+  while (rc == 0 && (line = ddpc_csv_next_line(data, size, &pos, &n)) != NULL) {
     line_no++;
     const char *nul = memchr(line, '\0', n);
     if (nul) {  // a text cut at it would be another group's value, or lose the row's end
       rc = ddpc_error_set("%s:%d:%zu: a NUL byte: expected CSV text", path, line_no, (size_t)(nul - line) + 1);
       break;
     }
-    if (groups_blank(line, n)) continue;
+    if (ddpc_csv_line_blank(line, n)) continue;
     if (!header) {
       rc = groups_header(path, line_no, line, n, column, keep, &index, &header, &header_len);
       continue;

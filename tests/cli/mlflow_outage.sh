@@ -30,13 +30,7 @@ plain_rc=$T_RC
 MLFLOW_TRACKING_URI="$uri" MLFLOW_EXPERIMENT_NAME=outage "$DDPC" train "$base" "${cfg[@]}" --run-dir "$T_DIR/jobs/run" \
   >"$T_DIR/run.out" 2>"$T_DIR/run.err" &
 pid=$!
-points=0
-for _ in $(seq 1 600); do  # up to 300 s under load
-  run_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("run_id") or "")' "$T_DIR/jobs/run/mlflow.json" 2>/dev/null)
-  [ -n "$run_id" ] && points=$("$py" "$check" points "$uri" "$run_id" val_loss)
-  [ "${points:-0}" -ge 2 ] && break
-  sleep 0.5
-done
+t_mlflow_wait_points "$T_DIR/jobs/run" 2
 t_check "epochs 1-2 reached MLflow before the outage ($points points)" test "${points:-0}" -ge 2
 bash "$server" stop "$srv"
 mkdir -p "$T_DIR/jobs/run/verdicts" && echo continue >"$T_DIR/jobs/run/verdicts/epoch-2.tmp" && mv "$T_DIR/jobs/run/verdicts/epoch-2.tmp" "$T_DIR/jobs/run/verdicts/epoch-2"

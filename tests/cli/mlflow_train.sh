@@ -67,13 +67,7 @@ export MLFLOW_EXPERIMENT_NAME="$tag-resume"
 cfg=(--set train.epochs=5 --set 'pruning.rungs=[2]' --run-dir "$T_DIR/killed")
 DDPC_FAIL_AT=0:60:kill "$DDPC" train "$base" "${cfg[@]}" >"$T_DIR/killed.out" 2>&1 &
 pid=$!
-points=0
-for _ in $(seq 1 600); do  # up to 300 s: the server may be slow under load
-  run_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("run_id") or "")' "$T_DIR/killed/mlflow.json" 2>/dev/null)
-  [ -n "$run_id" ] && points=$("$py" "$check" points "$uri" "$run_id" val_loss)
-  [ "${points:-0}" -ge 2 ] && break
-  sleep 0.5
-done
+t_mlflow_wait_points "$T_DIR/killed" 2
 t_check "before the kill: epochs 1-2 in MLflow (run $run_id, $points points)" test "${points:-0}" -ge 2
 mkdir -p "$T_DIR/killed/verdicts" && echo continue >"$T_DIR/killed/verdicts/epoch-2.tmp" &&
   mv "$T_DIR/killed/verdicts/epoch-2.tmp" "$T_DIR/killed/verdicts/epoch-2"

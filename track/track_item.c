@@ -66,6 +66,7 @@ int ddpc_track_item_parse(const char *line, const char *file, int line_no, ddpc_
   bool has_number = ddpc_json_find_number(line, "number", &it->number) == 1 && isfinite(it->number);
   bool has_step = ddpc_json_find_number(line, "step", &step) == 1 && item_whole(step);
   bool has_time = ddpc_json_find_number(line, "time", &time_ms) == 1 && item_whole(time_ms);
+  if (!has_number) it->number = 0;  // a non-finite one must not be kept: it would be written back as null
   it->step = has_step ? (int64_t)step : 0;
   it->time_ms = has_time ? (int64_t)time_ms : 0;
   const char *missing = NULL;
@@ -98,7 +99,7 @@ int ddpc_track_spool_read(const char *path, ddpc_track_item **items, int *count,
   while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
     line_no++;
     *bytes += (long)len;
-    if (line[len - 1] != '\n') break;  // a line cut by a crash mid-write: not taken, left in place
+    if (line[len - 1] != '\n') break;  // a line cut by a crash mid-write: not taken, and dropped when the spool is rewritten
     line[len - 1] = '\0';
     if (strlen(line) != (size_t)len - 1) {
       rc = ddpc_error_set("%s:%d: expected a line of JSON text, found a NUL byte", path, line_no);

@@ -1,4 +1,6 @@
-/* 2-D convolution on channels-last (HWC) activations. Weights are (filters, kh, kw, cin)
+/* 2-D convolution on channels-last (HWC) activations. 3x3 stride-1 convolutions with
+ * enough input channels run with Winograd F(2x2, 3x3) (conv_winograd.c, 2.25x fewer
+ * multiplications); every other shape runs as described here. Weights are (filters, kh, kw, cin)
  * row-major, then bias (filters): with that order one im2col row per output position,
  * laid out (kh, kw, cin), makes the whole batch a single GEMM, and each (kh) slice of a
  * row is one contiguous run of kw*cin input floats. The im2col matrix is zeroed once: the
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/conv_winograd.h"
 #include "core/error.h"
 #include "core/layer.h"
 
@@ -19,11 +22,41 @@ typedef struct {
   int padding;      // zeros on each side
   int kkc;          // columns of the im2col matrix: kernel * kernel * in channels
   bool direct;      // 1x1, stride 1, no padding: the input already is the im2col matrix
+  bool winograd;    // runs as Winograd F(2x2, 3x3) in wg; col and dcol stay NULL
+  ddpc_conv_winograd wg; // its scratch, when winograd
   bool col_valid;   // col holds im2col(x) of the last forward
   size_t col_dirty; // leading floats of col overwritten when it was borrowed for d(col)
   float *col;       // (max_batch * out.h * out.w, kkc) im2col scratch, NULL when direct
   float *dcol;      // same size, d(col) in backward; NULL for layer 0 (borrows col)
 } conv_state;
+
+static conv_state *conv_state_new(const ddpc_layer *layer, int kkc, bool direct) {
+  conv_state *st = ddpc_calloc(1, sizeof *st, "conv2d state");
+  if (!st) return NULL;
+  st->kernel = layer->spec.kernel;
+  st->stride = layer->spec.stride;
+  st->padding = layer->spec.padding;
+  st->kkc = kkc;
+  st->direct = direct;
+  return st;
+}
+
+static int conv_setup_winograd(ddpc_layer *layer, int max_batch) {
+  double floats = ddpc_conv_winograd_floats(layer->in, layer->out, max_batch);
+  if (ddpc_layer_check_floats(layer, "its Winograd scratch for the batch", floats) != 0 ||
+      ddpc_layer_claim(layer, "its Winograd scratch", floats * sizeof(float)) != 0)
+    return -1;
+  if (ddpc_layer_planning(layer)) return 0;
+  conv_state *st = conv_state_new(layer, 9 * layer->in.c, false);
+  if (!st) return -1;
+  st->winograd = true;
+  if (ddpc_conv_winograd_init(&st->wg, layer->in, layer->out, st->padding, max_batch) != 0) {
+    free(st);
+    return -1;
+  }
+  layer->state = st;
+  return 0;
+}
 
 static int conv_setup(ddpc_layer *layer, int max_batch) {
   const ddpc_layer_spec *s = &layer->spec;
@@ -44,6 +77,7 @@ static int conv_setup(ddpc_layer *layer, int max_batch) {
   layer->n_params = (size_t)count;
   if (ddpc_layer_check_sizes(layer, max_batch) != 0) return -1;
   bool direct = s->kernel == 1 && s->stride == 1 && s->padding == 0;
+  if (ddpc_conv_winograd_applies(s->kernel, s->stride, in.c)) return conv_setup_winograd(layer, max_batch);
   double col_floats = (double)max_batch * layer->out.h * layer->out.w * kkc;
   if (!direct && ddpc_layer_check_floats(layer, "its im2col scratch for the batch", col_floats) != 0)
     return -1;
@@ -53,13 +87,8 @@ static int conv_setup(ddpc_layer *layer, int max_batch) {
   if (ddpc_layer_claim(layer, has_dcol ? "its im2col scratch and gradient" : "its im2col scratch", col_bytes) != 0)
     return -1;
   if (ddpc_layer_planning(layer)) return 0;
-  conv_state *st = ddpc_calloc(1, sizeof *st, "conv2d state");
+  conv_state *st = conv_state_new(layer, (int)kkc, direct);
   if (!st) return -1;
-  st->kernel = s->kernel;
-  st->stride = s->stride;
-  st->padding = s->padding;
-  st->kkc = (int)kkc;
-  st->direct = direct;
   if (!direct) {
     st->col = ddpc_alloc_aligned((size_t)col_floats * sizeof(float), "conv2d im2col scratch");
     if (st->col && has_dcol) st->dcol = ddpc_alloc_aligned((size_t)col_floats * sizeof(float), "conv2d im2col gradient");
@@ -142,13 +171,26 @@ static void conv_forward(ddpc_layer *layer, const float *x, float *y, int batch,
   (void)ctx;
   conv_state *st = layer->state;
   int F = layer->spec.filters, rows = batch * layer->out.h * layer->out.w;
+  const float *b = layer->spec.bias ? layer->params + (size_t)F * st->kkc : NULL;
+  if (st->winograd) {
+    ddpc_conv_winograd_forward(&st->wg, layer->params, b, x, y, batch);
+    return;
+  }
   const float *col = x;
   if (!st->direct) {
     conv_gather(layer, x, batch);
     col = st->col;
   }
-  const float *b = layer->spec.bias ? layer->params + (size_t)F * st->kkc : NULL;
   ddpc_layer_dense_forward(col, layer->params, b, y, rows, F, st->kkc);
+}
+
+/* db = column sums of dy (rows, F), row after row as ddpc_layer_dense_backward sums them. */
+static void conv_bias_gradient(const float *dy, float *db, int rows, int F) {
+  memcpy(db, dy, (size_t)F * sizeof(float));
+  for (int i = 1; i < rows; i++) {
+    const float *row = dy + (size_t)i * F;
+    for (int j = 0; j < F; j++) db[j] += row[j];
+  }
 }
 
 static void conv_backward(ddpc_layer *layer, const float *x, const float *y, const float *dy, float *dx,
@@ -157,6 +199,11 @@ static void conv_backward(ddpc_layer *layer, const float *x, const float *y, con
   conv_state *st = layer->state;
   int F = layer->spec.filters, rows = batch * layer->out.h * layer->out.w;
   float *db = layer->spec.bias ? layer->grads + (size_t)F * st->kkc : NULL;
+  if (st->winograd) {
+    ddpc_conv_winograd_backward(&st->wg, layer->params, x, dy, layer->grads, dx, batch);
+    if (db) conv_bias_gradient(dy, db, rows, F);
+    return;
+  }
   if (st->direct) {
     ddpc_layer_dense_backward(x, layer->params, dy, layer->grads, db, dx, rows, F, st->kkc);
     return;
@@ -177,6 +224,7 @@ static void conv_backward(ddpc_layer *layer, const float *x, const float *y, con
 static void conv_free(ddpc_layer *layer) {
   conv_state *st = layer->state;
   if (st) {
+    if (st->winograd) ddpc_conv_winograd_free(&st->wg);
     free(st->col);
     free(st->dcol);
   }

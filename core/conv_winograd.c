@@ -1,0 +1,290 @@
+/* Winograd F(2x2, 3x3) convolution, forward and backward (see conv_winograd.h for the
+ * method). The transforms run per tile over all channels at once: channels are the
+ * contiguous axis of both the HWC activations and the (16, tiles, channels) matrices, so
+ * the inner loops are plain vector loops. A tile's 16 (or 4) rows are addressed through
+ * pointer tables, with padding read from a row of zeros and the parts of cut tiles written
+ * to a row that nobody reads, which keeps those loops free of bounds tests. */
+#include "core/conv_winograd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/layer.h"
+
+// Below this many input channels the 16 products have a K too small to pay for the
+// transforms (the first layer of an image model has 1 or 3); measured on conv2 of
+// examples/fashion_mnist_cnn.yaml (32 channels), see bench/RESULTS.md.
+#define WG_MIN_IN_CHANNELS 8
+
+bool ddpc_conv_winograd_applies(int kernel, int stride, int in_c) {
+  return kernel == 3 && stride == 1 && in_c >= WG_MIN_IN_CHANNELS;
+}
+
+static int wg_tiles(int n) { return (n + 1) / 2; }
+
+static int wg_max(int a, int b) { return a > b ? a : b; }
+
+double ddpc_conv_winograd_floats(ddpc_shape in, ddpc_shape out, int max_batch) {
+  double tiles = (double)max_batch * wg_tiles(out.h) * wg_tiles(out.w);
+  return 16.0 * tiles * ((double)in.c + out.c) + 2.0 * 16.0 * in.c * out.c + 2.0 * wg_max(in.c, out.c);
+}
+
+int ddpc_conv_winograd_init(ddpc_conv_winograd *wg, ddpc_shape in, ddpc_shape out, int padding, int max_batch) {
+  memset(wg, 0, sizeof *wg);
+  wg->in = in;
+  wg->out = out;
+  wg->padding = padding;
+  wg->tiles_h = wg_tiles(out.h);
+  wg->tiles_w = wg_tiles(out.w);
+  size_t tiles = (size_t)max_batch * wg->tiles_h * wg->tiles_w, wide = (size_t)wg_max(in.c, out.c);
+  size_t uc = 16 * (size_t)in.c * out.c;
+  wg->v = ddpc_alloc_aligned(16 * tiles * in.c * sizeof(float), "conv2d Winograd input tiles");
+  wg->m = wg->v ? ddpc_alloc_aligned(16 * tiles * out.c * sizeof(float), "conv2d Winograd products") : NULL;
+  wg->u = wg->m ? ddpc_alloc_aligned(2 * uc * sizeof(float), "conv2d Winograd weights") : NULL;
+  wg->zeros = wg->u ? ddpc_alloc_aligned(2 * wide * sizeof(float), "conv2d Winograd padding") : NULL;
+  if (!wg->zeros) {
+    ddpc_conv_winograd_free(wg);
+    return -1;
+  }
+  wg->du = wg->u + uc;
+  wg->discard = wg->zeros + wide;
+  return 0;
+}
+
+void ddpc_conv_winograd_free(ddpc_conv_winograd *wg) {
+  free(wg->v);
+  free(wg->m);
+  free(wg->u);
+  free(wg->zeros);
+  wg->v = wg->m = wg->u = wg->du = wg->zeros = wg->discard = NULL;
+}
+
+/* U[e] (filters, cin) = G g G^T for every (filter, channel), g the 3x3 kernel; G's rows
+ * are (1,0,0), (1/2,1/2,1/2), (1/2,-1/2,1/2), (0,0,1). */
+static void wg_weight_transform(ddpc_conv_winograd *wg, const float *w) {
+  int C = wg->in.c, F = wg->out.c;
+  size_t fc = (size_t)F * C;
+  for (int f = 0; f < F; f++) {
+    const float *g = w + (size_t)f * 9 * C;
+    float *u = wg->u + (size_t)f * C;
+#pragma GCC ivdep
+    for (int c = 0; c < C; c++) {
+      float t[4][3];  // G g: kh transformed, kw not yet
+      for (int j = 0; j < 3; j++) {
+        float g0 = g[(0 * 3 + j) * C + c], g1 = g[(1 * 3 + j) * C + c], g2 = g[(2 * 3 + j) * C + c];
+        t[0][j] = g0;
+        t[1][j] = 0.5f * (g0 + g1 + g2);
+        t[2][j] = 0.5f * (g0 - g1 + g2);
+        t[3][j] = g2;
+      }
+      for (int i = 0; i < 4; i++) {
+        u[(4 * i + 0) * fc + c] = t[i][0];
+        u[(4 * i + 1) * fc + c] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[(4 * i + 2) * fc + c] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[(4 * i + 3) * fc + c] = t[i][2];
+      }
+    }
+  }
+}
+
+/* dw (filters, 3, 3, cin) = G^T dU G, the adjoint of wg_weight_transform. */
+static void wg_weight_gradient(const ddpc_conv_winograd *wg, float *dw) {
+  int C = wg->in.c, F = wg->out.c;
+  size_t fc = (size_t)F * C;
+  for (int f = 0; f < F; f++) {
+    const float *du = wg->du + (size_t)f * C;
+    float *g = dw + (size_t)f * 9 * C;
+#pragma GCC ivdep
+    for (int c = 0; c < C; c++) {
+      float s[4][3];  // dU G: the kw side back to 3
+      for (int i = 0; i < 4; i++) {
+        float u0 = du[(4 * i + 0) * fc + c], u1 = du[(4 * i + 1) * fc + c];
+        float u2 = du[(4 * i + 2) * fc + c], u3 = du[(4 * i + 3) * fc + c];
+        s[i][0] = u0 + 0.5f * (u1 + u2);
+        s[i][1] = 0.5f * (u1 - u2);
+        s[i][2] = u3 + 0.5f * (u1 + u2);
+      }
+      for (int j = 0; j < 3; j++) {
+        g[(0 * 3 + j) * C + c] = s[0][j] + 0.5f * (s[1][j] + s[2][j]);
+        g[(1 * 3 + j) * C + c] = 0.5f * (s[1][j] - s[2][j]);
+        g[(2 * 3 + j) * C + c] = s[3][j] + 0.5f * (s[1][j] + s[2][j]);
+      }
+    }
+  }
+}
+
+/* v[e] = (B^T d B)[e] for one tile over n channels; B^T's rows are (1,0,-1,0), (0,1,1,0),
+ * (0,-1,1,0), (0,1,0,-1). d[4i+j] is input row i, column j of the tile. */
+static void wg_input_tile(const float *const d[16], float *const v[16], int n) {
+#pragma GCC ivdep
+  for (int c = 0; c < n; c++) {
+    float t[4][4];  // B^T d
+    for (int j = 0; j < 4; j++) {
+      float d0 = d[j][c], d1 = d[4 + j][c], d2 = d[8 + j][c], d3 = d[12 + j][c];
+      t[0][j] = d0 - d2;
+      t[1][j] = d1 + d2;
+      t[2][j] = d2 - d1;
+      t[3][j] = d1 - d3;
+    }
+    for (int i = 0; i < 4; i++) {
+      v[4 * i + 0][c] = t[i][0] - t[i][2];
+      v[4 * i + 1][c] = t[i][1] + t[i][2];
+      v[4 * i + 2][c] = t[i][2] - t[i][1];
+      v[4 * i + 3][c] = t[i][1] - t[i][3];
+    }
+  }
+}
+
+/* dx[4i+j] += (B dV B^T)[i][j] for one tile, the adjoint of wg_input_tile. */
+static void wg_input_tile_adjoint(const float *const dv[16], float *const dx[16], int n) {
+#pragma GCC ivdep
+  for (int c = 0; c < n; c++) {
+    float s[4][4];  // dV B^T: columns back to input columns
+    for (int i = 0; i < 4; i++) {
+      float v0 = dv[4 * i][c], v1 = dv[4 * i + 1][c], v2 = dv[4 * i + 2][c], v3 = dv[4 * i + 3][c];
+      s[i][0] = v0;
+      s[i][1] = v1 - v2 + v3;
+      s[i][2] = v1 + v2 - v0;
+      s[i][3] = -v3;
+    }
+    for (int j = 0; j < 4; j++) {
+      dx[j][c] += s[0][j];
+      dx[4 + j][c] += s[1][j] - s[2][j] + s[3][j];
+      dx[8 + j][c] += s[1][j] + s[2][j] - s[0][j];
+      dx[12 + j][c] -= s[3][j];
+    }
+  }
+}
+
+/* y[2i+j] = (A^T m A)[i][j] + bias over n filters; A^T's rows are (1,1,1,0), (0,1,-1,-1). */
+static void wg_output_tile(const float *const m[16], const float *bias, float *const y[4], int n) {
+#pragma GCC ivdep
+  for (int c = 0; c < n; c++) {
+    float s[2][4];  // A^T m
+    for (int j = 0; j < 4; j++) {
+      float m0 = m[j][c], m1 = m[4 + j][c], m2 = m[8 + j][c], m3 = m[12 + j][c];
+      s[0][j] = m0 + m1 + m2;
+      s[1][j] = m1 - m2 - m3;
+    }
+    for (int i = 0; i < 2; i++) {
+      y[2 * i + 0][c] = s[i][0] + s[i][1] + s[i][2] + bias[c];
+      y[2 * i + 1][c] = s[i][1] - s[i][2] - s[i][3] + bias[c];
+    }
+  }
+}
+
+/* m[e] = (A dY A^T)[e] for one tile, the adjoint of wg_output_tile (without the bias). */
+static void wg_output_tile_adjoint(const float *const dy[4], float *const m[16], int n) {
+#pragma GCC ivdep
+  for (int c = 0; c < n; c++) {
+    float r[2][4];  // dY A^T: rows widened to 4
+    for (int i = 0; i < 2; i++) {
+      float y0 = dy[2 * i][c], y1 = dy[2 * i + 1][c];
+      r[i][0] = y0;
+      r[i][1] = y0 + y1;
+      r[i][2] = y0 - y1;
+      r[i][3] = -y1;
+    }
+    for (int j = 0; j < 4; j++) {
+      m[j][c] = r[0][j];
+      m[4 + j][c] = r[0][j] + r[1][j];
+      m[8 + j][c] = r[0][j] - r[1][j];
+      m[12 + j][c] = -r[1][j];
+    }
+  }
+}
+
+/* The addresses of a tile's rows: `rows` x `rows` positions starting at (r0, c0) of an
+ * (h, w, ch) image, with `outside` for the positions beyond its edges. */
+static void wg_tile_rows(float *img, int h, int w, int ch, int r0, int c0, int rows, float *outside, float **p) {
+  for (int i = 0; i < rows; i++)
+    for (int j = 0; j < rows; j++) {
+      int r = r0 + i, c = c0 + j;
+      p[i * rows + j] = r >= 0 && r < h && c >= 0 && c < w ? img + ((size_t)r * w + c) * ch : outside;
+    }
+}
+
+/* The addresses of tile t's row in each of the 16 matrices of `base` (16, tiles, ch). */
+static void wg_matrix_rows(float *base, size_t tiles, int ch, size_t t, float **p) {
+  for (int e = 0; e < 16; e++) p[e] = base + ((size_t)e * tiles + t) * ch;
+}
+
+static void wg_input_transform(ddpc_conv_winograd *wg, const float *x, int batch) {
+  ddpc_shape in = wg->in;
+  size_t tiles = (size_t)batch * wg->tiles_h * wg->tiles_w, t = 0;
+  float *d[16], *v[16];
+  for (int b = 0; b < batch; b++) {
+    // Only read through d; the tables are shared with the adjoint, which writes.
+    float *xb = (float *)x + (size_t)b * ddpc_shape_size(in);
+    for (int ty = 0; ty < wg->tiles_h; ty++)
+      for (int tx = 0; tx < wg->tiles_w; tx++, t++) {
+        wg_tile_rows(xb, in.h, in.w, in.c, 2 * ty - wg->padding, 2 * tx - wg->padding, 4, wg->zeros, d);
+        wg_matrix_rows(wg->v, tiles, in.c, t, v);
+        wg_input_tile((const float *const *)d, v, in.c);
+      }
+  }
+}
+
+void ddpc_conv_winograd_forward(ddpc_conv_winograd *wg, const float *w, const float *bias, const float *x,
+                                float *y, int batch) {
+  int C = wg->in.c, F = wg->out.c;
+  size_t tiles = (size_t)batch * wg->tiles_h * wg->tiles_w, t = 0;
+  wg_weight_transform(wg, w);
+  wg_input_transform(wg, x, batch);
+  wg->v_valid = true;
+  for (int e = 0; e < 16; e++)
+    ddpc_layer_dense_forward(wg->v + (size_t)e * tiles * C, wg->u + (size_t)e * F * C, NULL,
+                             wg->m + (size_t)e * tiles * F, (int)tiles, F, C);
+  float *m[16], *o[4];
+  for (int b = 0; b < batch; b++) {
+    float *yb = y + (size_t)b * ddpc_shape_size(wg->out);
+    for (int ty = 0; ty < wg->tiles_h; ty++)
+      for (int tx = 0; tx < wg->tiles_w; tx++, t++) {
+        wg_matrix_rows(wg->m, tiles, F, t, m);
+        wg_tile_rows(yb, wg->out.h, wg->out.w, F, 2 * ty, 2 * tx, 2, wg->discard, o);
+        wg_output_tile((const float *const *)m, bias ? bias : wg->zeros, o, F);
+      }
+  }
+}
+
+void ddpc_conv_winograd_backward(ddpc_conv_winograd *wg, const float *w, const float *x, const float *dy, float *dw,
+                                 float *dx, int batch) {
+  int C = wg->in.c, F = wg->out.c;
+  size_t tiles = (size_t)batch * wg->tiles_h * wg->tiles_w, t = 0;
+  if (!wg->v_valid) {
+    wg_weight_transform(wg, w);
+    wg_input_transform(wg, x, batch);
+  }
+  float *m[16], *p[16];
+  for (int b = 0; b < batch; b++) {
+    // Only read through p here.
+    float *dyb = (float *)dy + (size_t)b * ddpc_shape_size(wg->out);
+    for (int ty = 0; ty < wg->tiles_h; ty++)
+      for (int tx = 0; tx < wg->tiles_w; tx++, t++) {
+        wg_tile_rows(dyb, wg->out.h, wg->out.w, F, 2 * ty, 2 * tx, 2, wg->zeros, p);
+        wg_matrix_rows(wg->m, tiles, F, t, m);
+        wg_output_tile_adjoint((const float *const *)p, m, F);
+      }
+  }
+  // dU[e] = dM[e]^T V[e], then dV[e] = dM[e] U[e] over V[e] itself (read before written).
+  for (int e = 0; e < 16; e++) {
+    float *v = wg->v + (size_t)e * tiles * C;
+    ddpc_layer_dense_backward(v, wg->u + (size_t)e * F * C, wg->m + (size_t)e * tiles * F,
+                              wg->du + (size_t)e * F * C, NULL, dx ? v : NULL, (int)tiles, F, C);
+  }
+  wg_weight_gradient(wg, dw);
+  if (!dx) return;
+  wg->v_valid = false;
+  memset(dx, 0, (size_t)batch * ddpc_shape_size(wg->in) * sizeof(float));
+  t = 0;
+  for (int b = 0; b < batch; b++) {
+    float *dxb = dx + (size_t)b * ddpc_shape_size(wg->in);
+    for (int ty = 0; ty < wg->tiles_h; ty++)
+      for (int tx = 0; tx < wg->tiles_w; tx++, t++) {
+        wg_matrix_rows(wg->v, tiles, C, t, m);
+        wg_tile_rows(dxb, wg->in.h, wg->in.w, C, 2 * ty - wg->padding, 2 * tx - wg->padding, 4, wg->discard, p);
+        wg_input_tile_adjoint((const float *const *)m, p, C);
+      }
+  }
+}

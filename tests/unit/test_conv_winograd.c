@@ -1,0 +1,251 @@
+/* The Winograd F(2x2, 3x3) convolution (core/conv_winograd.c) through the conv2d layer,
+ * against a direct convolution computed in double: forward, weight, bias and input
+ * gradients, for shapes with whole and cut tiles, paddings 0 to 2, at layer 0 (no input
+ * gradient) and beyond; a sample of entries against central finite differences; the same
+ * bits run after run and after a backward that reused its scratch.
+ *
+ * Tolerance: each entry may differ from the double reference by 2e-6 times the sum of the
+ * absolute values of its terms (plus 1e-6). Float rounding of the direct method is about
+ * n * 6e-8 of that sum; Winograd's transforms add up to 4 inputs and scale the weights
+ * by up to 9/4 before the products, which multiplies the rounding by about 10 (measured
+ * worst here: see the printed ratios, well under 1). A wrong tile offset, transform
+ * coefficient or missing term errs by a sizeable fraction of an entry's magnitude. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/conv_winograd.h"
+#include "core/error.h"
+#include "core/layer.h"
+#include "core/rng.h"
+#include "testing.h"
+
+#define REL_TOL 2e-6
+#define ABS_TOL 1e-6
+
+static ddpc_rng test_rng;
+
+static float uniform(float lo, float hi) { return lo + (hi - lo) * ddpc_rng_next_float(&test_rng); }
+
+static void fill(float *v, size_t n, float scale) {
+  for (size_t i = 0; i < n; i++) v[i] = uniform(-scale, scale);
+}
+
+/* One conv2d layer outside a model, with its own parameters and buffers. */
+typedef struct {
+  ddpc_layer layer;
+  int batch;
+  size_t n_in, n_out, n_w;  // floats of x, of y, of the weights (bias follows them)
+  float *x, *y, *dy, *dx;
+} conv_rig;
+
+static int rig_make(conv_rig *rig, ddpc_shape in, int filters, int padding, int batch, int index) {
+  memset(rig, 0, sizeof *rig);
+  ddpc_layer_spec spec = ddpc_layer_spec_default(DDPC_LAYER_CONV2D);
+  spec.filters = filters;
+  spec.kernel = 3;
+  spec.padding = padding;
+  rig->layer.spec = spec;
+  rig->layer.index = index;
+  rig->layer.in = in;
+  rig->layer.ops = ddpc_layer_ops_for(DDPC_LAYER_CONV2D);
+  rig->batch = batch;
+  if (rig->layer.ops->setup(&rig->layer, batch) != 0) return -1;
+  rig->n_in = ddpc_shape_size(in) * (size_t)batch;
+  rig->n_out = ddpc_shape_size(rig->layer.out) * (size_t)batch;
+  rig->n_w = (size_t)filters * 9 * in.c;
+  rig->layer.params = calloc(rig->layer.n_params, sizeof(float));
+  rig->layer.grads = calloc(rig->layer.n_params, sizeof(float));
+  rig->x = calloc(rig->n_in, sizeof(float));
+  rig->dx = calloc(rig->n_in, sizeof(float));
+  rig->y = calloc(rig->n_out, sizeof(float));
+  rig->dy = calloc(rig->n_out, sizeof(float));
+  fill(rig->layer.params, rig->layer.n_params, 1.0f);
+  fill(rig->x, rig->n_in, 1.5f);
+  fill(rig->dy, rig->n_out, 1.0f);
+  return 0;
+}
+
+static void rig_free(conv_rig *rig) {
+  rig->layer.ops->free(&rig->layer);
+  free(rig->layer.params);
+  free(rig->layer.grads);
+  free(rig->x);
+  free(rig->dx);
+  free(rig->y);
+  free(rig->dy);
+}
+
+static const ddpc_forward_ctx train_ctx = {true, 1, 1};
+
+/* The reference: direct convolution in double, each value with the sum of the absolute
+ * values of its terms (the scale its rounding is relative to). */
+typedef struct {
+  double *y, *y_abs, *dw, *dw_abs, *dx, *dx_abs, *db;
+} conv_reference;
+
+static void reference_compute(const conv_rig *rig, conv_reference *r) {
+  ddpc_shape in = rig->layer.in, out = rig->layer.out;
+  int P = rig->layer.spec.padding, F = out.c, C = in.c;
+  const float *w = rig->layer.params, *bias = w + rig->n_w;
+  r->y = calloc(rig->n_out, sizeof(double));
+  r->y_abs = calloc(rig->n_out, sizeof(double));
+  r->dw = calloc(rig->n_w, sizeof(double));
+  r->dw_abs = calloc(rig->n_w, sizeof(double));
+  r->dx = calloc(rig->n_in, sizeof(double));
+  r->dx_abs = calloc(rig->n_in, sizeof(double));
+  r->db = calloc((size_t)F, sizeof(double));
+  for (int b = 0; b < rig->batch; b++)
+    for (int oh = 0; oh < out.h; oh++)
+      for (int ow = 0; ow < out.w; ow++)
+        for (int f = 0; f < F; f++) {
+          size_t yi = (((size_t)b * out.h + oh) * out.w + ow) * F + f;
+          double g = rig->dy[yi];
+          r->y[yi] = bias[f];
+          r->y_abs[yi] = fabs(bias[f]);
+          r->db[f] += g;
+          for (int kh = 0; kh < 3; kh++)
+            for (int kw = 0; kw < 3; kw++) {
+              int ih = oh - P + kh, iw = ow - P + kw;
+              if (ih < 0 || ih >= in.h || iw < 0 || iw >= in.w) continue;
+              for (int c = 0; c < C; c++) {
+                size_t xi = (((size_t)b * in.h + ih) * in.w + iw) * C + c, wi = (((size_t)f * 3 + kh) * 3 + kw) * C + c;
+                r->y[yi] += (double)rig->x[xi] * w[wi];
+                r->y_abs[yi] += fabs((double)rig->x[xi] * w[wi]);
+                r->dw[wi] += g * rig->x[xi];
+                r->dw_abs[wi] += fabs(g * rig->x[xi]);
+                r->dx[xi] += g * w[wi];
+                r->dx_abs[xi] += fabs(g * w[wi]);
+              }
+            }
+        }
+}
+
+static void reference_free(conv_reference *r) {
+  free(r->y);
+  free(r->y_abs);
+  free(r->dw);
+  free(r->dw_abs);
+  free(r->dx);
+  free(r->dx_abs);
+  free(r->db);
+}
+
+/* One CHECK per array: every entry within REL_TOL of its scale; prints the worst ratio. */
+static void compare(const char *name, const char *what, const float *got, const double *ref, const double *scale,
+                    size_t n) {
+  size_t bad = 0;
+  double worst = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    double tol = ABS_TOL + REL_TOL * scale[i], err = fabs(got[i] - ref[i]);
+    if (!(err <= tol)) bad++;
+    if (err / tol > worst) worst = err / tol;
+  }
+  printf("%s: %s worst error / tolerance %.3f\n", name, what, worst);
+  CHECK(bad == 0, "%s: %zu of %zu %s entries differ from the direct convolution", name, bad, n, what);
+}
+
+static void check_shape(const char *name, ddpc_shape in, int filters, int padding, int batch, int index) {
+  conv_rig rig;
+  CHECK(ddpc_conv_winograd_applies(3, 1, in.c), "%s: the shape is meant to run with Winograd", name);
+  if (rig_make(&rig, in, filters, padding, batch, index) != 0) {
+    CHECK(0, "%s: setup failed: %s", name, ddpc_error_message());
+    return;
+  }
+  conv_reference r;
+  reference_compute(&rig, &r);
+  rig.layer.ops->forward(&rig.layer, rig.x, rig.y, batch, &train_ctx);
+  compare(name, "output", rig.y, r.y, r.y_abs, rig.n_out);
+  // Poison what backward must overwrite.
+  for (size_t i = 0; i < rig.n_in; i++) rig.dx[i] = 1e6f;
+  for (size_t i = 0; i < rig.layer.n_params; i++) rig.layer.grads[i] = 1e6f;
+  float *dx = index > 0 ? rig.dx : NULL;
+  rig.layer.ops->backward(&rig.layer, rig.x, rig.y, rig.dy, dx, batch);
+  compare(name, "weight gradient", rig.layer.grads, r.dw, r.dw_abs, rig.n_w);
+  double *db_abs = calloc((size_t)filters, sizeof(double));
+  for (size_t i = 0; i < rig.n_out; i++) db_abs[i % (size_t)filters] += fabs(rig.dy[i]);
+  compare(name, "bias gradient", rig.layer.grads + rig.n_w, r.db, db_abs, (size_t)filters);
+  free(db_abs);
+  if (dx) compare(name, "input gradient", rig.dx, r.dx, r.dx_abs, rig.n_in);
+
+  // The same bits again, after the backward above overwrote the scratch.
+  float *y1 = malloc(rig.n_out * sizeof(float)), *g1 = malloc(rig.layer.n_params * sizeof(float));
+  float *dx1 = malloc(rig.n_in * sizeof(float));
+  memcpy(y1, rig.y, rig.n_out * sizeof(float));
+  memcpy(g1, rig.layer.grads, rig.layer.n_params * sizeof(float));
+  memcpy(dx1, rig.dx, rig.n_in * sizeof(float));
+  rig.layer.ops->forward(&rig.layer, rig.x, rig.y, batch, &train_ctx);
+  CHECK(memcmp(y1, rig.y, rig.n_out * sizeof(float)) == 0, "%s: second forward differs in its bits", name);
+  rig.layer.ops->backward(&rig.layer, rig.x, rig.y, rig.dy, dx, batch);
+  CHECK(memcmp(g1, rig.layer.grads, rig.layer.n_params * sizeof(float)) == 0,
+        "%s: second backward's parameter gradients differ in their bits", name);
+  CHECK(memcmp(dx1, rig.dx, rig.n_in * sizeof(float)) == 0, "%s: second input gradient differs in its bits", name);
+  // Without dx (the first layer's case) the parameter gradients keep their bits.
+  rig.layer.ops->forward(&rig.layer, rig.x, rig.y, batch, &train_ctx);
+  rig.layer.ops->backward(&rig.layer, rig.x, rig.y, rig.dy, NULL, batch);
+  CHECK(memcmp(g1, rig.layer.grads, rig.layer.n_params * sizeof(float)) == 0,
+        "%s: parameter gradients change when dx is NULL", name);
+  free(y1);
+  free(g1);
+  free(dx1);
+  reference_free(&r);
+  rig_free(&rig);
+}
+
+/* sum_i dy_i * y_i: its gradient is what backward computes with dy as the output gradient. */
+static double objective(conv_rig *rig) {
+  rig->layer.ops->forward(&rig->layer, rig->x, rig->y, rig->batch, &train_ctx);
+  double s = 0.0;
+  for (size_t i = 0; i < rig->n_out; i++) s += (double)rig->dy[i] * rig->y[i];
+  return s;
+}
+
+/* Central differences (eps 1e-2; the layer is linear in x and in the parameters, so
+ * only rounding remains: 1e-3 + 1e-2 |g| as in test_layers_gradcheck.c) at 40 random
+ * entries of x and of the parameters. */
+static void check_finite_differences(ddpc_shape in, int filters, int padding, int batch) {
+  conv_rig rig;
+  if (rig_make(&rig, in, filters, padding, batch, 1) != 0) {
+    CHECK(0, "finite differences: setup failed: %s", ddpc_error_message());
+    return;
+  }
+  objective(&rig);
+  rig.layer.ops->backward(&rig.layer, rig.x, rig.y, rig.dy, rig.dx, batch);
+  float *g = malloc(rig.layer.n_params * sizeof(float));
+  memcpy(g, rig.layer.grads, rig.layer.n_params * sizeof(float));
+  size_t bad = 0;
+  for (int k = 0; k < 80; k++) {
+    bool on_x = k < 40;
+    float *v = on_x ? rig.x : rig.layer.params;
+    size_t n = on_x ? rig.n_in : rig.layer.n_params;
+    size_t i = k == 79 ? n - 1 : (size_t)(ddpc_rng_next_float(&test_rng) * (float)n) % n;  // 79: a bias
+    float saved = v[i];
+    v[i] = saved + 1e-2f;
+    double plus = objective(&rig);
+    v[i] = saved - 1e-2f;
+    double minus = objective(&rig);
+    v[i] = saved;
+    double fd = (plus - minus) / 2e-2, an = on_x ? rig.dx[i] : g[i];
+    if (fabs(fd - an) > 1e-3 + 1e-2 * fabs(fd)) bad++;
+  }
+  CHECK(bad == 0, "finite differences: %zu of 80 gradient entries differ", bad);
+  free(g);
+  rig_free(&rig);
+}
+
+int main(void) {
+  test_rng = ddpc_rng_make(2026, 17, 0, 0);
+  CHECK(!ddpc_conv_winograd_applies(3, 2, 32), "stride 2 must not run with Winograd");
+  CHECK(!ddpc_conv_winograd_applies(5, 1, 32), "a 5x5 kernel must not run with Winograd");
+  CHECK(!ddpc_conv_winograd_applies(3, 1, 1), "one input channel must not run with Winograd");
+  check_shape("8x8x8 -> 6 filters, padding 1", (ddpc_shape){8, 8, 8}, 6, 1, 3, 1);
+  check_shape("7x9x9 -> 5 filters, padding 1 (cut tiles)", (ddpc_shape){7, 9, 9}, 5, 1, 2, 1);
+  check_shape("6x7x8 -> 4 filters, padding 0", (ddpc_shape){6, 7, 8}, 4, 0, 2, 2);
+  check_shape("5x5x16 -> 3 filters, padding 2", (ddpc_shape){5, 5, 16}, 3, 2, 2, 1);
+  check_shape("3x3x8 -> 7 filters, padding 0 (one output)", (ddpc_shape){3, 3, 8}, 7, 0, 2, 1);
+  check_shape("14x14x32 -> 64 filters at layer 0", (ddpc_shape){14, 14, 32}, 64, 1, 2, 0);
+  check_shape("14x14x32 -> 64 filters, the example's conv2", (ddpc_shape){14, 14, 32}, 64, 1, 4, 3);
+  check_finite_differences((ddpc_shape){6, 5, 8}, 3, 1, 2);
+  return testing_finish();
+}

@@ -3,6 +3,7 @@
 as stored in t10k-images-idx3-ubyte.gz), measured in one run, repetitions interleaved.
 
     $DDPC_PYTHON bench/bench_predict.py [--build build] [--models mlp,cnn] [--reps 9] [--kernels auto,Haswell]
+        [--gemm packed,blas]
 
 DDPC_PYTHON is the test environment's interpreter (.venv-tests/bin/python: numpy and
 onnxruntime 1.20.1, installed by .ci/setup). Each model is trained for one epoch first
@@ -29,7 +30,10 @@ compute the same thing. Two figures per side, each the median over the repetitio
 
 ddpc runs with OPENBLAS_NUM_THREADS=1, on the OpenBLAS kernels DDPC_BLAS_CORETYPE picks
 (auto: the best the CPU has, as for training; --kernels runs more settings side by side);
-ONNX Runtime with intra_op_num_threads=1 and inter_op_num_threads=1. Prints a Markdown table for bench/RESULTS.md."""
+ONNX Runtime with intra_op_num_threads=1 and inter_op_num_threads=1. A model of linear layers
+and ReLUs runs as products with weights packed at load (predict/predict_gemm.c) unless
+DDPC_PREDICT_GEMM=blas; --gemm packed,blas runs both side by side. Prints a Markdown table
+for bench/RESULTS.md."""
 import argparse
 import gzip
 import os
@@ -161,8 +165,10 @@ def main():
     ap.add_argument("--work", help="keep the runs and exports here (default: a temporary folder)")
     ap.add_argument("--kernels", default="auto",
                     help="DDPC_BLAS_CORETYPE values to run ddpc with, comma-separated (e.g. auto,Haswell)")
+    ap.add_argument("--gemm", default="packed",
+                    help="DDPC_PREDICT_GEMM values to run ddpc with, comma-separated: packed (default), blas")
     args = ap.parse_args()
-    kernels = args.kernels.split(",")
+    kernels = [f"{k}/{g}" for k in args.kernels.split(",") for g in args.gemm.split(",")]
     ddpc = os.path.join(args.build, "bin", "ddpc")
     if not os.access(ddpc, os.X_OK):
         die(f"{ddpc} missing: build first (cmake --build {args.build})")
@@ -197,31 +203,36 @@ def main():
                 elif side == "program":
                     times[side].append(ort_program_once(onnx_path, ort_csv, batch))
                 else:
-                    kenv = dict(env, DDPC_BLAS_CORETYPE=side.split(":")[1])
+                    core, gemm = side.split(":")[1].split("/")
+                    kenv = dict(env, DDPC_BLAS_CORETYPE=core, DDPC_PREDICT_GEMM=gemm)
                     times[side].append(ddpc_once(ddpc, run_dir, out_csv, kenv, n)[:4])
         med = statistics.median
         ort_model, ort_wall = med(t[0] for t in times["ort"]), med(t[1] for t in times["ort"])
         for k in kernels:
             t = times[f"ddpc:{k}"]
+            # Each repetition's ratio, ddpc's model time against ONNX Runtime's in the same round.
+            paired = sorted(o[0] / v[0] for v, o in zip(t, times["ort"]))
             rows.append((name, k, batch, n / med(v[0] for v in t), n / ort_model, med(v[1] for v in t),
-                         med(times["program"]), ort_wall, med(v[2] for v in t), med(v[3] for v in t), diff))
+                         med(times["program"]), ort_wall, med(v[2] for v in t), med(v[3] for v in t), diff,
+                         paired))
             print(f"# {name}, ddpc kernels {k}: model {sorted(round(v[0], 4) for v in t)}", file=sys.stderr)
         print(f"# {name}, ONNX Runtime: model {sorted(round(v[0], 4) for v in times['ort'])}", file=sys.stderr)
     print()
     print("Model (raw pixels in memory to probabilities in memory), samples/s:")
     print()
-    print("| model | ddpc kernels | batch | ddpc | ONNX Runtime | ddpc / ONNX Runtime | "
-          "max difference of a probability |")
-    print("|---|---|---|---|---|---|---|")
-    for name, k, batch, dm, om, dw, op, ow, dr, dwr, diff in rows:
-        print(f"| {name.upper()} | {k} | {batch} | {dm:,.0f} | {om:,.0f} | **{dm / om:.2f}** | {diff:.1e} |")
+    print("| model | ddpc kernels / product | batch | ddpc | ONNX Runtime | ddpc / ONNX Runtime | "
+          "per round, min-max | max difference of a probability |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, k, batch, dm, om, dw, op, ow, dr, dwr, diff, paired in rows:
+        print(f"| {name.upper()} | {k} | {batch} | {dm:,.0f} | {om:,.0f} | **{dm / om:.2f}** | "
+              f"{paired[0]:.2f}-{paired[-1]:.2f} | {diff:.1e} |")
     print()
     print("End to end (the IDX file to predictions), seconds (lower is better):")
     print()
-    print("| model | ddpc kernels | `ddpc predict` to CSV | ONNX Runtime program to CSV | ratio | ONNX Runtime in "
+    print("| model | ddpc kernels / product | `ddpc predict` to CSV | ONNX Runtime program to CSV | ratio | ONNX Runtime in "
           "process, no CSV | ratio | ddpc's read / predict / write |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, k, batch, dm, om, dw, op, ow, dr, dwr, diff in rows:
+    for name, k, batch, dm, om, dw, op, ow, dr, dwr, diff, paired in rows:
         print(f"| {name.upper()} | {k} | {dw:.3f} | {op:.3f} | **{op / dw:.2f}** | {ow:.3f} | **{ow / dw:.2f}** | "
               f"{dr:.3f} / {n / dm:.3f} / {dwr:.3f} |")
     if tmp:

@@ -137,6 +137,7 @@ static int predictor_build(ddpc_predictor *p, const ddpc_checkpoint *ck) {
     return ddpc_error_set("%s: section 'params' holds %zu parameters, the model its config describes has %zu", path,
                           param_bytes / sizeof(float), b->count);
   memcpy(b->data, params, param_bytes);
+  if (ddpc_predict_plan_make(p->model, p->max_batch, &p->plan) < 0) return -1;
   p->out_width = (int)ddpc_shape_size(ddpc_model_output_shape(p->model));
   int want = p->input.task == DDPC_TASK_CLASSIFICATION ? p->input.num_classes : (int)p->input.target_width;
   if (p->out_width != want)
@@ -186,6 +187,7 @@ int ddpc_predictor_load_batched(const char *model_path, int max_batch, ddpc_pred
 
 void ddpc_predictor_free(ddpc_predictor *p) {
   if (!p) return;
+  ddpc_predict_plan_free(p->plan);
   ddpc_model_free(p->model);
   ddpc_model_input_free(&p->input);
   ddpc_config_free(&p->cfg);
@@ -245,14 +247,20 @@ int ddpc_predictor_encode(const ddpc_predictor *p, const char *const *cells, int
   return 0;
 }
 
+/* The model on the n prepared samples in p->prepared: the packed chain where it has one. */
+static const float *predictor_run(ddpc_predictor *p, int n) {
+  if (p->plan) return ddpc_predict_plan_forward(p->plan, p->prepared, n);
+  ddpc_forward_ctx ctx = {.training = false};
+  return ddpc_model_forward(p->model, p->prepared, n, &ctx);
+}
+
 /* The training preprocessing into p->prepared (as ddpc_data_gather does), then the model. */
 const float *ddpc_predictor_forward(ddpc_predictor *p, const float *raw, int n) {
   size_t F = p->input.features;
   const float *scale = p->input.scale, *shift = p->input.shift;
   for (size_t i = 0; i < (size_t)n; i++)
     for (size_t f = 0; f < F; f++) p->prepared[i * F + f] = raw[i * F + f] * scale[f] + shift[f];
-  ddpc_forward_ctx ctx = {.training = false};
-  return predictor_outputs(p, ddpc_model_forward(p->model, p->prepared, n, &ctx), n);
+  return predictor_outputs(p, predictor_run(p, n), n);
 }
 
 const float *ddpc_predictor_forward_u8(ddpc_predictor *p, const uint8_t *raw, int n) {
@@ -260,8 +268,7 @@ const float *ddpc_predictor_forward_u8(ddpc_predictor *p, const uint8_t *raw, in
   const float *scale = p->input.scale, *shift = p->input.shift;
   for (size_t i = 0; i < (size_t)n; i++)
     for (size_t f = 0; f < F; f++) p->prepared[i * F + f] = (float)raw[i * F + f] * scale[f] + shift[f];
-  ddpc_forward_ctx ctx = {.training = false};
-  return predictor_outputs(p, ddpc_model_forward(p->model, p->prepared, n, &ctx), n);
+  return predictor_outputs(p, predictor_run(p, n), n);
 }
 
 int ddpc_predictor_predict(ddpc_predictor *p, const float *raw, int64_t n, float *out) {

@@ -1,0 +1,118 @@
+/* The inference product with packed weights (predict/predict_gemm.c) against a plain
+ * double-precision triple loop on shapes that are not multiples of the kernel's tile
+ * (rows, panel width, k), with and without bias and ReLU; that it writes nothing past
+ * y; that a row's result does not depend on its place in the batch (ddpc predict with N
+ * ranks writes the 1-rank file); and the packed chain of a predictor
+ * (predict/predict_plan.c) against the model's own layer-by-layer forward pass. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/layer.h"
+#include "core/model.h"
+#include "predict/predict_gemm.h"
+#include "predict/predict_plan.h"
+#include "testing.h"
+
+#define CANARY 12345.0f  // written past y, must survive
+
+static float draw(uint64_t *s) {  // xorshift, uniform in [-1, 1)
+  *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+  return (float)((*s >> 40) / 8388608.0 - 1.0);
+}
+
+static void check_shape(int m, int n, int k, bool bias, bool relu) {
+  uint64_t s = 0x9e3779b97f4a7c15ull ^ (uint64_t)(m * 7919 + n * 104729 + k);
+  float *x = malloc(sizeof(float) * (size_t)m * k), *w = malloc(sizeof(float) * (size_t)n * k);
+  float *b = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * ((size_t)m * n + 64));
+  float *y1 = malloc(sizeof(float) * (size_t)n);
+  for (size_t i = 0; i < (size_t)m * k; i++) x[i] = draw(&s);
+  for (size_t i = 0; i < (size_t)n * k; i++) w[i] = draw(&s);
+  for (int j = 0; j < n; j++) b[j] = draw(&s);
+  for (int i = 0; i < 64; i++) y[(size_t)m * n + i] = CANARY;
+  ddpc_predict_gemm_weights pw;
+  CHECK(ddpc_predict_gemm_pack(w, bias ? b : NULL, n, k, &pw) == 0, "pack %d x %d", n, k);
+  ddpc_predict_gemm_run(&pw, x, m, y, relu);
+  double worst = 0;
+  int beyond = 0, moved = 0;
+  for (int i = 0; i < m; i++) {
+    for (int j = 0; j < n; j++) {
+      double ref = bias ? b[j] : 0.0, mag = fabs(ref);
+      for (int p = 0; p < k; p++) {
+        ref += (double)x[(size_t)i * k + p] * w[(size_t)j * k + p];
+        mag += fabs((double)x[(size_t)i * k + p] * w[(size_t)j * k + p]);
+      }
+      if (relu && ref < 0) ref = 0;
+      // float accumulation of k terms: within k * 2^-24 of the magnitudes summed
+      double err = fabs(y[(size_t)i * n + j] - ref) / (mag * (k + 1) * 6e-8 + 1e-30);
+      worst = err > worst ? err : worst;
+    }
+    // The same row alone (the first tile row, a short tile) gives the same bits.
+    ddpc_predict_gemm_run(&pw, x + (size_t)i * k, 1, y1, relu);
+    moved += memcmp(y1, y + (size_t)i * n, sizeof(float) * (size_t)n) != 0;
+  }
+  for (int i = 0; i < 64; i++) beyond += y[(size_t)m * n + i] != CANARY;
+  CHECK(worst <= 1.0, "m %d n %d k %d bias %d relu %d: error %.2f x the float bound", m, n, k, bias, relu, worst);
+  CHECK(beyond == 0, "m %d n %d k %d: %d floats written past y", m, n, k, beyond);
+  CHECK(moved == 0, "m %d n %d k %d: %d rows differ when predicted alone", m, n, k, moved);
+  ddpc_predict_gemm_free(&pw);
+  free(x), free(w), free(b), free(y), free(y1);
+}
+
+static ddpc_layer_spec spec_of(ddpc_layer_kind kind, int units) {
+  ddpc_layer_spec s = ddpc_layer_spec_default(kind);
+  s.units = units;
+  if (kind == DDPC_LAYER_CONV2D) s.filters = 4, s.kernel = 3, s.padding = 1;
+  return s;
+}
+
+/* The plan against ddpc_model_forward for a 37-input MLP with a dropout, on 29 rows. */
+static void check_plan(void) {
+  ddpc_layer_spec specs[] = {spec_of(DDPC_LAYER_LINEAR, 45), spec_of(DDPC_LAYER_RELU, 0),
+                             spec_of(DDPC_LAYER_DROPOUT, 0), spec_of(DDPC_LAYER_LINEAR, 19),
+                             spec_of(DDPC_LAYER_RELU, 0),    spec_of(DDPC_LAYER_LINEAR, 3)};
+  specs[2].p = 0.5f;
+  specs[3].bias = false;
+  ddpc_model *m = NULL;
+  int B = 29;
+  CHECK(ddpc_model_create(specs, 6, ddpc_shape_vector(37), B, DDPC_DEVICE_CPU, &m) == 0, "model");
+  ddpc_model_init_params(m, 7);
+  ddpc_predict_plan *plan = NULL;
+  int rc = ddpc_predict_plan_make(m, B, &plan);
+  if (strcmp(ddpc_predict_gemm_kernel(), "c") == 0 || (getenv("DDPC_PREDICT_GEMM") && !strcmp(getenv("DDPC_PREDICT_GEMM"), "blas"))) {
+    CHECK(rc == 1 && !plan, "no plan where the kernel is not vectorized or blas is asked for: rc %d", rc);
+  } else {
+    CHECK(rc == 0 && plan && plan->n_steps == 3, "plan: rc %d", rc);
+    uint64_t s = 42;
+    float *x = malloc(sizeof(float) * (size_t)B * 37);
+    for (int i = 0; i < B * 37; i++) x[i] = draw(&s) * 3.0f;
+    ddpc_forward_ctx ctx = {.training = false};
+    const float *want = ddpc_model_forward(m, x, B, &ctx);
+    const float *got = ddpc_predict_plan_forward(plan, x, B);
+    double worst = 0;
+    for (int i = 0; i < B * 3; i++) worst = fmax(worst, fabs(got[i] - want[i]) / (1.0 + fabs(want[i])));
+    CHECK(worst < 1e-5, "plan against the model's forward: %.3g", worst);
+    free(x);
+  }
+  ddpc_predict_plan_free(plan);
+  ddpc_model_free(m);
+  // A convolution, or a ReLU before any linear layer: the model runs layer by layer.
+  ddpc_layer_spec conv[] = {spec_of(DDPC_LAYER_CONV2D, 0), spec_of(DDPC_LAYER_RELU, 0), spec_of(DDPC_LAYER_LINEAR, 5)};
+  CHECK(ddpc_model_create(conv, 3, (ddpc_shape){.h = 6, .w = 6, .c = 1}, 4, DDPC_DEVICE_CPU, &m) == 0, "conv model");
+  CHECK(ddpc_predict_plan_make(m, 4, &plan) == 1 && !plan, "a convolution has no plan");
+  ddpc_model_free(m);
+  ddpc_layer_spec first[] = {spec_of(DDPC_LAYER_RELU, 0), spec_of(DDPC_LAYER_LINEAR, 5)};
+  CHECK(ddpc_model_create(first, 2, ddpc_shape_vector(8), 4, DDPC_DEVICE_CPU, &m) == 0, "relu-first model");
+  CHECK(ddpc_predict_plan_make(m, 4, &plan) == 1 && !plan, "a ReLU on the raw input has no plan");
+  ddpc_model_free(m);
+}
+
+int main(void) {
+  int nr = ddpc_predict_gemm_panel_width();
+  const int shapes[][3] = {{1, 1, 1},  {13, 33, 17}, {12, nr, 784}, {25, 10, 128}, {7, nr + 1, 3},
+                           {37, 100, 259}, {1, 2 * nr - 1, 5}, {29, 256, 31}, {5, 3, 1000}};
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+    for (int v = 0; v < 4; v++) check_shape(shapes[i][0], shapes[i][1], shapes[i][2], v & 1, v & 2);
+  check_plan();
+  return testing_finish();
+}

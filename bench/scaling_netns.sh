@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Measures ddpc's gradient all-reduce between network-namespace "hosts" (TCP over veth and a
+# bridge) for the alpha-beta fit of bench/scaling_projection.py:
+#   bash bench/scaling_netns.sh [BUILD_DIR] > allreduce_netns.txt
+#   /usr/bin/python3 bench/scaling_projection.py allreduce_netns.txt
+# For each link rate (RATES; "none" = unshaped, else tc tbf on both ends of every host's
+# veth), rank count (RANKS, one rank per namespace) and libnbc all-reduce algorithm (ALGS:
+# 1 ring, 2 binomial tree) it runs bench_allreduce_alpha_beta and prints its lines prefixed
+# with the rate. Needs root. The namespaces come from the reference test bed scripts
+# (DDPC_TESTBEDS, default /work/shared/testbeds: netns_up.sh, netns_shape.sh, netns_down.sh;
+# their ddp-h* names do not collide with tests/testbeds/netns_hosts.sh's ddpc-h*, which the
+# multi-host tests bring up and down). Everything it set up is torn down on exit, failure
+# included.
+set -euo pipefail
+BUILD=${1:-build}
+TESTBEDS=${DDPC_TESTBEDS:-/work/shared/testbeds}
+RATES=${RATES:-"none 25gbit 10gbit"}
+RANKS=${RANKS:-"2 3"}
+ALGS=${ALGS:-"1 2"}
+REPS=${REPS:-400}
+BIN=$(cd "$BUILD" && pwd)/bench/bench_allreduce_alpha_beta
+[ -x "$BIN" ] || { echo "build $BIN first" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces, tc)" >&2; exit 2; }
+max_ranks=0
+for p in $RANKS; do [ "$p" -gt "$max_ranks" ] && max_ranks=$p; done
+
+teardown() {
+  bash "$TESTBEDS/netns_shape.sh" off >&2 2>&1 || true
+  bash "$TESTBEDS/netns_down.sh" >&2 2>&1 || true
+}
+trap teardown EXIT
+NETNS_N=$max_ranks NETNS_INSTALL=0 bash "$TESTBEDS/netns_up.sh" >&2
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+read -r -a MPIARGS < <(tr "\n" " " < /run/ddp-netns/mpirun.args; echo)
+
+echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p') nproc=$(nproc) load: $(cut -d' ' -f1-3 /proc/loadavg)"
+for rate in $RATES; do
+  if [ "$rate" = none ]; then
+    bash "$TESTBEDS/netns_shape.sh" off >&2
+  else
+    bash "$TESTBEDS/netns_shape.sh" -r "$rate" >&2
+  fi
+  for p in $RANKS; do
+    for alg in $ALGS; do
+      timeout 600 mpirun "${MPIARGS[@]}" -np "$p" --map-by node \
+        -x OMPI_MCA_coll_libnbc_iallreduce_algorithm="$alg" -x OPENBLAS_NUM_THREADS=1 \
+        "$BIN" --reps "$REPS" | sed "s/^/$rate /"
+    done
+  done
+done
+echo "# done $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,56 +1,81 @@
-/* 2-D convolution on channels-last (HWC) activations. 3x3 stride-1 convolutions with
- * enough input channels run with Winograd F(2x2, 3x3) (conv_winograd.c, 2.25x fewer
- * multiplications); every other shape runs as described here. Weights are (filters, kh, kw, cin)
- * row-major, then bias (filters): with that order one im2col row per output position,
- * laid out (kh, kw, cin), makes the whole batch a single GEMM, and each (kh) slice of a
- * row is one contiguous run of kw*cin input floats. The im2col matrix is zeroed once: the
- * entries that fall on padding are the same for every batch, so im2col only copies the
- * in-range runs. Backward reuses the im2col matrix of the last forward for the weight
- * gradient; d(col) goes to its own scratch, except for layer 0 whose input gradient the
- * model never asks for (there col itself is borrowed and re-zeroed if that ever happens). */
+/* 2-D convolution on channels-last (HWC) activations. The algorithm is chosen from the
+ * layer's shape alone (never the batch, so every rank and step computes alike):
+ *   - 3x3 stride 1 with enough input channels: Winograd F(2x2, 3x3) (conv_winograd.c,
+ *     2.25x fewer multiplications);
+ *   - 1x1 stride 1 without padding: the input already is the im2col matrix, one GEMM;
+ *   - few input channels (a first layer): direct loops (conv_direct.c);
+ *   - anything else: im2col and one GEMM, as described here.
+ * Weights are (filters, kh, kw, cin) row-major, then bias (filters): with that order one
+ * im2col row per output position, laid out (kh, kw, cin), makes the whole batch a single
+ * GEMM, and each (kh) slice of a row is one contiguous run of kw*cin input floats. The
+ * im2col matrix is zeroed once: the entries that fall on padding are the same for every
+ * batch, so im2col only copies the in-range runs. Backward reuses the im2col matrix of the
+ * last forward for the weight gradient; d(col) goes to its own scratch, except for layer 0
+ * whose input gradient the model never asks for (there col itself is borrowed and
+ * re-zeroed if that ever happens). */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/conv_direct.h"
 #include "core/conv_winograd.h"
 #include "core/error.h"
 #include "core/layer.h"
 
+typedef enum {
+  CONV_IM2COL,     // im2col, one GEMM
+  CONV_POINTWISE,  // 1x1, stride 1, no padding: the GEMM straight on the input
+  CONV_WINOGRAD,   // in wg
+  CONV_DIRECT,     // in cd
+} conv_algorithm;
+
 typedef struct {
-  int kernel;       // square window size
-  int stride;       // step between windows
-  int padding;      // zeros on each side
-  int kkc;          // columns of the im2col matrix: kernel * kernel * in channels
-  bool direct;      // 1x1, stride 1, no padding: the input already is the im2col matrix
-  bool winograd;    // runs as Winograd F(2x2, 3x3) in wg; col and dcol stay NULL
-  ddpc_conv_winograd wg; // its scratch, when winograd
-  bool col_valid;   // col holds im2col(x) of the last forward
-  size_t col_dirty; // leading floats of col overwritten when it was borrowed for d(col)
-  float *col;       // (max_batch * out.h * out.w, kkc) im2col scratch, NULL when direct
-  float *dcol;      // same size, d(col) in backward; NULL for layer 0 (borrows col)
+  int kernel;             // square window size
+  int stride;             // step between windows
+  int padding;            // zeros on each side
+  int kkc;                // columns of the im2col matrix: kernel * kernel * in channels
+  conv_algorithm algo;    // how forward and backward compute
+  ddpc_conv_winograd wg;  // CONV_WINOGRAD's scratch
+  ddpc_conv_direct cd;    // CONV_DIRECT's scratch
+  bool col_valid;         // col holds im2col(x) of the last forward
+  size_t col_dirty;       // leading floats of col overwritten when it was borrowed for d(col)
+  float *col;             // (max_batch * out.h * out.w, kkc) im2col scratch, for CONV_IM2COL only
+  float *dcol;            // same size, d(col) in backward; NULL for layer 0 (borrows col)
 } conv_state;
 
-static conv_state *conv_state_new(const ddpc_layer *layer, int kkc, bool direct) {
+static conv_algorithm conv_choose(const ddpc_layer_spec *s, ddpc_shape in) {
+  if (ddpc_conv_winograd_applies(s->kernel, s->stride, in.c)) return CONV_WINOGRAD;
+  if (s->kernel == 1 && s->stride == 1 && s->padding == 0) return CONV_POINTWISE;
+  if (ddpc_conv_direct_applies(in.c)) return CONV_DIRECT;
+  return CONV_IM2COL;
+}
+
+static conv_state *conv_state_new(const ddpc_layer *layer, int kkc, conv_algorithm algo) {
   conv_state *st = ddpc_calloc(1, sizeof *st, "conv2d state");
   if (!st) return NULL;
   st->kernel = layer->spec.kernel;
   st->stride = layer->spec.stride;
   st->padding = layer->spec.padding;
   st->kkc = kkc;
-  st->direct = direct;
+  st->algo = algo;
   return st;
 }
 
-static int conv_setup_winograd(ddpc_layer *layer, int max_batch) {
-  double floats = ddpc_conv_winograd_floats(layer->in, layer->out, max_batch);
-  if (ddpc_layer_check_floats(layer, "its Winograd scratch for the batch", floats) != 0 ||
-      ddpc_layer_claim(layer, "its Winograd scratch", floats * sizeof(float)) != 0)
+/* Setup of CONV_WINOGRAD and CONV_DIRECT: claims their scratch, then allocates it. */
+static int conv_setup_kernel(ddpc_layer *layer, int kkc, conv_algorithm algo, int max_batch) {
+  const ddpc_layer_spec *s = &layer->spec;
+  bool wg = algo == CONV_WINOGRAD;
+  double floats = wg ? ddpc_conv_winograd_floats(layer->in, layer->out, max_batch)
+                     : ddpc_conv_direct_floats(layer->in, layer->out, s->kernel, s->padding);
+  if (ddpc_layer_check_floats(layer, "its convolution scratch for the batch", floats) != 0 ||
+      ddpc_layer_claim(layer, "its convolution scratch", floats * sizeof(float)) != 0)
     return -1;
   if (ddpc_layer_planning(layer)) return 0;
-  conv_state *st = conv_state_new(layer, 9 * layer->in.c, false);
+  conv_state *st = conv_state_new(layer, kkc, algo);
   if (!st) return -1;
-  st->winograd = true;
-  if (ddpc_conv_winograd_init(&st->wg, layer->in, layer->out, st->padding, max_batch) != 0) {
+  int rc = wg ? ddpc_conv_winograd_init(&st->wg, layer->in, layer->out, s->padding, max_batch)
+              : ddpc_conv_direct_init(&st->cd, layer->in, layer->out, s->kernel, s->stride, s->padding);
+  if (rc != 0) {
     free(st);
     return -1;
   }
@@ -76,20 +101,21 @@ static int conv_setup(ddpc_layer *layer, int max_batch) {
   layer->out.c = s->filters;
   layer->n_params = (size_t)count;
   if (ddpc_layer_check_sizes(layer, max_batch) != 0) return -1;
-  bool direct = s->kernel == 1 && s->stride == 1 && s->padding == 0;
-  if (ddpc_conv_winograd_applies(s->kernel, s->stride, in.c)) return conv_setup_winograd(layer, max_batch);
+  conv_algorithm algo = conv_choose(s, in);
+  if (algo == CONV_WINOGRAD || algo == CONV_DIRECT) return conv_setup_kernel(layer, (int)kkc, algo, max_batch);
+  bool pointwise = algo == CONV_POINTWISE;
   double col_floats = (double)max_batch * layer->out.h * layer->out.w * kkc;
-  if (!direct && ddpc_layer_check_floats(layer, "its im2col scratch for the batch", col_floats) != 0)
+  if (!pointwise && ddpc_layer_check_floats(layer, "its im2col scratch for the batch", col_floats) != 0)
     return -1;
   // Both im2col buffers are claimed before either is allocated (and zeroed).
-  bool has_dcol = !direct && layer->index > 0;
-  double col_bytes = direct ? 0.0 : col_floats * sizeof(float) * (has_dcol ? 2.0 : 1.0);
+  bool has_dcol = !pointwise && layer->index > 0;
+  double col_bytes = pointwise ? 0.0 : col_floats * sizeof(float) * (has_dcol ? 2.0 : 1.0);
   if (ddpc_layer_claim(layer, has_dcol ? "its im2col scratch and gradient" : "its im2col scratch", col_bytes) != 0)
     return -1;
   if (ddpc_layer_planning(layer)) return 0;
-  conv_state *st = conv_state_new(layer, (int)kkc, direct);
+  conv_state *st = conv_state_new(layer, (int)kkc, algo);
   if (!st) return -1;
-  if (!direct) {
+  if (!pointwise) {
     st->col = ddpc_alloc_aligned((size_t)col_floats * sizeof(float), "conv2d im2col scratch");
     if (st->col && has_dcol) st->dcol = ddpc_alloc_aligned((size_t)col_floats * sizeof(float), "conv2d im2col gradient");
     if (!st->col || (has_dcol && !st->dcol)) {
@@ -172,12 +198,16 @@ static void conv_forward(ddpc_layer *layer, const float *x, float *y, int batch,
   conv_state *st = layer->state;
   int F = layer->spec.filters, rows = batch * layer->out.h * layer->out.w;
   const float *b = layer->spec.bias ? layer->params + (size_t)F * st->kkc : NULL;
-  if (st->winograd) {
+  if (st->algo == CONV_WINOGRAD) {
     ddpc_conv_winograd_forward(&st->wg, layer->params, b, x, y, batch);
     return;
   }
+  if (st->algo == CONV_DIRECT) {
+    ddpc_conv_direct_forward(&st->cd, layer->params, b, x, y, batch);
+    return;
+  }
   const float *col = x;
-  if (!st->direct) {
+  if (st->algo == CONV_IM2COL) {
     conv_gather(layer, x, batch);
     col = st->col;
   }
@@ -199,12 +229,13 @@ static void conv_backward(ddpc_layer *layer, const float *x, const float *y, con
   conv_state *st = layer->state;
   int F = layer->spec.filters, rows = batch * layer->out.h * layer->out.w;
   float *db = layer->spec.bias ? layer->grads + (size_t)F * st->kkc : NULL;
-  if (st->winograd) {
-    ddpc_conv_winograd_backward(&st->wg, layer->params, x, dy, layer->grads, dx, batch);
+  if (st->algo == CONV_WINOGRAD || st->algo == CONV_DIRECT) {
+    if (st->algo == CONV_WINOGRAD) ddpc_conv_winograd_backward(&st->wg, layer->params, x, dy, layer->grads, dx, batch);
+    else ddpc_conv_direct_backward(&st->cd, layer->params, x, dy, layer->grads, dx, batch);
     if (db) conv_bias_gradient(dy, db, rows, F);
     return;
   }
-  if (st->direct) {
+  if (st->algo == CONV_POINTWISE) {
     ddpc_layer_dense_backward(x, layer->params, dy, layer->grads, db, dx, rows, F, st->kkc);
     return;
   }
@@ -224,7 +255,8 @@ static void conv_backward(ddpc_layer *layer, const float *x, const float *y, con
 static void conv_free(ddpc_layer *layer) {
   conv_state *st = layer->state;
   if (st) {
-    if (st->winograd) ddpc_conv_winograd_free(&st->wg);
+    if (st->algo == CONV_WINOGRAD) ddpc_conv_winograd_free(&st->wg);
+    if (st->algo == CONV_DIRECT) ddpc_conv_direct_free(&st->cd);
     free(st->col);
     free(st->dcol);
   }

@@ -1,8 +1,10 @@
-/* The Winograd F(2x2, 3x3) convolution (core/conv_winograd.c) through the conv2d layer,
- * against a direct convolution computed in double: forward, weight, bias and input
- * gradients, for shapes with whole and cut tiles, paddings 0 to 2, at layer 0 (no input
- * gradient) and beyond; a sample of entries against central finite differences; the same
- * bits run after run and after a backward that reused its scratch.
+/* Every algorithm of the conv2d layer (Winograd F(2x2, 3x3) in core/conv_winograd.c, the
+ * direct loops for few channels in core/conv_direct.c, im2col and the 1x1 GEMM in
+ * core/layer_conv2d.c) against a direct convolution computed in double: forward, weight,
+ * bias and input gradients, for shapes with whole and cut Winograd tiles, paddings 0 to 2,
+ * strides 1 to 3, at layer 0 (no input gradient) and beyond; a sample of entries against
+ * central finite differences; the same bits run after run and after a backward that
+ * reused its scratch.
  *
  * Tolerance: each entry may differ from the double reference by 2e-6 times the sum of the
  * absolute values of its terms (plus 1e-6). Float rounding of the direct method is about
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/conv_direct.h"
 #include "core/conv_winograd.h"
 #include "core/error.h"
 #include "core/layer.h"
@@ -40,12 +43,18 @@ typedef struct {
   float *x, *y, *dy, *dx;
 } conv_rig;
 
-static int rig_make(conv_rig *rig, ddpc_shape in, int filters, int padding, int batch, int index) {
+/* A convolution's shape: kernel, stride, padding. */
+typedef struct {
+  int kernel, stride, padding;
+} conv_geometry;
+
+static int rig_make(conv_rig *rig, ddpc_shape in, int filters, conv_geometry g, int batch, int index) {
   memset(rig, 0, sizeof *rig);
   ddpc_layer_spec spec = ddpc_layer_spec_default(DDPC_LAYER_CONV2D);
   spec.filters = filters;
-  spec.kernel = 3;
-  spec.padding = padding;
+  spec.kernel = g.kernel;
+  spec.stride = g.stride;
+  spec.padding = g.padding;
   rig->layer.spec = spec;
   rig->layer.index = index;
   rig->layer.in = in;
@@ -54,7 +63,7 @@ static int rig_make(conv_rig *rig, ddpc_shape in, int filters, int padding, int 
   if (rig->layer.ops->setup(&rig->layer, batch) != 0) return -1;
   rig->n_in = ddpc_shape_size(in) * (size_t)batch;
   rig->n_out = ddpc_shape_size(rig->layer.out) * (size_t)batch;
-  rig->n_w = (size_t)filters * 9 * in.c;
+  rig->n_w = (size_t)filters * g.kernel * g.kernel * in.c;
   rig->layer.params = calloc(rig->layer.n_params, sizeof(float));
   rig->layer.grads = calloc(rig->layer.n_params, sizeof(float));
   rig->x = calloc(rig->n_in, sizeof(float));
@@ -87,7 +96,7 @@ typedef struct {
 
 static void reference_compute(const conv_rig *rig, conv_reference *r) {
   ddpc_shape in = rig->layer.in, out = rig->layer.out;
-  int P = rig->layer.spec.padding, F = out.c, C = in.c;
+  int K = rig->layer.spec.kernel, S = rig->layer.spec.stride, P = rig->layer.spec.padding, F = out.c, C = in.c;
   const float *w = rig->layer.params, *bias = w + rig->n_w;
   r->y = calloc(rig->n_out, sizeof(double));
   r->y_abs = calloc(rig->n_out, sizeof(double));
@@ -105,12 +114,12 @@ static void reference_compute(const conv_rig *rig, conv_reference *r) {
           r->y[yi] = bias[f];
           r->y_abs[yi] = fabs(bias[f]);
           r->db[f] += g;
-          for (int kh = 0; kh < 3; kh++)
-            for (int kw = 0; kw < 3; kw++) {
-              int ih = oh - P + kh, iw = ow - P + kw;
+          for (int kh = 0; kh < K; kh++)
+            for (int kw = 0; kw < K; kw++) {
+              int ih = oh * S - P + kh, iw = ow * S - P + kw;
               if (ih < 0 || ih >= in.h || iw < 0 || iw >= in.w) continue;
               for (int c = 0; c < C; c++) {
-                size_t xi = (((size_t)b * in.h + ih) * in.w + iw) * C + c, wi = (((size_t)f * 3 + kh) * 3 + kw) * C + c;
+                size_t xi = (((size_t)b * in.h + ih) * in.w + iw) * C + c, wi = (((size_t)f * K + kh) * K + kw) * C + c;
                 r->y[yi] += (double)rig->x[xi] * w[wi];
                 r->y_abs[yi] += fabs((double)rig->x[xi] * w[wi]);
                 r->dw[wi] += g * rig->x[xi];
@@ -146,10 +155,9 @@ static void compare(const char *name, const char *what, const float *got, const 
   CHECK(bad == 0, "%s: %zu of %zu %s entries differ from the direct convolution", name, bad, n, what);
 }
 
-static void check_shape(const char *name, ddpc_shape in, int filters, int padding, int batch, int index) {
+static void check_shape(const char *name, ddpc_shape in, int filters, conv_geometry g, int batch, int index) {
   conv_rig rig;
-  CHECK(ddpc_conv_winograd_applies(3, 1, in.c), "%s: the shape is meant to run with Winograd", name);
-  if (rig_make(&rig, in, filters, padding, batch, index) != 0) {
+  if (rig_make(&rig, in, filters, g, batch, index) != 0) {
     CHECK(0, "%s: setup failed: %s", name, ddpc_error_message());
     return;
   }
@@ -204,9 +212,9 @@ static double objective(conv_rig *rig) {
 /* Central differences (eps 1e-2; the layer is linear in x and in the parameters, so
  * only rounding remains: 1e-3 + 1e-2 |g| as in test_layers_gradcheck.c) at 40 random
  * entries of x and of the parameters. */
-static void check_finite_differences(ddpc_shape in, int filters, int padding, int batch) {
+static void check_finite_differences(const char *name, ddpc_shape in, int filters, conv_geometry geo, int batch) {
   conv_rig rig;
-  if (rig_make(&rig, in, filters, padding, batch, 1) != 0) {
+  if (rig_make(&rig, in, filters, geo, batch, 1) != 0) {
     CHECK(0, "finite differences: setup failed: %s", ddpc_error_message());
     return;
   }
@@ -229,23 +237,41 @@ static void check_finite_differences(ddpc_shape in, int filters, int padding, in
     double fd = (plus - minus) / 2e-2, an = on_x ? rig.dx[i] : g[i];
     if (fabs(fd - an) > 1e-3 + 1e-2 * fabs(fd)) bad++;
   }
-  CHECK(bad == 0, "finite differences: %zu of 80 gradient entries differ", bad);
+  CHECK(bad == 0, "%s: %zu of 80 gradient entries differ from finite differences", name, bad);
   free(g);
   rig_free(&rig);
 }
 
 int main(void) {
   test_rng = ddpc_rng_make(2026, 17, 0, 0);
+  conv_geometry k3p0 = {3, 1, 0}, k3p1 = {3, 1, 1}, k3p2 = {3, 1, 2}, k3s2 = {3, 2, 1}, k5s3 = {5, 3, 2};
+  // Which algorithm each shape below exercises (layer_conv2d.c picks in this order).
+  CHECK(ddpc_conv_winograd_applies(3, 1, 8) && !ddpc_conv_winograd_applies(3, 1, 7), "Winograd from 8 channels");
   CHECK(!ddpc_conv_winograd_applies(3, 2, 32), "stride 2 must not run with Winograd");
   CHECK(!ddpc_conv_winograd_applies(5, 1, 32), "a 5x5 kernel must not run with Winograd");
-  CHECK(!ddpc_conv_winograd_applies(3, 1, 1), "one input channel must not run with Winograd");
-  check_shape("8x8x8 -> 6 filters, padding 1", (ddpc_shape){8, 8, 8}, 6, 1, 3, 1);
-  check_shape("7x9x9 -> 5 filters, padding 1 (cut tiles)", (ddpc_shape){7, 9, 9}, 5, 1, 2, 1);
-  check_shape("6x7x8 -> 4 filters, padding 0", (ddpc_shape){6, 7, 8}, 4, 0, 2, 2);
-  check_shape("5x5x16 -> 3 filters, padding 2", (ddpc_shape){5, 5, 16}, 3, 2, 2, 1);
-  check_shape("3x3x8 -> 7 filters, padding 0 (one output)", (ddpc_shape){3, 3, 8}, 7, 0, 2, 1);
-  check_shape("14x14x32 -> 64 filters at layer 0", (ddpc_shape){14, 14, 32}, 64, 1, 2, 0);
-  check_shape("14x14x32 -> 64 filters, the example's conv2", (ddpc_shape){14, 14, 32}, 64, 1, 4, 3);
-  check_finite_differences((ddpc_shape){6, 5, 8}, 3, 1, 2);
+  CHECK(ddpc_conv_direct_applies(1) && ddpc_conv_direct_applies(4) && !ddpc_conv_direct_applies(5),
+        "direct loops up to 4 channels");
+
+  // Winograd
+  check_shape("winograd 8x8x8 -> 6, padding 1", (ddpc_shape){8, 8, 8}, 6, k3p1, 3, 1);
+  check_shape("winograd 7x9x9 -> 5, padding 1 (cut tiles)", (ddpc_shape){7, 9, 9}, 5, k3p1, 2, 1);
+  check_shape("winograd 6x7x8 -> 4, padding 0", (ddpc_shape){6, 7, 8}, 4, k3p0, 2, 2);
+  check_shape("winograd 5x5x16 -> 3, padding 2", (ddpc_shape){5, 5, 16}, 3, k3p2, 2, 1);
+  check_shape("winograd 3x3x8 -> 7, padding 0 (one output)", (ddpc_shape){3, 3, 8}, 7, k3p0, 2, 1);
+  check_shape("winograd 14x14x32 -> 64 at layer 0", (ddpc_shape){14, 14, 32}, 64, k3p1, 2, 0);
+  check_shape("winograd 14x14x32 -> 64 (the example's conv2)", (ddpc_shape){14, 14, 32}, 64, k3p1, 4, 3);
+  check_finite_differences("winograd 6x5x8 -> 3", (ddpc_shape){6, 5, 8}, 3, k3p1, 2);
+  // Direct loops: filters not a multiple of 16, strides, a 5x5 kernel, odd widths
+  check_shape("direct 28x28x1 -> 32 at layer 0 (the example's conv1)", (ddpc_shape){28, 28, 1}, 32, k3p1, 3, 0);
+  check_shape("direct 9x11x3 -> 20, padding 1", (ddpc_shape){9, 11, 3}, 20, k3p1, 2, 1);
+  check_shape("direct 9x10x2 -> 5, stride 2", (ddpc_shape){9, 10, 2}, 5, k3s2, 2, 1);
+  check_shape("direct 11x12x4 -> 17, 5x5 stride 3 padding 2", (ddpc_shape){11, 12, 4}, 17, k5s3, 2, 2);
+  check_finite_differences("direct 7x6x3 -> 18", (ddpc_shape){7, 6, 3}, 18, k3s2, 2);
+  // im2col and the 1x1 GEMM
+  check_shape("im2col 7x6x6 -> 5, padding 1", (ddpc_shape){7, 6, 6}, 5, k3p1, 2, 1);
+  check_shape("im2col 9x9x8 -> 4, stride 2", (ddpc_shape){9, 9, 8}, 4, k3s2, 2, 1);
+  check_shape("im2col 9x9x8 -> 4, stride 2 at layer 0", (ddpc_shape){9, 9, 8}, 4, k3s2, 2, 0);
+  check_shape("1x1 5x4x6 -> 7", (ddpc_shape){5, 4, 6}, 7, (conv_geometry){1, 1, 0}, 2, 1);
+  check_finite_differences("im2col 6x6x5 -> 4", (ddpc_shape){6, 6, 5}, 4, k5s3, 2);
   return testing_finish();
 }

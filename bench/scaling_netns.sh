@@ -6,7 +6,8 @@
 # For each link rate (RATES; "none" = unshaped, else tc tbf on both ends of every host's
 # veth), rank count (RANKS, one rank per namespace) and libnbc all-reduce algorithm (ALGS:
 # 1 ring, 2 binomial tree) it runs bench_allreduce_alpha_beta and prints its lines prefixed
-# with the rate. Needs root. The namespaces come from the reference test bed scripts
+# with the rate. MLP_CHECK=1: then also the measured MLP step with and without overlap at 2
+# ranks, unshaped (bench_allreduce --mlp), to set beside the projection. Needs root. The namespaces come from the reference test bed scripts
 # (DDPC_TESTBEDS, default /work/shared/testbeds: netns_up.sh, netns_shape.sh, netns_down.sh;
 # their ddp-h* names do not collide with tests/testbeds/netns_hosts.sh's ddpc-h*, which the
 # multi-host tests bring up and down). Everything it set up is torn down on exit, failure
@@ -48,4 +49,10 @@ for rate in $RATES; do
     done
   done
 done
+if [ "${MLP_CHECK:-0}" = 1 ]; then
+  bash "$TESTBEDS/netns_shape.sh" off >&2
+  echo "# bench_allreduce --mlp, 2 ranks, unshaped"
+  timeout 600 mpirun "${MPIARGS[@]}" -np 2 --map-by node -x OPENBLAS_NUM_THREADS=1 -x OPENBLAS_CORETYPE=SkylakeX \
+    "$(dirname "$BIN")/bench_allreduce" --mlp | sed 's/^/# /'
+fi
 echo "# done $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg)"

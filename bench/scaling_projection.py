@@ -160,7 +160,10 @@ def main():
     links = [("netns TCP (measured)", {alg: ab for alg, ab in base.items()})]
     for gbit in (10, 25):
         links.append(("%d GbE (alpha measured, beta = wire)" % gbit,
-                      {alg: (ab[0], max(8.0 / (gbit * 1e9), 0)) for alg, ab in base.items()}))
+                      {alg: (ab[0], 8.0 / (gbit * 1e9)) for alg, ab in base.items()}))
+    # Not measured: a sensitivity case for kernel-bypass fabrics like Horovod's RoCE runs,
+    # alpha 3 us (an assumption, not a measurement) with 25 GbE's wire beta.
+    links.append(("25 GbE, alpha 3 us (RDMA-class, assumed)", {alg: (3e-6, 8.0 / 25e9) for alg in base}))
 
     # bench_step_profile, 2026-12-04 (medians of thread CPU time; the machine was busy, so
     # these are 10-25 % above the quiet-machine profile in bench/RESULTS.md)
@@ -196,7 +199,7 @@ def main():
                     alpha, beta = lp[alg]
                     t_no = t1 + allreduce_s(alg, nbytes, p, alpha, beta)
                     over = {cap: overlap_step(layers, m["rest_ms"], cap, alg, p, alpha, beta) for cap in caps}
-                    best = min(caps, key=lambda c: (round(over[c], 9), -c))
+                    best = min(caps, key=lambda c: (round(over[c] / t1, 3), -c))
                     cells.append("%.0f %% (%.2f ms)" % (100 * t1 / t_no, t_no * 1e3))
                     cells.append("%.0f %% (%.2f ms, %g)" % (100 * t1 / over[best], over[best] * 1e3, best))
                     if alg == "ring":
@@ -204,6 +207,36 @@ def main():
                         cells.append("%.0f %%" % (100 * t1 / over[25.0]))
                 print("| %d | %s |" % (p, " | ".join(cells)))
             print()
+
+    # Which setting to use: per link and rank count, the best of ring/tree x overlap
+    # (bucket_mb from the caps) against ddpc's default (ring, overlap, 1 MiB) and 25 MiB.
+    print("## Best setting per scale (efficiency; default = ring, overlap, bucket_mb 1)\n")
+    for lname, lp in links:
+        print("### %s\n" % lname)
+        print("| ranks | " + " | ".join("%s: default / 25 MiB / best" % n for n in MODELS) + " |")
+        print("|---|" + "---|" * len(MODELS))
+        for p in ranks:
+            cells = []
+            for m in MODELS.values():
+                layers, rest = m["layers"], m["rest_ms"]
+                t1 = sum(l[2] + l[3] for l in layers) * 1e-3 + rest * 1e-3
+                nbytes = 4 * sum(l[1] for l in layers)
+                options = {}
+                for alg in ("ring", "tree"):
+                    alpha, beta = lp[alg]
+                    options[(alg, "no overlap", None)] = t1 + allreduce_s(alg, nbytes, p, alpha, beta)
+                    for cap in caps:
+                        options[(alg, "overlap", cap)] = overlap_step(layers, rest, cap, alg, p, alpha, beta)
+                # within 0.1 % of T1 counts as a tie: then ring, overlap and fewer buckets first
+                best = min(options, key=lambda k: (round(options[k] / t1, 3), k[0] != "ring", k[1] != "overlap",
+                                                   -(k[2] or 0)))
+                alg, how, cap = best
+                label = "%s, %s%s" % (alg, how, ", %g MiB" % cap if cap else "")
+                cells.append("%.0f / %.0f / %.0f %% (%s)" % (100 * t1 / options[("ring", "overlap", 1.0)],
+                                                            100 * t1 / options[("ring", "overlap", 25.0)],
+                                                            100 * t1 / options[best], label))
+            print("| %d | %s |" % (p, " | ".join(cells)))
+        print()
 
 
 def plan_buckets(layers, cap_mb):

@@ -238,6 +238,27 @@ def main():
             print("| %d | %s |" % (p, " | ".join(cells)))
         print()
 
+    # One fixed cap for everything: how much slower than the best cap of each case (ring,
+    # overlap) over every model, the measured and wire-rate links and every rank count.
+    fixed = [1.0, 4.0, 25.0]
+    every = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 25.0, 50.0, 1024.0]
+    print("## One fixed bucket_mb against the best cap per case (ring, overlap; %s)\n"
+          % ", ".join(l[0] for l in links[:3]))
+    print("| bucket_mb | mean slowdown | worst | worst without the 10x-compute model |")
+    print("|---|---|---|---|")
+    for cap in fixed:
+        loss, loss_no10 = [], []
+        for mname, m in MODELS.items():
+            for _, lp in links[:3]:
+                alpha, beta = lp["ring"]
+                for p in ranks:
+                    t = {c: overlap_step(m["layers"], m["rest_ms"], c, "ring", p, alpha, beta) for c in every}
+                    v = t[cap] / min(t.values()) - 1
+                    loss.append(v)
+                    if "10x" not in mname:
+                        loss_no10.append(v)
+        print("| %g | %.1f %% | %.0f %% | %.0f %% |" % (cap, 100 * sum(loss) / len(loss), 100 * max(loss), 100 * max(loss_no10)))
+
 
 def plan_buckets(layers, cap_mb):
     """Buckets as comm/grad_sync.c plans them: [(bytes, index of the bucket's lowest layer)]."""

@@ -23,13 +23,13 @@ typedef struct {
   int padding;         // zeros on each side
   int tiles_h;         // 2x2 output tiles per column, the last one cut where out.h is odd
   int tiles_w;         // same per row
-  float *v;            // (16, tiles, cin) transformed input tiles; d(V) after a backward with dx
-  float *m;            // (16, tiles, filters) products; d(M) after a backward
-  float *u;            // (16, filters, cin) transformed weights of the last forward
+  int block_images;    // images per block (the scratch holds one block's tiles)
+  float *v;            // (16, tiles, cin) transformed input tiles of a block, or their gradient
+  float *m;            // (16, tiles, filters) a block's products, or their gradient
+  float *u;            // (16, filters, cin) transformed weights
   float *du;           // (16, filters, cin) gradient of u
   float *zeros;        // max(cin, filters) zeros: stands in for the padding
   float *discard;      // max(cin, filters) floats: where the parts of cut tiles go
-  bool v_valid;        // v and u hold the last forward's transforms
 } ddpc_conv_winograd;
 
 /* Whether a convolution of this shape runs with Winograd. The choice depends on the
@@ -45,9 +45,9 @@ void ddpc_conv_winograd_free(ddpc_conv_winograd *wg);
 /* y (batch, out) = conv(x, w) + bias; w is (filters, 3, 3, cin), bias (filters) or NULL. */
 void ddpc_conv_winograd_forward(ddpc_conv_winograd *wg, const float *w, const float *bias, const float *x,
                                 float *y, int batch);
-/* dw (filters, 3, 3, cin) = the weight gradient (overwritten); dx (batch, in) = the input
- * gradient (overwritten) when not NULL. The bias gradient is the caller's (sums of dy). */
+/* dw (filters, 3, 3, cin) = the weight gradient, db (filters) = the bias gradient when not
+ * NULL, dx (batch, in) = the input gradient when not NULL; all overwritten. */
 void ddpc_conv_winograd_backward(ddpc_conv_winograd *wg, const float *w, const float *x, const float *dy, float *dw,
-                                 float *dx, int batch);
+                                 float *db, float *dx, int batch);
 
 #endif

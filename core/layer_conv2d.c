@@ -229,9 +229,12 @@ static void conv_backward(ddpc_layer *layer, const float *x, const float *y, con
   conv_state *st = layer->state;
   int F = layer->spec.filters, rows = batch * layer->out.h * layer->out.w;
   float *db = layer->spec.bias ? layer->grads + (size_t)F * st->kkc : NULL;
-  if (st->algo == CONV_WINOGRAD || st->algo == CONV_DIRECT) {
-    if (st->algo == CONV_WINOGRAD) ddpc_conv_winograd_backward(&st->wg, layer->params, x, dy, layer->grads, dx, batch);
-    else ddpc_conv_direct_backward(&st->cd, layer->params, x, dy, layer->grads, dx, batch);
+  if (st->algo == CONV_WINOGRAD) {
+    ddpc_conv_winograd_backward(&st->wg, layer->params, x, dy, layer->grads, db, dx, batch);
+    return;
+  }
+  if (st->algo == CONV_DIRECT) {
+    ddpc_conv_direct_backward(&st->cd, layer->params, x, dy, layer->grads, dx, batch);
     if (db) conv_bias_gradient(dy, db, rows, F);
     return;
   }

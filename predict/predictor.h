@@ -24,8 +24,8 @@ struct ddpc_predictor {
   ddpc_config cfg;            // the run's resolved config (model layers, loss, data)
   ddpc_model_input input;     // raw input and fitted preprocessing
   ddpc_model *model;          // CPU model holding the trained parameters
-  ddpc_predict_plan *plan;    // its linear layers packed for inference (predict_plan.h); NULL:
-                              // the model runs layer by layer
+  ddpc_predict_plan *plan;    // how it runs, linear layers as packed products (predict_plan.h);
+                              // NULL: as training evaluates it (ddpc_model_forward)
   int max_batch;              // samples per forward pass
   int out_width;              // outputs per sample: classes, or regression targets
   float *prepared;            // (max_batch, features) scratch: the prepared batch

@@ -3,7 +3,8 @@
  * (rows, panel width, k), with and without bias and ReLU; that it writes nothing past
  * y; that a row's result does not depend on its place in the batch (ddpc predict with N
  * ranks writes the 1-rank file); and the packed chain of a predictor
- * (predict/predict_plan.c) against the model's own layer-by-layer forward pass. */
+ * (predict/predict_plan.c) against the model's own layer-by-layer forward pass, for an MLP,
+ * a CNN and other layers between linear ones. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,45 +67,58 @@ static ddpc_layer_spec spec_of(ddpc_layer_kind kind, int units) {
   return s;
 }
 
-/* The plan against ddpc_model_forward for a 37-input MLP with a dropout, on 29 rows. */
-static void check_plan(void) {
-  ddpc_layer_spec specs[] = {spec_of(DDPC_LAYER_LINEAR, 45), spec_of(DDPC_LAYER_RELU, 0),
-                             spec_of(DDPC_LAYER_DROPOUT, 0), spec_of(DDPC_LAYER_LINEAR, 19),
-                             spec_of(DDPC_LAYER_RELU, 0),    spec_of(DDPC_LAYER_LINEAR, 3)};
-  specs[2].p = 0.5f;
-  specs[3].bias = false;
+/* The plan of model (specs, input) against ddpc_model_forward on B rows: `steps` steps
+ * (0: no plan expected). */
+static void check_plan_of(const char *what, ddpc_layer_spec *specs, int n_specs, ddpc_shape input, int steps) {
   ddpc_model *m = NULL;
   int B = 29;
-  CHECK(ddpc_model_create(specs, 6, ddpc_shape_vector(37), B, DDPC_DEVICE_CPU, &m) == 0, "model");
+  CHECK(ddpc_model_create(specs, n_specs, input, B, DDPC_DEVICE_CPU, &m) == 0, "%s: model", what);
+  if (!m) return;
   ddpc_model_init_params(m, 7);
   ddpc_predict_plan *plan = NULL;
   int rc = ddpc_predict_plan_make(m, B, &plan);
-  if (strcmp(ddpc_predict_gemm_kernel(), "c") == 0 || (getenv("DDPC_PREDICT_GEMM") && !strcmp(getenv("DDPC_PREDICT_GEMM"), "blas"))) {
-    CHECK(rc == 1 && !plan, "no plan where the kernel is not vectorized or blas is asked for: rc %d", rc);
+  const char *mode = getenv("DDPC_PREDICT_GEMM");
+  if (strcmp(ddpc_predict_gemm_kernel(), "c") == 0 || (mode && strcmp(mode, "blas") == 0)) steps = 0;
+  if (steps == 0) {
+    CHECK(rc == 1 && !plan, "%s: no plan expected, rc %d", what, rc);
   } else {
-    CHECK(rc == 0 && plan && plan->n_steps == 3, "plan: rc %d", rc);
+    CHECK(rc == 0 && plan && plan->n_steps == steps, "%s: rc %d, %d steps, want %d", what, rc,
+          plan ? plan->n_steps : -1, steps);
+    size_t F = ddpc_shape_size(input), K = ddpc_shape_size(ddpc_model_output_shape(m));
     uint64_t s = 42;
-    float *x = malloc(sizeof(float) * (size_t)B * 37);
-    for (int i = 0; i < B * 37; i++) x[i] = draw(&s) * 3.0f;
+    float *x = malloc(sizeof(float) * (size_t)B * F);
+    for (size_t i = 0; i < (size_t)B * F; i++) x[i] = draw(&s) * 3.0f;
     ddpc_forward_ctx ctx = {.training = false};
     const float *want = ddpc_model_forward(m, x, B, &ctx);
-    const float *got = ddpc_predict_plan_forward(plan, x, B);
+    const float *got = plan ? ddpc_predict_plan_forward(plan, x, B) : want;
     double worst = 0;
-    for (int i = 0; i < B * 3; i++) worst = fmax(worst, fabs(got[i] - want[i]) / (1.0 + fabs(want[i])));
-    CHECK(worst < 1e-5, "plan against the model's forward: %.3g", worst);
+    for (size_t i = 0; i < (size_t)B * K; i++) worst = fmax(worst, fabs(got[i] - want[i]) / (1.0 + fabs(want[i])));
+    CHECK(worst < 1e-5, "%s: plan against the model's forward: %.3g", what, worst);
     free(x);
   }
   ddpc_predict_plan_free(plan);
   ddpc_model_free(m);
-  // A convolution, or a ReLU before any linear layer: the model runs layer by layer.
-  ddpc_layer_spec conv[] = {spec_of(DDPC_LAYER_CONV2D, 0), spec_of(DDPC_LAYER_RELU, 0), spec_of(DDPC_LAYER_LINEAR, 5)};
-  CHECK(ddpc_model_create(conv, 3, (ddpc_shape){.h = 6, .w = 6, .c = 1}, 4, DDPC_DEVICE_CPU, &m) == 0, "conv model");
-  CHECK(ddpc_predict_plan_make(m, 4, &plan) == 1 && !plan, "a convolution has no plan");
-  ddpc_model_free(m);
-  ddpc_layer_spec first[] = {spec_of(DDPC_LAYER_RELU, 0), spec_of(DDPC_LAYER_LINEAR, 5)};
-  CHECK(ddpc_model_create(first, 2, ddpc_shape_vector(8), 4, DDPC_DEVICE_CPU, &m) == 0, "relu-first model");
-  CHECK(ddpc_predict_plan_make(m, 4, &plan) == 1 && !plan, "a ReLU on the raw input has no plan");
-  ddpc_model_free(m);
+}
+
+static void check_plans(void) {
+  ddpc_layer_spec mlp[] = {spec_of(DDPC_LAYER_LINEAR, 45), spec_of(DDPC_LAYER_RELU, 0),
+                           spec_of(DDPC_LAYER_DROPOUT, 0), spec_of(DDPC_LAYER_LINEAR, 19),
+                           spec_of(DDPC_LAYER_RELU, 0),    spec_of(DDPC_LAYER_LINEAR, 3)};
+  mlp[2].p = 0.5f;
+  mlp[3].bias = false;
+  check_plan_of("MLP with dropout", mlp, 6, ddpc_shape_vector(37), 3);
+  // Convolution, pooling and the ReLU after them run by their own forward.
+  ddpc_layer_spec cnn[] = {spec_of(DDPC_LAYER_CONV2D, 0),    spec_of(DDPC_LAYER_RELU, 0),
+                           spec_of(DDPC_LAYER_MAXPOOL2D, 0), spec_of(DDPC_LAYER_FLATTEN, 0),
+                           spec_of(DDPC_LAYER_LINEAR, 17),   spec_of(DDPC_LAYER_RELU, 0),
+                           spec_of(DDPC_LAYER_LINEAR, 5)};
+  cnn[2].kernel = 2, cnn[2].stride = 2;
+  check_plan_of("CNN", cnn, 7, (ddpc_shape){.h = 6, .w = 6, .c = 2}, 5);
+  ddpc_layer_spec first[] = {spec_of(DDPC_LAYER_RELU, 0), spec_of(DDPC_LAYER_LINEAR, 5),
+                             spec_of(DDPC_LAYER_TANH, 0), spec_of(DDPC_LAYER_LINEAR, 4)};
+  check_plan_of("ReLU on the raw input, tanh", first, 4, ddpc_shape_vector(8), 4);
+  ddpc_layer_spec none[] = {spec_of(DDPC_LAYER_CONV2D, 0), spec_of(DDPC_LAYER_RELU, 0)};
+  check_plan_of("no linear layer", none, 2, (ddpc_shape){.h = 5, .w = 5, .c = 1}, 0);
 }
 
 int main(void) {
@@ -113,6 +127,6 @@ int main(void) {
                            {37, 100, 259}, {1, 2 * nr - 1, 5}, {29, 256, 31}, {5, 3, 1000}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
     for (int v = 0; v < 4; v++) check_shape(shapes[i][0], shapes[i][1], shapes[i][2], v & 1, v & 2);
-  check_plan();
+  check_plans();
   return testing_finish();
 }

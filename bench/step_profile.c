@@ -102,9 +102,13 @@ int main(int argc, char **argv) {
     }
     ddpc_loss_compute(cfg.loss, act[L - 1], labels, targets, B, width, grad[L], (double)B);
     PROFILE_MARK("loss");
+    const float *dy = grad[L];
     for (int i = L - 1; i >= 0; i--) {
       ddpc_layer *l = (ddpc_layer *)ddpc_model_layer(model, i);
-      l->ops->backward(l, i ? act[i - 1] : x, act[i], grad[i + 1], i ? grad[i] : NULL, B);
+      if (!ddpc_model_backward_skips(model, i)) {  // a ReLU the next layer's backward applied
+        l->ops->backward(l, i ? act[i - 1] : x, act[i], dy, i ? grad[i] : NULL, B);
+        dy = grad[i];
+      }
       PROFILE_MARK(ddpc_layer_kind_name(l->spec.kind));
     }
     ddpc_optimizer_step(&opt, ddpc_model_params(model), ddpc_model_grads(model), (float)cfg.optimizer.lr);

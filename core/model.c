@@ -28,7 +28,7 @@ struct ddpc_model {
   ddpc_buffer grads;         // flat gradients, same layout as params (owned, or bound)
   float *own_grads;          // the gradient memory create allocated, freed at the end
   ddpc_buffer *acts;         // acts[i]: output of layer i for max_batch samples
-  ddpc_buffer dgrad[2];      // ping-pong input gradients; layer i writes dgrad[i % 2]
+  ddpc_buffer dgrad[2];      // ping-pong input gradients; a layer writes the one its dy is not in
   size_t max_dgrad;          // floats of each dgrad buffer: the largest input but layer 0's, for max_batch
   const float *last_input;   // x of the last forward, which the first layer's backward reads
   ddpc_memory_budget budget; // host memory claimed by the layers as they are set up (CPU)
@@ -67,6 +67,7 @@ static int model_setup_pass(ddpc_model *model, const ddpc_layer_spec *specs) {
 #endif
     if (!layer->ops) return ddpc_error_set("model layer %d: unknown layer kind %d", i, (int)specs[i].kind);
     layer->budget = model->device == DDPC_DEVICE_CPU ? &model->budget : NULL;
+    layer->input_relu = i > 0 && specs[i - 1].kind == DDPC_LAYER_RELU;
     if (layer->ops->setup(layer, model->max_batch) != 0) return -1;
     layer->param_offset = model->n_params;
     model->n_params += layer->n_params;
@@ -174,13 +175,23 @@ const float *ddpc_model_forward(ddpc_model *model, const float *x, int batch, co
   return cur;
 }
 
+bool ddpc_model_backward_skips(const ddpc_model *model, int index) {
+  return index >= 0 && index + 1 < model->n_layers && model->layers[index].spec.kind == DDPC_LAYER_RELU &&
+         model->layers[index + 1].dx_relu_applied;
+}
+
 void ddpc_model_backward(ddpc_model *model, const float *dout, int batch, ddpc_grad_ready_fn on_ready,
                          void *user) {
   const float *dy = dout;
   for (int i = model->n_layers - 1; i >= 0; i--) {
     ddpc_layer *layer = &model->layers[i];
+    if (ddpc_model_backward_skips(model, i)) {  // dy is already this ReLU's dx
+      if (on_ready) on_ready(user, i, layer->param_offset, layer->n_params);
+      continue;
+    }
     const float *x = i == 0 ? model->last_input : model->acts[i - 1].data;
-    float *dx = i == 0 ? NULL : model->dgrad[i % 2].data;
+    // The ping-pong buffer dy is not in (a skipped layer breaks the alternation by index).
+    float *dx = i == 0 ? NULL : model->dgrad[dy == model->dgrad[0].data ? 1 : 0].data;
     layer->ops->backward(layer, x, model->acts[i].data, dy, dx, batch);
     if (on_ready) on_ready(user, i, layer->param_offset, layer->n_params);
     dy = dx;

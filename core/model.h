@@ -39,6 +39,9 @@ const float *ddpc_model_forward(ddpc_model *model, const float *x, int batch, co
  * first layer's input gradient is never computed. on_ready may be NULL. */
 void ddpc_model_backward(ddpc_model *model, const float *dout, int batch, ddpc_grad_ready_fn on_ready,
                          void *user);
+/* True where backward leaves out layer `index`: a ReLU whose next layer's backward already
+ * applied it (ddpc_layer.dx_relu_applied), so that its dx is the dy it would be given. */
+bool ddpc_model_backward_skips(const ddpc_model *model, int index);
 
 /* Makes backward write gradients into `grads` (n_params floats, e.g. a slot of a
  * shared-memory segment the communicator owns) instead of the model's own buffer;

@@ -43,9 +43,10 @@ typedef struct {
   float *x, *y, *dy, *dx;
 } conv_rig;
 
-/* A convolution's shape: kernel, stride, padding. */
+/* A convolution's shape: kernel, stride, padding, and whether it has no bias. */
 typedef struct {
   int kernel, stride, padding;
+  bool no_bias;
 } conv_geometry;
 
 static int rig_make(conv_rig *rig, ddpc_shape in, int filters, conv_geometry g, int batch, int index) {
@@ -55,6 +56,7 @@ static int rig_make(conv_rig *rig, ddpc_shape in, int filters, conv_geometry g, 
   spec.kernel = g.kernel;
   spec.stride = g.stride;
   spec.padding = g.padding;
+  spec.bias = !g.no_bias;
   rig->layer.spec = spec;
   rig->layer.index = index;
   rig->layer.in = in;
@@ -97,7 +99,7 @@ typedef struct {
 static void reference_compute(const conv_rig *rig, conv_reference *r) {
   ddpc_shape in = rig->layer.in, out = rig->layer.out;
   int K = rig->layer.spec.kernel, S = rig->layer.spec.stride, P = rig->layer.spec.padding, F = out.c, C = in.c;
-  const float *w = rig->layer.params, *bias = w + rig->n_w;
+  const float *w = rig->layer.params, *bias = rig->layer.spec.bias ? w + rig->n_w : NULL;
   r->y = calloc(rig->n_out, sizeof(double));
   r->y_abs = calloc(rig->n_out, sizeof(double));
   r->dw = calloc(rig->n_w, sizeof(double));
@@ -111,8 +113,8 @@ static void reference_compute(const conv_rig *rig, conv_reference *r) {
         for (int f = 0; f < F; f++) {
           size_t yi = (((size_t)b * out.h + oh) * out.w + ow) * F + f;
           double g = rig->dy[yi];
-          r->y[yi] = bias[f];
-          r->y_abs[yi] = fabs(bias[f]);
+          r->y[yi] = bias ? bias[f] : 0.0;
+          r->y_abs[yi] = bias ? fabs(bias[f]) : 0.0;
           r->db[f] += g;
           for (int kh = 0; kh < K; kh++)
             for (int kw = 0; kw < K; kw++) {
@@ -173,7 +175,7 @@ static void check_shape(const char *name, ddpc_shape in, int filters, conv_geome
   compare(name, "weight gradient", rig.layer.grads, r.dw, r.dw_abs, rig.n_w);
   double *db_abs = calloc((size_t)filters, sizeof(double));
   for (size_t i = 0; i < rig.n_out; i++) db_abs[i % (size_t)filters] += fabs(rig.dy[i]);
-  compare(name, "bias gradient", rig.layer.grads + rig.n_w, r.db, db_abs, (size_t)filters);
+  if (rig.layer.spec.bias) compare(name, "bias gradient", rig.layer.grads + rig.n_w, r.db, db_abs, (size_t)filters);
   free(db_abs);
   if (dx) compare(name, "input gradient", rig.dx, r.dx, r.dx_abs, rig.n_in);
 
@@ -244,7 +246,8 @@ static void check_finite_differences(const char *name, ddpc_shape in, int filter
 
 int main(void) {
   test_rng = ddpc_rng_make(2026, 17, 0, 0);
-  conv_geometry k3p0 = {3, 1, 0}, k3p1 = {3, 1, 1}, k3p2 = {3, 1, 2}, k3s2 = {3, 2, 1}, k5s3 = {5, 3, 2};
+  conv_geometry k3p0 = {3, 1, 0, false}, k3p1 = {3, 1, 1, false}, k3p2 = {3, 1, 2, false};
+  conv_geometry k3s2 = {3, 2, 1, false}, k5s3 = {5, 3, 2, false};
   // Which algorithm each shape below exercises (layer_conv2d.c picks in this order).
   CHECK(ddpc_conv_winograd_applies(3, 1, 8) && !ddpc_conv_winograd_applies(3, 1, 7), "Winograd from 8 channels");
   CHECK(!ddpc_conv_winograd_applies(3, 2, 32), "stride 2 must not run with Winograd");
@@ -257,6 +260,8 @@ int main(void) {
   check_shape("winograd 7x9x9 -> 5, padding 1 (cut tiles)", (ddpc_shape){7, 9, 9}, 5, k3p1, 2, 1);
   check_shape("winograd 6x7x8 -> 4, padding 0", (ddpc_shape){6, 7, 8}, 4, k3p0, 2, 2);
   check_shape("winograd 5x5x16 -> 3, padding 2", (ddpc_shape){5, 5, 16}, 3, k3p2, 2, 1);
+  check_shape("winograd 6x6x8 -> 5 without bias", (ddpc_shape){6, 6, 8}, 5, (conv_geometry){3, 1, 1, true}, 2, 1);
+  check_shape("direct 6x6x2 -> 5 without bias", (ddpc_shape){6, 6, 2}, 5, (conv_geometry){3, 1, 1, true}, 2, 1);
   check_shape("winograd 3x3x8 -> 7, padding 0 (one output)", (ddpc_shape){3, 3, 8}, 7, k3p0, 2, 1);
   check_shape("winograd 14x14x32 -> 64 at layer 0", (ddpc_shape){14, 14, 32}, 64, k3p1, 2, 0);
   check_shape("winograd 14x14x32 -> 64 (the example's conv2)", (ddpc_shape){14, 14, 32}, 64, k3p1, 4, 3);
@@ -271,7 +276,7 @@ int main(void) {
   check_shape("im2col 7x6x6 -> 5, padding 1", (ddpc_shape){7, 6, 6}, 5, k3p1, 2, 1);
   check_shape("im2col 9x9x8 -> 4, stride 2", (ddpc_shape){9, 9, 8}, 4, k3s2, 2, 1);
   check_shape("im2col 9x9x8 -> 4, stride 2 at layer 0", (ddpc_shape){9, 9, 8}, 4, k3s2, 2, 0);
-  check_shape("1x1 5x4x6 -> 7", (ddpc_shape){5, 4, 6}, 7, (conv_geometry){1, 1, 0}, 2, 1);
+  check_shape("1x1 5x4x6 -> 7", (ddpc_shape){5, 4, 6}, 7, (conv_geometry){1, 1, 0, false}, 2, 1);
   check_finite_differences("im2col 6x6x5 -> 4", (ddpc_shape){6, 6, 5}, 4, k5s3, 2);
   return testing_finish();
 }

@@ -5,6 +5,7 @@
  * the image keeps the loops free of bounds tests. */
 #include "core/conv_direct.h"
 
+#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ static size_t direct_padded_floats(ddpc_shape in, int padding) {
 
 double ddpc_conv_direct_floats(ddpc_shape in, ddpc_shape out, int kernel, int padding) {
   double fp = direct_round_filters(out.c), kkc = (double)kernel * kernel * in.c;
-  return 2.0 * (double)direct_padded_floats(in, padding) + 3.0 * kkc * fp + 2.0 * fp;
+  return 2.0 * (double)direct_padded_floats(in, padding) + 3.0 * kkc * fp + 2.0 * fp + (double)out.h * out.w * kkc;
 }
 
 int ddpc_conv_direct_init(ddpc_conv_direct *cd, ddpc_shape in, ddpc_shape out, int kernel, int stride, int padding) {
@@ -42,7 +43,8 @@ int ddpc_conv_direct_init(ddpc_conv_direct *cd, ddpc_shape in, ddpc_shape out, i
   cd->fp = direct_round_filters(out.c);
   size_t img = direct_padded_floats(in, padding), w = (size_t)cd->kkc * cd->fp;
   // One block, zeroed: the padding of xp and dxp and the columns beyond the filters stay 0.
-  float *all = ddpc_alloc_aligned((2 * img + 3 * w + 2 * (size_t)cd->fp) * sizeof(float), "conv2d direct scratch");
+  size_t dcol = (size_t)out.h * out.w * cd->kkc;
+  float *all = ddpc_alloc_aligned((2 * img + 3 * w + 2 * (size_t)cd->fp + dcol) * sizeof(float), "conv2d direct scratch");
   if (!all) return -1;
   cd->wt = all;  // first, so that free(cd->wt) releases the block
   cd->dwt = cd->wt + w;
@@ -51,6 +53,7 @@ int ddpc_conv_direct_init(ddpc_conv_direct *cd, ddpc_shape in, ddpc_shape out, i
   cd->gp = cd->bp + cd->fp;
   cd->xp = cd->gp + cd->fp;
   cd->dxp = cd->xp + img;
+  cd->dcol = cd->dxp + img;
   return 0;
 }
 
@@ -164,22 +167,24 @@ static void direct_image_weight_gradient(ddpc_conv_direct *cd, const float *dyb)
       direct_row_weight_gradient(cd, cd->xp + (size_t)oh * cd->stride * wp, dyb + (size_t)oh * out.w * out.c, f0);
 }
 
-/* dxp += the window's share of every output pixel's gradient, over one image. */
-static void direct_image_input_gradient(ddpc_conv_direct *cd, const float *dyb) {
+/* dxp += the window's share of every output pixel's gradient, over one image: one GEMM
+ * d(col) = dy w for the image's pixels (a pixel's row is its window's gradient), then each
+ * row added onto its window, one contiguous run of kernel * cin floats per window row. */
+static void direct_image_input_gradient(ddpc_conv_direct *cd, const float *w, const float *dyb) {
   ddpc_shape out = cd->out;
-  int K = cd->kernel, S = cd->stride, C = cd->in.c, F = out.c, fp = cd->fp;
+  int K = cd->kernel, S = cd->stride, C = cd->in.c, F = out.c, kkc = cd->kkc, run = K * C;
   size_t wp = (size_t)(cd->in.w + 2 * cd->padding) * C;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out.h * out.w, kkc, F, 1.0f, dyb, F, w, kkc, 0.0f, cd->dcol,
+              kkc);
+  const float *r = cd->dcol;
   for (int oh = 0; oh < out.h; oh++)
-    for (int ow = 0; ow < out.w; ow++) {
-      const float *g = dyb + ((size_t)oh * out.w + ow) * F, *wr = cd->wt;
+    for (int ow = 0; ow < out.w; ow++, r += kkc) {
       float *dst = cd->dxp + (size_t)oh * S * wp + (size_t)ow * S * C;
-      for (int kh = 0; kh < K; kh++)
-        for (int kw = 0; kw < K; kw++)
-          for (int c = 0; c < C; c++, wr += fp) {
-            float s = 0.0f;
-            for (int f = 0; f < F; f++) s += g[f] * wr[f];
-            dst[kh * wp + (size_t)kw * C + c] += s;
-          }
+      for (int kh = 0; kh < K; kh++) {
+        float *restrict d = dst + kh * wp;
+        const float *restrict src = r + kh * run;
+        for (int j = 0; j < run; j++) d[j] += src[j];
+      }
     }
 }
 
@@ -188,7 +193,6 @@ void ddpc_conv_direct_backward(ddpc_conv_direct *cd, const float *w, const float
   ddpc_shape in = cd->in, out = cd->out;
   int F = out.c, P = cd->padding;
   size_t kf = (size_t)cd->kkc * cd->fp, row = (size_t)in.w * in.c, wp = (size_t)(in.w + 2 * P) * in.c;
-  if (dx) direct_transpose_weights(cd, w, NULL);
   memset(cd->dwt, 0, kf * sizeof(float));
   for (int b = 0; b < batch; b++) {
     const float *dyb = dy + (size_t)b * ddpc_shape_size(out);
@@ -197,7 +201,7 @@ void ddpc_conv_direct_backward(ddpc_conv_direct *cd, const float *w, const float
     for (size_t i = 0; i < kf; i++) cd->dwt[i] += cd->part[i];
     if (!dx) continue;
     memset(cd->dxp, 0, direct_padded_floats(in, P) * sizeof(float));
-    direct_image_input_gradient(cd, dyb);
+    direct_image_input_gradient(cd, w, dyb);
     float *dxb = dx + (size_t)b * ddpc_shape_size(in);
     for (int h = 0; h < in.h; h++)
       memcpy(dxb + h * row, cd->dxp + (size_t)(h + P) * wp + (size_t)P * in.c, row * sizeof(float));

@@ -27,6 +27,7 @@ typedef struct {
   float *part;     // (kkc, fp) one image's share of it
   float *bp;       // (fp) the bias, zero beyond the filters (zero throughout without one)
   float *gp;       // (fp) one output pixel's gradient, zero beyond the filters
+  float *dcol;     // (out.h * out.w, kkc) one image's window gradients
 } ddpc_conv_direct;
 
 /* Whether a convolution with this many input channels runs with the direct loops; a

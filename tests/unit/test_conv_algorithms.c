@@ -249,7 +249,7 @@ int main(void) {
   conv_geometry k3p0 = {3, 1, 0, false}, k3p1 = {3, 1, 1, false}, k3p2 = {3, 1, 2, false};
   conv_geometry k3s2 = {3, 2, 1, false}, k5s3 = {5, 3, 2, false};
   // Which algorithm each shape below exercises (layer_conv2d.c picks in this order).
-  CHECK(ddpc_conv_winograd_applies(3, 1, 8) && !ddpc_conv_winograd_applies(3, 1, 7), "Winograd from 8 channels");
+  CHECK(ddpc_conv_winograd_applies(3, 1, 5) && !ddpc_conv_winograd_applies(3, 1, 4), "Winograd from 5 channels");
   CHECK(!ddpc_conv_winograd_applies(3, 2, 32), "stride 2 must not run with Winograd");
   CHECK(!ddpc_conv_winograd_applies(5, 1, 32), "a 5x5 kernel must not run with Winograd");
   CHECK(ddpc_conv_direct_applies(1) && ddpc_conv_direct_applies(4) && !ddpc_conv_direct_applies(5),
@@ -257,6 +257,7 @@ int main(void) {
 
   // Winograd
   check_shape("winograd 8x8x8 -> 6, padding 1", (ddpc_shape){8, 8, 8}, 6, k3p1, 3, 1);
+  check_shape("winograd 5x6x5 -> 9, padding 1 (5 channels)", (ddpc_shape){5, 6, 5}, 9, k3p1, 3, 1);
   check_shape("winograd 7x9x9 -> 5, padding 1 (cut tiles)", (ddpc_shape){7, 9, 9}, 5, k3p1, 2, 1);
   check_shape("winograd 6x7x8 -> 4, padding 0", (ddpc_shape){6, 7, 8}, 4, k3p0, 2, 2);
   check_shape("winograd 5x5x16 -> 3, padding 2", (ddpc_shape){5, 5, 16}, 3, k3p2, 2, 1);
@@ -273,7 +274,7 @@ int main(void) {
   check_shape("direct 11x12x4 -> 17, 5x5 stride 3 padding 2", (ddpc_shape){11, 12, 4}, 17, k5s3, 2, 2);
   check_finite_differences("direct 7x6x3 -> 18", (ddpc_shape){7, 6, 3}, 18, k3s2, 2);
   // im2col and the 1x1 GEMM
-  check_shape("im2col 7x6x6 -> 5, padding 1", (ddpc_shape){7, 6, 6}, 5, k3p1, 2, 1);
+  check_shape("im2col 7x6x6 -> 5, 5x5 padding 2", (ddpc_shape){7, 6, 6}, 5, (conv_geometry){5, 1, 2, false}, 2, 1);
   check_shape("im2col 9x9x8 -> 4, stride 2", (ddpc_shape){9, 9, 8}, 4, k3s2, 2, 1);
   check_shape("im2col 9x9x8 -> 4, stride 2 at layer 0", (ddpc_shape){9, 9, 8}, 4, k3s2, 2, 0);
   check_shape("1x1 5x4x6 -> 7", (ddpc_shape){5, 4, 6}, 7, (conv_geometry){1, 1, 0, false}, 2, 1);

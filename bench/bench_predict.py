@@ -12,12 +12,16 @@ ONNX Runtime's probabilities are checked against ddpc's (within 1e-5) so that bo
 compute the same thing. Two figures per side, each the median over the repetitions:
 
 - model: raw pixels in memory -> class probabilities in memory, in the batches ddpc chooses
-  (256 for the MLP; 13 for the CNN, whose large activations it keeps within the cache;
-  ONNX Runtime was also fastest near there, 0.88 s at 13 against 1.13 s at 256). ddpc: the
+  (167 for the MLP, whose input rows it keeps within half of L2; 13 for the CNN, whose large
+  activations it keeps within the cache; ONNX Runtime was also fastest near there, 0.88 s at
+  13 against 1.13 s at 256). ddpc: the
   `predict` time `ddpc predict` prints (uint8 -> float and the training preprocessing, the
   forward passes, softmax, predicted class, gathering the rows). ONNX Runtime:
   session.run over the same batches of the uint8 images (its graph casts, scales and
-  standardizes, runs the layers and the softmax), the session already made.
+  standardizes, runs the layers and the softmax), the session already made. Both as wall
+  time and as the predicting thread's CPU time (ddpc prints it beside the wall time; ONNX
+  Runtime runs in the calling thread with one intra-op thread), which other processes on a
+  loaded machine inflate far less.
 - end to end, what a user's job costs: ddpc: the wall time of the whole `ddpc predict RUN
   --data t10k-images.gz --out FILE` process (start, checkpoint load and CRC check, gunzip
   and parse, predict, write the CSV with %.9g numbers, fsync and rename). ONNX Runtime as a
@@ -81,21 +85,23 @@ def ort_session(model_path):
 
 
 def ort_once(model_path, batch):
-    """(model seconds, end-to-end seconds, probabilities) of one ONNX Runtime pass."""
+    """(model seconds, end-to-end seconds, probabilities, model CPU seconds) of one ONNX Runtime
+    pass. With intra_op_num_threads=1 the session runs in the calling thread, so the model CPU
+    time is this thread's (time.thread_time)."""
     t0 = time.perf_counter()
     x = read_idx(IMAGES)
     sess = ort_session(model_path)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.thread_time()
     out = [sess.run(["probabilities"], {"input": x[a:a + batch]})[0] for a in range(0, len(x), batch)]
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.thread_time()
     probs = np.concatenate(out)
     t3 = time.perf_counter()
-    return t2 - t1, t3 - t0, probs
+    return t2 - t1, t3 - t0, probs, c2 - c1
 
 
 def ort_program(model_path, out_csv, batch):
     """The ONNX Runtime counterpart of `ddpc predict` as a program of its own (--ort-program)."""
-    _, _, probs = ort_once(model_path, batch)
+    probs = ort_once(model_path, batch)[2]
     table = np.column_stack([probs.argmax(axis=1), probs])
     header = "predicted," + ",".join(f"p_{k}" for k in range(probs.shape[1]))
     np.savetxt(out_csv, table, fmt=["%d"] + ["%.9g"] * probs.shape[1], delimiter=",", header=header, comments="")
@@ -109,16 +115,17 @@ def ort_program_once(model_path, out_csv, batch):
 
 
 def ddpc_once(ddpc, run_dir, out_csv, env, n):
-    """(model seconds, end-to-end seconds, read seconds, write seconds, batch) of one ddpc predict."""
+    """(model seconds, end-to-end seconds, read seconds, write seconds, batch, model CPU seconds) of
+    one ddpc predict."""
     t0 = time.perf_counter()
     r = run([ddpc, "predict", run_dir, "--data", IMAGES, "--out", out_csv], env)
     wall = time.perf_counter() - t0
-    m = re.search(r"read ([0-9.]+) s, predict [0-9.]+ s \((\d+) samples/s, batch (\d+)\), write ([0-9.]+) s",
-                  r.stderr)
+    m = re.search(r"read ([0-9.]+) s, predict [0-9.]+ s \((\d+) samples/s, batch (\d+); cpu ([0-9.]+) s\), "
+                  r"write ([0-9.]+) s", r.stderr)
     if not m:
         die(f"no timing line in ddpc predict's stderr: {r.stderr}")
     # The model time from the rate, which has more digits than the seconds printed beside it.
-    return n / float(m.group(2)), wall, float(m.group(1)), float(m.group(4)), int(m.group(3))
+    return n / float(m.group(2)), wall, float(m.group(1)), float(m.group(5)), int(m.group(3)), float(m.group(4))
 
 
 def prepare(ddpc, work, name, env):
@@ -189,7 +196,7 @@ def main():
         run_dir, onnx_path = prepare(ddpc, work, name, env)
         out_csv = os.path.join(work, f"{name}.csv")
         batch = ddpc_once(ddpc, run_dir, out_csv, env, n)[4]  # also warms the page cache for both
-        _, _, probs = ort_once(onnx_path, batch)
+        probs = ort_once(onnx_path, batch)[2]
         diff = check_same(out_csv, probs)
         ort_csv = os.path.join(work, f"{name}_ort.csv")
         # One ddpc side per kernel setting (DDPC_BLAS_CORETYPE), then ONNX Runtime in process
@@ -199,40 +206,46 @@ def main():
         for rep in range(args.reps):
             for side in sides[rep % len(sides):] + sides[:rep % len(sides)]:
                 if side == "ort":
-                    times[side].append(ort_once(onnx_path, batch)[:2])
+                    m, w, _, c = ort_once(onnx_path, batch)
+                    times[side].append((m, w, c))
                 elif side == "program":
                     times[side].append(ort_program_once(onnx_path, ort_csv, batch))
                 else:
                     core, gemm = side.split(":")[1].split("/")
                     kenv = dict(env, DDPC_BLAS_CORETYPE=core, DDPC_PREDICT_GEMM=gemm)
-                    times[side].append(ddpc_once(ddpc, run_dir, out_csv, kenv, n)[:4])
+                    m, w, r, wr, _, c = ddpc_once(ddpc, run_dir, out_csv, kenv, n)
+                    times[side].append((m, w, r, wr, c))
         med = statistics.median
         ort_model, ort_wall = med(t[0] for t in times["ort"]), med(t[1] for t in times["ort"])
         for k in kernels:
             t = times[f"ddpc:{k}"]
             # Each repetition's ratio, ddpc's model time against ONNX Runtime's in the same round.
             paired = sorted(o[0] / v[0] for v, o in zip(t, times["ort"]))
+            paired_cpu = sorted(o[2] / v[4] for v, o in zip(t, times["ort"]))
+            cpu_ratio = med(o[2] for o in times["ort"]) / med(v[4] for v in t)
             rows.append((name, k, batch, n / med(v[0] for v in t), n / ort_model, med(v[1] for v in t),
                          med(times["program"]), ort_wall, med(v[2] for v in t), med(v[3] for v in t), diff,
-                         paired))
-            print(f"# {name}, ddpc kernels {k}: model {sorted(round(v[0], 4) for v in t)}", file=sys.stderr)
-        print(f"# {name}, ONNX Runtime: model {sorted(round(v[0], 4) for v in times['ort'])}", file=sys.stderr)
+                         paired, cpu_ratio, paired_cpu))
+            print(f"# {name}, ddpc kernels {k}: model {sorted(round(v[0], 4) for v in t)}, "
+                  f"cpu {sorted(round(v[4], 4) for v in t)}", file=sys.stderr)
+        print(f"# {name}, ONNX Runtime: model {sorted(round(v[0], 4) for v in times['ort'])}, "
+              f"cpu {sorted(round(v[2], 4) for v in times['ort'])}", file=sys.stderr)
     print()
     print("Model (raw pixels in memory to probabilities in memory), samples/s:")
     print()
     print("| model | ddpc kernels / product | batch | ddpc | ONNX Runtime | ddpc / ONNX Runtime | "
-          "per round, min-max | max difference of a probability |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, k, batch, dm, om, dw, op, ow, dr, dwr, diff, paired in rows:
+          "per round, min-max | in CPU time | per round, min-max | max difference of a probability |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, k, batch, dm, om, dw, op, ow, dr, dwr, diff, paired, cr, pc in rows:
         print(f"| {name.upper()} | {k} | {batch} | {dm:,.0f} | {om:,.0f} | **{dm / om:.2f}** | "
-              f"{paired[0]:.2f}-{paired[-1]:.2f} | {diff:.1e} |")
+              f"{paired[0]:.2f}-{paired[-1]:.2f} | **{cr:.2f}** | {pc[0]:.2f}-{pc[-1]:.2f} | {diff:.1e} |")
     print()
     print("End to end (the IDX file to predictions), seconds (lower is better):")
     print()
     print("| model | ddpc kernels / product | `ddpc predict` to CSV | ONNX Runtime program to CSV | ratio | ONNX Runtime in "
           "process, no CSV | ratio | ddpc's read / predict / write |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, k, batch, dm, om, dw, op, ow, dr, dwr, diff, paired in rows:
+    for name, k, batch, dm, om, dw, op, ow, dr, dwr, diff, paired, cr, pc in rows:
         print(f"| {name.upper()} | {k} | {dw:.3f} | {op:.3f} | **{op / dw:.2f}** | {ow:.3f} | **{ow / dw:.2f}** | "
               f"{dr:.3f} / {n / dm:.3f} / {dwr:.3f} |")
     if tmp:

@@ -30,6 +30,8 @@ typedef struct {
   uint64_t unseen;         // cells holding a category the model was not trained on (all-zero inputs)
   double read_seconds;     // reading and parsing the input (this rank)
   double predict_seconds;  // preprocessing, forward passes, probabilities, gathering on rank 0
+  double predict_cpu_seconds;  // the same in this thread's CPU time, which other processes on a
+                               // loaded machine do not inflate as they do the wall time (benchmarks)
   double write_seconds;    // formatting and writing the CSV (rank 0)
   bool gathered;           // the collectives completed: a failure after them (rank 0's write)
                            // leaves no rank waiting

@@ -88,8 +88,8 @@ static void cli_predict_report(const char *model_path, const ddpc_predictor *p, 
     fprintf(stderr, " | loss %.6g (%s)", r->loss, ddpc_loss_name(p->cfg.loss));
   }
   double rate = r->predict_seconds > 0 ? r->samples / r->predict_seconds : 0;
-  fprintf(stderr, " | read %.3f s, predict %.3f s (%.0f samples/s, batch %d), write %.3f s\n", r->read_seconds,
-          r->predict_seconds, rate, p->max_batch, r->write_seconds);
+  fprintf(stderr, " | read %.3f s, predict %.3f s (%.0f samples/s, batch %d; cpu %.4f s), write %.3f s\n",
+          r->read_seconds, r->predict_seconds, rate, p->max_batch, r->predict_cpu_seconds, r->write_seconds);
   if (r->unseen)
     fprintf(stderr, "predict: warning: %llu cells hold a category the model was not trained on; their one-hot "
             "inputs are all zeros\n", (unsigned long long)r->unseen);

@@ -100,7 +100,7 @@ struct ddpc_layer {
   float *grads;               // view into the model's flat gradient buffer
   void *state;                // kind-specific scratch (im2col, masks, statistics)
   ddpc_memory_budget *budget; // the model's host memory count; NULL where not counted (GPU)
-  bool input_relu;            // set by the model before setup: x is the output of a ReLU layer
+  bool input_relu;            // set by the model before setup (CPU only): x is a ReLU layer's output
   bool dx_relu_applied;       // set by setup (only where input_relu): backward's dx already has
                               // that ReLU's backward applied (0 wherever x is 0), so the model
                               // skips the ReLU's backward, which would change nothing

@@ -67,7 +67,9 @@ static int model_setup_pass(ddpc_model *model, const ddpc_layer_spec *specs) {
 #endif
     if (!layer->ops) return ddpc_error_set("model layer %d: unknown layer kind %d", i, (int)specs[i].kind);
     layer->budget = model->device == DDPC_DEVICE_CPU ? &model->budget : NULL;
-    layer->input_relu = i > 0 && specs[i - 1].kind == DDPC_LAYER_RELU;
+    // Only the CPU layers fold a ReLU into their backward; the GPU ones take their shapes
+    // from the CPU setup, which must not promise it for them.
+    layer->input_relu = model->device == DDPC_DEVICE_CPU && i > 0 && specs[i - 1].kind == DDPC_LAYER_RELU;
     if (layer->ops->setup(layer, model->max_batch) != 0) return -1;
     layer->param_offset = model->n_params;
     model->n_params += layer->n_params;

@@ -39,7 +39,8 @@ int ddpc_predict_gemm_pack(const float *w, const float *b, int n, int k, ddpc_pr
   if (n < 1 || k < 1) return ddpc_error_set("predict_gemm: a product needs n >= 1 and k >= 1, got %d and %d", n, k);
   int panels = (n + GEMM_NR - 1) / GEMM_NR;
   size_t packed = (size_t)panels * (size_t)k * GEMM_NR, bias = (size_t)panels * GEMM_NR;
-  // 64-byte aligned, so that the kernel's loads of a panel row never split a cache line.
+  // 64-byte aligned, so that the kernel's loads of a panel row never split a cache line
+  // (both sizes are whole multiples of GEMM_NR floats, so of 64 bytes, as C11 asks).
   out->packed = aligned_alloc(64, packed * sizeof(float));
   out->bias = aligned_alloc(64, bias * sizeof(float));
   if (!out->packed || !out->bias) {

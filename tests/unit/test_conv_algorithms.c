@@ -157,7 +157,10 @@ static void compare(const char *name, const char *what, const float *got, const 
   CHECK(bad == 0, "%s: %zu of %zu %s entries differ from the direct convolution", name, bad, n, what);
 }
 
-static void check_shape(const char *name, ddpc_shape in, int filters, conv_geometry g, int batch, int index) {
+/* with_dx: ask for the input gradient (the model never does at layer 0, where im2col then
+ * borrows its matrix for d(col) and must restore its zero padding for the next forward). */
+static void check_shape_with(const char *name, ddpc_shape in, int filters, conv_geometry g, int batch, int index,
+                             bool with_dx) {
   conv_rig rig;
   if (rig_make(&rig, in, filters, g, batch, index) != 0) {
     CHECK(0, "%s: setup failed: %s", name, ddpc_error_message());
@@ -170,7 +173,7 @@ static void check_shape(const char *name, ddpc_shape in, int filters, conv_geome
   // Poison what backward must overwrite.
   for (size_t i = 0; i < rig.n_in; i++) rig.dx[i] = 1e6f;
   for (size_t i = 0; i < rig.layer.n_params; i++) rig.layer.grads[i] = 1e6f;
-  float *dx = index > 0 ? rig.dx : NULL;
+  float *dx = with_dx ? rig.dx : NULL;
   rig.layer.ops->backward(&rig.layer, rig.x, rig.y, rig.dy, dx, batch);
   compare(name, "weight gradient", rig.layer.grads, r.dw, r.dw_abs, rig.n_w);
   double *db_abs = calloc((size_t)filters, sizeof(double));
@@ -201,6 +204,10 @@ static void check_shape(const char *name, ddpc_shape in, int filters, conv_geome
   free(dx1);
   reference_free(&r);
   rig_free(&rig);
+}
+
+static void check_shape(const char *name, ddpc_shape in, int filters, conv_geometry g, int batch, int index) {
+  check_shape_with(name, in, filters, g, batch, index, index > 0);
 }
 
 /* sum_i dy_i * y_i: its gradient is what backward computes with dy as the output gradient. */
@@ -277,6 +284,10 @@ int main(void) {
   check_shape("im2col 7x6x6 -> 5, 5x5 padding 2", (ddpc_shape){7, 6, 6}, 5, (conv_geometry){5, 1, 2, false}, 2, 1);
   check_shape("im2col 9x9x8 -> 4, stride 2", (ddpc_shape){9, 9, 8}, 4, k3s2, 2, 1);
   check_shape("im2col 9x9x8 -> 4, stride 2 at layer 0", (ddpc_shape){9, 9, 8}, 4, k3s2, 2, 0);
+  check_shape_with("im2col 9x9x8 -> 4 at layer 0 asked for dx (borrowed im2col matrix)", (ddpc_shape){9, 9, 8}, 4,
+                   k3s2, 2, 0, true);
+  check_shape_with("winograd 6x6x8 -> 4 at layer 0 asked for dx", (ddpc_shape){6, 6, 8}, 4, k3p1, 2, 0, true);
+  check_shape_with("direct 6x6x2 -> 4 at layer 0 asked for dx", (ddpc_shape){6, 6, 2}, 4, k3p1, 2, 0, true);
   check_shape("1x1 5x4x6 -> 7", (ddpc_shape){5, 4, 6}, 7, (conv_geometry){1, 1, 0, false}, 2, 1);
   check_finite_differences("im2col 6x6x5 -> 4", (ddpc_shape){6, 6, 5}, 4, k5s3, 2);
   return testing_finish();

@@ -1,6 +1,15 @@
 """The PyTorch side of the benchmarks: Fashion-MNIST in memory and the same MLP and CNN as
-examples/fashion_mnist_*.yaml, so every benchmark compares ddpc with the same workload."""
+examples/fashion_mnist_*.yaml, so every benchmark compares ddpc with the same workload, in
+one process or as DistributedDataParallel (gloo) over several. Imported by the benchmarks
+that run under the PyTorch being measured, or run by those that pick an interpreter:
+
+    PYTHON bench/torch_models.py MODEL STEPS BATCH WORLD   ->  {"samples_per_s": ...}"""
 import gzip
+import json
+import queue as queue_errors
+import socket
+import sys
+import time
 
 import numpy as np
 import torch
@@ -34,7 +43,6 @@ def time_steps(net, x, y, model_name, steps, batch, warmup=20, offset=0, stride=
     opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATES[model_name], momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))[offset::stride].to(x.device)
-    import time
 
     def sync():  # a GPU queues work: the clock must wait for it
         if x.is_cuda:
@@ -54,3 +62,52 @@ def time_steps(net, x, y, model_name, steps, batch, warmup=20, offset=0, stride=
         step(i)
     sync()
     return steps * batch / (time.perf_counter() - t0)
+
+
+def ddp_worker(rank, world, model_name, steps, batch, port, queue):
+    """One rank of a gloo DDP job on one thread; puts its samples/s on the queue."""
+    import torch.distributed as dist
+    torch.set_num_threads(1)
+    x, y = load_fashion_mnist(model_name)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    net = torch.nn.parallel.DistributedDataParallel(build(model_name))
+    rate = time_steps(net, x, y, model_name, steps, batch, offset=rank, stride=world)
+    dist.destroy_process_group()
+    queue.put(rate)
+
+
+def measure(model_name, world, steps, batch=64):
+    """Samples/s of all ranks together, `batch` per rank and one thread each: plain eager
+    training in this process at world 1, DDP with gloo over loopback between `world`
+    spawned processes otherwise (the slowest rank sets the pace of a synchronous job)."""
+    if world == 1:
+        torch.set_num_threads(1)
+        x, y = load_fashion_mnist(model_name)
+        return time_steps(build(model_name), x, y, model_name, steps, batch)
+    import torch.multiprocessing as mp
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=ddp_worker, args=(r, world, model_name, steps, batch, port, queue))
+             for r in range(world)]
+    for p in procs:
+        p.start()
+    rates = []
+    while len(rates) < world:  # a rank that fails must not leave the others waiting forever
+        try:
+            rates.append(queue.get(timeout=5))
+        except queue_errors.Empty:
+            if any(p.exitcode not in (None, 0) for p in procs):
+                for p in procs:
+                    p.kill()
+                raise RuntimeError(f"a DDP rank of {model_name} failed")
+    for p in procs:
+        p.join()
+    return min(rates) * world
+
+
+if __name__ == "__main__":
+    name, n_steps, n_batch, n_world = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    print(json.dumps({"samples_per_s": measure(name, n_world, n_steps, n_batch)}))

@@ -122,16 +122,18 @@ void ddpc_layer_dense_forward(const float *x, const float *w, const float *b, fl
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, beta, y, n);
 }
 
+void ddpc_layer_bias_gradient(const float *dy, float *db, int m, int n) {
+  memcpy(db, dy, (size_t)n * sizeof(float));
+  for (int i = 1; i < m; i++) {
+    const float *row = dy + (size_t)i * n;
+    for (int j = 0; j < n; j++) db[j] += row[j];
+  }
+}
+
 void ddpc_layer_dense_backward(const float *x, const float *w, const float *dy, float *dw, float *db,
                                float *dx, int m, int n, int k) {
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, m, 1.0f, dy, n, x, k, 0.0f, dw, k);
-  if (db) {
-    memcpy(db, dy, (size_t)n * sizeof(float));
-    for (int i = 1; i < m; i++) {
-      const float *row = dy + (size_t)i * n;
-      for (int j = 0; j < n; j++) db[j] += row[j];
-    }
-  }
+  if (db) ddpc_layer_bias_gradient(dy, db, m, n);
   if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, k, n, 1.0f, dy, n, w, k, 0.0f, dx, k);
 }
 

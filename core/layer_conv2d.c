@@ -214,15 +214,6 @@ static void conv_forward(ddpc_layer *layer, const float *x, float *y, int batch,
   ddpc_layer_dense_forward(col, layer->params, b, y, rows, F, st->kkc);
 }
 
-/* db = column sums of dy (rows, F), row after row as ddpc_layer_dense_backward sums them. */
-static void conv_bias_gradient(const float *dy, float *db, int rows, int F) {
-  memcpy(db, dy, (size_t)F * sizeof(float));
-  for (int i = 1; i < rows; i++) {
-    const float *row = dy + (size_t)i * F;
-    for (int j = 0; j < F; j++) db[j] += row[j];
-  }
-}
-
 static void conv_backward(ddpc_layer *layer, const float *x, const float *y, const float *dy, float *dx,
                           int batch) {
   (void)y;
@@ -235,7 +226,7 @@ static void conv_backward(ddpc_layer *layer, const float *x, const float *y, con
   }
   if (st->algo == CONV_DIRECT) {
     ddpc_conv_direct_backward(&st->cd, layer->params, x, dy, layer->grads, dx, batch);
-    if (db) conv_bias_gradient(dy, db, rows, F);
+    if (db) ddpc_layer_bias_gradient(dy, db, rows, F);
     return;
   }
   if (st->algo == CONV_POINTWISE) {

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/config.h"
 #include "core/data.h"
@@ -17,15 +16,10 @@
 #include "core/layer.h"
 #include "core/loss.h"
 #include "core/model.h"
+#include "core/sysinfo.h"
 #include "optim/optim.h"
 
 #define PROFILE_MAX_PARTS (2 * DDPC_MAX_LAYERS + 4)
-
-static double profile_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static int profile_cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -82,11 +76,11 @@ int main(int argc, char **argv) {
   double *t = profile_alloc((size_t)parts * (size_t)steps * 2);  // doubles: twice the floats
   const char *names[PROFILE_MAX_PARTS];
   for (int s = 0; s < steps + 3; s++) {  // 3 warm-up steps, not recorded
-    double *row = s >= 3 ? t + (size_t)(s - 3) * parts : NULL, t0 = profile_now(), t1;
+    double *row = s >= 3 ? t + (size_t)(s - 3) * parts : NULL, t0 = ddpc_thread_cpu_seconds(), t1;
     int p = 0;
 #define PROFILE_MARK(name)                     \
   do {                                         \
-    t1 = profile_now();                        \
+    t1 = ddpc_thread_cpu_seconds();                        \
     if (row) row[p] = t1 - t0;                 \
     names[p++] = (name);                       \
     t0 = t1;                                   \

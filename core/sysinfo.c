@@ -14,6 +14,12 @@ double ddpc_time_seconds(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double ddpc_thread_cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 double ddpc_time_unix(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);

@@ -8,6 +8,9 @@
 
 /* Seconds on a monotonic clock (only differences are meaningful). */
 double ddpc_time_seconds(void);
+/* CPU seconds the calling thread has used (only differences are meaningful): time that
+ * other processes on a busy machine change little. */
+double ddpc_thread_cpu_seconds(void);
 /* Seconds since the Unix epoch, wall clock (comparable across processes of one machine). */
 double ddpc_time_unix(void);
 /* Current UTC time as ISO 8601 ("2026-11-22T02:37:30Z") into out. */

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/data.h"
 #include "core/data_internal.h"  // ddpc_idx_check_labels: the training loader's label check
@@ -453,19 +452,12 @@ int ddpc_predict_read_input(const ddpc_predictor *p, const ddpc_predict_options 
   return 0;
 }
 
-/* This thread's CPU time in seconds. */
-static double predict_thread_seconds(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 int ddpc_predict_run(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_input *in,
                      const ddpc_predict_options *o, ddpc_predict_result *res) {
   memset(res, 0, sizeof *res);
   res->loss = res->accuracy = NAN;
   res->read_seconds = in->read_seconds;
-  double t1 = ddpc_time_seconds(), c1 = predict_thread_seconds();
+  double t1 = ddpc_time_seconds(), c1 = ddpc_thread_cpu_seconds();
   bool cls = p->input.task == DDPC_TASK_CLASSIFICATION;
   int width = p->out_width + (cls ? 1 : 0);
   predict_share sh = predict_share_rows(in->rows, p->max_batch, comm->rank, comm->size);
@@ -481,7 +473,7 @@ int ddpc_predict_run(ddpc_predictor *p, ddpc_comm *comm, const ddpc_predict_inpu
   if (rc == 0) rc = comm->ops->allreduce_double(comm, sums, 3);
   res->gathered = rc == 0;
   double t2 = ddpc_time_seconds();
-  res->predict_cpu_seconds = predict_thread_seconds() - c1;
+  res->predict_cpu_seconds = ddpc_thread_cpu_seconds() - c1;
   res->samples = in->rows;
   res->unseen = in->unseen;
   res->labelled = in->labels || in->targets;

@@ -295,8 +295,7 @@ static void *track_sender(void *user) {
     backoff = backoff == 0 ? TRACK_BACKOFF_FIRST : fmin(backoff * 2, TRACK_BACKOFF_MAX);
     if (!atomic_load(&t->stop)) track_wait(t, backoff);
   }
-  struct timespec cpu;
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) t->sender_cpu = (double)cpu.tv_sec + cpu.tv_nsec * 1e-9;
+  t->sender_cpu = ddpc_thread_cpu_seconds();
   pthread_mutex_unlock(&t->mu);
   return NULL;
 }

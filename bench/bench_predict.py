@@ -35,7 +35,7 @@ compute the same thing. Two figures per side, each the median over the repetitio
 ddpc runs with OPENBLAS_NUM_THREADS=1, on the OpenBLAS kernels DDPC_BLAS_CORETYPE picks
 (auto: the best the CPU has, as for training; --kernels runs more settings side by side);
 ONNX Runtime with intra_op_num_threads=1 and inter_op_num_threads=1. A model of linear layers
-and ReLUs runs as products with weights packed at load (predict/predict_gemm.c) unless
+and ReLUs runs as products with weights packed at load (core/gemm.c) unless
 DDPC_PREDICT_GEMM=blas; --gemm packed,blas runs both side by side. Prints a Markdown table
 for bench/RESULTS.md."""
 import argparse

@@ -3,6 +3,8 @@
  * that linear and conv2d (after im2col) both reduce to. */
 #include "core/layer.h"
 
+#include "core/gemm.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdarg.h>
@@ -132,9 +134,19 @@ void ddpc_layer_bias_gradient(const float *dy, float *db, int m, int n) {
 
 void ddpc_layer_dense_backward(const float *x, const float *w, const float *dy, float *dw, float *db,
                                float *dx, int m, int n, int k) {
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, m, 1.0f, dy, n, x, k, 0.0f, dw, k);
+  if (ddpc_gemm_available()) {
+    ddpc_gemm_ab(n, k, m, (ddpc_gemm_operand){.data = dy, .ld = (size_t)n, .transposed = true}, x, (size_t)k, dw,
+                 (size_t)k);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, m, 1.0f, dy, n, x, k, 0.0f, dw, k);
+  }
   if (db) ddpc_layer_bias_gradient(dy, db, m, n);
-  if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, k, n, 1.0f, dy, n, w, k, 0.0f, dx, k);
+  if (!dx) return;
+  if (ddpc_gemm_available())
+    ddpc_gemm_ab(m, k, n, (ddpc_gemm_operand){.data = dy, .ld = (size_t)n, .transposed = false}, w, (size_t)k, dx,
+                 (size_t)k);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, k, n, 1.0f, dy, n, w, k, 0.0f, dx, k);
 }
 
 int ddpc_layer_check_sizes(const ddpc_layer *layer, int max_batch) {

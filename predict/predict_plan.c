@@ -14,7 +14,7 @@
 static bool plan_wanted(void) {
   const char *mode = getenv("DDPC_PREDICT_GEMM");
   if (mode && strcmp(mode, "blas") == 0) return false;
-  return strcmp(ddpc_predict_gemm_kernel(), "c") != 0;
+  return ddpc_gemm_available();
 }
 
 static bool plan_has_linear(const ddpc_model *m) {
@@ -52,7 +52,7 @@ int ddpc_predict_plan_make(ddpc_model *m, int max_batch, ddpc_predict_plan **out
     }
     int n = l->spec.units, k = (int)ddpc_shape_size(l->in);
     const float *bias = l->spec.bias ? l->params + (size_t)n * (size_t)k : NULL;
-    if (ddpc_predict_gemm_pack(l->params, bias, n, k, &step->gemm) != 0) {
+    if (ddpc_gemm_pack(l->params, bias, n, k, &step->gemm) != 0) {
       ddpc_predict_plan_free(plan);
       return -1;
     }
@@ -68,7 +68,7 @@ int ddpc_predict_plan_make(ddpc_model *m, int max_batch, ddpc_predict_plan **out
 
 void ddpc_predict_plan_free(ddpc_predict_plan *plan) {
   if (!plan) return;
-  for (int i = 0; i < plan->n_steps; i++) ddpc_predict_gemm_free(&plan->steps[i].gemm);
+  for (int i = 0; i < plan->n_steps; i++) ddpc_gemm_packed_free(&plan->steps[i].gemm);
   free(plan->steps);
   free(plan->acts[0]);
   free(plan->acts[1]);
@@ -84,7 +84,7 @@ const float *ddpc_predict_plan_forward(ddpc_predict_plan *plan, const float *x, 
     if (s->layer)
       s->layer->ops->forward(s->layer, cur, y, n, &ctx);
     else
-      ddpc_predict_gemm_run(&s->gemm, cur, n, y, s->relu);
+      ddpc_gemm_packed_run(&s->gemm, cur, n, y, s->relu);
     cur = y;
   }
   return cur;

@@ -1,5 +1,5 @@
 /* How a predictor runs a model that has linear layers: each linear layer as a packed
- * product (predict_gemm.h), with a ReLU that follows it applied inside the product;
+ * product (core/gemm.h), with a ReLU that follows it applied inside the product;
  * layers that are the identity in inference (dropout, flatten) skipped; every other layer
  * (convolution, pooling, a ReLU after one, normalization) by its own forward, as
  * ddpc_model_forward runs it. It is the same function of the inputs (PyTorch and ONNX
@@ -11,11 +11,11 @@
 #include <stdbool.h>
 
 #include "core/model.h"
-#include "predict/predict_gemm.h"
+#include "core/gemm.h"
 
 typedef struct {
   ddpc_layer *layer;               // a layer run by its own forward; NULL: the packed product
-  ddpc_predict_gemm_weights gemm;  // a linear layer's weights and bias, packed
+  ddpc_gemm_packed gemm;           // a linear layer's weights and bias, packed
   bool relu;                       // a ReLU follows the linear layer (past identities): in the product
 } ddpc_predict_step;
 
@@ -27,7 +27,7 @@ typedef struct ddpc_predict_plan {
 
 /* Makes *out for model m, whose parameters are loaded (batches up to max_batch), and
  * returns 0; returns 1, *out NULL, for a model without a linear layer, for a build whose
- * kernel is not vectorized (predict_gemm's portable C is slower than OpenBLAS), and when
+ * kernel is not vectorized (core/gemm.c's portable C is slower than OpenBLAS), and when
  * DDPC_PREDICT_GEMM=blas asks for the layer-by-layer path on OpenBLAS; -1 with the error
  * set when memory runs out. The plan runs m's layers: m must outlive it. */
 int ddpc_predict_plan_make(ddpc_model *m, int max_batch, ddpc_predict_plan **out);

@@ -1,0 +1,239 @@
+/* ddpc's own matrix products (core/gemm.h). One micro-kernel, gemm_tile, keeps a tile of
+ * GEMM_MR rows x GEMM_NR columns of the output in registers while it walks k: per step it
+ * loads one row of B's column panel (GEMM_NR floats) and broadcasts one element of A per
+ * tile row. B is read in place when it is row-major already (the gradients dW = dy^T x and
+ * dx = dy w), or packed into panels once for weights used many times (the predictor).
+ * OpenBLAS packs both operands and zeroes the output on every call.
+ *
+ * Loop order: column panel outside, row blocks inside, so one panel of B (k x GEMM_NR
+ * floats) stays in cache while every row block of A passes it. */
+#include "core/gemm.h"
+
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define GEMM_NR 32  // two zmm registers of floats
+#define GEMM_MR 12  // 24 accumulators of the 32 zmm registers
+#define GEMM_KERNEL "avx512"
+#define GEMM_FAST true
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define GEMM_NR 16  // two ymm registers
+#define GEMM_MR 6   // 12 accumulators of the 16 ymm registers
+#define GEMM_KERNEL "avx2"
+#define GEMM_FAST true
+#else
+#define GEMM_NR 16
+#define GEMM_MR 4
+#define GEMM_KERNEL "c"
+#define GEMM_FAST false
+#endif
+
+bool ddpc_gemm_available(void) { return GEMM_FAST; }
+int ddpc_gemm_panel_width(void) { return GEMM_NR; }
+const char *ddpc_gemm_kernel(void) { return GEMM_KERNEL; }
+
+/* Where a tile's sums start: from zero (gradients) or from the bias (prediction). */
+typedef enum { GEMM_START_ZERO, GEMM_START_BIAS } gemm_start;
+
+typedef struct {
+  const float *b;    // B(0, 0) of the panel; row p at b + p * ldb
+  size_t ldb;
+  const float *bias; // GEMM_START_BIAS: the panel's bias (nr floats)
+  float *c;          // the tile's first output; row i at c + i * ldc
+  size_t ldc;
+  int k, nr;         // steps of the sum; columns of the panel that exist (<= GEMM_NR)
+  gemm_start start;
+  bool relu;         // max(0, .) before the store
+} gemm_panel;
+
+/* One tile: rows [0, mr) of A (row i at a + i * lda, or column i when transposed) times
+ * the panel. Inlined into one copy per (mr, transposed, full) so that the accumulators are
+ * registers and the broadcasts' addresses are constant offsets. `full`: nr == GEMM_NR, no
+ * masks needed. */
+static inline __attribute__((always_inline)) void gemm_tile(int mr, bool transposed, bool full, const float *a,
+                                                            size_t lda, const gemm_panel *t) {
+  const float *b = t->b;
+  const size_t ldb = t->ldb, ldc = t->ldc;
+  const int k = t->k, nr = t->nr;
+  float *c = t->c;
+  // A(i, p) for this tile: one pointer per step of k, constant offsets per row.
+#define GEMM_A(i, p) (transposed ? a[(size_t)(p) * lda + (size_t)(i)] : a[(size_t)(i) * lda + (size_t)(p)])
+#if defined(__AVX512F__)
+  const __mmask16 m0 = full || nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+  const __mmask16 m1 = full || nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+  __m512 acc[GEMM_MR][2];
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  if (t->start == GEMM_START_BIAS) s0 = _mm512_maskz_loadu_ps(m0, t->bias), s1 = _mm512_maskz_loadu_ps(m1, t->bias + 16);
+#pragma GCC unroll 12
+  for (int i = 0; i < mr; i++) acc[i][0] = s0, acc[i][1] = s1;
+  for (int p = 0; p < k; p++) {
+    const float *row = b + (size_t)p * ldb;
+    __m512 w0 = full ? _mm512_loadu_ps(row) : _mm512_maskz_loadu_ps(m0, row);
+    __m512 w1 = full ? _mm512_loadu_ps(row + 16) : _mm512_maskz_loadu_ps(m1, row + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+      __m512 x = _mm512_set1_ps(GEMM_A(i, p));
+      acc[i][0] = _mm512_fmadd_ps(x, w0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(x, w1, acc[i][1]);
+    }
+  }
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 12
+  for (int i = 0; i < mr; i++) {
+    if (t->relu) acc[i][0] = _mm512_max_ps(acc[i][0], zero), acc[i][1] = _mm512_max_ps(acc[i][1], zero);
+    _mm512_mask_storeu_ps(c + i * ldc, m0, acc[i][0]);
+    _mm512_mask_storeu_ps(c + i * ldc + 16, m1, acc[i][1]);
+  }
+#elif defined(__AVX2__) && defined(__FMA__)
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(full ? GEMM_NR : nr), lane);
+  const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((full ? GEMM_NR : nr) - 8), lane);
+  __m256 acc[GEMM_MR][2];
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  if (t->start == GEMM_START_BIAS) s0 = _mm256_maskload_ps(t->bias, m0), s1 = _mm256_maskload_ps(t->bias + 8, m1);
+#pragma GCC unroll 6
+  for (int i = 0; i < mr; i++) acc[i][0] = s0, acc[i][1] = s1;
+  for (int p = 0; p < k; p++) {
+    const float *row = b + (size_t)p * ldb;
+    __m256 w0 = full ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, m0);
+    __m256 w1 = full ? _mm256_loadu_ps(row + 8) : _mm256_maskload_ps(row + 8, m1);
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++) {
+      __m256 x = _mm256_set1_ps(GEMM_A(i, p));
+      acc[i][0] = _mm256_fmadd_ps(x, w0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(x, w1, acc[i][1]);
+    }
+  }
+  const __m256 zero = _mm256_setzero_ps();
+#pragma GCC unroll 6
+  for (int i = 0; i < mr; i++) {
+    if (t->relu) acc[i][0] = _mm256_max_ps(acc[i][0], zero), acc[i][1] = _mm256_max_ps(acc[i][1], zero);
+    _mm256_maskstore_ps(c + i * ldc, m0, acc[i][0]);
+    _mm256_maskstore_ps(c + i * ldc + 8, m1, acc[i][1]);
+  }
+#else
+  (void)full;
+  float acc[GEMM_MR][GEMM_NR];
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++)
+      acc[i][j] = t->start == GEMM_START_BIAS ? t->bias[j] : 0.0f;
+  for (int p = 0; p < k; p++) {
+    const float *row = b + (size_t)p * ldb;
+    for (int i = 0; i < mr; i++) {
+      float x = GEMM_A(i, p);
+      for (int j = 0; j < nr; j++) acc[i][j] = fmaf(x, row[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++) c[i * ldc + j] = t->relu && !(acc[i][j] > 0.0f) ? 0.0f : acc[i][j];
+#endif
+#undef GEMM_A
+}
+
+/* gemm_tile with its shape known at compile time: one copy per row count. */
+#define GEMM_ROWS_CASE(R)          \
+  case R:                          \
+    gemm_tile(R, transposed, full, a, lda, t); \
+    break;
+#define GEMM_ROWS_FN(name, T, F)                                                  \
+  static void name(int mr, const float *a, size_t lda, const gemm_panel *t) {     \
+    const bool transposed = T, full = F;                                          \
+    switch (mr) {                                                                 \
+      GEMM_ROWS_CASE(1)                                                           \
+      GEMM_ROWS_CASE(2)                                                           \
+      GEMM_ROWS_CASE(3)                                                           \
+      GEMM_ROWS_CASE(4)                                                           \
+      GEMM_ROWS_MORE                                                              \
+      default:                                                                    \
+        break;                                                                    \
+    }                                                                             \
+  }
+#if GEMM_MR > 6
+#define GEMM_ROWS_MORE                                                                            \
+  GEMM_ROWS_CASE(5)                                                                               \
+  GEMM_ROWS_CASE(6)                                                                               \
+  GEMM_ROWS_CASE(7) GEMM_ROWS_CASE(8) GEMM_ROWS_CASE(9) GEMM_ROWS_CASE(10) GEMM_ROWS_CASE(11) \
+      GEMM_ROWS_CASE(12)
+#elif GEMM_MR > 4
+#define GEMM_ROWS_MORE GEMM_ROWS_CASE(5) GEMM_ROWS_CASE(6)
+#else
+#define GEMM_ROWS_MORE
+#endif
+GEMM_ROWS_FN(gemm_rows_n_full, false, true)
+GEMM_ROWS_FN(gemm_rows_n_part, false, false)
+GEMM_ROWS_FN(gemm_rows_t_full, true, true)
+GEMM_ROWS_FN(gemm_rows_t_part, true, false)
+
+/* Every row block of A against one panel. */
+static void gemm_panel_rows(int m, ddpc_gemm_operand a, gemm_panel t) {
+  float *c = t.c;
+  for (int i0 = 0; i0 < m; i0 += GEMM_MR) {
+    int mr = m - i0 < GEMM_MR ? m - i0 : GEMM_MR;
+    // Row i0 of A: i0 rows down, or i0 columns across when A is read transposed.
+    const float *ai = a.data + (a.transposed ? (size_t)i0 : (size_t)i0 * a.ld);
+    t.c = c + (size_t)i0 * t.ldc;
+    bool full = t.nr == GEMM_NR;
+    if (a.transposed)
+      (full ? gemm_rows_t_full : gemm_rows_t_part)(mr, ai, a.ld, &t);
+    else
+      (full ? gemm_rows_n_full : gemm_rows_n_part)(mr, ai, a.ld, &t);
+  }
+}
+
+void ddpc_gemm_ab(int m, int n, int k, ddpc_gemm_operand a, const float *b, size_t ldb, float *c, size_t ldc) {
+  for (int j0 = 0; j0 < n; j0 += GEMM_NR) {
+    gemm_panel t = {.b = b + j0, .ldb = ldb, .c = c + j0, .ldc = ldc, .k = k,
+                    .nr = n - j0 < GEMM_NR ? n - j0 : GEMM_NR, .start = GEMM_START_ZERO};
+    gemm_panel_rows(m, a, t);
+  }
+}
+
+int ddpc_gemm_pack(const float *w, const float *bias, int n, int k, ddpc_gemm_packed *out) {
+  memset(out, 0, sizeof *out);
+  if (n < 1 || k < 1) return ddpc_error_set("gemm: packed weights need n >= 1 and k >= 1, got %d and %d", n, k);
+  int panels = (n + GEMM_NR - 1) / GEMM_NR;
+  size_t packed = (size_t)panels * (size_t)k * GEMM_NR, biases = (size_t)panels * GEMM_NR;
+  // 64-byte aligned, so that a panel row's loads never split a cache line (both sizes are
+  // whole multiples of GEMM_NR floats, so of 64 bytes, as C11's aligned_alloc asks).
+  out->packed = aligned_alloc(64, packed * sizeof(float));
+  out->bias = aligned_alloc(64, biases * sizeof(float));
+  if (!out->packed || !out->bias) {
+    ddpc_gemm_packed_free(out);
+    return ddpc_error_set("out of memory packing a %d x %d weight matrix", n, k);
+  }
+  out->n = n;
+  out->k = k;
+  out->panels = panels;
+  for (int j0 = 0; j0 < panels * GEMM_NR; j0 += GEMM_NR) {
+    float *dst = out->packed + (size_t)j0 * (size_t)k;  // panel j0 / GEMM_NR
+    for (int p = 0; p < k; p++)
+      for (int jj = 0; jj < GEMM_NR; jj++)
+        dst[(size_t)p * GEMM_NR + jj] = j0 + jj < n ? w[(size_t)(j0 + jj) * (size_t)k + p] : 0.0f;
+  }
+  for (int j = 0; j < panels * GEMM_NR; j++) out->bias[j] = bias && j < n ? bias[j] : 0.0f;
+  return 0;
+}
+
+void ddpc_gemm_packed_free(ddpc_gemm_packed *pw) {
+  free(pw->packed);
+  free(pw->bias);
+  memset(pw, 0, sizeof *pw);
+}
+
+void ddpc_gemm_packed_run(const ddpc_gemm_packed *pw, const float *x, int m, float *y, bool relu) {
+  ddpc_gemm_operand a = {.data = x, .ld = (size_t)pw->k, .transposed = false};
+  for (int t = 0; t < pw->panels; t++) {
+    int j0 = t * GEMM_NR;
+    gemm_panel p = {.b = pw->packed + (size_t)j0 * (size_t)pw->k, .ldb = GEMM_NR, .bias = pw->bias + j0,
+                    .c = y + j0, .ldc = (size_t)pw->n, .k = pw->k,
+                    .nr = pw->n - j0 < GEMM_NR ? pw->n - j0 : GEMM_NR, .start = GEMM_START_BIAS, .relu = relu};
+    gemm_panel_rows(m, a, p);
+  }
+}

@@ -105,7 +105,7 @@ fi
 # Warm the data cache of the MLP example so no timed run loads the full set from .gz.
 "$ddpc" train "$cfg" --set train.epochs=0 --quiet --run-dir "$work/warm" >/dev/null 2>&1 || true
 
-echo "checkpoint pause in training, 1 rank, OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS, $(nproc) cores, runs in $(dirname "$work"), best of $runs (min-max)"
+echo "checkpoint pause in training, 1 rank, OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS, $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) cores, runs in $(dirname "$work"), best of $runs (min-max)"
 printf '| %-10s | %8s | %7s | %3s | %5s | %-22s | %-22s | %8s | %9s |\n' \
   model "param MB" "file MB" K ckpts "s with (min-max)" "s without (min-max)" "pause ms" "x write"
 printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------ ---------- --------- ----- ------- \

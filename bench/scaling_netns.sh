@@ -34,7 +34,7 @@ NETNS_N=$max_ranks NETNS_INSTALL=0 bash "$TESTBEDS/netns_up.sh" >&2
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 read -r -a MPIARGS < <(tr "\n" " " < /run/ddp-netns/mpirun.args; echo)
 
-echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p') nproc=$(nproc) load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p') nproc=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for rate in $RATES; do
   if [ "$rate" = none ]; then
     bash "$TESTBEDS/netns_shape.sh" off >&2

@@ -48,7 +48,7 @@ best() {
 # Fill the data cache once so every timed run is a cache hit.
 "$ddpc" train "$cfg" --run-dir "$work/warm" --set train.epochs=0 --quiet
 
-echo "2 ranks on $(nproc) cores, $(mpirun --version | head -1)"
+echo "2 ranks on $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) cores, $(mpirun --version | head -1)"
 printf '| %-66s | %8s |\n' "command" "best (s)"
 printf '|%s|%s|\n' "$(printf -- '-%.0s' {1..68})" "$(printf -- '-%.0s' {1..10})"
 best "mpirun -n 2 /bin/true" mpirun "${root[@]}" -n 2 /bin/true

@@ -39,19 +39,29 @@ bool ddpc_gemm_available(void) { return GEMM_FAST; }
 int ddpc_gemm_panel_width(void) { return GEMM_NR; }
 const char *ddpc_gemm_kernel(void) { return GEMM_KERNEL; }
 
-/* Where a tile's sums start: from zero (gradients) or from the bias (prediction). */
-typedef enum { GEMM_START_ZERO, GEMM_START_BIAS } gemm_start;
+/* Where a tile's sums start: from zero (gradients), from a bias per column (the
+ * predictor: c = x w^T) or from a bias per row (the forward pass: c = w x^T, stored
+ * transposed). */
+typedef enum { GEMM_START_ZERO, GEMM_START_BIAS, GEMM_START_ROW_BIAS } gemm_start;
 
 typedef struct {
   const float *b;    // B(0, 0) of the panel; row p at b + p * ldb
   size_t ldb;
-  const float *bias; // GEMM_START_BIAS: the panel's bias (nr floats)
-  float *c;          // the tile's first output; row i at c + i * ldc
+  const float *bias; // GEMM_START_BIAS: the panel's (nr floats); ROW_BIAS: the row block's
+  float *c;          // the tile's first output; row i at c + i * ldc, or column i when
+  bool c_transposed; // c_transposed (then output (i, j) goes to c[j * ldc + i])
   size_t ldc;
   int k, nr;         // steps of the sum; columns of the panel that exist (<= GEMM_NR)
   gemm_start start;
   bool relu;         // max(0, .) before the store
 } gemm_panel;
+
+/* A finished tile written transposed: its row i becomes column i of c. Scalar: it runs
+ * once per tile, against k steps of GEMM_MR x GEMM_NR products. */
+static void gemm_store_transposed(int mr, int nr, float tile[][GEMM_NR], float *c, size_t ldc) {
+  for (int j = 0; j < nr; j++)
+    for (int i = 0; i < mr; i++) c[(size_t)j * ldc + (size_t)i] = tile[i][j];
+}
 
 /* One tile: rows [0, mr) of A (row i at a + i * lda, or column i when transposed) times
  * the panel. Inlined into one copy per (mr, transposed, full) so that the accumulators are
@@ -72,7 +82,10 @@ static inline __attribute__((always_inline)) void gemm_tile(int mr, bool transpo
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   if (t->start == GEMM_START_BIAS) s0 = _mm512_maskz_loadu_ps(m0, t->bias), s1 = _mm512_maskz_loadu_ps(m1, t->bias + 16);
 #pragma GCC unroll 12
-  for (int i = 0; i < mr; i++) acc[i][0] = s0, acc[i][1] = s1;
+  for (int i = 0; i < mr; i++) {
+    if (t->start == GEMM_START_ROW_BIAS) s0 = s1 = _mm512_set1_ps(t->bias[i]);
+    acc[i][0] = s0, acc[i][1] = s1;
+  }
   for (int p = 0; p < k; p++) {
     const float *row = b + (size_t)p * ldb;
     __m512 w0 = full ? _mm512_loadu_ps(row) : _mm512_maskz_loadu_ps(m0, row);
@@ -85,12 +98,15 @@ static inline __attribute__((always_inline)) void gemm_tile(int mr, bool transpo
     }
   }
   const __m512 zero = _mm512_setzero_ps();
+  alignas(64) float tile[GEMM_MR][GEMM_NR];
 #pragma GCC unroll 12
   for (int i = 0; i < mr; i++) {
     if (t->relu) acc[i][0] = _mm512_max_ps(acc[i][0], zero), acc[i][1] = _mm512_max_ps(acc[i][1], zero);
-    _mm512_mask_storeu_ps(c + i * ldc, m0, acc[i][0]);
-    _mm512_mask_storeu_ps(c + i * ldc + 16, m1, acc[i][1]);
+    float *dst = t->c_transposed ? tile[i] : c + i * ldc;
+    _mm512_mask_storeu_ps(dst, m0, acc[i][0]);
+    _mm512_mask_storeu_ps(dst + 16, m1, acc[i][1]);
   }
+  if (t->c_transposed) gemm_store_transposed(mr, nr, tile, c, ldc);
 #elif defined(__AVX2__) && defined(__FMA__)
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(full ? GEMM_NR : nr), lane);
@@ -99,7 +115,10 @@ static inline __attribute__((always_inline)) void gemm_tile(int mr, bool transpo
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   if (t->start == GEMM_START_BIAS) s0 = _mm256_maskload_ps(t->bias, m0), s1 = _mm256_maskload_ps(t->bias + 8, m1);
 #pragma GCC unroll 6
-  for (int i = 0; i < mr; i++) acc[i][0] = s0, acc[i][1] = s1;
+  for (int i = 0; i < mr; i++) {
+    if (t->start == GEMM_START_ROW_BIAS) s0 = s1 = _mm256_set1_ps(t->bias[i]);
+    acc[i][0] = s0, acc[i][1] = s1;
+  }
   for (int p = 0; p < k; p++) {
     const float *row = b + (size_t)p * ldb;
     __m256 w0 = full ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, m0);
@@ -112,18 +131,21 @@ static inline __attribute__((always_inline)) void gemm_tile(int mr, bool transpo
     }
   }
   const __m256 zero = _mm256_setzero_ps();
+  alignas(32) float tile[GEMM_MR][GEMM_NR];
 #pragma GCC unroll 6
   for (int i = 0; i < mr; i++) {
     if (t->relu) acc[i][0] = _mm256_max_ps(acc[i][0], zero), acc[i][1] = _mm256_max_ps(acc[i][1], zero);
-    _mm256_maskstore_ps(c + i * ldc, m0, acc[i][0]);
-    _mm256_maskstore_ps(c + i * ldc + 8, m1, acc[i][1]);
+    float *dst = t->c_transposed ? tile[i] : c + i * ldc;
+    _mm256_maskstore_ps(dst, m0, acc[i][0]);
+    _mm256_maskstore_ps(dst + 8, m1, acc[i][1]);
   }
+  if (t->c_transposed) gemm_store_transposed(mr, nr, tile, c, ldc);
 #else
   (void)full;
   float acc[GEMM_MR][GEMM_NR];
   for (int i = 0; i < mr; i++)
     for (int j = 0; j < nr; j++)
-      acc[i][j] = t->start == GEMM_START_BIAS ? t->bias[j] : 0.0f;
+      acc[i][j] = t->start == GEMM_START_BIAS ? t->bias[j] : t->start == GEMM_START_ROW_BIAS ? t->bias[i] : 0.0f;
   for (int p = 0; p < k; p++) {
     const float *row = b + (size_t)p * ldb;
     for (int i = 0; i < mr; i++) {
@@ -132,7 +154,12 @@ static inline __attribute__((always_inline)) void gemm_tile(int mr, bool transpo
     }
   }
   for (int i = 0; i < mr; i++)
-    for (int j = 0; j < nr; j++) c[i * ldc + j] = t->relu && !(acc[i][j] > 0.0f) ? 0.0f : acc[i][j];
+    for (int j = 0; j < nr; j++) acc[i][j] = t->relu && !(acc[i][j] > 0.0f) ? 0.0f : acc[i][j];
+  if (t->c_transposed) {
+    gemm_store_transposed(mr, nr, acc, c, ldc);
+  } else {
+    for (int i = 0; i < mr; i++) memcpy(c + i * ldc, acc[i], (size_t)nr * sizeof(float));
+  }
 #endif
 #undef GEMM_A
 }
@@ -174,11 +201,13 @@ GEMM_ROWS_FN(gemm_rows_t_part, true, false)
 /* Every row block of A against one panel. */
 static void gemm_panel_rows(int m, ddpc_gemm_operand a, gemm_panel t) {
   float *c = t.c;
+  const float *bias = t.bias;
   for (int i0 = 0; i0 < m; i0 += GEMM_MR) {
     int mr = m - i0 < GEMM_MR ? m - i0 : GEMM_MR;
     // Row i0 of A: i0 rows down, or i0 columns across when A is read transposed.
     const float *ai = a.data + (a.transposed ? (size_t)i0 : (size_t)i0 * a.ld);
-    t.c = c + (size_t)i0 * t.ldc;
+    t.c = c + (t.c_transposed ? (size_t)i0 : (size_t)i0 * t.ldc);
+    if (t.start == GEMM_START_ROW_BIAS) t.bias = bias + i0;
     bool full = t.nr == GEMM_NR;
     if (a.transposed)
       (full ? gemm_rows_t_full : gemm_rows_t_part)(mr, ai, a.ld, &t);
@@ -193,6 +222,72 @@ void ddpc_gemm_ab(int m, int n, int k, ddpc_gemm_operand a, const float *b, size
                     .nr = n - j0 < GEMM_NR ? n - j0 : GEMM_NR, .start = GEMM_START_ZERO};
     gemm_panel_rows(m, a, t);
   }
+}
+
+#if defined(__AVX512F__)
+/* 16 rows of 16 floats (row i at src + i * lds) transposed into dst: column e of the
+ * block becomes the 16 floats at dst + e * GEMM_NR. Four rounds of shuffles, 64 in all. */
+static void gemm_transpose16(const float *src, size_t lds, float *dst) {
+  __m512 r[16], t[16], u[16];
+  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + (size_t)i * lds);
+  // t: rows 2i and 2i+1 interleaved, columns 4l..4l+1 (lo) or 4l+2..4l+3 (hi) per lane l
+  for (int i = 0; i < 8; i++)
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]), t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  // u[4g + e]: rows 4g..4g+3 of column e + 4l in lane l
+  for (int g = 0; g < 4; g++) {
+    __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
+    __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+    u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  // Lanes 0 and 2 (0x88) or 1 and 3 (0xdd) of two registers: rows 0-7, then all 16.
+  for (int e = 0; e < 4; e++) {
+    __m512 a = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x88), b = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xdd);
+    __m512 c = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x88), d = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xdd);
+    _mm512_store_ps(dst + (size_t)e * GEMM_NR, _mm512_shuffle_f32x4(a, c, 0x88));
+    _mm512_store_ps(dst + (size_t)(e + 8) * GEMM_NR, _mm512_shuffle_f32x4(a, c, 0xdd));
+    _mm512_store_ps(dst + (size_t)(e + 4) * GEMM_NR, _mm512_shuffle_f32x4(b, d, 0x88));
+    _mm512_store_ps(dst + (size_t)(e + 12) * GEMM_NR, _mm512_shuffle_f32x4(b, d, 0xdd));
+  }
+}
+#endif
+
+/* The transpose of nr rows of k floats (row j at src + j * lds) as one panel: panel row p
+ * holds element p of every row. Columns nr.. are left as they are (the kernel masks them). */
+static void gemm_pack_panel(const float *src, size_t lds, int nr, int k, float *panel) {
+  int p_done = 0, j_done = 0;
+#if defined(__AVX512F__)
+  j_done = nr / 16 * 16;
+  p_done = k / 16 * 16;
+  for (int j = 0; j < j_done; j += 16)
+    for (int p = 0; p < p_done; p += 16)
+      gemm_transpose16(src + (size_t)j * lds + (size_t)p, lds, panel + (size_t)p * GEMM_NR + (size_t)j);
+#endif
+  // What the 16 x 16 blocks left: the last rows of the source (j >= j_done) for every p,
+  // then the last elements (p >= p_done) of the others.
+  for (int p = 0; p < k; p++)
+    for (int j = p < p_done ? j_done : 0; j < nr; j++)
+      panel[(size_t)p * GEMM_NR + (size_t)j] = src[(size_t)j * lds + (size_t)p];
+}
+
+int ddpc_gemm_xwt(int m, int n, int k, const float *x, const float *w, const float *bias, float *y) {
+  // y^T = w x^T: w is read in place and only x^T is packed, a panel of GEMM_NR samples at a
+  // time (a batch is smaller than w: packing w^T instead cost what the kernel saved).
+  size_t bytes = (size_t)(k > 0 ? k : 1) * GEMM_NR * sizeof(float);
+  float *panel = aligned_alloc(64, bytes);  // a whole number of 64-byte lines, as C11 asks
+  if (!panel) return -1;
+  ddpc_gemm_operand a = {.data = w, .ld = (size_t)k, .transposed = false};
+  for (int j0 = 0; j0 < m; j0 += GEMM_NR) {
+    int nr = m - j0 < GEMM_NR ? m - j0 : GEMM_NR;
+    gemm_pack_panel(x + (size_t)j0 * (size_t)k, (size_t)k, nr, k, panel);
+    gemm_panel t = {.b = panel, .ldb = GEMM_NR, .bias = bias, .c = y + (size_t)j0 * (size_t)n, .c_transposed = true,
+                    .ldc = (size_t)n, .k = k, .nr = nr, .start = bias ? GEMM_START_ROW_BIAS : GEMM_START_ZERO};
+    gemm_panel_rows(n, a, t);
+  }
+  free(panel);
+  return 0;
 }
 
 int ddpc_gemm_pack(const float *w, const float *bias, int n, int k, ddpc_gemm_packed *out) {

@@ -1,10 +1,9 @@
 /* Single-precision matrix products with ddpc's own register-tiled micro-kernel: the
- * gradients of linear layers (dW = dy^T x and dx = dy w, both read in place) and the
- * predictor's products with weights packed once. On these shapes (a batch of tens of rows
- * against hundreds to thousands of columns) OpenBLAS spends a good part of each call
- * packing both operands and zeroing the output before it multiplies. The forward pass of
- * training stays on OpenBLAS: it needs w^T, and packing that anew on every step costs
- * what the kernel saves (bench/RESULTS.md).
+ * gradients of linear layers (dW = dy^T x and dx = dy w, both read in place), their
+ * forward pass (y = x w^T + b), and the predictor's products with weights packed once.
+ * On these shapes (a batch of tens of rows against hundreds to thousands of columns)
+ * OpenBLAS spends a good part of each call packing both operands and zeroing the output
+ * before it multiplies; here at most the smaller operand is packed.
  *
  * Every output element is its start value (the bias, or 0) plus its k products added one
  * by one in the order p = 0, 1, ..., k-1, with fused multiply-adds in float: the result
@@ -30,6 +29,13 @@ typedef struct {
 
 /* c (m x n, row stride ldc) = a (m x k) b (k x n, row-major with row stride ldb). */
 void ddpc_gemm_ab(int m, int n, int k, ddpc_gemm_operand a, const float *b, size_t ldb, float *c, size_t ldc);
+
+/* y (m x n, row-major) = x (m x k, row-major) w^T + bias: the forward pass of a linear
+ * layer, w (n x k) row-major as nn.Linear's weight, bias (n) or NULL. Computed as
+ * y^T = w x^T with x^T packed per call; each output's sum in the same order as
+ * ddpc_gemm_packed_run's, so the two give the same bits. Returns -1 (no error set: the
+ * caller falls back to OpenBLAS) when its packing buffer cannot be allocated. */
+int ddpc_gemm_xwt(int m, int n, int k, const float *x, const float *w, const float *bias, float *y);
 
 /* For weights multiplied many times (the predictor): w^T in column panels of
  * ddpc_gemm_panel_width() floats, each k rows long, zero past n, 64-byte aligned. */

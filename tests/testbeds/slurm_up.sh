@@ -73,7 +73,10 @@ fi
 
 # ---------------------------------------------------------------- config
 HEAD=$(hostname -s)
-CPUS=$(nproc)
+# The cores this machine gives us, not a thread budget: GNU nproc honours OMP_NUM_THREADS
+# and OMP_THREAD_LIMIT, and a test run with OMP_NUM_THREADS=1 (as benchmarks set it) would
+# declare a 1-CPU node on which every 2-rank job waits forever (PartitionConfig).
+CPUS=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 MEM_MB=$(awk '/MemTotal/ {printf "%d", $2/1024*0.9}' /proc/meminfo)
 # slurmd and srun must resolve the node name.
 if ! getent hosts "$HEAD" >/dev/null; then

@@ -31,11 +31,11 @@ static void check_shape(int m, int n, int k, bool bias, bool relu) {
   uint64_t s = 0x9e3779b97f4a7c15ull ^ (uint64_t)(m * 7919 + n * 104729 + k);
   float *x = malloc(sizeof(float) * (size_t)m * k), *w = malloc(sizeof(float) * (size_t)n * k);
   float *b = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * ((size_t)m * n + 64));
-  float *y1 = malloc(sizeof(float) * (size_t)n);
+  float *y1 = malloc(sizeof(float) * (size_t)n), *yf = malloc(sizeof(float) * ((size_t)m * n + 64));
   for (size_t i = 0; i < (size_t)m * k; i++) x[i] = draw(&s);
   for (size_t i = 0; i < (size_t)n * k; i++) w[i] = draw(&s);
   for (int j = 0; j < n; j++) b[j] = draw(&s);
-  for (int i = 0; i < 64; i++) y[(size_t)m * n + i] = CANARY;
+  for (int i = 0; i < 64; i++) y[(size_t)m * n + i] = yf[(size_t)m * n + i] = CANARY;
   ddpc_gemm_packed pw;
   CHECK(ddpc_gemm_pack(w, bias ? b : NULL, n, k, &pw) == 0, "pack %d x %d", n, k);
   ddpc_gemm_packed_run(&pw, x, m, y, relu);
@@ -57,12 +57,22 @@ static void check_shape(int m, int n, int k, bool bias, bool relu) {
     ddpc_gemm_packed_run(&pw, x + (size_t)i * k, 1, y1, relu);
     moved += memcmp(y1, y + (size_t)i * n, sizeof(float) * (size_t)n) != 0;
   }
-  for (int i = 0; i < 64; i++) beyond += y[(size_t)m * n + i] != CANARY;
+  // Training's forward pass (y^T = w x^T, x^T packed) adds the same products in the same
+  // order: the same bits, after the ReLU the packed product applies itself.
+  CHECK(ddpc_gemm_xwt(m, n, k, x, w, bias ? b : NULL, yf) == 0, "xwt m %d n %d k %d", m, n, k);
+  int differ = 0;
+  for (size_t i = 0; i < (size_t)m * n; i++) {
+    float v = relu && !(yf[i] > 0.0f) ? 0.0f : yf[i];
+    differ += memcmp(&v, &y[i], sizeof v) != 0;
+  }
+  CHECK(differ == 0, "m %d n %d k %d bias %d relu %d: %d outputs of the forward pass differ from the packed product",
+        m, n, k, bias, relu, differ);
+  for (int i = 0; i < 64; i++) beyond += y[(size_t)m * n + i] != CANARY || yf[(size_t)m * n + i] != CANARY;
   CHECK(worst <= 1.0, "m %d n %d k %d bias %d relu %d: error %.2f x the float bound", m, n, k, bias, relu, worst);
   CHECK(beyond == 0, "m %d n %d k %d: %d floats written past y", m, n, k, beyond);
   CHECK(moved == 0, "m %d n %d k %d: %d rows differ when predicted alone", m, n, k, moved);
   ddpc_gemm_packed_free(&pw);
-  free(x), free(w), free(b), free(y), free(y1);
+  free(x), free(w), free(b), free(y), free(y1), free(yf);
 }
 
 /* c = a b for a (m x k) stored row-major and stored as its transpose, b (k x n) with row
@@ -137,6 +147,8 @@ static void check_plan_of(const char *what, ddpc_layer_spec *specs, int n_specs,
     double worst = 0;
     for (size_t i = 0; i < (size_t)B * K; i++) worst = fmax(worst, fabs(got[i] - want[i]) / (1.0 + fabs(want[i])));
     CHECK(worst < 1e-5, "%s: plan against the model's forward: %.3g", what, worst);
+    // The model's linear layers run the same kernel with the same order of sums.
+    CHECK(memcmp(got, want, sizeof(float) * (size_t)B * K) == 0, "%s: plan and model's forward differ in bits", what);
     free(x);
   }
   ddpc_predict_plan_free(plan);
@@ -167,7 +179,8 @@ static void check_plans(void) {
 int main(void) {
   int nr = ddpc_gemm_panel_width();
   const int shapes[][3] = {{1, 1, 1},  {13, 33, 17}, {12, nr, 784}, {25, 10, 128}, {7, nr + 1, 3},
-                           {37, 100, 259}, {1, 2 * nr - 1, 5}, {29, 256, 31}, {5, 3, 1000}};
+                           {37, 100, 259}, {1, 2 * nr - 1, 5}, {29, 256, 31}, {5, 3, 1000},
+                           {64, 256, 784}, {70, 13, 48}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
     for (int v = 0; v < 4; v++) check_shape(shapes[i][0], shapes[i][1], shapes[i][2], v & 1, v & 2);
   // The gradients' shapes: dW = dy^T x (outputs x inputs, k = batch) and dx = dy w.

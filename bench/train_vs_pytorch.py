@@ -88,6 +88,10 @@ def main():
                 core = summary["blas_core"]
                 for k, python in pythons.items():
                     runs[k, r].append(run_torch(python, model, r))
+        # Every run, so a median drawn from scattered runs can be seen as such.
+        for (side, r), v in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            name = "ddpc" if side == "ddpc" else f"PyTorch {versions[side]}"
+            print(f"{model}, {r} rank(s), {name}: " + ", ".join(f"{x:,.0f}" for x in v), file=sys.stderr)
         med = {key: statistics.median(v) for key, v in runs.items()}
         for r in rank_counts:
             d, t2, t1 = (med[side, r] for side in ("ddpc", "2", "1"))

@@ -1,7 +1,7 @@
 /* The matrix-product bound of an MLP training step: times only the GEMMs one step of
  * ddpc's MLP does (forward x W^T per layer, backward dW = dy^T x per layer, dx = dy W for
- * every layer but the first), on the kernels training runs (core/gemm.c where the build
- * has a vectorized one, OpenBLAS otherwise), so a benchmark can say what fraction of that
+ * every layer but the first) through the linear layer's own product functions, so on the
+ * kernels training runs (core/gemm.c where the build has a vectorized one, else OpenBLAS), so a benchmark can say what fraction of that
  * bound the whole step reaches.  usage: bench_gemm_bound BATCH DIM0 DIM1 ... (e.g. 64 784
  * 256 128 10) */
 #include <cblas.h>
@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/gemm.h"
+#include "core/layer.h"
 
 static double bench_now(void) {
   struct timespec t;
@@ -51,32 +52,17 @@ int main(int argc, char **argv) {
     w[l] = bench_random((size_t)dim[l] * (size_t)dim[l + 1]);
     dw[l] = bench_random((size_t)dim[l] * (size_t)dim[l + 1]);
   }
-  const bool own = ddpc_gemm_available();  // what ddpc's linear layers run
+  const bool own = ddpc_gemm_available();  // which kernels the layers' functions below run
   double best = 1e30;
   for (int rep = 0; rep < 5; rep++) {
     int iters = 400;
     double t0 = bench_now();
     for (int it = 0; it < iters; it++) {
       for (int l = 0; l < layers; l++)
-        if (!own || ddpc_gemm_xwt(batch, dim[l + 1], dim[l], act[l], w[l], NULL, act[l + 1]) != 0)
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, dim[l + 1], dim[l], 1.0f, act[l], dim[l], w[l],
-                      dim[l], 0.0f, act[l + 1], dim[l + 1]);
-      for (int l = layers - 1; l >= 0; l--) {
-        if (own)
-          ddpc_gemm_ab(dim[l + 1], dim[l], batch,
-                       (ddpc_gemm_operand){.data = grad[l + 1], .ld = (size_t)dim[l + 1], .transposed = true}, act[l],
-                       (size_t)dim[l], dw[l], (size_t)dim[l]);
-        else
-          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dim[l + 1], dim[l], batch, 1.0f, grad[l + 1],
-                      dim[l + 1], act[l], dim[l], 0.0f, dw[l], dim[l]);
-        if (l > 0 && own)
-          ddpc_gemm_ab(batch, dim[l], dim[l + 1],
-                       (ddpc_gemm_operand){.data = grad[l + 1], .ld = (size_t)dim[l + 1], .transposed = false}, w[l],
-                       (size_t)dim[l], grad[l], (size_t)dim[l]);
-        else if (l > 0)
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, dim[l], dim[l + 1], 1.0f, grad[l + 1],
-                      dim[l + 1], w[l], dim[l], 0.0f, grad[l], dim[l]);
-      }
+        ddpc_layer_linear_forward(act[l], w[l], NULL, act[l + 1], batch, dim[l + 1], dim[l]);
+      for (int l = layers - 1; l >= 0; l--)
+        ddpc_layer_dense_backward(act[l], w[l], grad[l + 1], dw[l], NULL, l > 0 ? grad[l] : NULL, batch, dim[l + 1],
+                                  dim[l]);
     }
     double t = (bench_now() - t0) / iters;
     if (t < best) best = t;

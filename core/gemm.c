@@ -35,6 +35,41 @@
 #define GEMM_FAST false
 #endif
 
+/* The vector operations the kernel is written in, one set per instruction set, so that a
+ * single kernel body serves both: a tile row is two vectors of GEMM_VL floats, and a mask
+ * says which of a vector's lanes exist (the last panel may be narrower than GEMM_NR). */
+#if defined(__AVX512F__)
+#define GEMM_VL 16
+typedef __m512 gemm_vec;
+typedef __mmask16 gemm_mask;
+static inline gemm_mask gemm_mask_first(int n) {  // lanes [0, n)
+  return n >= 16 ? (gemm_mask)0xffff : n <= 0 ? (gemm_mask)0 : (gemm_mask)((1u << n) - 1);
+}
+static inline gemm_vec gemm_load(const float *p, gemm_mask m, bool full) {
+  return full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
+}
+static inline void gemm_store(float *p, gemm_mask m, gemm_vec v) { _mm512_mask_storeu_ps(p, m, v); }
+static inline gemm_vec gemm_set1(float x) { return _mm512_set1_ps(x); }
+static inline gemm_vec gemm_fma(gemm_vec a, gemm_vec b, gemm_vec c) { return _mm512_fmadd_ps(a, b, c); }
+static inline gemm_vec gemm_max(gemm_vec a, gemm_vec b) { return _mm512_max_ps(a, b); }
+static inline gemm_vec gemm_zero(void) { return _mm512_setzero_ps(); }
+#elif GEMM_FAST
+#define GEMM_VL 8
+typedef __m256 gemm_vec;
+typedef __m256i gemm_mask;
+static inline gemm_mask gemm_mask_first(int n) {  // lanes [0, n): all ones where lane < n
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline gemm_vec gemm_load(const float *p, gemm_mask m, bool full) {
+  return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
+}
+static inline void gemm_store(float *p, gemm_mask m, gemm_vec v) { _mm256_maskstore_ps(p, m, v); }
+static inline gemm_vec gemm_set1(float x) { return _mm256_set1_ps(x); }
+static inline gemm_vec gemm_fma(gemm_vec a, gemm_vec b, gemm_vec c) { return _mm256_fmadd_ps(a, b, c); }
+static inline gemm_vec gemm_max(gemm_vec a, gemm_vec b) { return _mm256_max_ps(a, b); }
+static inline gemm_vec gemm_zero(void) { return _mm256_setzero_ps(); }
+#endif
+
 bool ddpc_gemm_available(void) { return GEMM_FAST; }
 int ddpc_gemm_panel_width(void) { return GEMM_NR; }
 const char *ddpc_gemm_kernel(void) { return GEMM_KERNEL; }
@@ -75,69 +110,34 @@ static inline __attribute__((always_inline)) void gemm_tile(int mr, bool transpo
   float *c = t->c;
   // A(i, p) for this tile: one pointer per step of k, constant offsets per row.
 #define GEMM_A(i, p) (transposed ? a[(size_t)(p) * lda + (size_t)(i)] : a[(size_t)(i) * lda + (size_t)(p)])
-#if defined(__AVX512F__)
-  const __mmask16 m0 = full || nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-  const __mmask16 m1 = full || nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
-  __m512 acc[GEMM_MR][2];
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-  if (t->start == GEMM_START_BIAS) s0 = _mm512_maskz_loadu_ps(m0, t->bias), s1 = _mm512_maskz_loadu_ps(m1, t->bias + 16);
+#if GEMM_FAST
+  const gemm_mask m0 = gemm_mask_first(full ? GEMM_NR : nr), m1 = gemm_mask_first((full ? GEMM_NR : nr) - GEMM_VL);
+  gemm_vec acc[GEMM_MR][2];
+  gemm_vec s0 = gemm_zero(), s1 = gemm_zero();
+  if (t->start == GEMM_START_BIAS) s0 = gemm_load(t->bias, m0, false), s1 = gemm_load(t->bias + GEMM_VL, m1, false);
 #pragma GCC unroll 12
   for (int i = 0; i < mr; i++) {
-    if (t->start == GEMM_START_ROW_BIAS) s0 = s1 = _mm512_set1_ps(t->bias[i]);
+    if (t->start == GEMM_START_ROW_BIAS) s0 = s1 = gemm_set1(t->bias[i]);
     acc[i][0] = s0, acc[i][1] = s1;
   }
   for (int p = 0; p < k; p++) {
     const float *row = b + (size_t)p * ldb;
-    __m512 w0 = full ? _mm512_loadu_ps(row) : _mm512_maskz_loadu_ps(m0, row);
-    __m512 w1 = full ? _mm512_loadu_ps(row + 16) : _mm512_maskz_loadu_ps(m1, row + 16);
+    gemm_vec w0 = gemm_load(row, m0, full), w1 = gemm_load(row + GEMM_VL, m1, full);
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++) {
-      __m512 x = _mm512_set1_ps(GEMM_A(i, p));
-      acc[i][0] = _mm512_fmadd_ps(x, w0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(x, w1, acc[i][1]);
+      gemm_vec x = gemm_set1(GEMM_A(i, p));
+      acc[i][0] = gemm_fma(x, w0, acc[i][0]);
+      acc[i][1] = gemm_fma(x, w1, acc[i][1]);
     }
   }
-  const __m512 zero = _mm512_setzero_ps();
+  const gemm_vec zero = gemm_zero();
   alignas(64) float tile[GEMM_MR][GEMM_NR];
 #pragma GCC unroll 12
   for (int i = 0; i < mr; i++) {
-    if (t->relu) acc[i][0] = _mm512_max_ps(acc[i][0], zero), acc[i][1] = _mm512_max_ps(acc[i][1], zero);
+    if (t->relu) acc[i][0] = gemm_max(acc[i][0], zero), acc[i][1] = gemm_max(acc[i][1], zero);
     float *dst = t->c_transposed ? tile[i] : c + i * ldc;
-    _mm512_mask_storeu_ps(dst, m0, acc[i][0]);
-    _mm512_mask_storeu_ps(dst + 16, m1, acc[i][1]);
-  }
-  if (t->c_transposed) gemm_store_transposed(mr, nr, tile, c, ldc);
-#elif defined(__AVX2__) && defined(__FMA__)
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(full ? GEMM_NR : nr), lane);
-  const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((full ? GEMM_NR : nr) - 8), lane);
-  __m256 acc[GEMM_MR][2];
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  if (t->start == GEMM_START_BIAS) s0 = _mm256_maskload_ps(t->bias, m0), s1 = _mm256_maskload_ps(t->bias + 8, m1);
-#pragma GCC unroll 6
-  for (int i = 0; i < mr; i++) {
-    if (t->start == GEMM_START_ROW_BIAS) s0 = s1 = _mm256_set1_ps(t->bias[i]);
-    acc[i][0] = s0, acc[i][1] = s1;
-  }
-  for (int p = 0; p < k; p++) {
-    const float *row = b + (size_t)p * ldb;
-    __m256 w0 = full ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, m0);
-    __m256 w1 = full ? _mm256_loadu_ps(row + 8) : _mm256_maskload_ps(row + 8, m1);
-#pragma GCC unroll 6
-    for (int i = 0; i < mr; i++) {
-      __m256 x = _mm256_set1_ps(GEMM_A(i, p));
-      acc[i][0] = _mm256_fmadd_ps(x, w0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(x, w1, acc[i][1]);
-    }
-  }
-  const __m256 zero = _mm256_setzero_ps();
-  alignas(32) float tile[GEMM_MR][GEMM_NR];
-#pragma GCC unroll 6
-  for (int i = 0; i < mr; i++) {
-    if (t->relu) acc[i][0] = _mm256_max_ps(acc[i][0], zero), acc[i][1] = _mm256_max_ps(acc[i][1], zero);
-    float *dst = t->c_transposed ? tile[i] : c + i * ldc;
-    _mm256_maskstore_ps(dst, m0, acc[i][0]);
-    _mm256_maskstore_ps(dst + 8, m1, acc[i][1]);
+    gemm_store(dst, m0, acc[i][0]);
+    gemm_store(dst + GEMM_VL, m1, acc[i][1]);
   }
   if (t->c_transposed) gemm_store_transposed(mr, nr, tile, c, ldc);
 #else
@@ -306,11 +306,12 @@ int ddpc_gemm_pack(const float *w, const float *bias, int n, int k, ddpc_gemm_pa
   out->n = n;
   out->k = k;
   out->panels = panels;
-  for (int j0 = 0; j0 < panels * GEMM_NR; j0 += GEMM_NR) {
+  for (int j0 = 0; j0 < n; j0 += GEMM_NR) {
     float *dst = out->packed + (size_t)j0 * (size_t)k;  // panel j0 / GEMM_NR
-    for (int p = 0; p < k; p++)
-      for (int jj = 0; jj < GEMM_NR; jj++)
-        dst[(size_t)p * GEMM_NR + jj] = j0 + jj < n ? w[(size_t)(j0 + jj) * (size_t)k + p] : 0.0f;
+    int nr = n - j0 < GEMM_NR ? n - j0 : GEMM_NR;
+    gemm_pack_panel(w + (size_t)j0 * (size_t)k, (size_t)k, nr, k, dst);
+    for (int p = 0; p < k && nr < GEMM_NR; p++)  // zero past n, as the header promises
+      memset(dst + (size_t)p * GEMM_NR + nr, 0, (size_t)(GEMM_NR - nr) * sizeof(float));
   }
   for (int j = 0; j < panels * GEMM_NR; j++) out->bias[j] = bias && j < n ? bias[j] : 0.0f;
   return 0;

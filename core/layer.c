@@ -124,6 +124,11 @@ void ddpc_layer_dense_forward(const float *x, const float *w, const float *b, fl
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, beta, y, n);
 }
 
+void ddpc_layer_linear_forward(const float *x, const float *w, const float *b, float *y, int m, int n, int k) {
+  if (ddpc_gemm_available() && ddpc_gemm_xwt(m, n, k, x, w, b, y) == 0) return;
+  ddpc_layer_dense_forward(x, w, b, y, m, n, k);
+}
+
 void ddpc_layer_bias_gradient(const float *dy, float *db, int m, int n) {
   memcpy(db, dy, (size_t)n * sizeof(float));
   for (int i = 1; i < m; i++) {
@@ -134,15 +139,15 @@ void ddpc_layer_bias_gradient(const float *dy, float *db, int m, int n) {
 
 void ddpc_layer_dense_backward(const float *x, const float *w, const float *dy, float *dw, float *db,
                                float *dx, int m, int n, int k) {
-  if (ddpc_gemm_available()) {
+  const bool own = ddpc_gemm_available();  // ddpc's kernel: no packing, dw written once
+  if (own)
     ddpc_gemm_ab(n, k, m, (ddpc_gemm_operand){.data = dy, .ld = (size_t)n, .transposed = true}, x, (size_t)k, dw,
                  (size_t)k);
-  } else {
+  else
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, m, 1.0f, dy, n, x, k, 0.0f, dw, k);
-  }
   if (db) ddpc_layer_bias_gradient(dy, db, m, n);
   if (!dx) return;
-  if (ddpc_gemm_available())
+  if (own)
     ddpc_gemm_ab(m, k, n, (ddpc_gemm_operand){.data = dy, .ld = (size_t)n, .transposed = false}, w, (size_t)k, dx,
                  (size_t)k);
   else

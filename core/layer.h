@@ -141,6 +141,11 @@ void ddpc_layer_init_weights(const ddpc_layer *layer, float *w, size_t count, in
                              uint64_t seed);
 /* y (m x n) = x (m x k) * w^T + b, with w (n x k) row-major and b (n) or NULL. */
 void ddpc_layer_dense_forward(const float *x, const float *w, const float *b, float *y, int m, int n, int k);
+/* The same product for a linear layer: on ddpc's kernel (core/gemm.c) where the build has
+ * one, the same bits as the predictor's packed product; ddpc_layer_dense_forward otherwise,
+ * or when the kernel's packing buffer cannot be had. The convolutions' products, with many
+ * more rows than columns, stay on ddpc_layer_dense_forward. */
+void ddpc_layer_linear_forward(const float *x, const float *w, const float *b, float *y, int m, int n, int k);
 /* db = column sums of dy (m rows of n), summed row after row from the first (overwritten). */
 void ddpc_layer_bias_gradient(const float *dy, float *db, int m, int n);
 /* Gradients of ddpc_layer_dense_forward: dw = dy^T x (overwritten), db = column sums of dy

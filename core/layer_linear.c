@@ -3,7 +3,6 @@
  * features in HWC order, so no flatten is needed in front of it. */
 #include <stddef.h>
 
-#include "core/gemm.h"
 #include "core/layer.h"
 
 static int linear_in_features(const ddpc_layer *layer) { return (int)ddpc_shape_size(layer->in); }
@@ -30,10 +29,7 @@ static void linear_forward(ddpc_layer *layer, const float *x, float *y, int batc
   (void)ctx;
   int in = linear_in_features(layer), out = layer->spec.units;
   const float *b = layer->spec.bias ? layer->params + (size_t)out * in : NULL;
-  // ddpc's kernel where the build has one (same bits as the predictor's packed product);
-  // OpenBLAS when it has not, or when the kernel's packing buffer cannot be had.
-  if (ddpc_gemm_available() && ddpc_gemm_xwt(batch, out, in, x, layer->params, b, y) == 0) return;
-  ddpc_layer_dense_forward(x, layer->params, b, y, batch, out, in);
+  ddpc_layer_linear_forward(x, layer->params, b, y, batch, out, in);
 }
 
 static void linear_backward(ddpc_layer *layer, const float *x, const float *y, const float *dy, float *dx,

@@ -21,7 +21,13 @@ one thread per rank (OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1, torch.set_num_th
 and the environment's OPENBLAS_CORETYPE for PyTorch 1.13 (ddpc picks its own kernels:
 the core in parentheses). Below the table, for the MLP, the fraction of the matrix-product
 bound (bench_gemm_bound: the GEMMs of one step alone, ddpc's kernels) that ddpc's 1 rank
-reaches."""
+reaches.
+
+Before each multi-rank run, bench_core_roundtrip times a cache line's round trip between
+the first two CPUs. On a virtual machine the hypervisor may place the two vCPUs on one core
+complex (about 60 ns) or on two (about 340 ns) and move them between runs; every exchange
+between ranks pays that distance, so each run is printed with it, and the multi-rank runs
+are also summed up by placement (near: under NEAR_NS)."""
 import argparse
 import json
 import os
@@ -37,6 +43,7 @@ EXAMPLES = {"mlp": "examples/fashion_mnist_mlp.yaml", "cnn": "examples/fashion_m
 RUN_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1",
            "OMP_NUM_THREADS": "1"}
 TORCH_STEPS = {"mlp": 600, "cnn": 150}  # per rank, after 20 warm-up steps
+NEAR_NS = 150  # round trips measured: 53-68 ns on one core complex, 318-350 ns across two
 
 
 def run_ddpc(build, model, ranks, extra=(), epochs=1):
@@ -50,6 +57,13 @@ def run_ddpc(build, model, ranks, extra=(), epochs=1):
         subprocess.run(cmd, check=True, env=dict(os.environ, **RUN_ENV))
         with open(os.path.join(tmp, "summary.json")) as f:
             return json.load(f)
+
+
+def core_roundtrip(build):
+    """Nanoseconds of a cache line's round trip between the first two CPUs."""
+    out = subprocess.run([os.path.join(build, "bench", "bench_core_roundtrip")], check=True, capture_output=True,
+                         text=True)
+    return json.loads(out.stdout)["round_trip_ns"]
 
 
 def run_torch(python, model, ranks):
@@ -81,17 +95,24 @@ def main():
     notes = []
     for model in args.models.split(","):
         runs = {(side, r): [] for r in rank_counts for side in ("ddpc", "2", "1")}
+        apart = {key: [] for key in runs}  # the CPUs' round trip (ns) before each multi-rank run
         for _ in range(args.repeats):
             for r in rank_counts:
-                summary = run_ddpc(args.build, model, r)
-                runs["ddpc", r].append(summary["samples_per_s"])
-                core = summary["blas_core"]
-                for k, python in pythons.items():
-                    runs[k, r].append(run_torch(python, model, r))
+                for side in runs_order(pythons):
+                    if r > 1:
+                        apart[side, r].append(core_roundtrip(args.build))
+                    if side == "ddpc":
+                        summary = run_ddpc(args.build, model, r)
+                        runs[side, r].append(summary["samples_per_s"])
+                        core = summary["blas_core"]
+                    else:
+                        runs[side, r].append(run_torch(pythons[side], model, r))
         # Every run, so a median drawn from scattered runs can be seen as such.
         for (side, r), v in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             name = "ddpc" if side == "ddpc" else f"PyTorch {versions[side]}"
-            print(f"{model}, {r} rank(s), {name}: " + ", ".join(f"{x:,.0f}" for x in v), file=sys.stderr)
+            shown = [f"{x:,.0f}" + (f" ({ns:.0f} ns)" if apart[side, r] else "")
+                     for x, ns in zip(v, apart[side, r] or [None] * len(v))]
+            print(f"{model}, {r} rank(s), {name}: " + ", ".join(shown), file=sys.stderr)
         med = {key: statistics.median(v) for key, v in runs.items()}
         for r in rank_counts:
             d, t2, t1 = (med[side, r] for side in ("ddpc", "2", "1"))
@@ -100,6 +121,9 @@ def main():
             for r in (r for r in rank_counts if r > 1):
                 d, t2, t1 = (med[side, r] / med[side, 1] for side in ("ddpc", "2", "1"))
                 print(f"| {model} | {r} / 1 ranks | **{d:.2f}x** | {t2:.2f}x | | {t1:.2f}x | |")
+        for r in (r for r in rank_counts if r > 1):
+            notes.append(f"{model}, {r} ranks, by where the first two CPUs sat (round trip before each run): " +
+                         "; ".join(placement_line(runs, apart, med, side, r, versions) for side in runs_order(pythons)))
         sys.stdout.flush()
         if model == "mlp" and 1 in rank_counts:
             out = subprocess.run([os.path.join(args.build, "bench", "bench_gemm_bound"), "64", "784", "256", "128", "10"],
@@ -111,6 +135,24 @@ def main():
                          f"{med['ddpc', 1] / bound['bound_samples_per_s']:.0%} of it")
     for note in notes:
         print(note)
+
+
+def runs_order(pythons):
+    """The sides in the order each repeat runs them: ddpc, then each PyTorch."""
+    return ["ddpc"] + list(pythons)
+
+
+def placement_line(runs, apart, med, side, r, versions):
+    """One side's multi-rank runs split by placement: count, median and its ratio to 1 rank."""
+    name = "ddpc" if side == "ddpc" else f"PyTorch {versions[side]}"
+    parts = []
+    for label, near in (("near", True), ("far", False)):
+        v = [x for x, ns in zip(runs[side, r], apart[side, r]) if (ns < NEAR_NS) == near]
+        if v:
+            m = statistics.median(v)
+            ratio = f", {m / med[side, 1]:.2f}x 1 rank" if (side, 1) in med else ""
+            parts.append(f"{label} {len(v)} run(s) {m:,.0f}{ratio}")
+    return f"{name} " + ", ".join(parts)
 
 
 def cpu_model():

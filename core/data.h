@@ -69,6 +69,11 @@ void ddpc_data_free(ddpc_dataset *ds);
  * (their classes are the texts); caller frees. */
 char *ddpc_data_describe_max_label(const ddpc_dataset *ds, const ddpc_config *cfg);
 
+/* Asks the CPU to start loading the rows at split positions pos[0..n) into its caches, so
+ * that a later ddpc_data_gather of them does not wait on memory: training calls it for the
+ * next batch while the current one runs. Only a hint: reads nothing, changes nothing. */
+void ddpc_data_prefetch(const ddpc_split *split, const uint32_t *pos, int n);
+
 /* Gathers split positions pos[0..n) into x (n x features, prepared floats) and labels (n)
  * or targets (n x target_width; standardized when ds->target_standardized). labels/targets
  * may be NULL when not wanted. */

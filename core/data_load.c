@@ -391,6 +391,17 @@ static void data_row_f32(const float *restrict src, const float *restrict scale,
   for (uint32_t f = 0; f < F; f++) dst[f] = src[f] * scale[f] + shift[f];
 }
 
+void ddpc_data_prefetch(const ddpc_split *split, const uint32_t *pos, int n) {
+  const ddpc_table *t = split->table;
+  size_t bytes = (size_t)t->features * (t->dtype == DDPC_DTYPE_U8 ? 1 : sizeof(float));
+  for (int i = 0; i < n; i++) {
+    const char *row = (const char *)t->x + split->rows[pos[i]] * bytes;
+    // Every line the row touches, its last partial one included.
+    for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(row + b);
+    if (bytes) __builtin_prefetch(row + bytes - 1);
+  }
+}
+
 void ddpc_data_gather(const ddpc_dataset *ds, const ddpc_split *split, const uint32_t *pos, int n, float *x,
                       int32_t *labels, float *targets) {
   const ddpc_table *t = split->table;

@@ -279,6 +279,13 @@ int train_run_epoch(train_session *s) {
     bool first_step = s->unix_first_step == 0.0;
     if (first_step) s->unix_first_step = ddpc_time_unix();
     ddpc_loss_result r;
+    // The next batch's rows are random reads from a large table: start them now, so they
+    // arrive while this step computes instead of stalling the next step's gather.
+    if (at + batch < s->per_rank) {
+      uint32_t next = at + batch;
+      ddpc_data_prefetch(&s->data.train, s->positions + next,
+                         (int)(s->per_rank - next < batch ? s->per_rank - next : batch));
+    }
     if (train_step(s, s->positions + at, n, total_steps, &r) != 0) return -1;
     // The supervisor that started this job bounds its start-up until this file appears.
     if (first_step && s->comm->rank == 0) ddpc_start_marker_write();

@@ -23,11 +23,12 @@ the core in parentheses). Below the table, for the MLP, the fraction of the matr
 bound (bench_gemm_bound: the GEMMs of one step alone, ddpc's kernels) that ddpc's 1 rank
 reaches.
 
-Before each multi-rank run, bench_core_roundtrip times a cache line's round trip between
-the first two CPUs. On a virtual machine the hypervisor may place the two vCPUs on one core
-complex (about 60 ns) or on two (about 340 ns) and move them between runs; every exchange
-between ranks pays that distance, so each run is printed with it, and the multi-rank runs
-are also summed up by placement (near: under NEAR_NS)."""
+Before and after each multi-rank run, bench_core_roundtrip times a cache line's round trip
+between the first two CPUs. On a virtual machine the hypervisor may place the two vCPUs on
+one core complex (about 60 ns) or on two (about 340 ns) and move them at any time; every
+exchange between ranks pays that distance, so each run is printed with both times, and the
+multi-rank runs are also summed up by placement: near (both under NEAR_NS), far (both
+over) or moved."""
 import argparse
 import json
 import os
@@ -95,22 +96,23 @@ def main():
     notes = []
     for model in args.models.split(","):
         runs = {(side, r): [] for r in rank_counts for side in ("ddpc", "2", "1")}
-        apart = {key: [] for key in runs}  # the CPUs' round trip (ns) before each multi-rank run
+        apart = {key: [] for key in runs}  # the CPUs' round trips (ns) before and after each multi-rank run
         for _ in range(args.repeats):
             for r in rank_counts:
                 for side in runs_order(pythons):
-                    if r > 1:
-                        apart[side, r].append(core_roundtrip(args.build))
+                    before = core_roundtrip(args.build) if r > 1 else None
                     if side == "ddpc":
                         summary = run_ddpc(args.build, model, r)
                         runs[side, r].append(summary["samples_per_s"])
                         core = summary["blas_core"]
                     else:
                         runs[side, r].append(run_torch(pythons[side], model, r))
+                    if r > 1:
+                        apart[side, r].append((before, core_roundtrip(args.build)))
         # Every run, so a median drawn from scattered runs can be seen as such.
         for (side, r), v in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             name = "ddpc" if side == "ddpc" else f"PyTorch {versions[side]}"
-            shown = [f"{x:,.0f}" + (f" ({ns:.0f} ns)" if apart[side, r] else "")
+            shown = [f"{x:,.0f}" + (f" ({ns[0]:.0f}/{ns[1]:.0f} ns)" if ns else "")
                      for x, ns in zip(v, apart[side, r] or [None] * len(v))]
             print(f"{model}, {r} rank(s), {name}: " + ", ".join(shown), file=sys.stderr)
         med = {key: statistics.median(v) for key, v in runs.items()}
@@ -122,7 +124,7 @@ def main():
                 d, t2, t1 = (med[side, r] / med[side, 1] for side in ("ddpc", "2", "1"))
                 print(f"| {model} | {r} / 1 ranks | **{d:.2f}x** | {t2:.2f}x | | {t1:.2f}x | |")
         for r in (r for r in rank_counts if r > 1):
-            notes.append(f"{model}, {r} ranks, by where the first two CPUs sat (round trip before each run): " +
+            notes.append(f"{model}, {r} ranks, by where the first two CPUs sat (round trips before and after): " +
                          "; ".join(placement_line(runs, apart, med, side, r, versions) for side in runs_order(pythons)))
         sys.stdout.flush()
         if model == "mlp" and 1 in rank_counts:
@@ -142,12 +144,18 @@ def runs_order(pythons):
     return ["ddpc"] + list(pythons)
 
 
+def placement(round_trips):
+    """near or far when both round trips agree, moved when the CPUs moved during the run."""
+    near = [ns < NEAR_NS for ns in round_trips]
+    return "near" if all(near) else "far" if not any(near) else "moved"
+
+
 def placement_line(runs, apart, med, side, r, versions):
     """One side's multi-rank runs split by placement: count, median and its ratio to 1 rank."""
     name = "ddpc" if side == "ddpc" else f"PyTorch {versions[side]}"
     parts = []
-    for label, near in (("near", True), ("far", False)):
-        v = [x for x, ns in zip(runs[side, r], apart[side, r]) if (ns < NEAR_NS) == near]
+    for label in ("near", "far", "moved"):
+        v = [x for x, ns in zip(runs[side, r], apart[side, r]) if placement(ns) == label]
         if v:
             m = statistics.median(v)
             ratio = f", {m / med[side, 1]:.2f}x 1 rank" if (side, 1) in med else ""

@@ -127,16 +127,25 @@ int ddpc_tune_slurm_queue(const char *const *ids, int n, bool *listed) {
     ddpc_slurm_reply_free(&r);
     return rc;
   }
-  for (char *line = r.out, *next; line && *line; line = next) {
-    next = strchr(line, '\n');
-    if (next) *next++ = '\0';
-    char id[64];
-    if (sscanf(line, "%63s", id) != 1) continue;
-    for (int i = 0; i < n; i++)
-      if (strcmp(ids[i], id) == 0) listed[i] = true;
-  }
+  if (r.out) ddpc_tune_slurm_parse_queue(r.out, ids, n, listed);
   ddpc_slurm_reply_free(&r);
   return 0;
+}
+
+void ddpc_tune_slurm_parse_queue(const char *out, const char *const *ids, int n, bool *listed) {
+  static const char blanks[] = " \t\r\v\f";
+  for (const char *line = out; *line;) {
+    size_t len = strcspn(line, "\n");
+    size_t lead = strspn(line, blanks);
+    if (lead > len) lead = len;
+    size_t word = strcspn(line + lead, " \t\r\v\f\n");
+    if (lead + word > len) word = len - lead;
+    // Only the whole line is an id: a word cut short must not match a shorter id.
+    bool alone = lead + word + strspn(line + lead + word, blanks) >= len;
+    for (int i = 0; alone && word > 0 && i < n; i++)
+      if (strlen(ids[i]) == word && memcmp(ids[i], line + lead, word) == 0) listed[i] = true;
+    line += len + (line[len] == '\n');
+  }
 }
 
 /* The value of `key=` in scontrol's one-line record, copied into out (empty when absent). */
@@ -163,30 +172,41 @@ static bool slurm_is_final(const char *state) {
   return false;
 }
 
+/* A decimal number in [0, max] that is all of text[0, len): its value, else -1. */
+static int slurm_small_number(const char *text, size_t len, int max) {
+  if (len == 0 || len > 3 || strspn(text, "0123456789") < len) return -1;
+  int v = 0;
+  for (size_t i = 0; i < len; i++) v = v * 10 + (text[i] - '0');
+  return v <= max ? v : -1;
+}
+
+int ddpc_tune_slurm_parse_record(const char *record, ddpc_tune_trial_exit *e) {
+  char state[64], code[64];
+  slurm_field(record, "JobState", state, sizeof state);
+  slurm_field(record, "ExitCode", code, sizeof code);
+  if (!slurm_is_final(state)) return state[0] ? 0 : -1;
+  const char *colon = strchr(code, ':');
+  if (!colon) return -1;
+  int status = slurm_small_number(code, (size_t)(colon - code), 255);
+  int sig = slurm_small_number(colon + 1, strlen(colon + 1), 127);
+  if (status < 0 || sig < 0) return -1;
+  e->signal = sig;
+  e->exit_code = sig ? 128 + sig : status;
+  // Ended from outside with no code of its own: cancelled, out of time, node lost.
+  if (!sig && !status && strcmp(state, "COMPLETED") != 0 && strcmp(state, "FAILED") != 0) {
+    e->signal = strcmp(state, "CANCELLED") == 0 ? SIGTERM : SIGKILL;
+    e->exit_code = 128 + e->signal;
+  }
+  return 1;
+}
+
 /* From scontrol: 1 ended (*e), 0 still on, -1 slurmctld does not know the job (any more). */
 static int slurm_end_from_scontrol(const char *job_id, ddpc_tune_trial_exit *e) {
   char *argv[] = {"scontrol", "show", "job", "-o", (char *)job_id, NULL};
   ddpc_slurm_reply r;
   if (ddpc_slurm_command(argv, &r) != 0) return -1;
   int rc = -1;
-  char state[64], code[64];
-  if (!r.exec_errno && r.exit_code == 0 && r.out) {
-    slurm_field(r.out, "JobState", state, sizeof state);
-    slurm_field(r.out, "ExitCode", code, sizeof code);
-    int status = 0, sig = 0;
-    if (!slurm_is_final(state)) {
-      rc = state[0] ? 0 : -1;
-    } else if (sscanf(code, "%d:%d", &status, &sig) == 2) {
-      rc = 1;
-      e->signal = sig;
-      e->exit_code = sig ? 128 + sig : status;
-      // Ended from outside with no code of its own: cancelled, out of time, node lost.
-      if (!sig && !status && strcmp(state, "COMPLETED") != 0 && strcmp(state, "FAILED") != 0) {
-        e->signal = strcmp(state, "CANCELLED") == 0 ? SIGTERM : SIGKILL;
-        e->exit_code = 128 + e->signal;
-      }
-    }
-  }
+  if (!r.exec_errno && r.exit_code == 0 && r.out) rc = ddpc_tune_slurm_parse_record(r.out, e);
   ddpc_slurm_reply_free(&r);
   return rc;
 }

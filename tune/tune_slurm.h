@@ -47,6 +47,16 @@ char *ddpc_tune_slurm_log_path(const char *run_dir, const char *job_id);
  * squeue's message (slurmctld unreachable: worth asking again later). */
 int ddpc_tune_slurm_queue(const char *const *ids, int n, bool *listed);
 
+/* The parsers of the two replies above, apart from running the commands (the fuzzer
+ * feeds them any bytes). ddpc_tune_slurm_parse_queue: listed[i] is set when a line of
+ * `squeue -h -o %i`'s output is ids[i] (surrounding blanks aside); others are left as
+ * they are. ddpc_tune_slurm_parse_record: from one line of `scontrol show job -o`, 1 when
+ * JobState is final and ExitCode reads "STATUS:SIGNAL" (0-255, 0-127), with *e filled as
+ * ddpc_tune_slurm_job_end says; 0 when the job is in a state that is not final; -1 when
+ * the record says neither (no JobState, or a final one with an unreadable ExitCode). */
+void ddpc_tune_slurm_parse_queue(const char *out, const char *const *ids, int n, bool *listed);
+int ddpc_tune_slurm_parse_record(const char *record, ddpc_tune_trial_exit *e);
+
 /* How a job that left the queue ended, as a local trial's exit would say: the batch
  * script's exit code (the step's: 0, 3 diverged, 5 preempted, ...) or the signal that
  * ended it (a cancelled job: SIGTERM; a node failure or time-out: SIGKILL); when slurmctld

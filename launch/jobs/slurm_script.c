@@ -317,6 +317,27 @@ const char *ddpc_slurm_first_line(char *text) {
   return *p ? p : "(no message)";
 }
 
+char *ddpc_slurm_parse_job_id(const char *out) {
+  size_t n = strcspn(out, ";\r\n");
+  size_t digits = strspn(out, "0123456789");
+  bool ok = digits > 0 && n < 64;
+  if (ok && digits < n) {
+    // "123_4" (an array task) or "123+1" (a heterogeneous job's component).
+    size_t more = strspn(out + digits + 1, "0123456789");
+    ok = (out[digits] == '_' || out[digits] == '+') && more > 0 && digits + 1 + more == n;
+  }
+  if (!ok) {
+    ddpc_error_set("sbatch printed '%.*s', expected a job id (digits, as --parsable prints it)",
+                   (int)(n < 80 ? n : 80), out);
+    return NULL;
+  }
+  char *id = ddpc_malloc(n + 1, "job id");
+  if (!id) return NULL;
+  memcpy(id, out, n);
+  id[n] = '\0';
+  return id;
+}
+
 char *ddpc_slurm_sbatch(const char *script_path, const char *const *args, int n_args, bool *missing) {
   *missing = false;
   const char **argv = ddpc_calloc((size_t)n_args + 4, sizeof *argv, "sbatch argument vector");
@@ -339,11 +360,10 @@ char *ddpc_slurm_sbatch(const char *script_path, const char *const *args, int n_
     ddpc_error_set("cannot run sbatch: %s (is Slurm's client installed and on PATH?)", strerror(r.exec_errno));
   } else if (r.exit_code != 0) {
     ddpc_error_set("sbatch refused the job: %s", ddpc_slurm_first_line(r.err));
+  } else if (!r.out || !r.out[strspn(r.out, " \t\r\n")]) {
+    ddpc_error_set("sbatch printed no job id: %s", ddpc_slurm_first_line(r.err));
   } else {
-    // --parsable prints "ID" or "ID;CLUSTER".
-    if (r.out) r.out[strcspn(r.out, ";\r\n")] = '\0';
-    if (!r.out || !*r.out) ddpc_error_set("sbatch printed no job id: %s", ddpc_slurm_first_line(r.err));
-    else id = ddpc_strdup(r.out);
+    id = ddpc_slurm_parse_job_id(r.out);
   }
   ddpc_slurm_reply_free(&r);
   return id;

@@ -64,6 +64,12 @@ void ddpc_slurm_reply_free(ddpc_slurm_reply *r);
  * there), or "(no message)". */
 const char *ddpc_slurm_first_line(char *text);
 
+/* The job id in what `sbatch --parsable` printed ("ID" or "ID;CLUSTER", then a line end):
+ * malloc'd, or NULL with an error quoting the output. An id is digits, with an array
+ * task's "_N" or a heterogeneous component's "+N" after them, at most 63 characters: it
+ * becomes part of file names (slurm-<id>.out) and is read back from RUN_DIR/slurm_job_id. */
+char *ddpc_slurm_parse_job_id(const char *out);
+
 /* `sbatch --parsable ARGS... SCRIPT`: the job id (malloc'd), or NULL with an error that
  * passes sbatch's own message on ("sbatch refused the job: ..."); *missing is set when
  * sbatch could not be started at all (not on PATH, not executable). */

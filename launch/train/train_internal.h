@@ -166,6 +166,11 @@ bool train_is_classification(const train_session *s);
 /* train_verdict.c: rank 0, at a pruning rung epoch, waits for the tuner's verdict and
  * sets facts.prune_reason when it says prune. */
 void train_await_verdict(train_session *s);
+/* What the first line of a verdict file says (text up to the first line end; the file may
+ * hold anything): 0 "continue"; 1 "prune" or "prune REASON", *why pointing at REASON
+ * within text ("" when none; it runs to the line end: print it with its length *why_len);
+ * -1 anything else. */
+int train_verdict_parse(const char *text, const char **why, size_t *why_len);
 
 /* train_epoch.c */
 /* Ends the job after a failure during training (rank 0 records state `failed` first); with

@@ -38,16 +38,33 @@ static int verdict_read(train_session *s, const char *path, char **reason) {
   bool got = fgets(line, sizeof line, f) != NULL;
   fclose(f);
   if (!got) return -1;  // the tuner renames a complete file into place; empty means not yet
-  line[strcspn(line, "\n")] = '\0';
-  if (strcmp(line, "continue") == 0) return 0;
-  if (strncmp(line, "prune", 5) == 0 && (line[5] == '\0' || line[5] == ' ')) {
-    const char *why = line[5] ? line + 6 : "";
-    *reason = *why ? ddpc_format("pruned at epoch %lld: %s", (long long)s->epoch, why)
-                   : ddpc_format("pruned at epoch %lld", (long long)s->epoch);
+  const char *why = NULL;
+  size_t why_len = 0;
+  int said = train_verdict_parse(line, &why, &why_len);
+  if (said == 0) return 0;
+  if (said == 1) {
+    *reason = why_len ? ddpc_format("pruned at epoch %lld: %.*s", (long long)s->epoch, (int)why_len, why)
+                      : ddpc_format("pruned at epoch %lld", (long long)s->epoch);
     return 1;
   }
-  ddpc_progress_note(&s->progress, "%s: expected 'continue' or 'prune REASON', got '%.80s'; going on", path, line);
+  ddpc_progress_note(&s->progress, "%s: expected 'continue' or 'prune REASON', got '%.*s'; going on", path,
+                     (int)strcspn(line, "\n") < 80 ? (int)strcspn(line, "\n") : 80, line);
   return -2;
+}
+
+int train_verdict_parse(const char *text, const char **why, size_t *why_len) {
+  size_t len = strcspn(text, "\n");
+  *why = "";
+  *why_len = 0;
+  if (len == 8 && memcmp(text, "continue", 8) == 0) return 0;
+  if (len >= 5 && memcmp(text, "prune", 5) == 0 && (len == 5 || text[5] == ' ')) {
+    if (len > 6) {
+      *why = text + 6;
+      *why_len = len - 6;
+    }
+    return 1;
+  }
+  return -1;
 }
 
 /* The parent this process had when it first decided an epoch: under mpirun that is mpirun,

@@ -256,6 +256,12 @@ static int train_flags_raised(train_session *s, bool nonfinite) {
   return s->facts.stop_signal || s->facts.nonfinite ? 1 : 0;
 }
 
+/* Samples of this rank's batch that starts at position `at` of the epoch: the batch size,
+ * less at the epoch's end, 0 past it. */
+static int train_batch_at(const train_session *s, uint32_t at, uint32_t batch) {
+  return at >= s->per_rank ? 0 : (int)(s->per_rank - at < batch ? s->per_rank - at : batch);
+}
+
 int train_run_epoch(train_session *s) {
   const ddpc_config *cfg = &s->cfg;
   if (s->batch_in_epoch == 0) {
@@ -274,18 +280,15 @@ int train_run_epoch(train_session *s) {
   int interrupted = 0;
   for (int64_t k = s->batch_in_epoch; k < s->steps_per_epoch; k++) {
     uint32_t at = (uint32_t)k * batch;
-    int n = (int)(s->per_rank - at < batch ? s->per_rank - at : batch);
+    int n = train_batch_at(s, at, batch);
     double t0 = ddpc_time_seconds();
     bool first_step = s->unix_first_step == 0.0;
     if (first_step) s->unix_first_step = ddpc_time_unix();
     ddpc_loss_result r;
     // The next batch's rows are random reads from a large table: start them now, so they
     // arrive while this step computes instead of stalling the next step's gather.
-    if (at + batch < s->per_rank) {
-      uint32_t next = at + batch;
-      ddpc_data_prefetch(&s->data.train, s->positions + next,
-                         (int)(s->per_rank - next < batch ? s->per_rank - next : batch));
-    }
+    int next_n = train_batch_at(s, at + batch, batch);
+    if (next_n > 0) ddpc_data_prefetch(&s->data.train, s->positions + at + batch, next_n);
     if (train_step(s, s->positions + at, n, total_steps, &r) != 0) return -1;
     // The supervisor that started this job bounds its start-up until this file appears.
     if (first_step && s->comm->rank == 0) ddpc_start_marker_write();

@@ -38,6 +38,7 @@ static int verdict_read(train_session *s, const char *path, char **reason) {
   bool got = fgets(line, sizeof line, f) != NULL;
   fclose(f);
   if (!got) return -1;  // the tuner renames a complete file into place; empty means not yet
+  line[strcspn(line, "\n")] = '\0';
   const char *why = NULL;
   size_t why_len = 0;
   int said = train_verdict_parse(line, &why, &why_len);
@@ -47,8 +48,7 @@ static int verdict_read(train_session *s, const char *path, char **reason) {
                       : ddpc_format("pruned at epoch %lld", (long long)s->epoch);
     return 1;
   }
-  ddpc_progress_note(&s->progress, "%s: expected 'continue' or 'prune REASON', got '%.*s'; going on", path,
-                     (int)strcspn(line, "\n") < 80 ? (int)strcspn(line, "\n") : 80, line);
+  ddpc_progress_note(&s->progress, "%s: expected 'continue' or 'prune REASON', got '%.80s'; going on", path, line);
   return -2;
 }
 

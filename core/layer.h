@@ -64,11 +64,16 @@ typedef struct {
   bool planning;           // setup only claims and returns before allocating (the model's first pass)
 } ddpc_memory_budget;
 
-/* Per-step context handed to forward: dropout draws from (seed, step, layer index). */
+/* Per-step context handed to forward: dropout draws from (seed, step, layer index), and
+ * from where this process's rows sit in the global batch. The sampler deals each batch's
+ * samples to the ranks in turn, so row j of rank r is row j * world + r of the batch one
+ * rank would train on: keyed by that row, N ranks draw the masks one rank draws. */
 typedef struct {
   bool training;   // dropout active, saved state kept for backward
   uint64_t seed;   // run seed
   uint64_t step;   // global optimizer step, for counter-based randomness
+  uint32_t rank;   // this process's place among the ranks (0 alone)
+  uint32_t world;  // the number of ranks; 0 is taken as 1 (alone)
 } ddpc_forward_ctx;
 
 typedef struct {

@@ -423,20 +423,23 @@ typedef struct {
 } dropout_state;
 
 /* core/rng.c's generator, element by element: draw k of the stream is
- * mix(key + golden * (k + 1)), and element i takes the low (even i) or high (odd i) half of
- * draw i / 2, exactly as layer_dropout.c walks the stream. Keep the two in step: the
- * parity test compares the masks bitwise. */
+ * mix(key + golden * (k + 1)); element e of row j sits at a = (j * world + rank) * per + e
+ * of the global batch and takes the low (even a) or high (odd a) half of draw a / 2,
+ * exactly as layer_dropout.c reads the stream. Keep the two in step: the parity test
+ * compares the masks bitwise. */
 __device__ static uint64_t rng_mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
 
-__global__ static void dropout_forward_kernel(const float *x, float *y, float *mask, size_t n, uint64_t key,
-                                              uint64_t threshold, float scale) {
+__global__ static void dropout_forward_kernel(const float *x, float *y, float *mask, size_t n, size_t per,
+                                              uint64_t world, uint64_t rank, uint64_t key, uint64_t threshold,
+                                              float scale) {
   GRID_STRIDE_LOOP(i, n) {
-    uint64_t bits = rng_mix(key + 0x9e3779b97f4a7c15ULL * (uint64_t)(i / 2 + 1));
-    uint64_t u = (i & 1) ? bits >> 32 : bits & 0xffffffffu;
+    uint64_t at = ((uint64_t)(i / per) * world + rank) * per + (uint64_t)(i % per);
+    uint64_t bits = rng_mix(key + 0x9e3779b97f4a7c15ULL * (at / 2 + 1));
+    uint64_t u = (at & 1) ? bits >> 32 : bits & 0xffffffffu;
     float m = u >= threshold ? scale : 0.0f;
     mask[i] = m;
     y[i] = x[i] * m;
@@ -473,8 +476,10 @@ static void dropout_forward(ddpc_layer *layer, const float *x, float *y, int bat
   // As layer_dropout.c: dropped when the 32-bit uniform is below p * 2^32.
   uint64_t threshold = (uint64_t)((double)layer->spec.p * 4294967296.0);
   float scale = 1.0f / (1.0f - layer->spec.p);
-  dropout_forward_kernel<<<ddpc_cuda_blocks(n), DDPC_CUDA_THREADS, 0, ddpc_cuda_stream()>>>(x, y, st->mask, n, rng.key,
-                                                                                          threshold, scale);
+  size_t per = layer_count(layer->in, 1);
+  uint64_t world = ctx->world > 1 ? ctx->world : 1;
+  dropout_forward_kernel<<<ddpc_cuda_blocks(n), DDPC_CUDA_THREADS, 0, ddpc_cuda_stream()>>>(
+      x, y, st->mask, n, per, world, ctx->rank, rng.key, threshold, scale);
   DDPC_CUDA_CHECK_LAUNCH("dropout_forward_kernel");
 }
 

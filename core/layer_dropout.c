@@ -1,7 +1,8 @@
 /* Inverted dropout: in training each element is zeroed with probability p and the rest are
  * scaled by 1/(1-p), so evaluation is the identity. The mask is counter-based, drawn from
- * ddpc_rng_make(seed, DDPC_RNG_DROPOUT, step, layer index): the same step of a resumed run
- * draws the same mask. It is saved as the per-element factor (0 or 1/(1-p)) for backward. */
+ * ddpc_rng_make(seed, DDPC_RNG_DROPOUT, step, layer index) at each element's place in the
+ * global batch (ddpc_forward_ctx): the same step of a resumed run draws the same mask, and
+ * N ranks draw the masks one rank draws for the same samples. It is saved as the per-element factor (0 or 1/(1-p)) for backward. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,17 +50,24 @@ static void dropout_forward(ddpc_layer *layer, const float *x, float *y, int bat
     return;
   }
   ddpc_rng rng = ddpc_rng_make(ctx->seed, DDPC_RNG_DROPOUT, ctx->step, (uint64_t)layer->index);
-  // Each 64-bit draw gives two 32-bit uniforms; an element is dropped when its uniform is
-  // below p * 2^32.
+  // Element e of global row g is element g * per + e of the stream; each 64-bit draw gives
+  // two 32-bit uniforms, and an element is dropped when its uniform is below p * 2^32.
   uint64_t threshold = (uint64_t)((double)layer->spec.p * 4294967296.0);
   float scale = 1.0f / (1.0f - layer->spec.p);
-  uint64_t bits = 0;
-  for (size_t i = 0; i < n; i++) {
-    if ((i & 1) == 0) bits = ddpc_rng_next_u64(&rng);
-    uint64_t u = (i & 1) ? bits >> 32 : bits & 0xffffffffu;
-    float m = u >= threshold ? scale : 0.0f;
-    st->mask[i] = m;
-    y[i] = x[i] * m;
+  size_t per = ddpc_shape_size(layer->in);
+  uint64_t world = ctx->world > 1 ? ctx->world : 1;
+  for (int j = 0; j < batch; j++) {
+    uint64_t first = ((uint64_t)j * world + ctx->rank) * per;
+    size_t row = (size_t)j * per;
+    uint64_t bits = 0;
+    for (size_t e = 0; e < per; e++) {
+      uint64_t at = first + e;
+      if (e == 0 || (at & 1) == 0) bits = ddpc_rng_draw_at(&rng, at / 2);
+      uint64_t u = (at & 1) ? bits >> 32 : bits & 0xffffffffu;
+      float m = u >= threshold ? scale : 0.0f;
+      st->mask[row + e] = m;
+      y[row + e] = x[row + e] * m;
+    }
   }
 }
 

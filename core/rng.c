@@ -19,8 +19,10 @@ ddpc_rng ddpc_rng_make(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b) {
   return rng;
 }
 
-uint64_t ddpc_rng_next_u64(ddpc_rng *rng) {
-  return rng_mix(rng->key + 0x9e3779b97f4a7c15ULL * ++rng->counter);
+uint64_t ddpc_rng_next_u64(ddpc_rng *rng) { return ddpc_rng_draw_at(rng, rng->counter++); }
+
+uint64_t ddpc_rng_draw_at(const ddpc_rng *rng, uint64_t k) {
+  return rng_mix(rng->key + 0x9e3779b97f4a7c15ULL * (k + 1));
 }
 
 float ddpc_rng_next_float(ddpc_rng *rng) {

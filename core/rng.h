@@ -12,7 +12,7 @@ enum {
   DDPC_RNG_INIT = 1,     // parameter initialisation (a = layer index)
   DDPC_RNG_SHUFFLE = 2,  // per-epoch sample permutation (a = epoch)
   DDPC_RNG_SPLIT = 3,    // train/validation split
-  DDPC_RNG_DROPOUT = 4,  // dropout masks (a = global step, b = layer index)
+  DDPC_RNG_DROPOUT = 4,  // dropout masks (a = global step, b = layer index; counter = element of the global batch)
   DDPC_RNG_TUNE = 5,     // the tuner's proposals (a = trial number, b = parameter index)
 };
 
@@ -23,6 +23,10 @@ typedef struct {
 
 ddpc_rng ddpc_rng_make(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b);
 uint64_t ddpc_rng_next_u64(ddpc_rng *rng);
+/* Draw k (0-based) of the stream, what the (k+1)-th ddpc_rng_next_u64 returns, without
+ * walking to it: a process that holds only part of a stream (its rows of a global batch)
+ * reads its draws directly. */
+uint64_t ddpc_rng_draw_at(const ddpc_rng *rng, uint64_t k);
 /* Uniform in [0, 1) with 24 random bits (exactly representable as float). */
 float ddpc_rng_next_float(ddpc_rng *rng);
 /* Uniform integer in [0, n) without modulo bias. n > 0. */

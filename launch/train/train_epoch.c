@@ -108,7 +108,7 @@ int train_evaluate(train_session *s, const ddpc_split *split, train_eval *out, b
   uint32_t mine = 0;
   for (uint32_t i = (uint32_t)s->comm->rank; i < split->count; i += (uint32_t)s->comm->size) s->positions[mine++] = i;
   sums[2] = (double)mine;
-  ddpc_forward_ctx ctx = {false, s->cfg.seed, (uint64_t)s->step};
+  ddpc_forward_ctx ctx = {.training = false, .seed = s->cfg.seed, .step = (uint64_t)s->step};
   bool need_host = regression || confusion || auc;
   int rc = 0;
   for (uint32_t at = 0; rc == 0 && at < mine; at += (uint32_t)s->cfg.train.eval_batch_size) {
@@ -211,7 +211,11 @@ static int train_step(train_session *s, const uint32_t *pos, int n, int64_t tota
   const ddpc_config *cfg = &s->cfg;
   ddpc_comm_set_step(s->comm, s->step);
   train_gather(s, &s->data.train, pos, n);
-  ddpc_forward_ctx ctx = {true, cfg->seed, (uint64_t)s->step};
+  ddpc_forward_ctx ctx = {.training = true,
+                          .seed = cfg->seed,
+                          .step = (uint64_t)s->step,
+                          .rank = (uint32_t)s->comm->rank,
+                          .world = (uint32_t)s->comm->size};
   const float *out = train_device_forward(s, n, &ctx);
   // grad_scale: the loss gradient is d(loss_sum / grad_scale); batch x world makes the
   // ranks' summed gradients their average, with no pass of its own.

@@ -88,7 +88,7 @@ static void rig_free(conv_rig *rig) {
   free(rig->dy);
 }
 
-static const ddpc_forward_ctx train_ctx = {true, 1, 1};
+static const ddpc_forward_ctx train_ctx = {.training = true, .seed = 1, .step = 1};
 
 /* The reference: direct convolution in double, each value with the sum of the absolute
  * values of its terms (the scale its rounding is relative to). */

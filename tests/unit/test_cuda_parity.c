@@ -145,7 +145,8 @@ static void test_layer(const layer_case *c) {
   ddpc_device_copy(d_params, DDPC_DEVICE_CUDA, params, DDPC_DEVICE_CPU, np * sizeof(float));
   cpu.grads = g_cpu;
   gpu.grads = d_grads;
-  ddpc_forward_ctx ctx = {c->training, 11, 5};
+  // As rank 1 of 2: dropout's rows sit at odd places of the global batch on both devices.
+  ddpc_forward_ctx ctx = {.training = c->training, .seed = 11, .step = 5, .rank = 1, .world = 2};
   cpu.ops->forward(&cpu, x, y_cpu, c->batch, &ctx);
   cpu.ops->backward(&cpu, x, y_cpu, dy, dx_cpu, c->batch);
   gpu.ops->forward(&gpu, d_x, d_y, c->batch, &ctx);
@@ -231,7 +232,7 @@ static void test_model(const char *name, const ddpc_layer_spec *specs, int n_lay
   fill_normal(x, n_in, 1.0f);
   fill_normal(dout, n_out, 1.0f);
   float *d_x = to_device(x, n_in), *d_dout = to_device(dout, n_out);
-  ddpc_forward_ctx ctx = {true, 5, 2};
+  ddpc_forward_ctx ctx = {.training = true, .seed = 5, .step = 2};
   const float *y_cpu = ddpc_model_forward(cpu, x, batch, &ctx);
   const float *d_y = ddpc_model_forward(gpu, d_x, batch, &ctx);
   ddpc_model_backward(cpu, dout, batch, NULL, NULL);

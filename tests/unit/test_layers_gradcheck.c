@@ -90,7 +90,7 @@ static void rig_free(layer_rig *rig) {
   free(rig->w);
 }
 
-static const ddpc_forward_ctx train_ctx = {true, 1234, 7};
+static const ddpc_forward_ctx train_ctx = {.training = true, .seed = 1234, .step = 7};
 
 static double rig_objective(layer_rig *rig) {
   rig->layer.ops->forward(&rig->layer, rig->x, rig->y, rig->batch, &train_ctx);
@@ -268,7 +268,7 @@ static void check_dropout_mask(void) {
     return;
   }
   fill_input(rig.x, rig.n_in, INPUT_AWAY_ZERO);
-  ddpc_forward_ctx ctx = {true, 99, 5};
+  ddpc_forward_ctx ctx = {.training = true, .seed = 99, .step = 5};
   rig.layer.ops->forward(&rig.layer, rig.x, rig.y, 10, &ctx);
   size_t dropped = 0, wrong = 0;
   for (size_t i = 0; i < rig.n_out; i++) {

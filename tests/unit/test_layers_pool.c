@@ -221,7 +221,7 @@ static void check_model_fusion(void) {
   float *x = malloc(n_x * sizeof *x), *dout = malloc(n_out * sizeof *dout);
   for (size_t i = 0; i < n_x; i++) x[i] = ddpc_rng_next_float(&test_rng) * 2.0f - 1.0f;
   for (size_t i = 0; i < n_out; i++) dout[i] = ddpc_rng_next_float(&test_rng) - 0.5f;
-  ddpc_forward_ctx ctx = {true, 7, 0};
+  ddpc_forward_ctx ctx = {.training = true, .seed = 7, .step = 0};
   ddpc_model_forward(model, x, batch, &ctx);
   ddpc_model_backward(model, dout, batch, NULL, NULL);
   size_t n_params = ddpc_model_param_count(model);

@@ -1,6 +1,6 @@
 /* Model assembly: shapes and parameter counts of the reference MLP and CNN, error messages
- * for bad specs, model-level gradients against finite differences, dropout at eval,
- * seeded initialisation, the on_ready callbacks that drive gradient all-reduce, and the
+ * for bad specs, model-level gradients against finite differences, dropout at eval and
+ * across ranks, seeded initialisation, the on_ready callbacks that drive gradient all-reduce, and the
  * memory a model claims, refused before allocating when it outgrows the process's limit. */
 #include <math.h>
 #include <stdio.h>
@@ -84,7 +84,7 @@ static void test_mlp(void) {
   ddpc_rng rng = ddpc_rng_make(1, 200, 0, 0);
   for (int i = 0; i < 64 * 784; i++) x[i] = ddpc_rng_next_float(&rng);
   for (int i = 0; i < 64 * 10; i++) dout[i] = ddpc_rng_next_float(&rng) - 0.5f;
-  ddpc_forward_ctx ctx = {true, 1, 0};
+  ddpc_forward_ctx ctx = {.training = true, .seed = 1, .step = 0};
   CHECK(ddpc_model_forward(m, x, 64, &ctx) != NULL, "MLP forward");
   ready_log log = {0};
   ddpc_model_backward(m, dout, 64, record_ready, &log);
@@ -133,7 +133,7 @@ static void test_cnn(void) {
   float *x = calloc(8 * 784, sizeof(float)), dout[80];
   for (int i = 0; i < 8 * 784; i++) x[i] = (float)((i * 37) % 101) / 101.0f;
   for (int i = 0; i < 80; i++) dout[i] = (float)(i % 7) - 3.0f;
-  ddpc_forward_ctx ctx = {true, 1, 0};
+  ddpc_forward_ctx ctx = {.training = true, .seed = 1, .step = 0};
   const float *y = ddpc_model_forward(m, x, 8, &ctx);
   int finite = 0;
   for (int i = 0; i < 80; i++) finite += isfinite(y[i]);
@@ -198,7 +198,7 @@ static void test_errors(void) {
 
 /* Loss of the tiny model (cross-entropy mean over the batch), forward in float. */
 static double tiny_loss(ddpc_model *m, const float *x, const int32_t *labels, int batch) {
-  ddpc_forward_ctx ctx = {false, 0, 0};
+  ddpc_forward_ctx ctx = {.training = false, .seed = 0, .step = 0};
   const float *y = ddpc_model_forward(m, x, batch, &ctx);
   return ddpc_loss_compute(DDPC_LOSS_CROSS_ENTROPY, y, labels, NULL, batch, 3, NULL, batch).loss_sum / batch;
 }
@@ -222,7 +222,7 @@ static void test_model_gradient(void) {
   CHECK(n == 4 * 5 + 5 + 5 * 3 + 3, "tiny params %zu", n);
   for (size_t i = 0; i < n; i++) p[i] = 2.0f * ddpc_rng_next_float(&rng) - 1.0f;
 
-  ddpc_forward_ctx ctx = {true, 0, 0};
+  ddpc_forward_ctx ctx = {.training = true, .seed = 0, .step = 0};
   const float *y = ddpc_model_forward(m, x, B, &ctx);
   ddpc_loss_compute(DDPC_LOSS_CROSS_ENTROPY, y, labels, NULL, B, 3, dout, B);
   ddpc_model_backward(m, dout, B, NULL, NULL);
@@ -277,7 +277,8 @@ static void test_dropout_eval_and_seeds(void) {
   memcpy(ddpc_model_params(b)->data, ddpc_model_params(a)->data, n * sizeof(float));
   float x[18];
   for (int i = 0; i < 18; i++) x[i] = (float)i / 9.0f - 1.0f;
-  ddpc_forward_ctx eval = {false, 1, 1}, train = {true, 1, 1};
+  ddpc_forward_ctx eval = {.training = false, .seed = 1, .step = 1};
+  ddpc_forward_ctx train = {.training = true, .seed = 1, .step = 1};
   float ya[6], yb[6], yt[6];
   memcpy(ya, ddpc_model_forward(a, x, 3, &eval), sizeof ya);
   memcpy(yb, ddpc_model_forward(b, x, 3, &eval), sizeof yb);
@@ -299,6 +300,54 @@ static void test_dropout_eval_and_seeds(void) {
   ddpc_model_free(a);
   ddpc_model_free(b);
   ddpc_model_free(c);
+}
+
+/* Dropout's masks follow the sample, not the rank: row j of rank r is row j * world + r of
+ * the global batch (the sampler deals samples to ranks in turn), and gets that row's mask,
+ * so N ranks draw what one rank draws for the whole batch. One rank reads the stream in
+ * order, as a sequential walk of it does; two ranks given the same rows draw different masks. */
+static void test_dropout_across_ranks(void) {
+  enum { PER = 7, B = 6, WORLD = 3 };  // odd row length: rows share 64-bit draws
+  ddpc_layer_spec drop[1] = {spec_of(DDPC_LAYER_DROPOUT)};
+  drop[0].p = 0.4f;
+  ddpc_model *m = NULL;
+  if (ddpc_model_create(drop, 1, ddpc_shape_vector(PER), B, DDPC_DEVICE_CPU, &m) != 0) {
+    CHECK(0, "dropout model: %s", ddpc_error_message());
+    return;
+  }
+  float x[B * PER], whole[B * PER], seq[B * PER];
+  for (int i = 0; i < B * PER; i++) x[i] = 1.0f + (float)i;
+  ddpc_forward_ctx one = {.training = true, .seed = 21, .step = 9, .rank = 0, .world = 1};
+  memcpy(whole, ddpc_model_forward(m, x, B, &one), sizeof whole);
+  // The stream walked in order: element i takes the low, then the high half of draw i / 2.
+  ddpc_rng rng = ddpc_rng_make(21, DDPC_RNG_DROPOUT, 9, 0);
+  uint64_t bits = 0, threshold = (uint64_t)(0.4 * 4294967296.0);
+  int dropped = 0;
+  for (int i = 0; i < B * PER; i++) {
+    if ((i & 1) == 0) bits = ddpc_rng_next_u64(&rng);
+    uint64_t u = (i & 1) ? bits >> 32 : bits & 0xffffffffu;
+    seq[i] = u >= threshold ? x[i] * (1.0f / 0.6f) : 0.0f;
+    dropped += u < threshold;
+  }
+  CHECK(memcmp(whole, seq, sizeof seq) == 0, "one rank's masks are not the stream read in order");
+  CHECK(dropped > 5 && dropped < B * PER - 5, "dropped %d of %d at p 0.4", dropped, B * PER);
+  for (uint32_t r = 0; r < WORLD; r++) {
+    float mine[B / WORLD * PER];
+    for (int j = 0; j < B / WORLD; j++) memcpy(mine + j * PER, x + (j * WORLD + (int)r) * PER, PER * sizeof(float));
+    ddpc_forward_ctx ctx = {.training = true, .seed = 21, .step = 9, .rank = r, .world = WORLD};
+    const float *y = ddpc_model_forward(m, mine, B / WORLD, &ctx);
+    for (int j = 0; j < B / WORLD; j++)
+      CHECK(memcmp(y + j * PER, whole + (j * WORLD + (int)r) * PER, PER * sizeof(float)) == 0,
+            "rank %u of %d, row %d: not the mask of global row %d", r, WORLD, j, j * WORLD + (int)r);
+  }
+  // The same rows on two ranks: different masks (before, every rank drew rank 0's).
+  float y0[B * PER];
+  ddpc_forward_ctx r0 = {.training = true, .seed = 21, .step = 9, .rank = 0, .world = 2};
+  ddpc_forward_ctx r1 = {.training = true, .seed = 21, .step = 9, .rank = 1, .world = 2};
+  memcpy(y0, ddpc_model_forward(m, x, B / 2, &r0), sizeof(float) * (B / 2) * PER);
+  CHECK(memcmp(y0, ddpc_model_forward(m, x, B / 2, &r1), sizeof(float) * (B / 2) * PER) != 0,
+        "ranks 0 and 1 drew the same masks");
+  ddpc_model_free(m);
 }
 
 /* The divergence check's scan: any inf or NaN anywhere, of either sign, is found. */
@@ -379,5 +428,6 @@ int main(void) {
   test_errors();
   test_model_gradient();
   test_dropout_eval_and_seeds();
+  test_dropout_across_ranks();
   return testing_finish();
 }

@@ -7,14 +7,14 @@
 # veth), rank count (RANKS, one rank per namespace) and libnbc all-reduce algorithm (ALGS:
 # 1 ring, 2 binomial tree) it runs bench_allreduce_alpha_beta and prints its lines prefixed
 # with the rate. MLP_CHECK=1: then also the measured MLP step with and without overlap at 2
-# ranks, unshaped (bench_allreduce --mlp), to set beside the projection. Needs root. The namespaces come from the reference test bed scripts
-# (DDPC_TESTBEDS, default /work/shared/testbeds: netns_up.sh, netns_shape.sh, netns_down.sh;
-# their ddp-h* names do not collide with tests/testbeds/netns_hosts.sh's ddpc-h*, which the
-# multi-host tests bring up and down). Everything it set up is torn down on exit, failure
-# included.
+# ranks, unshaped (bench_allreduce --mlp), to set beside the projection. Needs root. The
+# "hosts" are the multi-host tests' own (tests/testbeds/netns_hosts.sh: up, rate, down), so
+# do not run it while the test suite runs. Everything it set up is torn down on exit,
+# failure included.
 set -euo pipefail
 BUILD=${1:-build}
-TESTBEDS=${DDPC_TESTBEDS:-/work/shared/testbeds}
+HOSTS_SH=$(cd "$(dirname "$0")/.." && pwd)/tests/testbeds/netns_hosts.sh
+export DDPC_NETNS_RUN=${DDPC_NETNS_RUN:-/run/ddpc-netns}
 RATES=${RATES:-"none 25gbit 10gbit"}
 RANKS=${RANKS:-"2 3"}
 ALGS=${ALGS:-"1 2"}
@@ -25,22 +25,15 @@ BIN=$(cd "$BUILD" && pwd)/bench/bench_allreduce_alpha_beta
 max_ranks=0
 for p in $RANKS; do [ "$p" -gt "$max_ranks" ] && max_ranks=$p; done
 
-teardown() {
-  bash "$TESTBEDS/netns_shape.sh" off >&2 2>&1 || true
-  bash "$TESTBEDS/netns_down.sh" >&2 2>&1 || true
-}
+teardown() { bash "$HOSTS_SH" down >&2 2>&1 || true; }
 trap teardown EXIT
-NETNS_N=$max_ranks NETNS_INSTALL=0 bash "$TESTBEDS/netns_up.sh" >&2
+bash "$HOSTS_SH" up "$max_ranks" >&2
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-read -r -a MPIARGS < <(tr "\n" " " < /run/ddp-netns/mpirun.args; echo)
+read -r -a MPIARGS < <(tr "\n" " " < "$DDPC_NETNS_RUN/mpirun.args"; echo)
 
 echo "# $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p') nproc=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for rate in $RATES; do
-  if [ "$rate" = none ]; then
-    bash "$TESTBEDS/netns_shape.sh" off >&2
-  else
-    bash "$TESTBEDS/netns_shape.sh" -r "$rate" >&2
-  fi
+  bash "$HOSTS_SH" rate "${rate/none/off}" >&2
   for p in $RANKS; do
     for alg in $ALGS; do
       timeout 600 mpirun "${MPIARGS[@]}" -np "$p" --map-by node \
@@ -50,7 +43,7 @@ for rate in $RATES; do
   done
 done
 if [ "${MLP_CHECK:-0}" = 1 ]; then
-  bash "$TESTBEDS/netns_shape.sh" off >&2
+  bash "$HOSTS_SH" rate off >&2
   echo "# bench_allreduce --mlp, 2 ranks, unshaped"
   timeout 600 mpirun "${MPIARGS[@]}" -np 2 --map-by node -x OPENBLAS_NUM_THREADS=1 -x OPENBLAS_CORETYPE=SkylakeX \
     "$(dirname "$BIN")/bench_allreduce" --mlp | sed 's/^/# /'

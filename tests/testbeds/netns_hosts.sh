@@ -7,6 +7,8 @@
 #   netns_hosts.sh down       kill what runs inside, delete namespaces, veths, bridge, /etc/hosts lines
 #   netns_hosts.sh link HOST down|up      cut or restore a host's link (its daemon loses mpirun too)
 #   netns_hosts.sh partition HOST1 HOST2 on|off   drop traffic between two hosts only
+#   netns_hosts.sh rate RATE|off   cap every host's link to RATE (tc's units: 10gbit,
+#                                  500mbit) both ways, with tbf (this kernel has no netem)
 # Needs root and iproute2 (installs iproute2 and iptables when missing).
 set -euo pipefail
 RUN=${DDPC_NETNS_RUN:-/run/ddpc-netns}
@@ -171,10 +173,28 @@ partition() {  # traffic between two hosts crosses the bridge: drop it there, bo
   iptables "$op" FORWARD -s "$b" -d "$a" -j DROP -m comment --comment ddpc-partition
 }
 
+# A token bucket on both ends of each host's veth: the host's sending and its receiving are
+# each capped. The 256 KiB burst lets a whole TCP window through at once at 10 Gbit/s and
+# more; a smaller one caps below the rate asked for.
+rate() {
+  local veth ns
+  [ -s "$RUN/hosts" ] || die "no hosts: run '$0 up' first"
+  case "$1" in off | [0-9]*bit) ;; *) die "rate: expected a tc rate such as 10gbit or 500mbit, or off; got '$1'" ;; esac
+  while read -r _ _ ns veth; do
+    tc qdisc del dev "$veth" root 2>/dev/null || true
+    ip netns exec "$ns" tc qdisc del dev eth0 root 2>/dev/null || true
+    [ "$1" = off ] && continue
+    tc qdisc replace dev "$veth" root tbf rate "$1" burst 256kb latency 20ms
+    ip netns exec "$ns" tc qdisc replace dev eth0 root tbf rate "$1" burst 256kb latency 20ms
+  done <"$RUN/hosts"
+  say "rate: ${1/off/unlimited} on every host's link"
+}
+
 case "${1:-}" in
   up) up "${2:-3}" ;;
   down) down ;;
   link) link "$2" "$3" ;;
   partition) partition "$2" "$3" "$4" ;;
-  *) die "usage: $0 up [N] | down | link HOST down|up | partition H1 H2 on|off" ;;
+  rate) rate "${2:-}" ;;
+  *) die "usage: $0 up [N] | down | link HOST down|up | partition H1 H2 on|off | rate RATE|off" ;;
 esac

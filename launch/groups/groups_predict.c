@@ -91,6 +91,7 @@ static char *predict_no_model(const char *run_dir, const char *dir) {
                                                                                    : NULL;
   char *why = NULL;
   if (!state) why = ddpc_format("no trained group of that value in %s/groups.json", run_dir);
+  else if (strcmp(state, "rejected") == 0) why = ddpc_strdup("its model was rejected at review");
   else if (ddpc_exit_code_of_state(state) != DDPC_EXIT_OK) why = ddpc_format("its model's training ended %s", state);
   free(state);
   free(gdir);
@@ -197,9 +198,14 @@ static int predict_rank0(const char *run_dir, const ddpc_predict_options *o, int
                             "data.num_classes", e->value, g[i].lines[0], first);
     }
   }
-  if (rc == 0 && predicted == 0)
-    rc = ddpc_error_set("%s: no row of %s belongs to a group with a trained model in %s", o->data_path, o->data_path,
-                        run_dir);
+  if (rc == 0 && predicted == 0) {
+    // Every group of the input is left out: the first one's reason says which case it is.
+    int first = 0;
+    while (first < l.count && !g[first].no_model) first++;
+    rc = ddpc_error_set("%s: no row of %s belongs to a group with a model to predict with in %s (the first, '%s': %s)",
+                        o->data_path, o->data_path, run_dir, first < l.count ? l.items[first].value : "",
+                        first < l.count ? g[first].no_model : "no group");
+  }
   predict_merge m = {&l, g};
   if (rc == 0 && strcmp(o->out_path, "-") == 0) {
     rc = predict_write_merged(stdout, &m);

@@ -132,7 +132,7 @@ typedef struct {
   const char *state;
   const char *metric;        // test_accuracy or test_rmse
   double mean, weighted;     // of the metric over the groups done
-  int done, failed, preempted, review, skipped;
+  int done, rejected, failed, preempted, review, skipped;
   int slowest;               // index of the slowest group trained (-1: none)
 } report_summary;
 
@@ -156,6 +156,7 @@ static int report_summary_json(FILE *out, void *user) {
   ddpc_json_string(&j, "group_by", r->column);
   ddpc_json_int(&j, "groups_total", s->l->count);
   ddpc_json_int(&j, "groups_done", s->done);
+  ddpc_json_int(&j, "groups_rejected", s->rejected);
   ddpc_json_int(&j, "groups_failed", s->failed);
   ddpc_json_int(&j, "groups_preempted", s->preempted);
   ddpc_json_int(&j, "groups_await_review", s->review);
@@ -223,7 +224,7 @@ static int report_summary_json(FILE *out, void *user) {
 
 int groups_write_summary(const groups_report *r, const groups_list *l, const char **state) {
   report_summary s = {r, l, ddpc_calloc(l->count ? (size_t)l->count : 1, sizeof(report_row), "group table"), "done",
-                      r->classification ? "test_accuracy" : "test_rmse", NAN, NAN, 0, 0, 0, 0, 0, -1};
+                      r->classification ? "test_accuracy" : "test_rmse", NAN, NAN, 0, 0, 0, 0, 0, 0, -1};
   if (!s.rows) return -1;
   double sum = 0.0, wsum = 0.0, weights = 0.0;
   int counted = 0;
@@ -232,16 +233,20 @@ int groups_write_summary(const groups_report *r, const groups_list *l, const cha
     report_read_row(r->run_dir, &l->items[i], row);
     const char *st = row->state ? row->state : "failed";
     ddpc_exit_code code = ddpc_exit_code_of_state(st);
+    // A rejected group ends as cleanly as a done one (exit code 0), but its model is not one
+    // to use: counted apart, and outside the means (it has no test metrics).
+    bool rejected = strcmp(st, "rejected") == 0;
     if (strcmp(st, "skipped") == 0) s.skipped++;
     else if (code == DDPC_EXIT_PREEMPTED) s.preempted++;
     else if (code == DDPC_EXIT_AWAIT_REVIEW) s.review++;
+    else if (rejected) s.rejected++;
     else if (code == DDPC_EXIT_OK) s.done++;
     else s.failed++;
     if (!l->items[i].skip_reason && isfinite(report_group_seconds(row)) &&
         (s.slowest < 0 || report_group_seconds(row) > report_group_seconds(&s.rows[s.slowest])))
       s.slowest = i;
     double m = report_metric(&s, row);
-    if (code == DDPC_EXIT_OK && isfinite(m)) {
+    if (code == DDPC_EXIT_OK && !rejected && isfinite(m)) {
       sum += m;
       wsum += m * l->items[i].rows;
       weights += l->items[i].rows;
@@ -268,9 +273,9 @@ int groups_write_summary(const groups_report *r, const groups_list *l, const cha
       if (row->reason && *row->reason) printf("  (%s)", row->reason);
       putchar('\n');
     }
-    printf("groups: %d done, %d failed, %d preempted, %d awaiting review, %d skipped | %s mean %.4f, rows-weighted "
-           "%.4f | wall %.1f s",
-           s.done, s.failed, s.preempted, s.review, s.skipped, s.metric, s.mean, s.weighted, r->wall_seconds);
+    printf("groups: %d done, %d rejected, %d failed, %d preempted, %d awaiting review, %d skipped | %s mean %.4f, "
+           "rows-weighted %.4f | wall %.1f s",
+           s.done, s.rejected, s.failed, s.preempted, s.review, s.skipped, s.metric, s.mean, s.weighted, r->wall_seconds);
     if (s.slowest >= 0)
       printf(" | slowest %s %.1f s", l->items[s.slowest].value, report_group_seconds(&s.rows[s.slowest]));
     printf(" | %s/summary.json\n", r->run_dir);

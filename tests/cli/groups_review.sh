@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One model per group at a review gate: every group stops at it (exit code 4, a review.json
+# each, summary.json await_review); `ddpc resume RUN_DIR --approve` hands the answer to
+# every group, which trains on to the weights of a run without the gate; `--reject` ends
+# them rejected, counted apart from the done ones and outside the means, and a grouped
+# predict leaves their rows out.
+source "$(dirname "$0")/lib/common.bash"
+source "$(dirname "$0")/lib/groups.bash"
+cd "$T_DIR" || exit 1
+
+g_write_data data.csv
+g_write_config g.yaml data.csv
+t_run train g.yaml --run-dir ref --quiet
+t_check "the run without a gate ends with exit code 7 (boom diverges; stderr: $T_ERR)" test "$T_RC" -eq 7
+g_table ref >ref.txt
+
+for answer in approve reject; do
+  t_run train g.yaml --run-dir "$answer" --quiet --set review.after_epochs=3
+  t_check "$answer: the gate ends the run with exit code 4 (got $T_RC; stderr: $T_ERR)" test "$T_RC" -eq 4
+done
+t_check "every group waits at the gate, with its question" python3 - approve <<'PY'
+import json, os, sys
+run = sys.argv[1]
+s = json.load(open(f"{run}/summary.json"))
+assert s["state"] == "await_review", s["state"]
+assert (s["groups_await_review"], s["groups_failed"], s["groups_skipped"], s["groups_done"]) == (13, 1, 1, 0), s
+for g in s["groups"]:
+    if g["state"] == "await_review":
+        assert g["epochs"] == 3, g
+        q = json.load(open(f"{run}/groups/{g['dir']}/review.json"))
+        assert "question" in q and q["epoch"] == 3, q
+PY
+
+t_run resume approve --approve --quiet
+t_check "approve: the groups train on (exit $T_RC, 7 for boom; stderr: $T_ERR)" test "$T_RC" -eq 7
+g_table approve >approve.txt
+t_check "approve: per-group results bitwise those of the run without a gate" diff ref.txt approve.txt
+t_check "approve: each group's events hold the answer" \
+  grep -q '"event":"review","answer":"approve"' approve/groups/g05/events.jsonl
+
+t_run resume reject --reject --quiet
+t_check "reject: exit $T_RC (7 for boom; stderr: $T_ERR)" test "$T_RC" -eq 7
+t_check "reject: the groups are rejected, counted apart, outside the means" python3 - reject <<'PY'
+import json, sys
+s = json.load(open(f"{sys.argv[1]}/summary.json"))
+assert (s["groups_rejected"], s["groups_done"], s["groups_failed"]) == (13, 0, 1), s
+assert s["mean_test_rmse"] is None and s["rows_weighted_test_rmse"] is None, s
+rows = {g["value"]: g for g in s["groups"]}
+assert rows["g05"]["state"] == "rejected" and rows["g05"]["reason"] == "rejected by the reviewer", rows["g05"]
+PY
+t_run resume reject --quiet
+t_check "reject: a second resume keeps them rejected (exit $T_RC)" test "$T_RC" -eq 7 \
+  -a "$(t_json reject/groups/g05/summary.json state)" = rejected
+
+{ head -1 data.csv; grep ',g05,' data.csv | head -5; } >pin.csv
+t_run predict reject --data pin.csv --out pout.csv
+t_expect_error "predict with only a rejected group's rows" \
+  "pin.csv: no row of pin.csv belongs to a group with a model to predict with in reject (the first, 'g05': its model was rejected at review)"
+t_check "predict: no output file" test ! -e pout.csv
+t_finish

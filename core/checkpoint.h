@@ -52,6 +52,7 @@ typedef enum {
   DDPC_CHECKPOINT_SECTION_INPUT = 8,    // core/model_input.h: raw input, fitted preprocessing, classes (may be absent)
   DDPC_CHECKPOINT_SECTION_HISTORY_V2 = 9,  // older checkpoints' history, without the classification metrics
   DDPC_CHECKPOINT_SECTION_HISTORY = 10,  // ddpc_epoch_metrics[] (ddpc/ddpc.h), one per completed epoch
+  DDPC_CHECKPOINT_SECTION_DATA = 11,     // "KEY XXH64 BYTES" per data file read: a moved file may be resumed (may be absent)
 } ddpc_checkpoint_section_id;
 
 /* Counters and identity of the training state; everything needed besides the arrays. */

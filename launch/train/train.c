@@ -191,6 +191,7 @@ static void train_session_free(train_session *s) {
   ddpc_model_free(s->model);
   ddpc_data_free(&s->data);
   free(s->input_section);
+  free(s->data_section);
   ddpc_config_free(&s->cfg);
   ddpc_comm_free(s->comm);  // NCCL's communicator goes before the GPU context
   train_device_close(s);

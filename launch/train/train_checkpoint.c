@@ -40,7 +40,7 @@ static int checkpoint_write_file(train_session *s, const char *path, const ddpc_
   const float *v = s->opt_state.v.data ? train_device_host_view(&s->opt_state.v, &copies[2]) : NULL;
   int rc = -1;
   if (params && (m || !s->opt_state.m.data) && (v || !s->opt_state.v.data)) {
-    ddpc_checkpoint_section sections[8];
+    ddpc_checkpoint_section sections[9];
     int n = 0;
     char run[sizeof s->run_id + sizeof s->started_at + 2];
     snprintf(run, sizeof run, "%s %s", s->run_id, s->started_at);
@@ -63,6 +63,9 @@ static int checkpoint_write_file(train_session *s, const char *path, const ddpc_
     if (s->input_section)
       sections[n++] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_INPUT, "input", s->input_section,
                                                 s->input_section_bytes};
+    if (s->data_section && *s->data_section)
+      sections[n++] = (ddpc_checkpoint_section){DDPC_CHECKPOINT_SECTION_DATA, "data", s->data_section,
+                                                strlen(s->data_section)};
     rc = ddpc_checkpoint_write(path, sections, n);
   }
   for (int i = 0; i < 3; i++) free(copies[i]);
@@ -107,9 +110,11 @@ static bool checkpoint_schedule_follows_length(const ddpc_config *cfg) {
   return cfg->schedule.kind == DDPC_SCHEDULE_COSINE;
 }
 
-/* Rank 0: whether the config changes are ones a resume may make (resume_diff.h).
- * Returns -1 with the refusal. */
-static int checkpoint_check_changes(train_session *s, const char *path, const ddpc_resume_diff *diff) {
+/* Rank 0: whether the config changes are ones a resume may make (resume_diff.h), after
+ * accepting data files that moved with their content. Returns -1 with the refusal. */
+static int checkpoint_check_changes(train_session *s, const ddpc_checkpoint *ck, const char *path,
+                                    ddpc_resume_diff *diff) {
+  train_data_hash_accept_moves(s, ck, diff);  // a data file moved with its content is no change of data
   char *refused = ddpc_resume_diff_list(diff, DDPC_RESUME_CHANGE_REFUSED, false, false);
   if (refused) {
     ddpc_error_set("%s: the config differs from the checkpoint's in %s; resume with the run's own config.yaml or "
@@ -182,7 +187,7 @@ static int checkpoint_load(train_session *s, ddpc_checkpoint **out, ddpc_resume_
     rc = ddpc_error_set("%s: not a ddpc training checkpoint (meta or config section missing)", path);
   else if (ddpc_resume_diff_find(saved_yaml, s->cfg.resolved_yaml, checkpoint_schedule_follows_length(&s->cfg),
                                  s->opt->allow_changes, diff) != 0 ||
-           checkpoint_check_changes(s, path, diff) != 0)
+           checkpoint_check_changes(s, *out, path, diff) != 0)
     rc = -1;
   else if (n_params != ddpc_model_param_count(s->model) * sizeof(float))
     rc = ddpc_error_set("%s: holds %zu parameters, the model has %zu", path, n_params / sizeof(float),

@@ -455,25 +455,14 @@ typedef struct {
 
 #define DDPC_HOST_BYTES 64
 
-static void files_meta_data_file(ddpc_json *j, const char *key, const char *path) {
-  if (!path) return;
-  ddpc_json_begin_object(j, key);
-  ddpc_json_string(j, "path", path);
-  FILE *f = fopen(path, "rb");
-  if (f) {
-    // The file's content hash says which data version a run saw, whatever its name.
-    ddpc_hash h;
-    ddpc_hash_init(&h, 0);
-    unsigned char buf[1 << 16];
-    size_t n, total = 0;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-      ddpc_hash_update(&h, buf, n);
-      total += n;
-    }
-    fclose(f);
+static void files_meta_data_file(ddpc_json *j, const train_data_file *f) {
+  if (!f->path) return;
+  ddpc_json_begin_object(j, f->name);
+  ddpc_json_string(j, "path", f->path);
+  if (f->read) {
     char hex[17];
-    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)ddpc_hash_final(&h));
-    ddpc_json_int(j, "bytes", (int64_t)total);
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)f->xxh64);
+    ddpc_json_int(j, "bytes", (int64_t)f->bytes);
     ddpc_json_string(j, "xxh64", hex);
   }
   ddpc_json_end_object(j);
@@ -528,13 +517,8 @@ static int files_meta_json(FILE *out, void *user) {
   snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ddpc_config_hash(&s->cfg));
   ddpc_json_string(&j, "config_hash", hash);
   ddpc_json_begin_object(&j, "data_files");
-  const ddpc_data_config *d = &s->cfg.data;
-  files_meta_data_file(&j, "train_images", d->train.images);
-  files_meta_data_file(&j, "train_labels", d->train.labels);
-  files_meta_data_file(&j, "train", d->train.path);
-  files_meta_data_file(&j, "test_images", d->test.images);
-  files_meta_data_file(&j, "test_labels", d->test.labels);
-  files_meta_data_file(&j, "test", d->test.path);
+  // Hashed at setup (train_data_hash.c): the content the run trained on.
+  for (int i = 0; i < TRAIN_DATA_FILES; i++) files_meta_data_file(&j, &s->data_files[i]);
   ddpc_json_end_object(&j);
   files_meta_slurm(&j);
   ddpc_json_begin_object(&j, "test");

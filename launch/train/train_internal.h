@@ -51,12 +51,27 @@ typedef struct {
 /* Every metric NaN, no confusion matrix. */
 train_eval train_eval_unset(void);
 
+/* A data file the run reads, hashed once at setup (rank 0): meta.json records it, every
+ * checkpoint carries it (train_data_hash.c). */
+typedef struct {
+  const char *key;    // its config key, "data.train.path"
+  const char *name;   // its name in meta.json's data_files, "train"
+  const char *path;   // the file; NULL when the config names none
+  bool read;          // it could be read: bytes and xxh64 are set
+  uint64_t bytes;     // its size
+  uint64_t xxh64;     // its content's hash
+} train_data_file;
+
+#define TRAIN_DATA_FILES 6
+
 typedef struct train_session {
   const ddpc_train_options *opt;  // what the caller asked for
   ddpc_config cfg;          // resolved config
   ddpc_dataset data;        // splits and prepared-sample access
   unsigned char *input_section;  // rank 0: the checkpoints' "input" section (core/model_input.h)
   size_t input_section_bytes;    // its length
+  train_data_file data_files[TRAIN_DATA_FILES];  // rank 0: the data files and their content
+  char *data_section;            // rank 0: the checkpoints' "data" section: "KEY XXH64 BYTES" lines
   ddpc_model *model;        // the replica on this rank
   ddpc_optimizer opt_state; // update rule and its state
   ddpc_comm *comm;          // other ranks (or none)
@@ -125,6 +140,17 @@ typedef struct train_session {
   char run_id[33];          // random hex identifying this run (kept across resumes in meta.json)
   struct ddpc_track *track; // rank 0: the run in MLflow (track/track.h), NULL when not tracked
 } train_session;
+
+/* train_data_hash.c: the data's content, so that a resume can tell a moved file from
+ * another one. Rank 0: hashes every data file the config names, once (before the model). */
+int train_data_hash_files(train_session *s);
+/* Rank 0, resuming: a refused change of a data file's path becomes an announced one when the
+ * checkpoint's data section gives the same content (size and hash) for that key as the file
+ * the config names now: the data moved, or a batch job staged it elsewhere. */
+void train_data_hash_accept_moves(train_session *s, const ddpc_checkpoint *ck, ddpc_resume_diff *diff);
+/* The hash and size a data section (len bytes, not NUL-terminated) gives for key: true when
+ * it has a well-formed line "KEY XXH64 BYTES" (16 lowercase hex digits, a decimal size). */
+bool train_data_hash_saved(const char *section, size_t len, const char *key, uint64_t *xxh64, uint64_t *bytes);
 
 /* train_device.c: what differs between device: cpu and cuda. */
 /* cuda: opens the local rank's GPU and, with several ranks, replaces s->comm by the NCCL

@@ -261,7 +261,9 @@ int train_prepare(train_session *s) {
   ddpc_memory_set_sharers(s->comm->local_size);  // memory sizes are checked against this rank's share
   ddpc_progress_init(&s->progress, stdout, opt->quiet || s->comm->rank != 0, s->cfg.stop.max_epochs, 0);
   if (!opt->run_dir && !opt->resume && train_files_choose_dir(s) != 0) return -1;
-  if (train_agree(s, train_files_open(s)) != 0 || train_load_data(s) != 0) return -1;
+  if (train_agree(s, train_files_open(s)) != 0 || train_load_data(s) != 0 ||
+      train_agree(s, train_data_hash_files(s)) != 0)
+    return -1;
   ddpc_progress_note(&s->progress, "data: %u train, %u validation, %u test samples; cache %s (%.2f s)",
                      s->data.train.count, s->data.val.count, s->data.test.count,
                      !s->cfg.data.cache ? "off" : s->data.cache_hit ? "hit" : "miss, written", s->data.load_seconds);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # One model per group at a review gate: every group stops at it (exit code 4, a review.json
 # each, summary.json await_review); `ddpc resume RUN_DIR --approve` hands the answer to
-# every group, which trains on to the weights of a run without the gate; `--reject` ends
-# them rejected, counted apart from the done ones and outside the means, and a grouped
-# predict leaves their rows out.
+# every group, which trains on to the weights of a run without the gate, also after the
+# run directory moved; `--reject` ends them rejected, counted apart from the done ones and
+# outside the means, and a grouped predict leaves their rows out.
 source "$(dirname "$0")/lib/common.bash"
 source "$(dirname "$0")/lib/groups.bash"
 cd "$T_DIR" || exit 1
@@ -31,12 +31,14 @@ for g in s["groups"]:
         assert "question" in q and q["epoch"] == 3, q
 PY
 
-t_run resume approve --approve --quiet
+# The directory moves while it waits (its groups' rows move with it): the resume goes on.
+mv approve approved
+t_run resume approved --approve --quiet
 t_check "approve: the groups train on (exit $T_RC, 7 for boom; stderr: $T_ERR)" test "$T_RC" -eq 7
-g_table approve >approve.txt
+g_table approved >approve.txt
 t_check "approve: per-group results bitwise those of the run without a gate" diff ref.txt approve.txt
 t_check "approve: each group's events hold the answer" \
-  grep -q '"event":"review","answer":"approve"' approve/groups/g05/events.jsonl
+  grep -q '"event":"review","answer":"approve"' approved/groups/g05/events.jsonl
 
 t_run resume reject --reject --quiet
 t_check "reject: exit $T_RC (7 for boom; stderr: $T_ERR)" test "$T_RC" -eq 7

@@ -3,8 +3,9 @@
 # the run computes (the length under a cosine schedule, batch size, optimizer) are refused
 # naming the keys and the --allow-changes that accepts them; the rest (the length under a
 # constant schedule, stop conditions, checkpointing, the cache's place) are announced and
-# recorded in events.jsonl; data and model never change; `ddpc resume RUN_DIR --set
-# train.epochs=N` extends a finished run.
+# recorded in events.jsonl; data and model never change (a data file moved with its
+# content may: the checkpoint knows its hash); `ddpc resume RUN_DIR --set train.epochs=N`
+# extends a finished run.
 source "$(dirname "$0")/lib/common.bash"
 cfg="$DDPC_SOURCE_DIR/examples/cultivars_csv.yaml"  # schedule cosine, 26 steps an epoch
 cd "$T_DIR" || exit 1
@@ -89,5 +90,31 @@ DDPC_CACHE_DIR="$T_DIR/other_cache" t_run train "$cfg" --run-dir geo --resume au
   --set optimizer.lr=0.005
 t_check "another cache folder: announced, not refused (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
 t_check "... named in the announcement" grep -q "^resume: the config differs from the checkpoint's: data.cache_dir " <<<"$T_OUT"
+
+# --- the data: another file is refused; the same content at another path goes on ---
+mkdir -p staged1 staged2
+cp "$DDPC_SOURCE_DIR/examples/data/cultivars.csv" staged1/
+sed "s|path: data/cultivars.csv|path: $T_DIR/staged1/cultivars.csv|" "$cfg" >staged.yaml
+t_run train staged.yaml --run-dir ref_data --quiet
+DDPC_FAIL_AT="0:40:kill" t_run train staged.yaml --run-dir moved --quiet
+t_check "a run on staged data killed (rc $T_RC)" test "$T_RC" -eq 137
+mv staged1/cultivars.csv staged2/
+head -n 150 staged2/cultivars.csv >staged2/fewer.csv
+t_run resume moved --set data.train.path="$T_DIR/staged2/fewer.csv" --quiet
+t_expect_error "other data at the new path: refused" \
+  "the config differs from the checkpoint's in data.train.path; resume with the run's own config.yaml"
+t_run resume moved --set data.train.path="$T_DIR/staged2/cultivars.csv"
+t_check "the same data moved: the resume goes on (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+t_check "... saying so, with the content's size and hash ($T_OUT)" grep -q \
+  "^resume: data.train.path moved: $T_DIR/staged2/cultivars.csv holds the content the run trained on (24362 bytes, xxh64 [0-9a-f]\{16\})$" <<<"$T_OUT"
+t_check "... and announcing the change" grep -q \
+  "^resume: the config differs from the checkpoint's: data.train.path $T_DIR/staged1/cultivars.csv -> $T_DIR/staged2/cultivars.csv$" <<<"$T_OUT"
+t_check "... bitwise the weights of the run that never moved" test "$(crc moved)" = "$(crc ref_data)"
+t_check "meta.json records the new path with the same hash" python3 -c '
+import json, sys
+a = json.load(open("ref_data/meta.json"))["data_files"]["train"]
+b = json.load(open("moved/meta.json"))["data_files"]["train"]
+assert a["xxh64"] == b["xxh64"] and a["bytes"] == b["bytes"] == 24362 and b["path"].endswith("staged2/cultivars.csv"), (a, b)
+'
 
 t_finish

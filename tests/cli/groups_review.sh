@@ -8,11 +8,7 @@ source "$(dirname "$0")/lib/common.bash"
 source "$(dirname "$0")/lib/groups.bash"
 cd "$T_DIR" || exit 1
 
-g_write_data data.csv
-g_write_config g.yaml data.csv
-t_run train g.yaml --run-dir ref --quiet
-t_check "the run without a gate ends with exit code 7 (boom diverges; stderr: $T_ERR)" test "$T_RC" -eq 7
-g_table ref >ref.txt
+g_reference_run
 
 for answer in approve reject; do
   t_run train g.yaml --run-dir "$answer" --quiet --set review.after_epochs=3

@@ -5,6 +5,19 @@ source "$(dirname "$0")/lib/common.bash"
 t_need_mpirun
 cfg="$DDPC_SOURCE_DIR/examples/cultivars_csv.yaml"
 B=24
+# same_losses WHAT ONE MANY: the first 50 step losses of steps.jsonl files ONE and MANY agree
+# to a relative 1e-4.
+same_losses() {
+  t_check "$1: first 50 step losses match 1 rank to 1e-4" python3 -c '
+import json, sys
+one = [json.loads(l)["loss"] for l in open(sys.argv[1])][:50]
+many = [json.loads(l)["loss"] for l in open(sys.argv[2])][:50]
+assert len(one) == 50 and len(many) == 50, (len(one), len(many))
+worst = max(abs(a - b) / abs(a) for a, b in zip(one, many))
+print(sys.argv[3], "worst relative difference", worst)
+assert worst <= 1e-4, worst
+' "$2" "$3" "$1"
+}
 for n in 1 2 3 4; do
   for path in shm mpi; do
     [ "$n" = 1 ] && [ "$path" = mpi ] && continue
@@ -12,15 +25,7 @@ for n in 1 2 3 4; do
       --set train.epochs=3 --set train.log_every_steps=1 --set comm.intra_node="$path"
     t_check "$n ranks ($path) exit 0 (stderr: $T_ERR)" test "$T_RC" -eq 0
     [ "$n" = 1 ] && continue
-    t_check "$n ranks ($path): first 50 step losses match 1 rank to 1e-4" python3 -c '
-import json, sys
-one = [json.loads(l)["loss"] for l in open(sys.argv[1])][:50]
-many = [json.loads(l)["loss"] for l in open(sys.argv[2])][:50]
-assert len(one) == 50 and len(many) == 50, (len(one), len(many))
-worst = max(abs(a - b) / abs(a) for a, b in zip(one, many))
-print("worst relative difference", worst)
-assert worst <= 1e-4, worst
-' "$T_DIR/r1shm/steps.jsonl" "$T_DIR/r$n$path/steps.jsonl"
+    same_losses "$n ranks ($path)" "$T_DIR/r1shm/steps.jsonl" "$T_DIR/r$n$path/steps.jsonl"
   done
 done
 
@@ -35,13 +40,5 @@ for n in 1 2; do
     --set train.epochs=3 --set train.log_every_steps=1
   t_check "dropout, $n ranks exit 0 (stderr: $T_ERR)" test "$T_RC" -eq 0
 done
-t_check "dropout: 2 ranks' first 50 step losses match 1 rank to 1e-4" python3 -c '
-import json, sys
-one = [json.loads(l)["loss"] for l in open(sys.argv[1])][:50]
-two = [json.loads(l)["loss"] for l in open(sys.argv[2])][:50]
-assert len(one) == 50 and len(two) == 50, (len(one), len(two))
-worst = max(abs(a - b) / abs(a) for a, b in zip(one, two))
-print("dropout: worst relative difference", worst)
-assert worst <= 1e-4, worst
-' "$T_DIR/d1/steps.jsonl" "$T_DIR/d2/steps.jsonl"
+same_losses "dropout, 2 ranks" "$T_DIR/d1/steps.jsonl" "$T_DIR/d2/steps.jsonl"
 t_finish

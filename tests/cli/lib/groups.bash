@@ -73,3 +73,13 @@ for g in sorted(json.load(open(sys.argv[1]))["groups"], key=lambda g: g["value"]
     print(g["value"], g["state"], g.get("epochs"), g.get("params_crc32"), g.get("test_rmse"))
 PY
 }
+
+# g_reference_run: in the current folder, data.csv, g.yaml and the run without interruption
+# ("ref"), whose per-group table is ref.txt; it ends with exit code 7 (boom diverges).
+g_reference_run() {
+  g_write_data data.csv
+  g_write_config g.yaml data.csv
+  t_run train g.yaml --run-dir ref --quiet
+  t_check "the uninterrupted run ends with exit code 7 (boom diverges; stderr: $T_ERR)" test "$T_RC" -eq 7
+  g_table ref >ref.txt
+}

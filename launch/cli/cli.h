@@ -20,6 +20,11 @@ int ddpc_cli_export(int argc, char **argv);
 int ddpc_cli_mlflow(int argc, char **argv);
 int ddpc_cli_split(int argc, char **argv);
 
+/* When the model comes from a run directory whose summary.json says the run was rejected at
+ * review, says so on stderr ("CMD: note: ..."); its model is used all the same, as asked
+ * (a grouped predict leaves rejected groups out instead: nobody named them). */
+void ddpc_cli_note_rejected(const char *cmd, const char *run_dir);
+
 /* Shared argument parsing (cli_args.c): each subcommand describes its options in a table
  * and ddpc_cli_parse walks argv once. Options take "--name value" or "--name=value"; -h
  * and --help print the usage; anything else starting with '-' is an unknown option; the

@@ -111,6 +111,7 @@ static int cli_export_run(const char *model, const char *format_name, const char
     const char *which = p->is_best ? "best, " : p->from_run_dir ? "newest, " : "";
     printf("export: %s -> checkpoint %s (%sepoch %lld, step %lld) -> %s (%s)\n", model, p->checkpoint_path, which,
            (long long)p->meta.epoch, (long long)p->meta.step, out, ddpc_export_format_names[format]);
+    if (p->from_run_dir) ddpc_cli_note_rejected("export", model);
   } else {
     fprintf(stderr, "ddpc export: %s\n", ddpc_error_message());
   }

@@ -8,6 +8,8 @@
 
 #include "comm/comm.h"
 #include "core/error.h"
+#include "core/fsutil.h"
+#include "core/json.h"
 #include "core/loss.h"
 #include "launch/cli/cli.h"
 #include "launch/groups/groups.h"
@@ -75,12 +77,22 @@ static int cli_predict_agree(ddpc_comm *comm, int rc) {
   return DDPC_EXIT_FAILED;
 }
 
+void ddpc_cli_note_rejected(const char *cmd, const char *run_dir) {
+  char buf[4096];
+  char *state = ddpc_fs_read_head(run_dir, "summary.json", buf, sizeof buf) ? ddpc_json_find_string(buf, "state")
+                                                                              : NULL;
+  if (state && strcmp(state, "rejected") == 0)
+    fprintf(stderr, "%s: note: %s was rejected at review (summary.json); its model is used as asked\n", cmd, run_dir);
+  free(state);
+}
+
 /* Said after the work, not before: a failure is then the one line on stderr. */
 static void cli_predict_report(const char *model_path, const ddpc_predictor *p, const ddpc_predict_options *o,
                                const ddpc_predict_result *r) {
   fprintf(stderr, "predict: %s", model_path);
   if (p->from_run_dir) fprintf(stderr, " -> %s", p->checkpoint_path);
   fprintf(stderr, " (%sepoch %lld)\n", p->is_best ? "best, " : "", (long long)p->meta.epoch);
+  if (p->from_run_dir) ddpc_cli_note_rejected("predict", model_path);
   fprintf(stderr, "predict: %u samples -> %s", r->samples, strcmp(o->out_path, "-") == 0 ? "stdout" : o->out_path);
   if (r->labelled && r->samples > 0) {
     if (p->input.task == DDPC_TASK_CLASSIFICATION)

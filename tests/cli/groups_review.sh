@@ -3,7 +3,8 @@
 # each, summary.json await_review); `ddpc resume RUN_DIR --approve` hands the answer to
 # every group, which trains on to the weights of a run without the gate, also after the
 # run directory moved; `--reject` ends them rejected, counted apart from the done ones and
-# outside the means, and a grouped predict leaves their rows out.
+# outside the means, and a grouped predict leaves their rows out (predict or export of a
+# rejected group's own directory notes the rejection).
 source "$(dirname "$0")/lib/common.bash"
 source "$(dirname "$0")/lib/groups.bash"
 cd "$T_DIR" || exit 1
@@ -51,8 +52,19 @@ t_check "reject: a second resume keeps them rejected (exit $T_RC)" test "$T_RC" 
   -a "$(t_json reject/groups/g05/summary.json state)" = rejected
 
 { head -1 data.csv; grep ',g05,' data.csv | head -5; } >pin.csv
+g_rows_of pin.csv g05 g05.csv
 t_run predict reject --data pin.csv --out pout.csv
 t_expect_error "predict with only a rejected group's rows" \
   "pin.csv: no row of pin.csv belongs to a group with a model to predict with in reject (the first, 'g05': its model was rejected at review)"
 t_check "predict: no output file" test ! -e pout.csv
+# Named by its own directory, a rejected group's model is used as asked, with a note.
+t_run predict reject/groups/g05 --data g05.csv --out g05.out
+t_check "predict on the rejected group itself: exit 0 (stderr: $T_ERR)" test "$T_RC" -eq 0 -a -s g05.out
+t_check "... noting the rejection" grep -qx \
+  "predict: note: reject/groups/g05 was rejected at review (summary.json); its model is used as asked" <<<"$T_ERR"
+t_run export reject/groups/g05 --out g05.safetensors
+t_check "export of it: exit 0, with the note (stderr: $T_ERR)" test "$T_RC" -eq 0 -a -s g05.safetensors -a \
+  "$T_ERR" = "export: note: reject/groups/g05 was rejected at review (summary.json); its model is used as asked"
+t_run predict approved/groups/g05 --data g05.csv --out g05.out
+t_check "an approved group's predict has no note" test "$T_RC" -eq 0 -a "$(grep -c note: <<<"$T_ERR")" = 0
 t_finish

@@ -39,6 +39,8 @@
 
 /* How often the loop looks at its trials. */
 #define TUNE_POLL_SECONDS 0.05
+/* How often a trial asked to stop is asked again until it ends (tune_send_stop). */
+#define TUNE_STOP_RESEND_SECONDS 5.0
 /* Lines of a failed trial's log kept in the store. */
 #define TUNE_LOG_TAIL_LINES 20
 
@@ -175,6 +177,7 @@ static int tune_start_process(tune_loop *t, tune_live *l, int slot) {
   if (rc != 0) return ddpc_error_prefix("trial %d: ", l->rec.number);
   l->active = true;
   l->attempt_started = ddpc_time_seconds();
+  l->stop_sent = 0;
   l->stepped = false;
   l->slot = slot;
   if (slot >= 0) t->slot_owner[slot] = l->rec.number;
@@ -482,6 +485,7 @@ static int tune_load_previous(tune_loop *t) {
       if (l->slot >= 0) t->slot_owner[l->slot] = l->rec.number;
       l->active = true;
       l->attempt_started = ddpc_time_seconds();
+      l->stop_sent = 0;
     }
     // Replays the epochs already written: best value, intermediates, rung records.
     tune_epoch_ctx c = {t, l, true, 0};
@@ -630,6 +634,20 @@ static void tune_check_startup(tune_loop *t, tune_live *l) {
   t->backend->end_hung(t, l);
 }
 
+/* The graceful stop (checkpoint, exit 5) of a trial that ran over tune.trial_max_seconds, or
+ * of every trial when the tuner itself is interrupted. A signal that reaches mpirun before
+ * it has started the ranks reaches no rank, and one a rank gets before its handler is set
+ * ends it uncleanly: a timed-out trial is signalled once its start marker shows a training
+ * step (the Slurm backend has none: at once). Either way the stop goes out again every
+ * TUNE_STOP_RESEND_SECONDS until the attempt ends; ranks take a repeat as the same request. */
+static void tune_send_stop(tune_loop *t, tune_live *l) {
+  double now = ddpc_time_seconds();
+  if (l->stop_sent > 0 && now - l->stop_sent < TUNE_STOP_RESEND_SECONDS) return;
+  if (!tune_stop_requested && l->started_file && !ddpc_start_marker_seen(l->started_file)) return;
+  t->backend->stop(t, l);
+  l->stop_sent = now;
+}
+
 /* One pass of the loop; -1 on error. */
 static int tune_step(tune_loop *t) {
   if (t->backend->refresh && t->backend->refresh(t) != 0) return -1;
@@ -640,9 +658,9 @@ static int tune_step(tune_loop *t) {
     if (limit > 0 && !l->timed_out && !tune_stop_requested && ddpc_time_seconds() - l->attempt_started > limit) {
       // Stopped the graceful way (checkpoint, exit 5), so its run directory stays usable.
       tune_say(t, "trial %d ran over tune.trial_max_seconds (%g s); stopping it", l->rec.number, limit);
-      t->backend->stop(t, l);
       l->timed_out = true;
     }
+    if (l->timed_out || tune_stop_requested) tune_send_stop(t, l);
     tune_check_startup(t, l);
     ddpc_tune_trial_exit e;
     int ended = t->backend->poll(t, l, &e);
@@ -703,15 +721,9 @@ int ddpc_tune_run(const ddpc_tune_study *study, const ddpc_tune_run_options *opt
   if (!opt->quiet && isatty(STDOUT_FILENO)) t.view = &view;
   int rc = tune_setup(&t);
   if (rc == 0) tune_track_start(&t);
-  bool forwarded = false;
   while (rc == 0) {
-    rc = tune_step(&t);
+    rc = tune_step(&t);  // which also passes an interruption on to the running trials
     if (rc != 0) break;
-    if (tune_stop_requested && !forwarded) {
-      for (int i = 0; i < t.n_trials; i++)
-        if (t.trials[i].active) t.backend->stop(&t, &t.trials[i]);
-      forwarded = true;
-    }
     if (!tune_any_running(&t) && (tune_stop_requested || !t.held)) break;
     tune_draw_live(&t);
     struct timespec pause = {0, (long)(TUNE_POLL_SECONDS * 1e9)};

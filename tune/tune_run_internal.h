@@ -28,6 +28,7 @@ typedef struct {
   double best;                       // best value of the metric so far (NaN: none)
   double attempt_started;            // when the running attempt started or was adopted (monotonic)
   bool timed_out;                    // asked to stop for tune.trial_max_seconds
+  double stop_sent;                  // when its graceful stop last went out (monotonic; 0: never)
   char *started_file;                // local: the attempt's start marker (launch/train/start_marker.h)
   bool stepped;                      // local: the attempt has taken a training step
   bool held_said;                    // said that a previous attempt still holds its run directory

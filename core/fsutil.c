@@ -47,7 +47,30 @@ int ddpc_fs_sync_parent(const char *path) {
   return rc;
 }
 
+/* Runs write on fd, which it closes; sync: fsync before closing. */
+static int fs_write_fd(int fd, const char *path, ddpc_fs_writer write, void *user, bool sync) {
+  FILE *out = fdopen(fd, "w");
+  if (!out) {
+    close(fd);
+    return ddpc_error_set("cannot open '%s' for writing: %s", path, strerror(errno));
+  }
+  int rc = write(out, user);
+  if (rc == 0 && (fflush(out) != 0 || ferror(out) || (sync && fsync(fd) != 0)))
+    rc = ddpc_error_set("cannot write '%s': %s", path, strerror(errno));
+  if (fclose(out) != 0 && rc == 0) rc = ddpc_error_set("cannot write '%s': %s", path, strerror(errno));
+  return rc;
+}
+
 int ddpc_fs_write_atomic(const char *path, ddpc_fs_writer write, void *user) {
+  // A target that exists and is no regular file (/dev/null, /dev/stdout, a named pipe) is
+  // written in place: a temporary file renamed over it would replace the device or the pipe
+  // with a file (as root, /dev/null itself), and atomicity means nothing there.
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return ddpc_error_set("cannot open '%s' for writing: %s", path, strerror(errno));
+    return fs_write_fd(fd, path, write, user, false);
+  }
   char *tmp = ddpc_format("%s.tmp.%ld", path, (long)getpid());
   if (!tmp) return -1;
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -56,17 +79,7 @@ int ddpc_fs_write_atomic(const char *path, ddpc_fs_writer write, void *user) {
     free(tmp);
     return -1;
   }
-  FILE *out = fdopen(fd, "w");
-  if (!out) {
-    close(fd);
-    unlink(tmp);
-    free(tmp);
-    return ddpc_error_set("cannot open '%s' for writing: %s", path, strerror(errno));
-  }
-  int rc = write(out, user);
-  if (rc == 0 && (fflush(out) != 0 || ferror(out) || fsync(fd) != 0))
-    rc = ddpc_error_set("cannot write '%s': %s", path, strerror(errno));
-  if (fclose(out) != 0 && rc == 0) rc = ddpc_error_set("cannot write '%s': %s", path, strerror(errno));
+  int rc = fs_write_fd(fd, path, write, user, true);
   if (rc == 0 && rename(tmp, path) != 0)
     rc = ddpc_error_set("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
   if (rc != 0) unlink(tmp);

@@ -14,7 +14,9 @@ int ddpc_fs_mkdirs(const char *path, mode_t mode);
 
 /* Writes `path` atomically: `write` fills the FILE (returning 0 on success) that lands
  * under a temporary name in the same folder, created 0644 with O_EXCL; then fsync,
- * rename over `path`, fsync of the folder. On any failure the old file is untouched. */
+ * rename over `path`, fsync of the folder. On any failure the old file is untouched. An
+ * existing `path` that is no regular file or folder (/dev/null, a named pipe) is written
+ * in place instead, and stays what it is. */
 typedef int (*ddpc_fs_writer)(FILE *out, void *user);
 int ddpc_fs_write_atomic(const char *path, ddpc_fs_writer write, void *user);
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ddpc predict on the CSV example and on a tiny image model: the printed accuracy is the
 # one the output file and the labels give; columns are matched by name (shuffled columns,
-# the same predictions), other columns pass through verbatim; --out - is the same text;
-# a regression model names its column after the target; examples/predict_from_c (the C
+# the same predictions), other columns pass through verbatim; --out - is the same text,
+# and so is --out to a named pipe, which stays one; a regression model names its column after the target; examples/predict_from_c (the C
 # API) prints what ddpc predict writes. Bad input of every kind: one message, exit 1 (2 for
 # the command line), and no output file, not even a partial one.
 source "$(dirname "$0")/lib/common.bash"
@@ -61,6 +61,17 @@ t_run predict run --data shuffled.csv --out -
 t_check "--out - writes the same text on stdout" test "$T_OUT" = "$(cat shuffled_out.csv)"
 t_run predict run --data shuffled.csv
 t_check "stdout is the default" test "$T_OUT" = "$(cat shuffled_out.csv)"
+# --out to what is no regular file is written in place and stays what it is: a named pipe
+# delivers the text to its reader (a temporary file renamed over it, as for a regular file,
+# once replaced /dev/null itself with a file when run as root).
+mkfifo pipe
+timeout 60 cat pipe >from_pipe &  # bounded: a pipe replaced by a file would leave it waiting
+reader=$!
+t_run predict run --data shuffled.csv --out pipe
+wait "$reader"
+t_check "--out a named pipe: exit 0 (stderr: $T_ERR)" test "$T_RC" -eq 0
+t_check "... its reader got the text" cmp -s from_pipe shuffled_out.csv
+t_check "... and it is still a pipe, with no temporary file beside it" test -p pipe -a -z "$(ls | grep '^pipe.tmp')"
 
 # The C API example, on the first 40 rows in the training header's order.
 sed -n '2,41p' "$csv" | cut -d, -f1-6 >features.txt

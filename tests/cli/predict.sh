@@ -2,9 +2,10 @@
 # ddpc predict on the CSV example and on a tiny image model: the printed accuracy is the
 # one the output file and the labels give; columns are matched by name (shuffled columns,
 # the same predictions), other columns pass through verbatim; --out - is the same text,
-# and so is --out to a named pipe, which stays one; a regression model names its column after the target; examples/predict_from_c (the C
-# API) prints what ddpc predict writes. Bad input of every kind: one message, exit 1 (2 for
-# the command line), and no output file, not even a partial one.
+# and so is --out to a named pipe, which stays one; a regression model names its column
+# after the target; examples/predict_from_c (the C API) prints what ddpc predict writes.
+# Bad input of every kind: one message, exit 1 (2 for the command line), and no output
+# file, not even a partial one.
 source "$(dirname "$0")/lib/common.bash"
 cd "$T_DIR" || exit 1
 csv="$DDPC_SOURCE_DIR/examples/data/cultivars.csv"

@@ -138,40 +138,30 @@ t_check "killed rank: both trials FAIL as crashed after a restart" \
 t_check "killed rank: the log tail is kept" \
   test -n "$(sql "$db" "select log_tail from trials where number=0")"
 
-study "$T_DIR/slow.yaml" "  metric: val_loss
+# A trial that runs over tune.trial_max_seconds is asked to checkpoint and stop: FAIL as
+# timed out, its run preempted long before its epochs. "early": the stop falls due before
+# mpirun has started the ranks, when a signal reaches no rank (or ends mpirun itself); it
+# goes out once the trial has taken a step (the old single signal, lost under load, once
+# left the 100000-epoch trial running).
+for spec in "slow 1.5 100000" "early 0.01 3000"; do
+  read -r name limit epochs <<<"$spec"
+  study "$T_DIR/$name.yaml" "  metric: val_loss
   algorithm: random
   max_trials: 1
-  trial_max_seconds: 1.5
+  trial_max_seconds: $limit
   space:
     optimizer.lr: {loguniform: [0.001, 0.01]}"
-t_run tune "$T_DIR/slow.yaml" --study-dir "$T_DIR/slow" --set train.epochs=100000 --quiet
-db="$T_DIR/slow/study.db"
-t_check "timeout: the study exits 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
-t_check "timeout: FAIL as timed out ($(sql "$db" "select reason from trials where number=0"))" \
-  test "$(sql "$db" "select count(*) from trials where state='FAIL' and reason like 'timed out%'")" = 1
-t_check "timeout: stopped gracefully (checkpoint, state preempted)" \
-  test "$(t_json "$T_DIR/slow/trials/0000/summary.json" state)" = preempted
-
-# The stop falls due before mpirun has started the ranks, when a signal reaches no rank (or
-# ends mpirun itself): it goes out once the trial has taken a step, and the trial still
-# checkpoints and stops long before its 3000 epochs (the old single signal, lost under load,
-# left the slow study above running its 100000 epochs).
-study "$T_DIR/early.yaml" "  metric: val_loss
-  algorithm: random
-  max_trials: 1
-  trial_max_seconds: 0.01
-  space:
-    optimizer.lr: {loguniform: [0.001, 0.01]}"
-t_run tune "$T_DIR/early.yaml" --study-dir "$T_DIR/early" --set train.epochs=3000 --quiet
-db="$T_DIR/early/study.db"
-t_check "stop due at once: the study exits 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
-t_check "stop due at once: FAIL as timed out ($(sql "$db" "select reason from trials where number=0"))" \
-  test "$(sql "$db" "select count(*) from trials where state='FAIL' and reason like 'timed out%exit code 5'")" = 1
-t_check "stop due at once: the trial checkpointed and stopped early" python3 -c '
+  t_run tune "$T_DIR/$name.yaml" --study-dir "$T_DIR/$name" --set train.epochs="$epochs" --quiet
+  db="$T_DIR/$name/study.db"
+  t_check "timeout ($name): the study exits 0 (rc $T_RC: $T_ERR)" test "$T_RC" -eq 0
+  t_check "timeout ($name): FAIL as timed out ($(sql "$db" "select reason from trials where number=0"))" \
+    test "$(sql "$db" "select count(*) from trials where state='FAIL' and reason like 'timed out%exit code 5'")" = 1
+  t_check "timeout ($name): checkpointed and stopped early (state preempted)" python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["state"] == "preempted" and s["epochs_completed"] < 3000, (s["state"], s["epochs_completed"])
-' "$T_DIR/early/trials/0000/summary.json"
+assert s["state"] == "preempted" and s["epochs_completed"] < int(sys.argv[2]), (s["state"], s["epochs_completed"])
+' "$T_DIR/$name/trials/0000/summary.json" "$epochs"
+done
 
 # A trial whose start hangs (a stand-in mpirun that stalls on its first call, then runs the
 # real one): ended at tune.trial_startup_seconds, counted as a crash, restarted, COMPLETE.

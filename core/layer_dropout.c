@@ -2,7 +2,8 @@
  * scaled by 1/(1-p), so evaluation is the identity. The mask is counter-based, drawn from
  * ddpc_rng_make(seed, DDPC_RNG_DROPOUT, step, layer index) at each element's place in the
  * global batch (ddpc_forward_ctx): the same step of a resumed run draws the same mask, and
- * N ranks draw the masks one rank draws for the same samples. It is saved as the per-element factor (0 or 1/(1-p)) for backward. */
+ * N ranks draw the masks one rank draws for the same samples. It is saved as the
+ * per-element factor (0 or 1/(1-p)) for backward. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -8,11 +8,10 @@
 
 #include "comm/comm.h"
 #include "core/error.h"
-#include "core/fsutil.h"
-#include "core/json.h"
 #include "core/loss.h"
 #include "launch/cli/cli.h"
 #include "launch/groups/groups.h"
+#include "launch/jobs/run_summary.h"
 #include "predict/predict_file.h"
 #include "predict/predictor.h"
 
@@ -78,9 +77,7 @@ static int cli_predict_agree(ddpc_comm *comm, int rc) {
 }
 
 void ddpc_cli_note_rejected(const char *cmd, const char *run_dir) {
-  char buf[4096];
-  char *state = ddpc_fs_read_head(run_dir, "summary.json", buf, sizeof buf) ? ddpc_json_find_string(buf, "state")
-                                                                              : NULL;
+  char *state = ddpc_run_summary_state(run_dir);
   if (state && strcmp(state, "rejected") == 0)
     fprintf(stderr, "%s: note: %s was rejected at review (summary.json); its model is used as asked\n", cmd, run_dir);
   free(state);

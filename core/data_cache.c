@@ -434,31 +434,10 @@ int ddpc_cache_write(const char *dir, const char *path, uint64_t key, const ddpc
 /* Hashes the bytes of one input file into h, then its length (so that file boundaries
  * cannot shift between inputs without changing the key). */
 static int cache_hash_file(ddpc_hash *h, const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ddpc_error_set("%s: cannot open: %s", path, strerror(errno));
-  size_t cap = 1u << 20;
-  unsigned char *buf = ddpc_malloc(cap, "cache key buffer");
-  if (!buf) {
-    close(fd);
-    return -1;
-  }
   uint64_t total = 0;
-  int rc = 0;
-  for (;;) {
-    ssize_t got = read(fd, buf, cap);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      rc = ddpc_error_set("%s: byte %llu: read error: %s", path, (unsigned long long)total, strerror(errno));
-      break;
-    }
-    if (got == 0) break;
-    ddpc_hash_update(h, buf, (size_t)got);
-    total += (uint64_t)got;
-  }
-  free(buf);
-  close(fd);
+  if (ddpc_hash_file(h, path, &total) != 0) return -1;
   ddpc_hash_update(h, &total, sizeof total);
-  return rc;
+  return 0;
 }
 
 static const char *cache_prep_text(const ddpc_prep_step *s, char *num, size_t num_size) {

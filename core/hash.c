@@ -2,7 +2,13 @@
  * are read little-endian so the hash of a file is the same on every machine. */
 #include "core/hash.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
 
 #define HASH_P1 0x9E3779B185EBCA87ULL
 #define HASH_P2 0xC2B2AE3D27D4EB4FULL
@@ -113,4 +119,31 @@ uint64_t ddpc_hash_bytes(const void *data, size_t len, uint64_t seed) {
   ddpc_hash_init(&h, seed);
   ddpc_hash_update(&h, data, len);
   return ddpc_hash_final(&h);
+}
+
+int ddpc_hash_file(ddpc_hash *h, const char *path, uint64_t *bytes) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ddpc_error_set("%s: cannot open: %s", path, strerror(errno));
+  size_t cap = 1u << 20;
+  unsigned char *buf = ddpc_malloc(cap, "file hash buffer");
+  if (!buf) {
+    close(fd);
+    return -1;
+  }
+  *bytes = 0;
+  int rc = 0;
+  for (;;) {
+    ssize_t got = read(fd, buf, cap);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      rc = ddpc_error_set("%s: byte %llu: read error: %s", path, (unsigned long long)*bytes, strerror(errno));
+      break;
+    }
+    if (got == 0) break;
+    ddpc_hash_update(h, buf, (size_t)got);
+    *bytes += (uint64_t)got;
+  }
+  free(buf);
+  close(fd);
+  return rc;
 }

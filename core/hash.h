@@ -22,5 +22,8 @@ void ddpc_hash_update(ddpc_hash *h, const void *data, size_t len);
 uint64_t ddpc_hash_final(const ddpc_hash *h);
 /* One-shot hash of a buffer. */
 uint64_t ddpc_hash_bytes(const void *data, size_t len, uint64_t seed);
+/* Feeds the bytes of the file at `path` into h, read in 1 MiB chunks; *bytes receives how
+ * many. 0, or -1 with the file (and the byte offset of a read error) in the error. */
+int ddpc_hash_file(ddpc_hash *h, const char *path, uint64_t *bytes);
 
 #endif
